@@ -1,0 +1,9 @@
+"""LLM OS: a bootable Linux whose applications are generated from prompts.
+
+The subpackages live in top-level folders named after their job:
+init/ (PID 1), hal/ (devices and network), compositor/ (Wayland), kernel/ (gateway, capabilities,
+analysis, registry, sandbox), sdk/ (what apps see and how it is drawn) and host/ (image build, QEMU,
+flashing: tools that run on the developer's machine).
+"""
+
+__version__ = "0.1.0"

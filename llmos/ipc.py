@@ -1,0 +1,193 @@
+"""JSON-lines RPC over Unix sockets: the one IPC format between LLM OS services and tools.
+
+A request is `{"id": N, "method": "name", "params": {...}}`; the answer is `{"id": N, "result": ...}`
+or `{"id": N, "error": {"code": "...", "message": "..."}}`. A server may also push
+`{"event": "name", "data": {...}}` lines to a connection that subscribed. Lines are capped so that a
+misbehaving peer cannot make a service buffer without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_LINE = 4 * 1024 * 1024
+
+Handler = Callable[["Connection", dict[str, Any]], Awaitable[Any]]
+
+
+class RpcError(Exception):
+    """An error the server reports back to the caller, with a stable code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(eq=False)
+class Connection:
+    """One client of a server; handlers may push events to it."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    peer_uid: int | None = None
+    subscriptions: set[str] = field(default_factory=set)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.writer.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        await self.writer.drain()
+
+    async def push(self, event: str, data: Any) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.send({"event": event, "data": data})
+
+
+def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+    sock = writer.get_extra_info("socket")
+    if sock is None or sock.family != socket.AF_UNIX:
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    return int.from_bytes(creds[4:8], "little")
+
+
+class Server:
+    """Dispatches requests to `handlers[method]`; unknown methods and bad JSON get an error reply."""
+
+    def __init__(self, handlers: dict[str, Handler], mode: int = 0o660) -> None:
+        self.handlers = handlers
+        self.mode = mode
+        self.connections: set[Connection] = set()
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        self._server = await asyncio.start_unix_server(self._serve, path=str(path), limit=MAX_LINE)
+        os.chmod(path, self.mode)
+
+    async def close(self) -> None:
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def broadcast(self, event: str, data: Any) -> None:
+        for connection in list(self.connections):
+            if event in connection.subscriptions or "*" in connection.subscriptions:
+                await connection.push(event, data)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = Connection(reader, writer, _peer_uid(writer))
+        self.connections.add(connection)
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    await connection.send({"id": None, "error": {"code": "too-long",
+                                                                 "message": "line over 4 MiB"}})
+                    break
+                if not line:
+                    break
+                await connection.send(await self._answer(connection, line))
+        except ConnectionError:
+            pass
+        finally:
+            self.connections.discard(connection)
+            writer.close()
+
+    async def _answer(self, connection: Connection, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict) or not isinstance(request.get("method"), str):
+                raise ValueError("a request is an object with a string 'method'")
+        except ValueError as error:
+            return {"id": None, "error": {"code": "bad-request", "message": str(error)}}
+        request_id = request.get("id")
+        handler = self.handlers.get(request["method"])
+        if handler is None:
+            return {"id": request_id, "error": {"code": "no-such-method",
+                                                "message": f"unknown method {request['method']!r}"}}
+        params = request.get("params") or {}
+        try:
+            return {"id": request_id, "result": await handler(connection, params)}
+        except RpcError as error:
+            return {"id": request_id, "error": {"code": error.code, "message": error.message}}
+        except Exception as error:  # a handler bug must not take the service down
+            return {"id": request_id, "error": {"code": "internal",
+                                                "message": f"{type(error).__name__}: {error}"}}
+
+
+class Client:
+    """An asyncio client; `events` receives pushed events in arrival order."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def connect(cls, path: Path, timeout: float = 5.0) -> Client:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_unix_connection(str(path), limit=MAX_LINE), timeout)
+        return cls(reader, writer)
+
+    async def call(self, method: str, timeout: float | None = 30.0, **params: Any) -> Any:
+        request_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        line = json.dumps({"id": request_id, "method": method, "params": params}).encode() + b"\n"
+        self._writer.write(line)
+        await self._writer.drain()
+        return await asyncio.wait_for(future, timeout)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
+
+    async def _read(self) -> None:
+        try:
+            while line := await self._reader.readline():
+                message = json.loads(line)
+                if "event" in message:
+                    await self.events.put((message["event"], message.get("data")))
+                    continue
+                future = self._pending.pop(message.get("id"), None)
+                if future is None or future.done():
+                    continue
+                if "error" in message:
+                    error = message["error"]
+                    future.set_exception(RpcError(error.get("code", "error"), error.get("message", "")))
+                else:
+                    future.set_result(message.get("result"))
+        finally:
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("connection closed"))
+
+
+def call(path: Path, method: str, timeout: float = 30.0, **params: Any) -> Any:
+    """One synchronous request, for command-line tools."""
+
+    async def once() -> Any:
+        client = await Client.connect(path)
+        try:
+            return await client.call(method, timeout=timeout, **params)
+        finally:
+            await client.close()
+
+    return asyncio.run(once())
