@@ -1,0 +1,283 @@
+"""The service table: what PID 1 runs, in which order, and when each service counts as ready.
+
+The table is data, not code, so that llmos.toml can switch services off or change their limits and
+tests can replace the whole table with a small file (env LLMOS_SERVICES, TOML or JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from llmos import paths
+from llmos.config import Config, ConfigProblem
+
+READY_KINDS = ("socket", "path", "none")
+RESTART_POLICIES = ("on-failure", "no")
+_SIZE = re.compile(r"^(max|\d+[KMGT]?)$")
+
+
+@dataclass(frozen=True)
+class Ready:
+    """When a started service counts as ready.
+
+    socket: its Unix socket accepts connections (arg: a service name for paths.socket_path, or a path);
+    path: a file exists (arg: the path); none: as soon as it runs. A oneshot is ready when it exits 0.
+    """
+
+    kind: str = "none"
+    arg: str = ""
+
+    def target(self) -> Path:
+        if self.kind == "socket" and "/" not in self.arg:
+            return paths.socket_path(self.arg)
+        return Path(self.arg)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    argv: tuple[str, ...]
+    requires: tuple[str, ...] = ()
+    ready: Ready = Ready()
+    ready_timeout: float = 60.0  # Python services under TCG take seconds to import
+    memory_max: str = "max"
+    pids_max: str = "max"
+    oneshot: bool = False
+    restart: str = "on-failure"  # exit 0 = done, 125 = do not restart, anything else = restart
+    condition: str = ""  # "cmdline:llmos.agent=1" or "config:section.key"; empty = always
+    environment: dict[str, str] = field(default_factory=dict)
+    user: str = ""
+    stop_timeout: float = 5.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    give_up_count: int = 5  # this many failures within give_up_window seconds: state "failed"
+    give_up_window: float = 60.0
+    enabled: bool = True
+
+
+def _python(module: str) -> tuple[str, ...]:
+    return ("python3", "-m", module)
+
+
+DEFAULT: tuple[Service, ...] = (
+    Service("udevd", ("/usr/lib/systemd/systemd-udevd",), ready=Ready("path", "/run/udev/control"),
+            ready_timeout=30.0),
+    Service("udev-coldplug", ("/bin/sh", "-c",
+                              "udevadm trigger --type=subsystems --action=add && "
+                              "udevadm trigger --type=devices --action=add && udevadm settle --timeout=60"),
+            requires=("udevd",), oneshot=True, ready_timeout=120.0),
+    Service("growfs", _python("llmos.init.growfs"), oneshot=True, ready_timeout=300.0),
+    Service("hal", _python("llmos.hal"), ready=Ready("socket", "hal"), memory_max="256M"),
+    Service("compositor", _python("llmos.compositor"), requires=("hal",),
+            ready=Ready("socket", "compositor"), memory_max="512M"),
+    Service("kernel", _python("llmos.kernel"), requires=("compositor",),
+            ready=Ready("socket", "kernel"), memory_max="2G"),
+    Service("agent", _python("llmos.host.agent"), condition="cmdline:llmos.agent=1",
+            memory_max="128M"),
+)
+
+
+@dataclass
+class Table:
+    services: list[Service]
+    problems: list[ConfigProblem] = field(default_factory=list)
+
+    def get(self, name: str) -> Service | None:
+        return next((service for service in self.services if service.name == name), None)
+
+
+_FIELDS = {f.name: f for f in fields(Service)}
+
+
+def parse_service(raw: Any, where: str) -> tuple[Service | None, list[ConfigProblem]]:
+    """Build one Service from a mapping; every problem names the entry and key."""
+    problems: list[ConfigProblem] = []
+    if not isinstance(raw, dict):
+        return None, [ConfigProblem(where, "expected a table")]
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _FIELDS:
+            problems.append(ConfigProblem(f"{where}.{key}", "unknown key"))
+            continue
+        values[key] = value
+    name, argv = values.get("name"), values.get("argv")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        return None, [*problems, ConfigProblem(f"{where}.name", "expected a name of [A-Za-z0-9_.-]")]
+    if isinstance(argv, str):
+        argv = ["/bin/sh", "-c", argv]
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        return None, [*problems, ConfigProblem(f"{where}.argv", "expected a non-empty list of strings")]
+    values["argv"] = tuple(argv)
+    values["requires"] = tuple(values.get("requires", ()))
+    ready = values.get("ready", "none")
+    if isinstance(ready, str):
+        kind, _, arg = ready.partition(":")
+        ready = {"kind": kind, "arg": arg}
+    if not isinstance(ready, dict) or ready.get("kind") not in READY_KINDS:
+        problems.append(ConfigProblem(f"{where}.ready", f"kind must be one of {', '.join(READY_KINDS)}"))
+        ready = {"kind": "none"}
+    values["ready"] = Ready(str(ready.get("kind")), str(ready.get("arg", "")))
+    try:
+        service = Service(**values)
+    except TypeError as error:
+        return None, [*problems, ConfigProblem(where, str(error))]
+    return _checked(service, where, problems)
+
+
+def _checked(service: Service, where: str,
+             problems: list[ConfigProblem]) -> tuple[Service | None, list[ConfigProblem]]:
+    defaults = Service("x", ("x",))
+    for key in ("ready_timeout", "stop_timeout", "backoff_initial", "backoff_max", "give_up_window"):
+        value = getattr(service, key)
+        if not isinstance(value, int | float) or value <= 0:
+            problems.append(ConfigProblem(f"{where}.{key}", f"expected a positive number, got {value!r}"))
+            service = replace(service, **{key: getattr(defaults, key)})
+    for key in ("memory_max", "pids_max"):
+        value = str(getattr(service, key))
+        if not _SIZE.match(value):
+            problems.append(ConfigProblem(f"{where}.{key}",
+                                          f"expected 'max' or a size like 512M, got {value!r}"))
+            service = replace(service, **{key: "max"})
+    if service.restart not in RESTART_POLICIES:
+        problems.append(ConfigProblem(f"{where}.restart", f"expected one of {', '.join(RESTART_POLICIES)}"))
+        service = replace(service, restart="on-failure")
+    if service.condition and service.condition.partition(":")[0] not in ("cmdline", "config"):
+        problems.append(ConfigProblem(f"{where}.condition",
+                                      "expected cmdline:KEY[=VALUE] or config:SECTION.KEY"))
+    if not isinstance(service.environment, dict):
+        problems.append(ConfigProblem(f"{where}.environment", "expected a table of strings"))
+        service = replace(service, environment={})
+    return service, problems
+
+
+def load_file(path: Path) -> Table:
+    """A replacement table: {"services": [{...}, ...]} in TOML ([[services]]) or JSON."""
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (OSError, ValueError) as error:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+        return Table([], [ConfigProblem(where, str(error))])
+    entries = data.get("services") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return Table([], [ConfigProblem(where, "expected a list 'services'")])
+    table = Table([])
+    for index, raw in enumerate(entries):
+        service, problems = parse_service(raw, f"{where}: services[{index}]")
+        table.problems += problems
+        if service:
+            table.services.append(service)
+    return table
+
+
+def apply_config(services: Iterable[Service], config: Config) -> Table:
+    """[services.<name>] in llmos.toml: enabled, memory_max, pids_max, ready_timeout, environment."""
+    overrides = config.section("services")
+    table = Table([])
+    known = {service.name for service in services}
+    for name in overrides:
+        if name not in known:
+            table.problems.append(ConfigProblem(f"services.{name}", "no such service"))
+    allowed = {"enabled", "memory_max", "pids_max", "ready_timeout", "stop_timeout", "environment"}
+    for service in services:
+        override = overrides.get(service.name, {})
+        if not isinstance(override, dict):
+            table.problems.append(ConfigProblem(f"services.{service.name}", "expected a table"))
+            override = {}
+        for key in set(override) - allowed:
+            table.problems.append(ConfigProblem(f"services.{service.name}.{key}", "cannot be overridden"))
+        changes = {key: value for key, value in override.items() if key in allowed}
+        if "enabled" in changes and not isinstance(changes["enabled"], bool):
+            table.problems.append(ConfigProblem(f"services.{service.name}.enabled", "expected true or false"))
+            del changes["enabled"]
+        if "environment" in changes and isinstance(changes["environment"], dict):
+            changes["environment"] = {**service.environment, **changes["environment"]}
+        checked, problems = _checked(replace(service, **changes), f"services.{service.name}", [])
+        table.problems += problems
+        table.services.append(checked or service)
+    return table
+
+
+def check_requires(table: Table) -> None:
+    """Unknown requirements and cycles are reported and dropped, so the rest of the table still runs."""
+    names = {service.name for service in table.services}
+    fixed: list[Service] = []
+    for service in table.services:
+        unknown = [name for name in service.requires if name not in names]
+        for name in unknown:
+            table.problems.append(ConfigProblem(f"{service.name}.requires", f"no such service {name!r}"))
+        fixed.append(replace(service, requires=tuple(n for n in service.requires if n in names)))
+    table.services = fixed
+    by_name = {service.name: service for service in fixed}
+    for service in fixed:
+        seen: set[str] = set()
+        stack = list(service.requires)
+        while stack:
+            name = stack.pop()
+            if name == service.name:
+                table.problems.append(ConfigProblem(f"{service.name}.requires", "dependency cycle; ignored"))
+                by_name[service.name] = replace(service, requires=())
+                break
+            if name not in seen:
+                seen.add(name)
+                stack.extend(by_name[name].requires)
+    table.services = [by_name[service.name] for service in fixed]
+
+
+def load(config: Config) -> Table:
+    """The table to run: LLMOS_SERVICES if set, else DEFAULT; then llmos.toml overrides."""
+    source = os.environ.get("LLMOS_SERVICES")
+    base = load_file(Path(source)) if source else Table(list(DEFAULT))
+    table = apply_config(base.services, config)
+    table.problems = base.problems + table.problems
+    check_requires(table)
+    return table
+
+
+def cmdline_flags(text: str) -> dict[str, str]:
+    flags: dict[str, str] = {}
+    for word in text.split():
+        key, _, value = word.partition("=")
+        flags[key] = value
+    return flags
+
+
+def condition_met(service: Service, config: Config, cmdline: str) -> bool:
+    """cmdline:KEY=VALUE (or cmdline:KEY, present at all) or config:SECTION.KEY (truthy)."""
+    kind, _, arg = service.condition.partition(":")
+    if not service.condition:
+        return True
+    if kind == "cmdline":
+        key, has_value, value = arg.partition("=")
+        flags = cmdline_flags(cmdline)
+        return key in flags and (not has_value or flags[key] == value)
+    if kind == "config":
+        section, _, key = arg.partition(".")
+        return bool(config.section(section).get(key))
+    return False
+
+
+def order(services: Iterable[Service]) -> list[Service]:
+    """Dependency order (requirements first), stable with respect to the table order."""
+    pending = list(services)
+    done: set[str] = set()
+    result: list[Service] = []
+    while pending:
+        progress = False
+        for service in list(pending):
+            if all(name in done for name in service.requires):
+                result.append(service)
+                done.add(service.name)
+                pending.remove(service)
+                progress = True
+        if not progress:  # a cycle survived check_requires: append in table order
+            result += pending
+            break
+    return result
