@@ -1,0 +1,44 @@
+"""resolv.conf, written atomically.
+
+In the image /etc/resolv.conf is a symlink into /run/llmos because the root is read-only, so the
+symlink is followed and the *target* is replaced (temp file + rename in the target's directory)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def render(nameservers: Iterable[str], search: Iterable[str] = ()) -> str:
+    lines = ["# written by llmos hal; changes are overwritten"]
+    domains = list(dict.fromkeys(search))
+    if domains:
+        lines.append("search " + " ".join(domains))
+    # glibc reads at most three nameserver lines
+    lines += [f"nameserver {server}" for server in list(dict.fromkeys(nameservers))[:3]]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, text: str) -> bool:
+    """Replace the file behind `path` with `text`; False when it already held exactly that."""
+    target = Path(os.path.realpath(path))
+    try:
+        if target.read_text(encoding="utf-8") == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".resolv.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return True
