@@ -69,6 +69,7 @@ class Runner:
     failures: deque[float] = field(default_factory=deque)  # monotonic times of recent failures
     exited: asyncio.Future[int] | None = None
     exited_pid: int | None = None  # the pid `exited` belongs to
+    exit_handled: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     stopped_pid: int | None = None  # the process stop() is ending: its exit is not a failure
@@ -238,6 +239,7 @@ class Supervisor:
         runner.popen, runner.pid, runner.exit_code = popen, popen.pid, None
         runner.exited = asyncio.get_running_loop().create_future()
         runner.exited_pid = popen.pid
+        runner.exit_handled = False
         self.by_pid[popen.pid] = runner
         self._watch_output(runner, read_fd)
         self._set(runner, State.STARTING)
@@ -307,6 +309,10 @@ class Supervisor:
 
     async def _cycle(self, runner: Runner) -> None:
         self._check_fault(runner)
+        if runner.pid is None and runner.exited is not None and runner.exited.done() \
+                and not runner.exit_handled:  # it ended while this coroutine was recovering
+            await self._after_exit(runner, runner.exited.result(), runner.exited_pid)
+            return
         if runner.pid is None:
             if not runner.wanted or self.stopping or runner.state in (State.FAILED, State.DONE,
                                                                        State.STOPPED):
@@ -398,6 +404,7 @@ class Supervisor:
     async def _after_exit(self, runner: Runner, code: int, pid: int | None,
                           timed_out: bool = False) -> None:
         name = runner.name
+        runner.exit_handled = True
         if pid == runner.stopped_pid or not runner.wanted or self.stopping:
             return  # stop() owns the rest
         self.log(f"{name}: {describe_exit(code)}")
