@@ -1,0 +1,5 @@
+// expect: syntax-error@5:40
+// manifest: ui:window
+import { ui } from '@llm-os/sdk';
+export default function App() {
+  return ui.Window({ title: 'x' }, []);
