@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TextIO
 
 CHUNK = 4 << 20  # 4 MiB: large enough to keep USB sticks streaming, page-aligned via mmap
+SYNC_EVERY = 64 << 20  # flush this often so progress and MB/s track the stick, not the page cache
 BLKFLSBUF = 0x1261  # _IO(0x12, 97): flush and drop the block device's buffer cache
 SYS_DEV_BLOCK = Path("/sys/dev/block")
 MOUNTINFO = Path("/proc/self/mountinfo")
@@ -290,6 +291,8 @@ def _write(fd: int, image: Path, total: int, progress: Progress) -> str:
                 while written < n:
                     written += os.write(fd, view[written:n])
                 done += n
+                if done % SYNC_EVERY == 0:
+                    os.fdatasync(fd)
                 progress("write", done, total)
         os.fsync(fd)
     finally:
