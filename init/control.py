@@ -12,7 +12,7 @@ from llmos.ipc import Connection, RpcError, Server
 from .logring import LogLine, LogRing
 from .supervisor import Runner, Supervisor
 
-FOLLOW_QUEUE = 1000  # a follower that falls this far behind loses lines, PID 1 never waits for it
+FOLLOW_QUEUE = 2500  # a follower that falls this far behind loses lines, PID 1 never waits for it
 
 
 def _line(line: LogLine) -> dict[str, Any]:
@@ -55,8 +55,13 @@ class Control:
         return {"lines": [_line(line) for line in ring.tail(count)], "dropped": ring.dropped}
 
     async def follow(self, connection: Connection, params: dict[str, Any]) -> Any:
-        """Push each new line as a "log" event until the client goes away."""
+        """Push the last `lines` lines, then each new line, as "log" events until the client goes away.
+
+        The tail is taken in the same step as the subscription, so no line falls between the two."""
         ring = self._ring(params)
+        count = params.get("lines", 0)
+        if not isinstance(count, int) or count < 0:
+            raise RpcError("bad-params", "lines must be a non-negative integer")
         queue: asyncio.Queue[LogLine] = asyncio.Queue(FOLLOW_QUEUE)
         lost = 0
 
@@ -68,6 +73,8 @@ class Control:
                 lost += 1
 
         ring.listeners.add(listener)
+        for line in ring.tail(count):
+            queue.put_nowait(line)
         try:
             while not connection.writer.is_closing():
                 try:

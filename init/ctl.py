@@ -56,19 +56,19 @@ def _print_line(line: dict[str, Any]) -> None:
 
 @_run
 def logs(args: argparse.Namespace) -> int:
+    if args.follow:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_follow(args.service, args.lines))
+        return 0
     result = _call("logs", service=args.service, lines=args.lines)
     for line in result["lines"]:
         _print_line(line)
-    if not args.follow:
-        return 0
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_follow(args.service))
     return 0
 
 
-async def _follow(service: str) -> None:
+async def _follow(service: str, lines: int) -> None:
     client = await ipc.Client.connect(paths.socket_path("init"))
-    call = asyncio.ensure_future(client.call("follow", timeout=None, service=service))
+    call = asyncio.ensure_future(client.call("follow", timeout=None, service=service, lines=lines))
     try:
         while not call.done():
             getter = asyncio.ensure_future(client.events.get())

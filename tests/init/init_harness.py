@@ -62,6 +62,7 @@ class Init:
         return self.output().splitlines()
 
     def call(self, method: str, timeout: float = 10.0, **params: Any) -> Any:
+        wait_until(self.socket.exists, 10, f"the control socket:\n{self.output()}")
         return ipc.call(self.socket, method, timeout=timeout, **params)
 
     def wait_line(self, text: str, timeout: float = 10.0) -> str:

@@ -1,0 +1,101 @@
+"""Pure parts: the service table parser, config overrides, conditions, order, the log ring, buckets."""
+
+from __future__ import annotations
+
+import json
+
+from llmos.init import services
+from llmos.init.console import Bucket
+from llmos.init.logring import LogRing
+from llmos.init.services import Ready, Service
+
+from llmos.config import parse
+
+
+def test_default_table_is_consistent():
+    table = services.Table(list(services.DEFAULT))
+    services.check_requires(table)
+    assert table.problems == []
+    names = [s.name for s in services.order(table.services)]
+    assert names.index("udevd") < names.index("udev-coldplug")
+    assert names.index("hal") < names.index("compositor") < names.index("kernel")
+    agent = table.get("agent")
+    assert agent is not None and agent.requires == ()
+    config = parse("")
+    assert not services.condition_met(agent, config, "console=ttyS0 quiet")
+    assert services.condition_met(agent, config, "console=ttyS0 llmos.agent=1")
+    assert not services.condition_met(agent, config, "llmos.agent=0")
+    assert table.get("hal").ready == Ready("socket", "hal")
+
+
+def test_replacement_file_problems_are_located(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"services": [
+        {"name": "good", "argv": ["true"], "ready": "socket:good", "memory_max": "64M"},
+        {"name": "bad ready", "argv": ["true"]},
+        {"name": "x", "argv": [], "colour": "red"},
+        {"name": "y", "argv": "true", "ready": "sockt:y", "memory_max": "lots", "requires": ["zz"]},
+    ]}))
+    table = services.load_file(path)
+    services.check_requires(table)
+    text = [str(p) for p in table.problems]
+    assert f"{path}: services[1].name: expected a name of [A-Za-z0-9_.-]" in text
+    assert f"{path}: services[2].colour: unknown key" in text
+    assert f"{path}: services[2].argv: expected a non-empty list of strings" in text
+    assert any(t.startswith(f"{path}: services[3].ready: kind must be one of") for t in text)
+    assert any(t.startswith(f"{path}: services[3].memory_max: expected 'max'") for t in text)
+    assert "y.requires: no such service 'zz'" in text
+    assert [s.name for s in table.services] == ["good", "y"]
+    y = table.get("y")
+    assert y.argv == ("/bin/sh", "-c", "true") and y.memory_max == "max" and y.requires == ()
+
+
+def test_broken_replacement_file(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("[[services]\nname=")
+    table = services.load_file(path)
+    assert table.services == [] and str(path) in str(table.problems[0])
+
+
+def test_config_overrides():
+    config = parse('[services.hal]\nmemory_max = "1G"\n[services.kernel]\nenabled = false\ncolour = 1\n'
+                   '[services.nope]\nenabled = false\n[services.compositor]\nmemory_max = "huge"\n')
+    table = services.apply_config(services.DEFAULT, config)
+    assert table.get("hal").memory_max == "1G"
+    assert table.get("kernel").enabled is False
+    assert table.get("compositor").memory_max == "max"
+    text = [str(p) for p in table.problems]
+    assert "services.kernel.colour: cannot be overridden" in text
+    assert "services.nope: no such service" in text
+    assert any(t.startswith("services.compositor.memory_max") for t in text)
+
+
+def test_cycles_are_broken():
+    table = services.Table([Service("a", ("x",), requires=("b",)), Service("b", ("x",), requires=("a",))])
+    services.check_requires(table)
+    assert any("cycle" in str(p) for p in table.problems)
+    assert [s.name for s in services.order(table.services)]  # terminates
+
+
+def test_config_condition():
+    service = Service("a", ("x",), condition="config:kiosk.app")
+    assert not services.condition_met(service, parse(""), "")
+    assert services.condition_met(service, parse('[kiosk]\napp = "clock"\n'), "")
+
+
+def test_logring_caps_lines_and_count():
+    ring = LogRing(max_lines=3, max_line=10)
+    assert [line.text for line in ring.feed(b"a\nbb\r\nccc")] == ["a", "bb"]
+    assert [line.text for line in ring.feed(b"c\n" + b"z" * 15 + b"\n")] == ["cccc", "z" * 9 + "…"]
+    assert [line.text for line in ring.tail(10)] == ["bb", "cccc", "z" * 9 + "…"]
+    assert ring.dropped == 1
+    ring.feed(b"\xff\xfe no newline")
+    assert [line.text for line in ring.flush()] == ["\ufffd\ufffd no new…"]
+    ring.feed(b"q" * 100)  # a line that never ends is cut rather than buffered forever
+    assert ring.tail(1)[0].text == "q" * 9 + "…"
+
+
+def test_bucket_limits_rate():
+    bucket = Bucket(rate=0.001, burst=5, tokens=5)
+    assert [bucket.take() for _ in range(8)] == [True] * 5 + [False] * 3
+    assert bucket.suppressed == 3
