@@ -18,10 +18,10 @@ def _address(hal, name: str = "eth0") -> str | None:
 
 
 def test_lease_renew_and_expiry(pair: Pair, tmp_path: Path) -> None:
-    dnsmasq = start_dnsmasq(pair, tmp_path)
     hal = start_hal(pair, tmp_path)
-    events = Subscriber(hal.socket, ["lease"])
+    events = Subscriber(hal.socket, ["lease"])  # subscribe before the server exists: no event is missed
     try:
+        dnsmasq = start_dnsmasq(pair, tmp_path)
         bound = events.wait(lambda e, d: d["trigger"] == "bound", 15, "bound")
         assert ipaddress.ip_address(bound["address"].split("/")[0]) in ipaddress.ip_network("10.77.0.0/24")
         assert bound["address"].endswith("/24") and bound["gateway"] == SERVER_IP
