@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The main job: build the LLM OS image and boot it in QEMU with the embedded local model.
+# No API key and no network beyond package installs. Works on a fresh Debian 12 machine as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ci/install-host.sh
+ci/setup.sh
+.venv/bin/llmos image build --variant "${LLMOS_VARIANT:-qemu}"
+exec .venv/bin/llmos vm --no-build --variant "${LLMOS_VARIANT:-qemu}" "$@"

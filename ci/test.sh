@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: host tests, then the image build and the QEMU boot tests over QMP.
+# Works on a fresh Debian 12 machine as root: it installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ci/install-host.sh
+ci/setup.sh
+export LLMOS_CACHE_DIR="${LLMOS_CACHE_DIR:-/var/cache/llmos}"
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== building the qemu image (cached packages under $LLMOS_CACHE_DIR)"
+.venv/bin/python -c "from llmos.host import image; image.ensure_built('qemu')"
+echo "== pytest"
+set +e
+.venv/bin/pytest -p no:cacheprovider -rfE "$@"
+status=$?
+set -e
+# pytest exits 5 when it collected no tests: that is a failure too.
+[ "$status" = 5 ] && echo "pytest collected no tests: failing" >&2
+exit "$status"

@@ -1,0 +1,241 @@
+#!/usr/bin/python3
+"""Stage 1: the initramfs /init. Finds the LLM OS disk, mounts it and hands over to the PID-1 supervisor.
+
+It runs before anything else exists, so it uses only the standard library (no udev, no llmos package):
+1. mount /proc, /sys and /dev;
+2. load storage drivers by modalias until a disk with our partitions shows up (USB sticks take seconds);
+3. find the root and data partitions by their Discoverable-Partitions type GUIDs in the GPT;
+4. check and mount them (root read-only), then switch_root and exec /usr/sbin/init.
+Anything missing gets a message naming what was looked for and what was found, then an emergency shell:
+never a kernel panic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import glob
+import os
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+ROOT_TYPE = uuid.UUID("4f68bce3-e8cd-4db1-96e7-fbcaf984b709")  # DPS: root partition, x86-64
+DATA_TYPE = uuid.UUID("c855d2a6-d623-44ad-9e6a-c0d48c63bcce")  # LLM OS data (/var/lib/llmos)
+ESP_TYPE = uuid.UUID("c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
+LOADER_PART_VAR = "LoaderDevicePartUUID-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+NEW_ROOT = "/sysroot"
+DATA_MOUNT = "/var/lib/llmos"
+INIT = "/usr/sbin/init"
+DISK_TIMEOUT = 30.0
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NOATIME, MS_MOVE = 1, 2, 4, 8, 1024, 8192
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def now() -> float:
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def say(message: str) -> None:
+    """Print to the console; the kernel's `quiet` hides its own lines, ours carry boot-time stamps."""
+    print(f"llmos: {message} t={now():.3f}", flush=True)
+
+
+def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str = "") -> None:
+    os.makedirs(target, exist_ok=True)
+    if libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+                  ctypes.c_ulong(flags), data.encode() if data else None) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {source} on {target} ({fstype}): {os.strerror(errno)}")
+
+
+@dataclass
+class Partition:
+    disk: str
+    number: int
+    type_guid: uuid.UUID
+    part_uuid: uuid.UUID
+    label: str
+
+    @property
+    def device(self) -> str:
+        separator = "p" if self.disk[-1].isdigit() else ""
+        return f"/dev/{self.disk}{separator}{self.number}"
+
+
+def read_gpt(disk: str) -> list[Partition]:
+    """Parse the GPT of /dev/<disk> (standard 512-byte or 4096-byte sectors)."""
+    with open(f"/dev/{disk}", "rb") as device:
+        for sector in (512, 4096):
+            device.seek(sector)
+            header = device.read(92)
+            if header[:8] != b"EFI PART":
+                continue
+            entries_lba, count, size = struct.unpack_from("<QII", header, 72)
+            device.seek(entries_lba * sector)
+            table = device.read(count * size)
+            found = []
+            for index in range(count):
+                entry = table[index * size:(index + 1) * size]
+                if entry[:16] == bytes(16):
+                    continue
+                label = entry[56:128].decode("utf-16-le", "replace").rstrip("\0")
+                found.append(Partition(disk, index + 1, uuid.UUID(bytes_le=entry[:16]),
+                                       uuid.UUID(bytes_le=entry[16:32]), label))
+            return found
+    return []
+
+
+def disks() -> list[str]:
+    names = []
+    for path in sorted(glob.glob("/sys/block/*")):
+        name = os.path.basename(path)
+        if not name.startswith(("loop", "ram", "zram", "sr")):
+            names.append(name)
+    return names
+
+
+def load_drivers() -> None:
+    """Coldplug by hand: ask modprobe for every modalias the buses report; new buses appear as we go."""
+    aliases = set()
+    for path in glob.glob("/sys/bus/*/devices/*/modalias"):
+        try:
+            with open(path) as file:
+                aliases.add(file.read().strip())
+        except OSError:
+            continue
+    if aliases:
+        subprocess.run(["modprobe", "-q", "-a", *sorted(aliases)], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def booted_from() -> uuid.UUID | None:
+    """The ESP systemd-boot started from, so that a machine with two LLM OS disks boots the right one."""
+    with contextlib.suppress(OSError):
+        mount("efivarfs", "/sys/firmware/efi/efivars", "efivarfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    try:
+        with open(f"/sys/firmware/efi/efivars/{LOADER_PART_VAR}", "rb") as file:
+            return uuid.UUID(file.read()[4:].decode("utf-16-le").rstrip("\0"))
+    except (OSError, ValueError):
+        return None
+
+
+def find_partitions(deadline: float) -> tuple[Partition | None, Partition | None, list[Partition]]:
+    """Wait (loading drivers as buses appear) until a disk carries a root partition, or the deadline."""
+    seen: list[Partition] = []
+    while True:
+        load_drivers()
+        seen = []
+        for disk in disks():
+            try:
+                seen.extend(read_gpt(disk))
+            except OSError:
+                continue
+        roots = [p for p in seen if p.type_guid == ROOT_TYPE]
+        if roots and time.monotonic() < deadline:
+            esp = booted_from()
+            if esp is not None:
+                booted_disks = {p.disk for p in seen if p.part_uuid == esp}
+                roots = [p for p in roots if p.disk in booted_disks] or roots
+            root = roots[0]
+            data = next((p for p in seen if p.type_guid == DATA_TYPE and p.disk == root.disk), None)
+            return root, data, seen
+        if time.monotonic() >= deadline:
+            return (roots[0] if roots else None), None, seen
+        time.sleep(0.1)  # a USB disk appears asynchronously; there is no event source without udev
+
+
+def wait_for_node(device: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(device):
+        if time.monotonic() > deadline:
+            raise FileNotFoundError(f"{device} did not appear within {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def check_filesystem(device: str) -> None:
+    """e2fsck -p repairs what an unclean power-off left; its exit codes 0-1 mean the file system is fine."""
+    result = subprocess.run(["e2fsck", "-p", device], check=False, capture_output=True, text=True)
+    if result.returncode > 1:
+        output = f"{result.stdout.strip()} {result.stderr.strip()}"
+        say(f"stage1 e2fsck {device} exit {result.returncode}: {output}")
+
+
+def describe(seen: list[Partition]) -> str:
+    if not seen:
+        return "no GPT partitions on " + (", ".join(disks()) or "no disks at all")
+    return "; ".join(f"{p.device} type={p.type_guid} label={p.label!r}" for p in seen)
+
+
+def emergency(reason: str) -> None:
+    """Tell the user what is wrong and give them a shell; when it exits, stage 1 tries again."""
+    print(f"\nllmos: EMERGENCY: {reason}", flush=True)
+    print("llmos: looked for root type " f"{ROOT_TYPE} and data type {DATA_TYPE}", flush=True)
+    print("llmos: starting an emergency shell; exit it to retry the boot", flush=True)
+    shell = "/bin/busybox"
+    if os.path.exists(shell):
+        subprocess.run([shell, "setsid", "-c", shell, "sh"], check=False)
+    else:
+        time.sleep(10)  # nothing to run: wait, then retry (PID 1 must not exit)
+
+
+def switch_root(new_root: str) -> None:
+    """Move the API file systems into the new root, make it / and exec the supervisor."""
+    for path in ("/dev", "/proc", "/sys"):
+        mount(path, new_root + path, None, MS_MOVE)
+    os.chdir(new_root)
+    mount(new_root, "/", None, MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
+
+
+def mount_system() -> bool:
+    root, data, seen = find_partitions(time.monotonic() + DISK_TIMEOUT)
+    if root is None:
+        emergency(f"no LLM OS root partition found within {DISK_TIMEOUT:.0f} s. Found: {describe(seen)}")
+        return False
+    say(f"stage1 root {root.device}")
+    wait_for_node(root.device)
+    mount(root.device, NEW_ROOT, "ext4", MS_RDONLY | MS_NOATIME)
+    if data is None:
+        say(f"stage1 no data partition (type {DATA_TYPE}) on {root.disk}: /var/lib/llmos stays on tmpfs")
+        mount("tmpfs", NEW_ROOT + DATA_MOUNT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
+    else:
+        wait_for_node(data.device)
+        check_filesystem(data.device)
+        mount(data.device, NEW_ROOT + DATA_MOUNT, "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME)
+        say(f"stage1 data {data.device}")
+    if not os.access(NEW_ROOT + INIT, os.X_OK):
+        emergency(f"{root.device} has no executable {INIT}")
+        return False
+    return True
+
+
+def main() -> None:
+    os.environ.setdefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755")
+    say("stage1 start")
+    while True:
+        try:
+            if mount_system():
+                break
+        except Exception as error:  # stage 1 is PID 1: an exception must become a message, not a panic
+            emergency(f"{type(error).__name__}: {error}")
+    say("stage1 switch_root")
+    switch_root(NEW_ROOT)
+    os.execv(INIT, [INIT])
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BaseException as error:  # last resort: keep PID 1 alive with a shell
+        print(f"llmos: stage1 failed: {error!r}", file=sys.stderr, flush=True)
+        while True:
+            emergency("stage 1 crashed")
