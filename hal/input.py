@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import evdev
 from evdev import ecodes
 from evdev.eventio import EventIO
+
 from llmos.hal.classify import POWER_BUTTON, classify
 
 LOG = logging.getLogger("llmos.hal.input")

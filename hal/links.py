@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmos.hal import resolv
-from llmos.hal.dhcp import DhcpLink, Timing, describe
-from llmos.hal.netconfig import InterfaceConfig, NetworkConfig
 from pyroute2 import AsyncIPRoute
 from pyroute2.dhcp.hooks import Trigger
 from pyroute2.dhcp.leases import Lease
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl import RTMGRP_LINK
+
+from llmos.hal import resolv
+from llmos.hal.dhcp import DhcpLink, Timing, describe
+from llmos.hal.netconfig import InterfaceConfig, NetworkConfig
 
 LOG = logging.getLogger("llmos.hal.net")
 ARPHRD_ETHER = 1

@@ -13,15 +13,14 @@ import logging
 import os
 from typing import Any
 
+from llmos import config as llmos_config
+from llmos import ipc, paths
 from llmos.hal.devices import Registry
 from llmos.hal.dhcp import Timing
 from llmos.hal.input import InputManager
 from llmos.hal.keymap import Keymap, compile_keymap
 from llmos.hal.links import NetworkManager
 from llmos.hal.netconfig import parse_network
-
-from llmos import config as llmos_config
-from llmos import ipc, paths
 
 LOG = logging.getLogger("llmos.hal")
 EVENTS = {"device", "input", "input-device", "link", "lease"}
