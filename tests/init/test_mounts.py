@@ -35,8 +35,8 @@ def test_mount_early_then_unmount_all_in_a_namespace(tmp_path):
     if probe.returncode != 0:
         pytest.skip("cannot create a mount namespace here")
     root = str(tmp_path / "root")
-    run = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c", SCRIPT, root],
-                         capture_output=True, text=True, timeout=60, check=True)
+    argv = ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", SCRIPT, root]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
     result = json.loads(run.stdout)
     expected = [root + m.target for m in mounts.EARLY]
     assert result["first"] == expected, result["log"]

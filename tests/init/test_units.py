@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
+from llmos.config import parse
 from llmos.init import services
 from llmos.init.console import Bucket
 from llmos.init.logring import LogRing
 from llmos.init.services import Ready, Service
-
-from llmos.config import parse
 
 
 def test_default_table_is_consistent():
