@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import cairocffi as cairo
+
 from llmos.sdk.render.color import RGBA, parse_color
 from llmos.sdk.render.layout import text_style
 from llmos.sdk.render.state import ViewState

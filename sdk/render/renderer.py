@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import cairocffi as cairo
+
 from llmos.sdk.render.interaction import EventSink, Interaction, Rect
 from llmos.sdk.render.layout import Layout
 from llmos.sdk.render.paint import Painter

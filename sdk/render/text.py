@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import cairocffi as cairo
 import pangocairocffi
 import pangocffi
-from llmos.sdk.render.color import RGBA
 from pangocffi import ffi as pango_ffi
 from pangocffi import pango as pango_lib
+
+from llmos.sdk.render.color import RGBA
 
 PANGO_SCALE = 1024
 CACHE_SIZE = 2048

@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from llmos.sdk.render import Renderer, TreeError, keys
-from llmos.sdk.wayland.keyboard import Keyboard
-from llmos.sdk.wayland.shm import BufferPool, ShmBuffer
 from pywayland.client import Display
 from pywayland.protocol.wayland import WlCompositor, WlSeat, WlShm
 from pywayland.protocol.xdg_shell import XdgWmBase
+
+from llmos.sdk.render import Renderer, TreeError, keys
+from llmos.sdk.wayland.keyboard import Keyboard
+from llmos.sdk.wayland.shm import BufferPool, ShmBuffer
 
 log = logging.getLogger(__name__)
 SCROLL_PX_PER_UNIT = 3.2  # wl_pointer.axis gives ~10 units per wheel notch; one notch = one list row

@@ -14,6 +14,7 @@ from pathlib import Path
 import cairocffi as cairo
 import pytest
 import samples
+
 from llmos.sdk.render import DARK, Renderer, keys
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import samples
-from llmos.sdk.render import Renderer, TreeError, keys
 from samples import h, node
+
+from llmos.sdk.render import Renderer, TreeError, keys
 
 
 class Recorder:
