@@ -75,9 +75,9 @@ class Registry:
         while True:
             try:
                 device = self.monitor.poll(timeout=0)
-            except (OSError, ValueError) as error:  # a truncated or foreign netlink message
+            except (OSError, ValueError) as error:  # e.g. ENOBUFS after an event storm
                 LOG.warning("udev monitor: %s", error)
-                continue
+                return  # the loop calls us again if more is pending; never spin here
             if device is None:
                 return
             self._event(device.action or "change", device)
