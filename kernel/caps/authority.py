@@ -25,12 +25,12 @@ from biscuit_auth import (
     KeyPair,
     Rule,
 )
+
+from llmos import paths
 from llmos.kernel.caps.audit import AuditLog
 from llmos.kernel.caps.keys import load_or_create_root_key
 from llmos.kernel.caps.revocation import RevocationStore
 from llmos.kernel.caps.scopes import parse_scope, scope_allows
-
-from llmos import paths
 
 log = logging.getLogger("llmos.caps")
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from biscuit_auth import AuthorizerBuilder, Biscuit, BlockBuilder
+
 from llmos.kernel.caps import Denied, Limits, open_authority, parse_scope
 from llmos.kernel.caps.authority import AUTHORIZER_CODE, utcnow
 

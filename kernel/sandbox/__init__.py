@@ -1,0 +1,2 @@
+"""The app sandbox: per-app host processes running QuickJS-in-WASM, and the kernel-side broker that
+checks the app's capability token on every privileged call."""

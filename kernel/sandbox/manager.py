@@ -1,0 +1,162 @@
+"""The kernel's side of app processes: spawn an app host, wait until it reports ready (its first
+tree is rendered and its control socket accepts), talk to it, and learn why it stopped.
+
+The host's stdout carries JSON status lines; the manager keeps the last 'stopped' line so a crash,
+hang or overrun is reported with its reason while nothing else in the kernel is affected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmos import paths
+from llmos.ipc import Client
+from llmos.kernel.sandbox.guest import GuestLimits
+
+
+class LaunchError(Exception):
+    """The app did not start; `status` is its last status line (kind, message)."""
+
+    def __init__(self, status: dict[str, Any]) -> None:
+        super().__init__(f"{status.get('kind')}: {status.get('message')}")
+        self.status = status
+
+
+@dataclass(eq=False)
+class AppProcess:
+    process: asyncio.subprocess.Process
+    control_path: Path
+    ready: dict[str, Any] = field(default_factory=dict)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    client: Client | None = None
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def app(self) -> str:
+        return str(self.ready.get("app", "?"))
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stopped_status(self) -> dict[str, Any] | None:
+        return next((s for s in reversed(self.statuses) if s.get("status") == "stopped"), None)
+
+    async def call(self, method: str, **params: Any) -> Any:
+        assert self.client is not None
+        return await self.client.call(method, timeout=10.0, **params)
+
+    async def tree(self) -> dict[str, Any]:
+        return await self.call("tree")
+
+    async def event(self, handler: int, args: list[Any] | None = None) -> dict[str, Any]:
+        return await self.call("event", handler=handler, args=args or [])
+
+    async def status(self) -> dict[str, Any]:
+        return await self.call("status")
+
+    async def wait(self, timeout: float = 10.0) -> tuple[int, dict[str, Any] | None]:
+        """Wait for the process to exit; returns (exit code, its 'stopped' status line)."""
+        code = await asyncio.wait_for(self.process.wait(), timeout)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._until(lambda: self.stopped_status() is not None), 2.0)
+        return code, self.stopped_status()
+
+    async def stop(self, timeout: float = 5.0) -> int:
+        if self.process.returncode is None:
+            with contextlib.suppress(Exception):
+                await self.call("stop")
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        if self.client:
+            await self.client.close()
+        return self.process.returncode if self.process.returncode is not None else -1
+
+    async def _until(self, condition: Any) -> None:
+        while not condition():
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def _read_status(self) -> None:
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            with contextlib.suppress(ValueError):
+                status = json.loads(line)
+                if isinstance(status, dict):
+                    self.statuses.append(status)
+                    if status.get("status") == "ready":
+                        self.ready = status
+            self._changed.set()
+        self._changed.set()
+
+
+class AppManager:
+    """Starts app hosts against one kernel socket."""
+
+    def __init__(self, kernel_socket: Path, *, limits: GuestLimits | None = None,
+                 cache_dir: Path | None = None, renderer: str = "null", confine: bool = True,
+                 run_dir: Path | None = None) -> None:
+        self.kernel_socket = kernel_socket
+        self.limits = limits or GuestLimits()
+        self.cache_dir = cache_dir
+        self.renderer = renderer
+        self.confine = confine
+        self.run_dir = run_dir or paths.run_dir() / "apps"
+        self._ids = itertools.count(1)
+        self.running: set[AppProcess] = set()
+
+    async def launch(self, source: str, token: str, *, filename: str = "app.ts",
+                     test_clock: bool = False, ready_timeout: float = 30.0) -> AppProcess:
+        self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        control = self.run_dir / f"app-{os.getpid()}-{next(self._ids)}.sock"
+        command = [sys.executable, "-m", "llmos.kernel.sandbox.host", "--kernel", str(self.kernel_socket),
+                   "--control", str(control), "--renderer", self.renderer]
+        if self.cache_dir:
+            command += ["--cache", str(self.cache_dir)]
+        if not self.confine:
+            command.append("--no-confine")
+        if test_clock:
+            command.append("--test-clock")
+        process = await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        app = AppProcess(process, control)
+        assert process.stdin is not None
+        spec = {"token": token, "source": source, "filename": filename, "limits": asdict(self.limits)}
+        process.stdin.write(json.dumps(spec).encode())
+        await process.stdin.drain()
+        process.stdin.close()
+        reader = asyncio.get_running_loop().create_task(app._read_status())
+        app.__dict__["_reader"] = reader
+
+        def settled() -> bool:
+            return bool(app.ready) or app.stopped_status() is not None or process.returncode is not None \
+                or reader.done()
+        try:
+            await asyncio.wait_for(app._until(settled), ready_timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise LaunchError({"kind": "timeout", "message": f"not ready after {ready_timeout} s"}) from None
+        if not app.ready:
+            await process.wait()
+            raise LaunchError(app.stopped_status() or {"kind": "exit",
+                                                       "message": f"exited with {process.returncode}"})
+        app.client = await Client.connect(control)
+        self.running.add(app)
+        return app
+
+    async def stop_all(self) -> None:
+        for app in list(self.running):
+            await app.stop()
+            self.running.discard(app)

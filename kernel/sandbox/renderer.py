@@ -1,0 +1,42 @@
+"""The renderer seam. The app host hands every new UI tree to a renderer and receives events back;
+the Cairo/Wayland renderer lives in llmos.sdk.render and is imported only when asked for, so
+headless hosts (tests, CI) never load Cairo or Wayland."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+Emit = Callable[[int, list[Any]], None]  # (handler_id, args)
+
+
+class Renderer(Protocol):
+    def render(self, tree: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullRenderer:
+    """Headless: remembers the last tree. Events come in through the host's control socket."""
+
+    def __init__(self, emit: Emit, title: str = "") -> None:
+        self.emit = emit
+        self.title = title
+        self.trees: list[dict[str, Any]] = []
+
+    def render(self, tree: dict[str, Any]) -> None:
+        self.trees.append(tree)
+        del self.trees[:-2]
+
+    def close(self) -> None:
+        self.trees.clear()
+
+
+def load_renderer(name: str, emit: Emit, title: str) -> Renderer:
+    """'null' or a module path; 'wayland' means llmos.sdk.render. The module must offer
+    create_renderer(emit=..., title=...) -> Renderer."""
+    if name == "null":
+        return NullRenderer(emit, title)
+    module = importlib.import_module("llmos.sdk.render" if name == "wayland" else name)
+    return module.create_renderer(emit=emit, title=title)
