@@ -1,0 +1,41 @@
+"""`python3 -m llmos.compositor`: the Wayland compositor service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from llmos.compositor import settings as compositor_settings
+from llmos.compositor.outputs import OutputError, open_output
+
+
+async def serve() -> int:
+    settings, display, problems = compositor_settings.load()
+    for problem in problems:
+        print(f"compositor: config: {problem}", file=sys.stderr)
+    try:
+        output = open_output(display["backend"], display["rotation"], display["size"], display["device"],
+                             log=lambda line: print(line, file=sys.stderr))
+    except OutputError as error:
+        print(f"compositor: no output: {error}", file=sys.stderr)
+        return 1
+    from llmos.compositor.server import Compositor
+
+    compositor = Compositor(settings, output)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await compositor.run(stop)
+    return 0
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="compositor: %(message)s", stream=sys.stderr)
+    return asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
