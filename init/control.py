@@ -76,7 +76,7 @@ class Control:
         for line in ring.tail(count):
             queue.put_nowait(line)
         try:
-            while not connection.writer.is_closing():
+            while not connection.writer.is_closing() and not connection.reader.at_eof():
                 try:
                     line = await asyncio.wait_for(queue.get(), 1.0)
                 except TimeoutError:

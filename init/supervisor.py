@@ -125,12 +125,24 @@ class Supervisor:
         runner.since = time.time()
         self._changed.set()
         self._changed = asyncio.Event()
-        if state in (State.READY, State.DONE) and not runner.ready_marked:
-            runner.ready_marked = True
-            line = marker(f"service {runner.name} ready")
-            self.init_log.append(line)
-            self.console.write(line)
+        if state in (State.READY, State.DONE):
+            if not runner.ready_marked:
+                runner.ready_marked = True
+                line = marker(f"service {runner.name} ready")
+                self.init_log.append(line)
+                self.console.write(line)
+            self._revive_dependents(runner)
         self._check_all_ready()
+
+    def _revive_dependents(self, runner: Runner) -> None:
+        """Services that failed only because this one had failed get another chance now."""
+        if not self.started or self.stopping:
+            return
+        for other in self.runners.values():
+            if (other.state == State.FAILED and runner.name in other.service.requires
+                    and other.reason.startswith("requirement ")):
+                self.log(f"{other.name}: {runner.name} is back; starting")
+                self.start(other)
 
     def _check_all_ready(self) -> None:
         if self.started and not self.all_ready and all(r.state in SETTLED for r in self.runners.values()):

@@ -18,7 +18,8 @@ from llmos import ipc
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0,
+               what: str | Callable[[], str] = "condition") -> Any:
     """Poll a condition (no fixed sleeps standing in for readiness)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -26,7 +27,8 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = 
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            detail = what if isinstance(what, str) else what()
+            raise AssertionError(f"timed out after {timeout} s waiting for {detail}")
         time.sleep(0.02)
 
 
@@ -62,14 +64,14 @@ class Init:
         return self.output().splitlines()
 
     def call(self, method: str, timeout: float = 10.0, **params: Any) -> Any:
-        wait_until(self.socket.exists, 10, f"the control socket:\n{self.output()}")
+        wait_until(self.socket.exists, 10, lambda: f"the control socket:\n{self.output()}")
         return ipc.call(self.socket, method, timeout=timeout, **params)
 
     def wait_line(self, text: str, timeout: float = 10.0) -> str:
         def found() -> str | None:
             return next((line for line in self.lines() if text in line), None)
 
-        return wait_until(found, timeout, f"console line containing {text!r}:\n{self.output()}")
+        return wait_until(found, timeout, lambda: f"console line containing {text!r}:\n{self.output()}")
 
     def service(self, name: str) -> dict[str, Any]:
         return next(s for s in self.call("status")["services"] if s["name"] == name)
@@ -81,7 +83,7 @@ class Init:
             service = self.service(name)
             return service if service["state"] == state else None
 
-        return wait_until(check, timeout, f"{name} to be {state}:\n{self.output()}")
+        return wait_until(check, timeout, lambda: f"{name} to be {state}:\n{self.output()}")
 
     def stop(self, timeout: float = 15.0) -> int:
         if self.proc.poll() is None:

@@ -90,6 +90,19 @@ def test_dependents_of_a_failed_service_fail(start_init):
     init.wait_line("llmos: ready t=")
 
 
+def test_dependents_come_back_with_their_requirement(start_init, tmp_path):
+    gate = tmp_path / "gate"
+    up = tmp_path / "up"
+    init = start_init([{"name": "base", "argv": f"test -e {gate} || exit 1; touch {up}; exec sleep 1000",
+                        "ready": f"path:{up}", "give_up_count": 1},
+                       {"name": "top", "argv": "exec sleep 1000", "requires": ["base"]}])
+    init.wait_state("top", "failed")
+    gate.touch()
+    init.call("start", service="base")
+    init.wait_state("top", "ready")
+    init.wait_line("top: base is back; starting")
+
+
 def test_hang_before_ready_is_killed_and_restarted(start_init, tmp_path):
     flag = tmp_path / "never"
     init = start_init([{"name": "hang", "argv": "echo hanging; exec sleep 1000", "ready": f"path:{flag}",
