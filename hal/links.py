@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -98,17 +99,17 @@ class NetworkManager:
         assert self._monitor is not None
         while True:
             async for message in self._monitor.get():
-                try:
-                    await self._handle(message)
-                except Exception:  # one bad event must not stop link handling
-                    LOG.exception("handling %s failed", message.get("event"))
+                await self._handle(message)
 
     async def _handle(self, message: Any) -> None:
         async with self._lock:
-            if message.get("event") == "RTM_DELLINK":
-                await self._removed(message["index"])
-            elif message.get("event") == "RTM_NEWLINK":
-                await self._changed(message)
+            try:
+                if message.get("event") == "RTM_DELLINK":
+                    await self._removed(message["index"])
+                elif message.get("event") == "RTM_NEWLINK":
+                    await self._changed(message)
+            except Exception:  # one bad event (or a link vanishing meanwhile) must not stop the rest
+                LOG.exception("handling %s for %s failed", message.get("event"), message.get("ifname"))
 
     async def _changed(self, message: Any) -> None:
         index, name = message["index"], message.get("ifname")
@@ -207,7 +208,10 @@ class NetworkManager:
         if lease is not None and lease.expiration_in:
             valid = max(int(lease.expiration_in), 1)
             lifetime = {"IFA_CACHEINFO": {"ifa_valid": valid, "ifa_preferred": valid}}
-        await self._ipr.addr("replace", index=link.index, address=address, prefixlen=prefix, **lifetime)
+        network = ipaddress.IPv4Interface(f"{address}/{prefix}").network
+        broadcast = {"broadcast": str(network.broadcast_address)} if prefix < 31 else {}
+        await self._ipr.addr("replace", index=link.index, address=address, prefixlen=prefix,
+                             **broadcast, **lifetime)
         link.configured = [(address, prefix)]
         if gateway and gateway != link.gateway:
             await self._ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=link.index)
