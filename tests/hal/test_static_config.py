@@ -44,6 +44,8 @@ def test_bad_static_config_keeps_the_link_down(pair: Pair, tmp_path: Path) -> No
     assert not [a for a in link["addresses"] if not a.startswith("fe80")]
     assert "state DOWN" in pair.ip(pair.client, "link", "show", "eth0")
     assert "not configured" in hal.log.read_text()
+    pair.stop(hal.proc)  # SIGTERM: a clean exit, code 0 (PID 1 treats anything else as a crash)
+    assert hal.proc.returncode == 0, hal.log.read_text()
 
 
 @pytest.mark.parametrize(("table", "where", "words"), [
