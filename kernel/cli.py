@@ -1,0 +1,282 @@
+"""`llmos app ...`: create, list, show, run, fork, rate, audit, export, import, rm, regenerate, seed.
+
+The CLI opens the registry directly (it is safe across processes: flock + git CAS + SQLite WAL) and
+runs the same AppFlow the shell uses, answering its questions on the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from llmos.kernel.flow import AppFlow, Ask, Event
+
+
+class TerminalDecisions:
+    """y/n on a tty; without one, only --yes says yes. --deny SCOPE refuses one capability."""
+
+    def __init__(self, yes: bool = False, deny: list[str] | None = None) -> None:
+        self.yes, self.deny = yes, set(deny or ())
+        self.interactive = sys.stdin.isatty() and sys.stderr.isatty()
+
+    def _ask(self, question: str, default: bool) -> bool:
+        if self.yes:
+            return True
+        if not self.interactive:
+            return False
+        answer = input(f"{question} [{'Y/n' if default else 'y/N'}] ").strip().lower()
+        return default if not answer else answer.startswith("y")
+
+    async def accept_cached(self, match, record) -> bool:
+        print(f"A similar app exists ({match.score:.0%} alike): {record.prompt!r} [{record.short}]",
+              file=sys.stderr)
+        return self._ask("Use it instead of generating a new one?", True)
+
+    async def approve(self, asks: list[Ask]) -> set[str]:
+        granted = set()
+        for ask in asks:
+            label = "needs" if ask.required else "would like (optional)"
+            if ask.scope in self.deny:
+                print(f"  denied: {ask.words} [{ask.scope}]", file=sys.stderr)
+                continue
+            if self._ask(f"The app {label} to: {ask.words} [{ask.scope}]. Allow?", ask.required):
+                granted.add(ask.scope)
+        return granted
+
+
+def _show_event(event: Event, bar: bool) -> None:
+    data = event.data
+    if event.kind == "generating":
+        if bar:
+            width = 30
+            done = int(width * data["fraction"])
+            sys.stderr.write(f"\r  [{'#' * done}{' ' * (width - done)}] {data['fraction']:4.0%} "
+                             f"{data['phase']:<14} {data['tokens']} tokens")
+            sys.stderr.flush()
+        return
+    if bar:
+        sys.stderr.write("\r" + " " * 70 + "\r")
+    if event.kind == "analysed" and not data["ok"]:
+        print(f"analysis found {len(data['findings'])} problem(s):", file=sys.stderr)
+        for f in data["findings"][:10]:
+            print(f"  {f['line']}:{f['col']}: {f['rule']}: {f['message']}", file=sys.stderr)
+    elif event.kind == "repairing":
+        print(f"asking the model to repair it (try {data['attempt']})", file=sys.stderr)
+    elif event.kind == "saved":
+        print(f"saved {data['codeHash']}")
+    elif event.kind == "launched":
+        print(f"launched {data['codeHash'][7:19]} with {', '.join(data['granted']) or 'no capabilities'}")
+    elif event.kind == "failed":
+        print(f"llmos app: {data['reason']}", file=sys.stderr)
+
+
+def _flow(args: argparse.Namespace, registry) -> AppFlow:
+    from llmos import config
+    from llmos.kernel.analysis import Policy
+
+    section = config.load().section("apps")
+    return AppFlow(registry, TerminalDecisions(getattr(args, "yes", False), getattr(args, "deny", None)),
+                   policy=Policy.from_config(section), use_cache=not getattr(args, "no_cache", False),
+                   run=not getattr(args, "no_run", False),
+                   repair_tries=int(section.get("repair_tries", 3)),
+                   prefer=getattr(args, "model", None))
+
+
+def _drive(args: argparse.Namespace, stream_of) -> int:
+    from llmos.kernel.registry import Registry
+
+    with Registry.open() as registry:
+        flow = _flow(args, registry)
+        bar = sys.stderr.isatty() and not args.json
+
+        async def main() -> int:
+            status = 1
+            async for event in stream_of(flow):
+                if args.json:
+                    print(json.dumps(event.to_json()), flush=True)
+                else:
+                    _show_event(event, bar)
+                if event.kind in ("launched", "saved", "approved"):
+                    status = 0
+                if event.kind == "failed":
+                    return 1
+            return status
+
+        return asyncio.run(main())
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    return _drive(args, lambda flow: flow.new(args.prompt))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _drive(args, lambda flow: flow.launch(args.app))
+
+
+def cmd_regenerate(args: argparse.Namespace) -> int:
+    return _drive(args, lambda flow: flow.regenerate(args.app, args.model))
+
+
+def _with_registry(fn) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        from llmos.kernel.registry import BundleError, NotFound, RecordError, Registry
+
+        try:
+            with Registry.open() as registry:
+                return int(fn(args, registry) or 0)
+        except (NotFound, RecordError, BundleError, ValueError, OSError) as error:
+            print(f"llmos app: {error}", file=sys.stderr)
+            return 1
+    return run
+
+
+def cmd_list(args, registry) -> int:
+    records = registry.list()
+    if args.json:
+        print(json.dumps([{k: v for k, v in r.to_json().items() if k != "generatedCode"} for r in records]))
+        return 0
+    for r in records:
+        stars = f"{r.rating:g}★" if r.rating is not None else "  "
+        audited = "audited" if r.audited else ""
+        print(f"{r.short}  {stars:>4} {audited:<7}  {r.llmModel:<20.20} {r.prompt[:60]}")
+    return 0
+
+
+def cmd_show(args, registry) -> int:
+    record = registry.get(args.app)
+    if args.json:
+        print(json.dumps(record.to_json(), indent=2))
+        return 0
+    for key in ("codeHash", "prompt", "llmModel", "capabilities", "optionalCapabilities", "rating",
+                "audited", "generatedAt", "parent", "signedBy"):
+        print(f"{key:>21}: {getattr(record, key)}")
+    if args.code:
+        print(record.generatedCode)
+    return 0
+
+
+def cmd_search(args, registry) -> int:
+    for match in registry.search(args.prompt, args.limit):
+        print(f"{match.codeHash[7:19]}  {match.score:.2f}  {match.prompt[:70]}")
+    return 0
+
+
+def cmd_fork(args, registry) -> int:
+    code = Path(args.code).read_text(encoding="utf-8")
+    from llmos.kernel.analysis import analyse
+
+    parent = registry.get(args.app)
+    report = analyse(code, parent.capabilities)
+    if not report.ok:
+        print(report.diagnostics(), file=sys.stderr)
+        return 1
+    record = registry.fork(args.app, code, args.model, prompt=args.prompt)
+    print(f"forked {parent.short} -> {record.codeHash}")
+    return 0
+
+
+def cmd_rate(args, registry) -> int:
+    print(f"{registry.rate(args.app, args.stars).short} rated {args.stars:g}")
+    return 0
+
+
+def cmd_audit(args, registry) -> int:
+    record = registry.audit(args.app, not args.undo)
+    print(f"{record.short} audited={record.audited}")
+    return 0
+
+
+def cmd_rm(args, registry) -> int:
+    registry.rm(args.app)
+    print(f"removed {args.app}")
+    return 0
+
+
+def cmd_export(args, registry) -> int:
+    count = registry.export(args.apps, Path(args.output))
+    print(f"exported {count} app(s) to {args.output}")
+    return 0
+
+
+def cmd_import(args, registry) -> int:
+    digests = registry.import_bundle(Path(args.bundle))
+    print(f"imported {len(digests)} app(s)")
+    return 0
+
+
+def cmd_seed(args, registry) -> int:
+    from llmos.kernel import starter
+
+    before = len(registry)
+    starter.seed(registry)
+    print(f"starter set: {len(registry) - before} new app(s), {len(registry)} in the registry")
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    app = subparsers.add_parser("app", help="generate, run and manage apps")
+    sub = app.add_subparsers(dest="app_command", metavar="ACTION", required=True)
+
+    def flow_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--yes", "-y", action="store_true", help="answer yes to every question")
+        p.add_argument("--deny", action="append", metavar="SCOPE", help="refuse this capability")
+        p.add_argument("--no-run", action="store_true", help="save but do not launch")
+        p.add_argument("--json", action="store_true", help="print events as JSON lines")
+
+    p = sub.add_parser("new", help="make an app from a prompt (or offer a cached one)")
+    p.add_argument("prompt")
+    p.add_argument("--no-cache", action="store_true", help="always generate a new app")
+    p.add_argument("--model", choices=["local", "cloud"], help="preferred model route")
+    flow_flags(p)
+    p.set_defaults(run=cmd_new)
+    p = sub.add_parser("run", help="approve and launch a saved app")
+    p.add_argument("app", help="code hash or a unique prefix")
+    flow_flags(p)
+    p.set_defaults(run=cmd_run)
+    p = sub.add_parser("regenerate", help="regenerate an app's prompt with another model")
+    p.add_argument("app")
+    p.add_argument("--model", choices=["local", "cloud"], required=True)
+    flow_flags(p)
+    p.set_defaults(run=cmd_regenerate)
+
+    p = sub.add_parser("list", help="list saved apps")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_with_registry(cmd_list))
+    p = sub.add_parser("show", help="show one app's record")
+    p.add_argument("app")
+    p.add_argument("--code", action="store_true", help="also print the code")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_with_registry(cmd_show))
+    p = sub.add_parser("search", help="find saved apps with a similar prompt")
+    p.add_argument("prompt")
+    p.add_argument("--limit", type=int, default=5)
+    p.set_defaults(run=_with_registry(cmd_search))
+    p = sub.add_parser("fork", help="save edited code as a fork of an app")
+    p.add_argument("app")
+    p.add_argument("code", help="file with the new TypeScript")
+    p.add_argument("--prompt", help="new prompt (default: the parent's)")
+    p.add_argument("--model", default="hand-edited")
+    p.set_defaults(run=_with_registry(cmd_fork))
+    p = sub.add_parser("rate", help="rate an app, 0 to 5 stars")
+    p.add_argument("app")
+    p.add_argument("stars", type=float)
+    p.set_defaults(run=_with_registry(cmd_rate))
+    p = sub.add_parser("audit", help="mark an app as audited")
+    p.add_argument("app")
+    p.add_argument("--undo", action="store_true")
+    p.set_defaults(run=_with_registry(cmd_audit))
+    p = sub.add_parser("rm", help="remove an app")
+    p.add_argument("app")
+    p.set_defaults(run=_with_registry(cmd_rm))
+    p = sub.add_parser("export", help="write apps to a signed bundle")
+    p.add_argument("apps", nargs="*", help="apps to export (default: all)")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(run=_with_registry(cmd_export))
+    p = sub.add_parser("import", help="import a bundle (refused whole if any signature is bad)")
+    p.add_argument("bundle")
+    p.set_defaults(run=_with_registry(cmd_import))
+    p = sub.add_parser("seed", help="add the starter apps")
+    p.set_defaults(run=_with_registry(cmd_seed))

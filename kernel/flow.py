@@ -1,0 +1,272 @@
+"""`llmos app new` as an async event stream, shared by the CLI and the shell.
+
+    flow = AppFlow(registry, decisions)            # generator defaults to the gateway, lazily
+    async for event in flow.new("a pomodoro timer"):
+        ...  # looked-up, offered-cached, generating, analysed, repairing, needs-approval, saved,
+             # approved, launched, failed
+
+Questions for the user (take the cached app? allow these capabilities?) go through a `Decisions` object,
+so a terminal, the compositor's dialog and a test each answer them their own way. Nothing is saved until
+the code passed analysis and policy and the user allowed every required capability."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from llmos.kernel.analysis import Manifest, ManifestError, Policy, Report, analyse, describe
+from llmos.kernel.registry import Match, Record, RecordError, Registry
+
+MAX_PROMPT_CHARS = 4000
+DEFAULT_REPAIR_TRIES = 3
+
+
+@dataclass
+class Event:
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.kind, **self.data}
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One capability to approve, in plain words."""
+
+    scope: str
+    words: str
+    required: bool
+
+
+class Decisions(Protocol):
+    async def accept_cached(self, match: Match, record: Record) -> bool: ...
+    async def approve(self, asks: list[Ask]) -> set[str]: ...
+
+
+class Generator(Protocol):
+    """What the flow needs from the gateway (kernel.gateway.Gateway has this shape): an async iterator of
+    progress events whose last item has .code, .manifest and .model."""
+
+    def generate(self, prompt: str, *, repair: Any = None,
+                 prefer: str | None = None) -> AsyncIterator[Any]: ...
+
+
+Launcher = Callable[[Record, list[str]], Awaitable[Any]]
+
+
+@dataclass
+class _Repair:
+    """Fallback with the gateway's Repair shape, used only if the gateway cannot be imported."""
+
+    code: str
+    problems: list[str]
+    attempt: int = 1
+
+
+def check_prompt(prompt: Any, limit: int = MAX_PROMPT_CHARS) -> str:
+    """The prompt as text, or ValueError with a plain reason (empty, too long, binary)."""
+    if isinstance(prompt, bytes | bytearray):
+        try:
+            prompt = bytes(prompt).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("the prompt is binary data, not text") from None
+    if not isinstance(prompt, str):
+        raise ValueError("the prompt must be text")
+    controls = sum(1 for c in prompt if ord(c) < 32 and c not in "\n\t\r")
+    if "\x00" in prompt or controls > 2:
+        raise ValueError("the prompt contains binary data (control characters)")
+    if not prompt.strip():
+        raise ValueError("the prompt is empty: describe the app you want")
+    if len(prompt) > limit:
+        raise ValueError(f"the prompt is {len(prompt)} characters long; the limit is {limit}")
+    return prompt.strip()
+
+
+def _repair(code: str, report: Report, attempt: int) -> Any:
+    try:
+        from llmos.kernel.gateway.gateway import Repair
+    except ImportError:
+        Repair = _Repair
+    return Repair(code=code, problems=[str(f) for f in report.findings], attempt=attempt)
+
+
+def _manifest_of(generation: Any) -> Manifest:
+    manifest = generation.manifest
+    return Manifest.parse(manifest.to_json() if hasattr(manifest, "to_json") else manifest)
+
+
+async def default_launcher(record: Record, granted: list[str]) -> Any:
+    """Hand the app to the sandbox manager (kernel.sandbox.launch(record, granted), awaited if async)."""
+    try:
+        from llmos.kernel.sandbox import launch
+    except ImportError as error:
+        raise RuntimeError(f"the sandbox is not available here ({error})") from None
+    result = launch(record, granted)
+    return await result if inspect.isawaitable(result) else result
+
+
+class AppFlow:
+    def __init__(self, registry: Registry, decisions: Decisions, *, generator: Generator | None = None,
+                 policy: Policy | None = None, launcher: Launcher | None = default_launcher,
+                 use_cache: bool = True, run: bool = True, repair_tries: int = DEFAULT_REPAIR_TRIES,
+                 prefer: str | None = None, max_prompt_chars: int = MAX_PROMPT_CHARS) -> None:
+        self.registry = registry
+        self.decisions = decisions
+        self._generator = generator
+        self.policy = policy or Policy()
+        self.launcher = launcher
+        self.use_cache, self.run_app, self.repair_tries = use_cache, run, repair_tries
+        self.prefer, self.max_prompt_chars = prefer, max_prompt_chars
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            from llmos.kernel.gateway.gateway import Gateway  # heavy (model runtimes): only when needed
+
+            self._generator = Gateway()
+        return self._generator
+
+    async def new(self, prompt: Any) -> AsyncIterator[Event]:
+        try:
+            text = check_prompt(prompt, self.max_prompt_chars)
+        except ValueError as error:
+            yield Event("failed", {"reason": str(error)})
+            return
+        if self.use_cache:
+            took_cached = False
+            async for event in self._cached(text):
+                took_cached = took_cached or event.kind == "needs-approval"
+                yield event
+            if took_cached:
+                return
+        async for event in self._generate_and_launch(text, parent=None):
+            yield event
+
+    async def regenerate(self, ref: str, prefer: str | None = None) -> AsyncIterator[Event]:
+        """The same prompt through another model; the new app records the old one as its parent."""
+        try:
+            old = self.registry.get(ref)
+        except (LookupError, RecordError) as error:
+            yield Event("failed", {"reason": str(error)})
+            return
+        self.prefer = prefer or self.prefer
+        async for event in self._generate_and_launch(old.prompt, parent=old.codeHash):
+            yield event
+
+    async def launch(self, ref: str) -> AsyncIterator[Event]:
+        """Approve and run an app that is already in the registry (`llmos app run`)."""
+        try:
+            record = self.registry.get(ref)
+        except (LookupError, RecordError) as error:
+            yield Event("failed", {"reason": str(error)})
+            return
+        async for event in self._approve_and_launch(record):
+            yield event
+
+    # -- steps ---------------------------------------------------------------------------------------
+    async def _cached(self, text: str) -> AsyncIterator[Event]:
+        candidates = self.registry.search(text, 3)
+        yield Event("looked-up", {"candidates": [asdict(m) for m in candidates]})
+        best = candidates[0] if candidates and candidates[0].score >= self.registry.offer_threshold else None
+        if best is None:
+            return
+        try:
+            record = self.registry.get(best.codeHash)
+        except RecordError as error:  # a tampered record is never offered
+            yield Event("looked-up", {"candidates": [], "rejected": str(error)})
+            return
+        yield Event("offered-cached", {"codeHash": record.codeHash, "prompt": record.prompt,
+                                       "score": best.score, "model": record.llmModel})
+        if await self.decisions.accept_cached(best, record):
+            async for event in self._approve_and_launch(record):
+                yield event
+
+    async def _generate_and_launch(self, text: str, parent: str | None) -> AsyncIterator[Event]:
+        repair = None
+        for attempt in range(1, self.repair_tries + 2):
+            generation = None
+            try:
+                stream = self.generator.generate(text, repair=repair, prefer=self.prefer)
+                async for item in stream:
+                    if hasattr(item, "code") and hasattr(item, "manifest"):
+                        generation = item
+                    else:
+                        yield Event("generating", {"attempt": attempt, "phase": getattr(item, "phase", ""),
+                                                   "fraction": float(getattr(item, "fraction", 0.0)),
+                                                   "tokens": int(getattr(item, "tokens", 0))})
+            except Exception as error:  # gateway refusals and provider failures end the flow plainly
+                yield Event("failed", {"reason": f"generation failed: {error}"})
+                return
+            if generation is None:
+                yield Event("failed", {"reason": "the generator returned no app"})
+                return
+            try:
+                manifest = _manifest_of(generation)
+                report = analyse(generation.code, manifest)
+            except ManifestError as error:
+                manifest, report = Manifest(), Report()
+                report.findings.append(_manifest_finding(str(error)))
+            yield Event("analysed", {"attempt": attempt, **report.to_json()})
+            if report.ok:
+                break
+            if attempt > self.repair_tries:
+                first = "; ".join(str(f) for f in report.findings[:3])
+                yield Event("failed", {"reason": f"the generated code still fails analysis after {attempt} "
+                                                 f"tries: {first}", "findings": report.to_json()["findings"]})
+                return
+            repair = _repair(generation.code, report, attempt)
+            yield Event("repairing", {"attempt": attempt + 1, "problems": repair.problems})
+        problems = self.policy.check(manifest)
+        if problems:
+            yield Event("failed", {"reason": "; ".join(problems)})
+            return
+        async for event in self._approve_and_launch(None, generation=generation, manifest=manifest,
+                                                     prompt=text, parent=parent):
+            yield event
+
+    async def _approve_and_launch(self, record: Record | None, *, generation: Any = None,
+                                  manifest: Manifest | None = None, prompt: str = "",
+                                  parent: str | None = None) -> AsyncIterator[Event]:
+        if manifest is None:
+            assert record is not None
+            manifest = Manifest.parse([{"scope": s, "optional": s in record.optionalCapabilities}
+                                       for s in record.capabilities])
+        denied_by_policy = {r.scope for r in manifest.requests if r.optional and r.scope in self.policy.deny}
+        asks = [Ask(r.scope, describe(r.scope), not r.optional) for r in manifest.requests
+                if r.scope not in denied_by_policy]
+        yield Event("needs-approval", {"capabilities": [asdict(a) for a in asks]})
+        granted = set(await self.decisions.approve(asks)) if asks else set()
+        missing = [a for a in asks if a.required and a.scope not in granted]
+        if missing:
+            words = ", ".join(f"{a.scope} ({a.words})" for a in missing)
+            yield Event("failed", {"reason": f"not launched: the app needs {words}, which you did not allow"})
+            return
+        granted_list = [a.scope for a in asks if a.scope in granted]
+        yield Event("approved", {"granted": granted_list})
+        if record is None:
+            try:
+                record = self.registry.add(prompt, generation.code, str(generation.model), manifest.scopes,
+                                           optional=manifest.optional, parent=parent)
+            except (RecordError, ValueError) as error:
+                yield Event("failed", {"reason": f"could not save the app: {error}"})
+                return
+            yield Event("saved", {"codeHash": record.codeHash, "model": record.llmModel})
+        if not self.run_app or self.launcher is None:
+            return
+        try:
+            handle = await self.launcher(record, granted_list)
+        except Exception as error:
+            yield Event("failed", {"reason": f"could not launch {record.short}: {error}",
+                                   "codeHash": record.codeHash})
+            return
+        yield Event("launched", {"codeHash": record.codeHash, "granted": granted_list,
+                                 "handle": handle if isinstance(handle, str | int | dict) else None})
+
+
+def _manifest_finding(message: str):
+    from llmos.kernel.analysis import Finding
+
+    return Finding(1, 1, "undeclared-capability", f"bad manifest: {message}")
