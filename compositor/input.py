@@ -175,7 +175,7 @@ async def follow_hal(router: InputRouter, socket: Path, stop: asyncio.Event) -> 
                 except ValueError:
                     continue
                 if message.get("event") == "input" and isinstance(message.get("data"), dict):
-                    router.handle_batch([message["data"]])
+                    router.handle(message["data"])  # motion is grouped by the stream's own EV_SYN
                     router.server.flush()
         except (OSError, asyncio.IncompleteReadError, ValueError):
             pass
