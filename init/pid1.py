@@ -113,8 +113,16 @@ def _early(console: Console, pid1: bool) -> None:
 
 
 def _finish(kind: str, console: Console) -> None:
-    """As PID 1: sync, unmount everything, reboot(2). This function does not return."""
+    """As PID 1: sync, unmount everything, reboot(2). This function does not return.
+
+    LLMOS_INIT_DRY_SHUTDOWN=1 (tests running PID 1 in a PID namespace) lists the unmounts and exits
+    instead: remounting read-only acts on shared superblocks, so a namespace cannot contain it."""
     os.sync()
+    if os.environ.get("LLMOS_INIT_DRY_SHUTDOWN") == "1":
+        targets = [m.target for m in reversed(mounts.mounted()) if m.target != "/"]
+        console.write(f"llmos: dry run: would unmount {len(targets)} mounts, first {targets[:3]}")
+        console.write(f"llmos: shutdown complete (dry run, {kind})")
+        sys.exit(0)
     data = str(paths.state_dir())
     result = mounts.unmount_all(lambda text: console.write(f"llmos: {text}"))
     if data in result.unmounted:
