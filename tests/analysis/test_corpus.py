@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from llmos.kernel.analysis import RULES, analyse
 from llmos.kernel.starter import STARTERS
 

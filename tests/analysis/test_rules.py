@@ -4,6 +4,7 @@ columns on non-ASCII lines, and things that must NOT be flagged."""
 from __future__ import annotations
 
 import pytest
+
 from llmos.kernel.analysis import Manifest, ManifestError, Policy, analyse, describe
 
 SDK = "import { ui, net, storage } from '@llm-os/sdk';\n"

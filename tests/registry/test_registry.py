@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from llmos.kernel import starter
 from llmos.kernel.registry import BundleError, NotFound, Record, RecordError, Registry, code_hash
 
