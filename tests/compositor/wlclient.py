@@ -70,6 +70,7 @@ class Window:
             self.frames_done += 1
 
         callback.dispatcher["done"] = done
+        self.client._keep.append(callback)
 
 
 class Client:
@@ -92,6 +93,7 @@ class Client:
         self.wm_base = self.globals["xdg_wm_base"]
         self.wm_base.dispatcher["ping"] = lambda base, serial: base.pong(serial)
         self._buffers: list[Any] = []
+        self._keep: list[Any] = [registry]
 
     def _global(self, registry: Any, name: int, interface: str, version: int) -> None:
         classes = {"wl_compositor": (WlCompositor, 5), "wl_shm": (WlShm, 1), "xdg_wm_base": (XdgWmBase, 2),
@@ -114,6 +116,7 @@ class Client:
         pool.destroy()
         os.close(fd)
         buffer.dispatcher["release"] = lambda b: None
+        self._keep.append(pool)
         self._buffers.append(buffer)
         return buffer
 
@@ -123,6 +126,7 @@ class Client:
         xdg_surface = self.wm_base.get_xdg_surface(surface)
         toplevel = xdg_surface.get_toplevel()
         window = Window(self, surface, xdg_surface, toplevel)
+        self._keep.append(window)
         toplevel.dispatcher["configure"] = lambda t, w, h, states: window.configures.append((w, h, states))
         toplevel.dispatcher["close"] = lambda t: setattr(window, "closed", True)
         xdg_surface.dispatcher["configure"] = lambda xs, serial: xs.ack_configure(serial)
@@ -140,6 +144,7 @@ class Client:
         keyboard.dispatcher["key"] = lambda k, serial, time, key, state: self.keys.append((key, state))
         keyboard.dispatcher["modifiers"] = lambda k, s, d, la, lo, g: self.modifiers.append((d, la, lo, g))
         keyboard.dispatcher["repeat_info"] = lambda k, rate, delay: None
+        self._keep.append(keyboard)  # pywayland proxies only live through a collectable cycle
         return keyboard
 
     def _keymap(self, _keyboard: Any, keymap_format: int, fd: int, size: int) -> None:
@@ -153,6 +158,7 @@ class Client:
         for name in ("enter", "leave", "motion", "button", "axis", "frame"):
             pointer.dispatcher[name] = (lambda event: lambda p, *args: self.pointer_events.append(
                 (event, args)))(name)
+        self._keep.append(pointer)
         return pointer
 
     def roundtrip(self) -> int:
