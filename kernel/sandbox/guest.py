@@ -81,6 +81,7 @@ class Guest:
                  limits: GuestLimits | None = None) -> None:
         self.limits = limits or GuestLimits()
         self.dead: AppFault | None = None
+        self._deadline_at = 0.0
         self.runtime = quickjs_rs.Runtime(memory_limit=self.limits.memory_bytes,
                                           stack_limit=self.limits.stack_bytes)
         self.context = self.runtime.new_context(timeout=self.limits.load_deadline_s)
@@ -104,6 +105,7 @@ class Guest:
         """Evaluate the transpiled module (a function of the SDK), mount it and render."""
         def run() -> None:
             factory = self.context.eval_handle(code, filename=filename)
+            self._rearm()  # eval_handle clears the deadline slot when it returns
             self.api.call_method("mount", factory, now_ms).dispose()
             factory.dispose()
         self._guard(run, self.limits.load_deadline_s, "load")
@@ -150,6 +152,9 @@ class Guest:
         with self.api.call_method(method, *args) as result:
             return result.to_python()
 
+    def _rearm(self) -> None:
+        self.runtime._deadline = self._deadline_at
+
     def _die(self, fault: AppFault) -> AppFault:
         if fault.fatal:
             self.dead = fault
@@ -159,14 +164,14 @@ class Guest:
         """Run one entry (and the promise jobs it queued) under a wall-clock deadline."""
         if self.dead is not None:
             raise AppFault("dead", f"the app was stopped earlier ({self.dead})")
-        started = time.monotonic()
         # quickjs-rs reads this slot from its interrupt poll; eval() sets its own, Handle calls don't.
-        self.runtime._deadline = started + seconds
+        self._deadline_at = time.monotonic() + seconds
+        self._rearm()
         try:
             result = fn()
-            self.runtime._deadline = started + seconds
+            self._rearm()
             while self.context._engine_ctx.run_pending_jobs() > 0:
-                self.runtime._deadline = started + seconds
+                self._rearm()
             return result
         except quickjs_rs.InterruptError:
             raise self._die(AppFault("deadline", f"{where} ran longer than {seconds:.3g} s")) from None
