@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from llmos.kernel.codegen.tsparse import parse
 from tree_sitter import Node
+
+from llmos.kernel.codegen.tsparse import parse
 
 SDK_MODULE = "@llm-os/sdk"
 
@@ -136,7 +137,8 @@ def used_capabilities(code: str) -> Usage:
         where = f"{node.start_point[0] + 1}:{node.start_point[1] + 1}"
         if namespace == "net":
             url = _literal(_first_argument(node))
-            host = urlsplit(url).hostname if url and "://" in url else None
+            # host[:port], lower-cased, the same key kernel.analysis and kernel.caps use
+            host = urlsplit(url).netloc.rpartition("@")[2].lower() if url and "://" in url else None
             if host:
                 usage.scopes.add(f"network:{host}")
             else:

@@ -13,9 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmos.kernel.gateway.errors import BudgetExhausted
-
 from llmos import paths
+from llmos.kernel.gateway.errors import BudgetExhausted
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS usage (

@@ -50,9 +50,15 @@ class LocalModel:
         self._llama: Any = None
         self._grammar: Any = None
         self._file: model_files.ModelFile | None = None
-        self._load_lock = asyncio.Lock()
-        self._run_lock = asyncio.Lock()
+        self._locks: tuple[asyncio.AbstractEventLoop, asyncio.Lock, asyncio.Lock] | None = None
         self.load_seconds = 0.0
+
+    def _lock(self, which: int) -> asyncio.Lock:
+        """Locks belong to one event loop; a model loaded once may serve several loops (tests, CLI)."""
+        loop = asyncio.get_running_loop()
+        if self._locks is None or self._locks[0] is not loop:
+            self._locks = (loop, asyncio.Lock(), asyncio.Lock())
+        return self._locks[which]
 
     @property
     def loaded(self) -> bool:
@@ -68,7 +74,7 @@ class LocalModel:
         return bool(self.section.get("local_model_capable"))
 
     async def load(self, report: Callable[[LoadProgress], None] | None = None) -> None:
-        async with self._load_lock:
+        async with self._lock(1):
             if self._llama is not None:
                 return
             loop = asyncio.get_running_loop()
@@ -111,7 +117,7 @@ class LocalModel:
         With `messages`, a capable (instruction-tuned) model answers through its chat template."""
         if self._llama is None:
             await self.load()
-        async with self._run_lock:
+        async with self._lock(2):
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Chunk | BaseException] = asyncio.Queue()
             stop = threading.Event()

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmos.kernel.gateway.errors import ModelFileError
-
 from llmos import paths
+from llmos.kernel.gateway.errors import ModelFileError
 
 EMBEDDED_NAME = "gemma-3-270m-q4_k_m.gguf"
 EMBEDDED_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"

@@ -4,15 +4,11 @@ scope. Network scopes must name one explicit hostname (no wildcards, no bare IPs
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from llmos.kernel.caps.scopes import parse_scope
 from llmos.kernel.codegen.manifest import Capability, Manifest, Usage
 from llmos.kernel.gateway.errors import PolicyViolation
-
-_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
-CHANNEL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 @dataclass
@@ -20,13 +16,17 @@ class Policy:
     allowed: list[str] = field(default_factory=lambda: ["ui:window", "storage:local", "timer", "notify"])
 
     def permits(self, scope: str) -> bool:
-        if scope.startswith("network:"):
-            host = scope.partition(":")[2]
-            return bool(HOSTNAME.match(host)) and ("network:*" in self.allowed or scope in self.allowed)
-        if scope.startswith("bus:"):
-            channel = scope.partition(":")[2]
-            return bool(CHANNEL.match(channel)) and ("bus:*" in self.allowed or scope in self.allowed)
-        return scope in self.allowed and "*" not in scope
+        """Well-formed (kernel.caps owns the syntax), not a wildcard, and inside the allowed set."""
+        try:
+            parse_scope(scope)
+        except ValueError:
+            return False
+        kind, _, arg = scope.partition(":")
+        if "*" in arg:
+            return False
+        if kind in ("network", "bus"):
+            return f"{kind}:*" in self.allowed or scope in self.allowed
+        return scope in self.allowed
 
     def settle(self, claimed: Manifest | None, usage: Usage) -> tuple[Manifest, list[str]]:
         """The manifest to show for approval, plus notes on what was dropped and why.
