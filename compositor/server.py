@@ -367,7 +367,7 @@ class Compositor:
         self.render_now()
         image = self.output.screen()
         image.flush()
-        data, stride = image.get_data(), image.get_stride()
+        data, stride = memoryview(image.get_data()).cast("B"), image.get_stride()
         result = []
         for x, y in params.get("points", []):
             if not (0 <= x < image.get_width() and 0 <= y < image.get_height()):

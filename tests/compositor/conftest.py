@@ -58,7 +58,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "c
         time.sleep(0.01)
 
 
-def start(root: Path, extra_config: str = "") -> Running:
+def start(root: Path, extra_config: str = "", size: tuple[int, int] = (WIDTH, HEIGHT)) -> Running:
     (root / "wl").mkdir(parents=True, exist_ok=True)
     config = root / "llmos.toml"
     config.write_text(f"""
@@ -66,8 +66,8 @@ def start(root: Path, extra_config: str = "") -> Running:
 backend = "headless"
 [compositor]
 runtime_dir = "{root / 'wl'}"
-headless_width = {WIDTH}
-headless_height = {HEIGHT}
+headless_width = {size[0]}
+headless_height = {size[1]}
 {extra_config}
 """)
     env = {**os.environ, "LLMOS_CONFIG": str(config), "LLMOS_RUN_DIR": str(root / "run"),
