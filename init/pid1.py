@@ -61,12 +61,12 @@ async def supervise(supervisor: Supervisor, pid1: bool) -> str:
     loop.add_signal_handler(signal.SIGCHLD, supervisor.reap)
     supervisor.reap()  # children that ended before the handler existed
 
+    supervisor.start_all()  # before the socket: a control request must find every runner set up
     control = Control(supervisor)
     try:
         await control.server.start(paths.socket_path("init"))
     except OSError as error:
         supervisor.log(f"init: control socket unavailable: {error}")
-    supervisor.start_all()
 
     background: list[asyncio.Task[None]] = [loop.create_task(_safety_reaper(supervisor))]
     button = None

@@ -196,6 +196,8 @@ class Supervisor:
     # --- starting ----------------------------------------------------------------------------------
     def start_all(self) -> None:
         for runner in self.runners.values():
+            if runner.task is not None:
+                continue
             if runner.state != State.DISABLED:
                 self.log(f"{runner.name}: waiting" if runner.service.requires else f"{runner.name}: queued")
                 runner.task = asyncio.get_running_loop().create_task(self._supervise(runner))
@@ -358,7 +360,9 @@ class Supervisor:
         if failed and runner.wanted:
             self._fail(runner, f"requirement {', '.join(failed)} failed")
             return False
-        return runner.wanted and not self.stopping
+        # Checked again: a stop and start may both have happened while this coroutine slept.
+        ready = all(self.runners[n].state in SATISFIES for n in service.requires)
+        return ready and runner.wanted and not self.stopping
 
     async def _until_ready(self, runner: Runner) -> bool:
         """Poll the readiness check until it passes, the process exits, or the ready timeout."""

@@ -248,3 +248,15 @@ def test_config_disables_and_conditions(start_init, tmp_path):
     init.wait_line("llmos: ready t=")
     states = {s["name"]: s["state"] for s in init.call("status")["services"]}
     assert states == {"s": "ready", "off": "disabled", "agent": "ready", "debug": "disabled"}
+
+
+def test_restart_while_waiting_keeps_waiting(start_init, tmp_path):
+    gate = tmp_path / "gate"
+    init = start_init([{"name": "base", "argv": "exec sleep 1000", "ready": f"path:{gate}"},
+                       {"name": "top", "argv": "exec sleep 1000", "requires": ["base"]}])
+    init.wait_state("top", "waiting")
+    init.call("restart", service="top")
+    assert init.service("top")["state"] == "waiting"
+    assert "top: started" not in init.output()  # its requirement is still not ready
+    gate.touch()
+    init.wait_state("top", "ready")
