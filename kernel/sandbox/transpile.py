@@ -31,8 +31,9 @@ _DECLARATIONS = {"interface_declaration", "type_alias_declaration", "ambient_dec
 class TranspileError(ValueError):
     """Located problem in the app source: `line` and `column` are 1-based."""
 
-    def __init__(self, message: str, line: int, column: int) -> None:
-        super().__init__(f"{line}:{column}: {message}")
+    def __init__(self, message: str, line: int, column: int, filename: str = "app.ts") -> None:
+        super().__init__(f"{filename}:{line}:{column}: {message}")
+        self.filename = filename
         self.line = line
         self.column = column
         self.message = message
@@ -213,9 +214,9 @@ def transpile(source: str, filename: str = "app.ts") -> Transpiled:
     try:
         stripper.walk(tree.root_node)
     except TranspileError as error:
-        raise TranspileError(f"{filename}: {error.message}", error.line, error.column) from None
+        raise TranspileError(error.message, error.line, error.column, filename) from None
     if stripper.default_name is None:
-        raise TranspileError(f"{filename}: the app must `export default function App() {{ ... }}`", 1, 1)
+        raise TranspileError("the app must `export default function App() { ... }`", 1, 1, filename)
     body = stripper.result().decode()
     code = f"{_PREFIX}{body}\n;return {stripper.default_name};\n}})"
     return Transpiled(code, stripper.default_name)
