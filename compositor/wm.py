@@ -236,7 +236,7 @@ class WindowManager:
             window = self.scene.window_of(surface) if surface is not None else None
             while window is not None and window.popup:
                 window = window.parent
-            if window is not None and window is not self.focused and window.layer == "normal":
+            if window is not None and window is not self.focused:
                 self.focus(window)
         return False
 
