@@ -82,8 +82,8 @@ async def supervise(supervisor: Supervisor, pid1: bool) -> str:
         task.cancel()
     if button:
         button.close()
-    with contextlib.suppress(Exception):
-        await control.server.close()
+    with contextlib.suppress(Exception):  # newer Pythons wait for open connections (log followers)
+        await asyncio.wait_for(control.server.close(), 2.0)
     return kind
 
 
