@@ -1,5 +1,5 @@
 """The renderer seam. The app host hands every new UI tree to a renderer and receives events back;
-the Cairo/Wayland renderer lives in llmos.sdk.render and is imported only when asked for, so
+the Cairo/Wayland window lives in llmos.sdk.wayland and is imported only when asked for, so
 headless hosts (tests, CI) never load Cairo or Wayland."""
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ class NullRenderer:
 
 
 def load_renderer(name: str, emit: Emit, title: str) -> Renderer:
-    """'null' or a module path; 'wayland' means llmos.sdk.render. The module must offer
+    """'null' or a module path; 'wayland' means llmos.sdk.wayland. The module must offer
     create_renderer(emit=..., title=...) -> Renderer."""
     if name == "null":
         return NullRenderer(emit, title)
-    module = importlib.import_module("llmos.sdk.render" if name == "wayland" else name)
+    module = importlib.import_module("llmos.sdk.wayland" if name == "wayland" else name)
     return module.create_renderer(emit=emit, title=title)
