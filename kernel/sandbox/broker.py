@@ -44,6 +44,7 @@ class Broker:
         self.on_notify = on_notify
         self.notifications: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=100)
         self.clipboard = ""
+        self.watchers: dict[Connection, str] = {}  # app host connections -> their token
         self.admin_uids = admin_uids if admin_uids is not None else frozenset({0, os.geteuid()})
 
     def _check(self, token: str, scope: str, what: str) -> str:
@@ -136,6 +137,22 @@ class Broker:
         app = self._check(token, f"bus:{channel}", f"bus.subscribe {channel}")
         self.bus.subscribe(Subscriber(token, app, deliver), channel)
 
+    async def revoke(self, token: str, reason: str = "") -> list[str]:
+        """Revoke, then tell every app host whose token is now dead, so even an app that makes no
+        more kernel calls (timers, UI only) stops at once."""
+        ids = self.authority.revoke(token, reason)
+        for connection, watched in list(self.watchers.items()):
+            if connection.writer.is_closing():
+                del self.watchers[connection]
+                continue
+            try:
+                self.authority.check(watched, "ui:window", "app.watch", audit_allow=False)
+            except Denied as error:
+                if error.code in ("revoked", "expired", "forged"):
+                    await connection.push("caps.revoked", {"reason": str(error)})
+                    del self.watchers[connection]
+        return ids
+
     async def attenuate(self, token: str, scopes: list[str], ttl_s: float | None = None) -> str:
         ttl = timedelta(seconds=ttl_s) if ttl_s is not None else None
         return self.authority.attenuate(token, scopes, ttl)
@@ -180,8 +197,20 @@ class Broker:
         async def notify(token: str, text: str, options: str | None) -> None:
             await self.notify(token, text, json.loads(options) if options else {})
 
+        async def watch(connection: Connection, params: dict[str, Any]) -> bool:
+            token = params.get("token")
+            if not isinstance(token, str):
+                raise RpcError("bad-request", "app.watch needs the token")
+            try:
+                self.authority.verify(token, now=utcnow())
+            except Denied as error:
+                raise RpcError("denied", str(error)) from None
+            self.watchers[connection] = token
+            return True
+
         return {
             "app.describe": wrap(self.describe),
+            "app.watch": watch,
             "app.storage.get": wrap(self.storage_get, "key"),
             "app.storage.set": wrap(self.storage_set, "key", "value"),
             "app.storage.delete": wrap(self.storage_delete, "key"),
@@ -210,10 +239,20 @@ class Broker:
                     raise RpcError("bad-request", str(error)) from None
             return handler
 
+        def admin_async(fn: Callable[[dict[str, Any]], Any]) -> Handler:
+            inner = admin(fn)
+
+            async def handler(connection: Connection, params: dict[str, Any]) -> Any:
+                try:
+                    return await (await inner(connection, params))
+                except Denied as error:
+                    raise RpcError("denied", str(error)) from None
+            return handler
+
         return {
             "caps.mint": admin(lambda p: self.authority.mint(
                 p["app"], list(p.get("scopes") or []), timedelta(seconds=float(p.get("ttl_s", 30 * 86400))))),
-            "caps.revoke": admin(lambda p: self.authority.revoke(p["token"], str(p.get("reason", "")))),
+            "caps.revoke": admin_async(lambda p: self.revoke(p["token"], str(p.get("reason", "")))),
             "caps.audit": admin(lambda p: [e.__dict__ for e in self.authority.audit.entries(
                 app=p.get("app"), decision=p.get("decision"), limit=int(p.get("limit", 100)))]),
         }

@@ -24,6 +24,7 @@ import signal
 import sys
 import time
 from dataclasses import asdict, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,7 @@ class AppHost:
             return self._refuse("denied", error.message)
         self.app, self.scopes = grant["app"], frozenset(grant["scopes"])
         self.kernel_async = await Client.connect(Path(self.args.kernel))
+        await self.kernel_async.call("app.watch", token=self.token)  # revocation is pushed here
         self._spawn(self._kernel_events())
         cache = wasmcache.install(Path(self.args.cache) if self.args.cache else None)
         await self.control.start(Path(self.args.control))
@@ -110,6 +112,10 @@ class AppHost:
                     confinement=asdict(self.confinement) if self.confinement else None)
         log.info("%s: running (scopes %s, wasm cache %s)", self.app, ",".join(sorted(self.scopes)), cache)
         loop = asyncio.get_running_loop()
+        # Expiry needs no kernel call to notice: stop when the token's time is up.
+        expires_in = datetime.fromisoformat(grant["expires"]).timestamp() - time.time()
+        loop.call_later(max(0.0, min(expires_in, 86400 * 365)), self.stop, "expired",
+                        f"the app's token expired at {grant['expires']}", True)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop, "signal", f"got {signal.Signals(sig).name}")
         await self.done.wait()
@@ -282,7 +288,9 @@ class AppHost:
         while True:
             event, data = await self.kernel_async.events.get()
             guest = self.guest
-            if event == "bus.message" and guest is not None:
+            if event == "caps.revoked":
+                self.stop("revoked", str((data or {}).get("reason", "token revoked")), fault=True)
+            elif event == "bus.message" and guest is not None:
                 self._run(lambda d=data, g=guest: g.deliver(d["channel"], d["message"], d["from"],
                                                             self.now_ms()))
 

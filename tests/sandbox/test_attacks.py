@@ -159,3 +159,15 @@ def test_one_app_can_not_read_another_apps_storage_or_bus(make_kernel):
             reasons = [e.reason for e in kernel.denials("chat-b")]
             assert any("bus:private" in r for r in reasons) and any(r.startswith("widen") for r in reasons)
     run(scenario())
+
+
+def test_revocation_stops_an_app_that_makes_no_kernel_calls(make_kernel):
+    async def scenario():
+        async with make_kernel() as kernel:
+            token = kernel.authority.mint("quiet", ["ui:window"])
+            app = await kernel.manager.launch(app_source("abuse.ts"), token)
+            await kernel.broker.revoke(token, "user pressed revoke")
+            code, stopped = await app.wait()
+            assert code == 1 and stopped["kind"] == "revoked" and "revoked" in stopped["message"]
+            assert any(e.what == "caps.revoke" for e in kernel.authority.audit.entries(app="quiet"))
+    run(scenario())
