@@ -11,9 +11,10 @@ from conftest import app_source
 
 from llmos.kernel.sandbox.confine import app_uid
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to setuid and unshare")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to setuid and unshare")
 
 
+@needs_root
 def test_app_host_is_unprivileged_and_has_no_network(make_kernel):
     async def scenario():
         async with make_kernel() as kernel:
@@ -36,3 +37,12 @@ def test_app_host_is_unprivileged_and_has_no_network(make_kernel):
             await app.event(slider, [5])
             assert kernel.broker.storage.get("pomodoro", "minutes") == "5"
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_sandbox_settings_from_config():
+    from llmos import config
+    from llmos.kernel.sandbox.settings import guest_limits, settings
+    values = settings(config.parse('[sandbox]\nmemory_mb = 8\ndeadline_ms = "fast"\n'))
+    assert values["memory_mb"] == 8 and values["deadline_ms"] == 500  # wrong type keeps the default
+    limits = guest_limits(values)
+    assert limits.memory_bytes == 8 * 1024 * 1024 and limits.deadline_s == 0.5
