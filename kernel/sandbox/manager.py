@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmos import paths
-from llmos.ipc import Client
+from llmos.ipc import Client, RpcError
 from llmos.kernel.sandbox.guest import GuestLimits
 
 
@@ -38,6 +38,7 @@ class AppProcess:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     client: Client | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @property
     def app(self) -> str:
@@ -81,7 +82,27 @@ class AppProcess:
                 await self.process.wait()
         if self.client:
             await self.client.close()
+        for task in self._tasks:
+            task.cancel()
         return self.process.returncode if self.process.returncode is not None else -1
+
+    async def _watchdog(self, interval: float, grace: float) -> None:
+        """The guest's deadline is polled from inside QuickJS; if the host ever stops answering
+        (native code that never polls, a wedged host call, SIGSTOP), kill it from outside."""
+        while self.process.returncode is None:
+            await asyncio.sleep(interval)
+            if self.process.returncode is not None or self.stopped_status() is not None:
+                return
+            try:
+                await asyncio.wait_for(self.status(), grace)
+            except (TimeoutError, ConnectionError, RpcError):
+                if self.process.returncode is not None or self.stopped_status() is not None:
+                    return
+                self.process.kill()
+                self.statuses.append({"status": "stopped", "app": self.app, "kind": "hang",
+                                      "message": f"app host did not answer for {grace:.3g} s; killed"})
+                self._changed.set()
+                return
 
     async def _until(self, condition: Any) -> None:
         while not condition():
@@ -106,7 +127,8 @@ class AppManager:
 
     def __init__(self, kernel_socket: Path, *, limits: GuestLimits | None = None,
                  cache_dir: Path | None = None, renderer: str = "null", confine: bool = True,
-                 run_dir: Path | None = None, uid_base: int = 100_000) -> None:
+                 run_dir: Path | None = None, uid_base: int = 100_000,
+                 watchdog_interval: float = 5.0) -> None:
         self.kernel_socket = kernel_socket
         self.limits = limits or GuestLimits()
         self.cache_dir = cache_dir
@@ -114,6 +136,7 @@ class AppManager:
         self.confine = confine
         self.run_dir = run_dir or paths.run_dir() / "apps"
         self.uid_base = uid_base
+        self.watchdog_interval = watchdog_interval
         self._ids = itertools.count(1)
         self.running: set[AppProcess] = set()
 
@@ -138,7 +161,7 @@ class AppManager:
         await process.stdin.drain()
         process.stdin.close()
         reader = asyncio.get_running_loop().create_task(app._read_status())
-        app.__dict__["_reader"] = reader
+        app._tasks.append(reader)
 
         def settled() -> bool:
             return bool(app.ready) or app.stopped_status() is not None or process.returncode is not None \
@@ -154,6 +177,10 @@ class AppManager:
             raise LaunchError(app.stopped_status() or {"kind": "exit",
                                                        "message": f"exited with {process.returncode}"})
         app.client = await Client.connect(control)
+        if self.watchdog_interval > 0:
+            grace = self.limits.deadline_s * 4 + 2.0
+            app._tasks.append(asyncio.get_running_loop().create_task(
+                app._watchdog(self.watchdog_interval, grace)))
         self.running.add(app)
         return app
 

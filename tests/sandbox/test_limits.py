@@ -51,3 +51,19 @@ def test_runaway_top_level_code_fails_the_launch_with_a_reason(make_kernel):
             else:
                 raise AssertionError("a runaway module body must not launch")
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_watchdog_kills_a_host_that_stops_answering(make_kernel):
+    """SIGSTOP stands in for native code that never reaches QuickJS's interrupt poll."""
+    import os
+    import signal
+
+    async def scenario():
+        async with make_kernel(limits=GuestLimits(deadline_s=0.2)) as kernel:
+            kernel.manager.watchdog_interval = 0.2
+            app = await kernel.manager.launch(app_source("abuse.ts"),
+                                              kernel.authority.mint("frozen", ["ui:window"]))
+            os.kill(app.pid, signal.SIGSTOP)
+            code, stopped = await app.wait(timeout=20)
+            assert code == -signal.SIGKILL and stopped["kind"] == "hang"
+    asyncio.run(asyncio.wait_for(scenario(), 60))
