@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,15 +140,17 @@ class Gateway:
             output = ""
             try:
                 runner = self._run_local if provider == "local" else self._run_cloud
-                async for event in runner(text, usage, repair):
-                    if isinstance(event, Generation):
-                        output = event.code
-                        event.route = chosen
-                        event.notes[:0] = [f"fallback after: {f}" for f in failures]
-                        self.ledger.charge(app, usage.total, usage.cost_usd)
-                        self._audit(requester, app, digest, provider, model, usage, started, "ok",
-                                    output, event.notes)
-                    yield event
+                # aclosing: a caller that stops iterating stops the model now, not at garbage collection
+                async with aclosing(runner(text, usage, repair)) as events:
+                    async for event in events:
+                        if isinstance(event, Generation):
+                            output = event.code
+                            event.route = chosen
+                            event.notes[:0] = [f"fallback after: {f}" for f in failures]
+                            self.ledger.charge(app, usage.total, usage.cost_usd)
+                            self._audit(requester, app, digest, provider, model, usage, started, "ok",
+                                        output, event.notes)
+                        yield event
                 return
             except ProviderError as error:
                 failures.append(str(error))
@@ -176,14 +179,15 @@ class Gateway:
 
     async def _stream(self, chunks: AsyncIterator[Chunk], usage: TokenUsage, max_tokens: int,
                       sink: list[str]) -> AsyncIterator[Progress]:
-        async for chunk in chunks:
-            if chunk.done:
-                usage.prompt_tokens, usage.output_tokens = chunk.prompt_tokens, chunk.tokens
-                break
-            sink.append(chunk.text)
-            usage.output_tokens = chunk.tokens
-            yield Progress("generating", chunk.tokens, min(0.95, 0.1 + 0.85 * chunk.tokens / max_tokens),
-                           "".join(sink))
+        async with aclosing(chunks):
+            async for chunk in chunks:
+                if chunk.done:
+                    usage.prompt_tokens, usage.output_tokens = chunk.prompt_tokens, chunk.tokens
+                    break
+                sink.append(chunk.text)
+                usage.output_tokens = chunk.tokens
+                fraction = min(0.95, 0.1 + 0.85 * chunk.tokens / max_tokens)
+                yield Progress("generating", chunk.tokens, fraction, "".join(sink))
 
     async def _load_local(self) -> AsyncIterator[Progress]:
         if self.local.loaded:

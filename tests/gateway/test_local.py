@@ -94,3 +94,20 @@ def test_refusals_are_audited_and_cost_nothing(local_model) -> None:
     outcomes = [r["outcome"] for r in gateway.ledger.audit_rows(5)]
     assert outcomes == ["refused:rate-limit", "refused:bad-prompt", "refused:bad-prompt"]
     assert all(r["output_tokens"] == 0 for r in gateway.ledger.audit_rows(5))
+
+
+def test_breaking_out_of_the_stream_frees_the_model(local_model) -> None:
+    gateway = make_gateway(local_model, local_max_tokens=400)
+
+    async def go() -> None:
+        stream = gateway.generate("a long packing list app", app_id="stop")
+        async for event in stream:
+            if isinstance(event, Progress) and event.tokens >= 2:
+                break
+        await stream.aclose()
+        # The lock is free at once: a second request does not wait for 400 tokens.
+        result = await asyncio.wait_for(gateway.generate_app("a dice", app_id="stop"), 60)
+        assert result.spec is not None
+
+    asyncio.run(go())
+    assert [r["outcome"] for r in gateway.ledger.audit_rows(2)] == ["ok", "cancelled"]
