@@ -44,6 +44,7 @@ class Archive:
 
     def __init__(self) -> None:
         self.entries: dict[str, tuple[int, bytes]] = {}
+        self.devices: dict[str, tuple[int, int]] = {}
 
     def add_dir(self, path: str) -> None:
         parts = Path(path).parts
@@ -58,17 +59,23 @@ class Archive:
     def add_symlink(self, path: str, target: str) -> None:
         self.entries[path] = (stat.S_IFLNK | 0o777, target.encode())
 
+    def add_char_device(self, path: str, major: int, minor: int) -> None:
+        """The kernel opens /dev/console for init's stdio before any devtmpfs exists."""
+        self.devices[path] = (major, minor)
+        self.entries[path] = (stat.S_IFCHR | 0o600, b"")
+
     def write(self) -> bytes:
         out = io.BytesIO()
         for inode, (name, (mode, data)) in enumerate(sorted(self.entries.items()), start=1):
-            self._entry(out, name, mode, data, inode)
-        self._entry(out, "TRAILER!!!", 0, b"", 0)
+            self._entry(out, name, mode, data, inode, self.devices.get(name, (0, 0)))
+        self._entry(out, "TRAILER!!!", 0, b"", 0, (0, 0))
         return out.getvalue()
 
     @staticmethod
-    def _entry(out: io.BytesIO, name: str, mode: int, data: bytes, inode: int) -> None:
+    def _entry(out: io.BytesIO, name: str, mode: int, data: bytes, inode: int,
+               device: tuple[int, int]) -> None:
         encoded = name.encode() + b"\0"
-        fields = [inode, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(encoded), 0]
+        fields = [inode, mode, 0, 0, 1, 0, len(data), 0, 0, *device, len(encoded), 0]
         out.write(b"070701" + "".join(f"{value:08x}" for value in fields).encode() + encoded)
         out.write(b"\0" * (-(110 + len(encoded)) % 4))
         out.write(data)
@@ -97,7 +104,13 @@ def add_elf(archive: Archive, root: Path, relative: str, done: set[str]) -> None
     archive.add_file(relative, real.read_bytes(), 0o755)
     loader = interpreter(real)
     if loader:
-        add_elf(archive, root, _resolve_in_tree(root, loader), done)
+        resolved = _resolve_in_tree(root, loader)
+        add_elf(archive, root, resolved, done)
+        top, _, rest = loader.partition("/")  # the kernel opens the exact path, e.g. /lib64/ld-linux...
+        requested = f"{SYMLINKS.get(top, top)}/{rest}"
+        if requested != resolved:
+            archive.add_dir(str(Path(requested).parent))
+            archive.add_symlink(requested, "/" + resolved)
     for name in needed_libraries(real):
         for directory in LIBRARY_DIRS:
             if (root / directory / name).exists():
@@ -165,7 +178,7 @@ def add_modules(archive: Archive, root: Path, kver: str, staging: Path) -> int:
             if dependency not in wanted:
                 wanted.add(dependency)
                 pending.append(dependency)
-    target = staging / "usr/lib/modules" / kver
+    target = staging / "lib/modules" / kver  # depmod -b looks under <base>/lib/modules
     for module in wanted:
         (target / module).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(base / module, target / module)
@@ -175,7 +188,7 @@ def add_modules(archive: Archive, root: Path, kver: str, staging: Path) -> int:
     subprocess.run(["depmod", "-b", str(staging), kver], check=True)
     for path in sorted(target.rglob("*")):
         if path.is_file():
-            archive.add_file(str(path.relative_to(staging)), path.read_bytes())
+            archive.add_file("usr/" + str(path.relative_to(staging)), path.read_bytes())
     return len(wanted)
 
 
@@ -186,7 +199,11 @@ def build(root: Path, kver: str, stage1: Path, output: Path) -> None:
         archive.add_dir(name)
     for link, target in SYMLINKS.items():
         archive.add_symlink(link, target)
-    archive.add_file("init", b"#!/usr/bin/python3.11 -S\n" + stage1.read_bytes(), 0o755)
+    archive.add_char_device("dev/console", 5, 1)
+    source = stage1.read_bytes()
+    if source.startswith(b"#!"):
+        source = source.split(b"\n", 1)[1]
+    archive.add_file("init", b"#!/usr/bin/python3.11 -S\n" + source, 0o755)
     archive.add_file("etc/os-release", b'NAME="LLM OS initramfs"\nID=llmos\n')
     add_python(archive, root, stage1, done)
     for binary in BINARIES:

@@ -124,8 +124,9 @@ class VirtualMachine:
                 "-m", str(self.memory_mb), "-smp", str(self.cpus), "-no-reboot",
                 "-qmp", f"unix:{self.workdir / 'qmp.sock'},server=on,wait=off",
                 "-drive", f"if=none,id=disk,file={self.overlay},format=qcow2,cache=unsafe",
-                "-device", "virtio-blk-pci,drive=disk,bootindex=0",
-                "-nic", "user,model=virtio-net-pci,romfile=",
+                "-device", "virtio-blk-pci,drive=disk" + (",bootindex=0" if self.uefi else ""),
+                # romfile= drops the NIC's PXE option ROM, so UEFI firmware does not try network boot first
+                "-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0,romfile=",
                 "-vga", "std",
                 "-device", "qemu-xhci", "-device", "usb-tablet",
                 "-device", "virtio-rng-pci",

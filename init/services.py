@@ -79,8 +79,9 @@ DEFAULT: tuple[Service, ...] = (
             ready=Ready("socket", "compositor"), memory_max="512M"),
     Service("kernel", _python("llmos.kernel"), requires=("compositor",),
             ready=Ready("socket", "kernel"), memory_max="2G"),
-    Service("agent", _python("llmos.host.agent"), condition="cmdline:llmos.agent=1",
-            memory_max="128M"),
+    # The agent's virtio-serial port appears once coldplug has loaded virtio_console.
+    Service("agent", _python("llmos.host.agent"), requires=("udev-coldplug",),
+            condition="cmdline:llmos.agent=1", memory_max="128M"),
 )
 
 

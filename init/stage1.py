@@ -199,6 +199,7 @@ def mount_system() -> bool:
         emergency(f"no LLM OS root partition found within {DISK_TIMEOUT:.0f} s. Found: {describe(seen)}")
         return False
     say(f"stage1 root {root.device}")
+    subprocess.run(["modprobe", "-q", "-a", "ext4", "efivarfs"], check=False)  # no-op where built in
     wait_for_node(root.device)
     mount(root.device, NEW_ROOT, "ext4", MS_RDONLY | MS_NOATIME)
     if data is None:
