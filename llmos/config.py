@@ -7,6 +7,8 @@ plus a list of located problems that the caller prints on the console.
 from __future__ import annotations
 
 import copy
+import json
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,24 +81,72 @@ def _merge(defaults: dict[str, Any], given: dict[str, Any], where: str,
     return merged
 
 
-def parse(text: str, source: Path | None = None) -> Config:
+def parse(text: str, source: Path | None = None, base: dict[str, Any] | None = None) -> Config:
+    """Overlay one TOML text on `base` (the defaults unless given), keeping every located problem."""
     name = str(source) if source else "llmos.toml"
+    base = copy.deepcopy(DEFAULTS if base is None else base)
     problems: list[ConfigProblem] = []
     try:
         given = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        problems.append(ConfigProblem(name, f"{error}; using the defaults"))
-        return Config(copy.deepcopy(DEFAULTS), problems, source)
-    return Config(_merge(DEFAULTS, given, "", problems), problems, source)
+        problems.append(ConfigProblem(name, f"{error}; ignoring this file"))
+        return Config(base, problems, source)
+    return Config(_merge(base, given, "", problems), problems, source)
 
 
-def load(path: Path | None = None) -> Config:
-    """Read the configuration. A missing file is not a problem: the defaults apply."""
-    path = path or paths.config_file()
+def _read(path: Path, base: dict[str, Any]) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Config(copy.deepcopy(DEFAULTS), [], None)
+        return Config(base, [], None)
     except (OSError, UnicodeDecodeError) as error:
-        return Config(copy.deepcopy(DEFAULTS), [ConfigProblem(str(path), str(error))], path)
-    return parse(text, path)
+        return Config(base, [ConfigProblem(str(path), str(error))], path)
+    return parse(text, path, base)
+
+
+def user_settings_file() -> Path:
+    """Settings changed at run time (shell, `llmos` commands) live on the data partition: / is read-only."""
+    return paths.state_dir() / "llmos.toml"
+
+
+def load(path: Path | None = None) -> Config:
+    """Defaults, then /etc/llmos/llmos.toml, then the user's settings on top. Missing files are fine."""
+    system = _read(path or paths.config_file(), copy.deepcopy(DEFAULTS))
+    user = _read(user_settings_file(), system.values)
+    return Config(user.values, system.problems + user.problems, system.source)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"cannot store {type(value).__name__} in llmos.toml")
+
+
+def save_user_setting(section: str, key: str, value: Any) -> None:
+    """Set one key in the user's settings file, atomically (temp file, fsync, rename)."""
+    target = user_settings_file()
+    try:
+        current = tomllib.loads(target.read_text(encoding="utf-8"))
+    except (FileNotFoundError, tomllib.TOMLDecodeError):
+        current = {}
+    current.setdefault(section, {})[key] = value
+    lines = []
+    for name, table in current.items():
+        if not isinstance(table, dict):
+            continue
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, dict)]
+        lines.append("")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".tmp")
+    with open(temporary, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines))
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, target)
