@@ -20,27 +20,27 @@ from llmos.kernel.analysis import analyse
 from llmos.kernel.codegen import syntax_problems
 from llmos.kernel.gateway import Gateway, GatewayError, GatewaySettings
 
+# (prompt, a widget kind the app clearly needs); none is a few-shot example in kernel/gateway/prompts.py
 PROMPTS = [
-    # none of these is one of the few-shot examples in kernel/gateway/prompts.py
-    "a tally counter for birds I spot",
-    "an egg timer",
-    "a todo list that remembers my tasks",
-    "a tea timer that rings after three minutes",
-    "a volume slider with a mute checkbox",
-    "a habit tracker for drinking water",
-    "a scratch pad for quick notes",
-    "a score keeper for two teams",
-    "a shopping list where I can add and remove items",
-    "a reminder to stretch every hour",
+    ("a tally counter for birds I spot", "button"),
+    ("an egg timer", "timer"),
+    ("a todo list that remembers my tasks", "list"),
+    ("a tea timer that rings after three minutes", "timer"),
+    ("a volume slider with a mute checkbox", "slider"),
+    ("a habit tracker for drinking water", "button"),
+    ("a scratch pad for quick notes", "input"),
+    ("a score keeper for two teams", "button"),
+    ("a shopping list where I can add and remove items", "list"),
+    ("a reminder to stretch every hour", "timer"),
 ]
 
 
 async def run(max_tokens: int) -> None:
     gateway = Gateway(GatewaySettings.load({"local_max_tokens": max_tokens, "requests_per_minute": 1000,
                                             "daily_token_budget": 10**9, "per_app_token_budget": 10**9}))
-    parsed = analysed = 0
+    parsed = analysed = fitting = 0
     total_time = 0.0
-    for prompt in PROMPTS:
+    for prompt, needed in PROMPTS:
         started = time.perf_counter()
         try:
             result = await gateway.generate_app(prompt, requester="bench")
@@ -54,11 +54,13 @@ async def run(max_tokens: int) -> None:
         parsed += ok_syntax
         analysed += ok_analysis
         kinds = ",".join(w.kind for w in result.spec.widgets) if result.spec else "-"
+        fitting += needed in kinds.split(",")
         print(f"{'ok ' if ok_syntax and ok_analysis else 'BAD'}  {elapsed:5.1f} s  {prompt!r} -> "
               f"{result.title!r} [{kinds}] {result.manifest.scopes()}")
     count = len(PROMPTS)
     print(f"parses: {parsed}/{count} = {parsed / count:.0%}   passes analysis: {analysed}/{count} = "
-          f"{analysed / count:.0%}   mean time per app {total_time / count:.1f} s (max_tokens {max_tokens})")
+          f"{analysed / count:.0%}   has the widget the prompt needs: {fitting}/{count}   "
+          f"mean time per app {total_time / count:.1f} s (max_tokens {max_tokens})")
     await gateway.close()
 
 

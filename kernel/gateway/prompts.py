@@ -74,6 +74,10 @@ FEW_SHOT: tuple[tuple[str, str], ...] = (
          {"kind": "input", "label": "New task", "bind": "task"},
          {"kind": "button", "label": "Add", "bind": "todos", "action": "add"},
          {"kind": "list", "label": "Tasks", "bind": "todos"}])),
+    ("remind me to drink water every hour",
+     _spec("Water Reminder", ["ui:window", "timer", "notify"], [("glasses", "number")], [
+         {"kind": "timer", "label": "Next glass", "seconds": 3600},
+         {"kind": "button", "label": "I drank one", "bind": "glasses", "action": "increment"}])),
     ("a brightness setting with a night mode switch",
      _spec("Brightness", ["ui:window", "storage:local"], [("level", "number"), ("night", "flag")], [
          {"kind": "slider", "label": "Level", "bind": "level", "max": 100},
