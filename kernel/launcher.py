@@ -1,0 +1,160 @@
+"""Running registry apps: mint a token for exactly the granted scopes, start an app host through the
+sandbox's AppManager, and watch it until it exits, so every exit is reported once with a reason
+(stopped on request, exited by itself, crashed with the host's last status line or the signal)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from llmos.kernel.caps import Authority
+from llmos.kernel.registry import Record
+from llmos.kernel.sandbox.manager import AppManager, AppProcess, LaunchError
+
+log = logging.getLogger("llmos.kernel.launcher")
+
+_WINDOW_TITLE = re.compile(r"""ui\.Window\(\s*\{[^{}]*?\btitle\s*:\s*(['"])((?:(?!\1).){1,80})\1""")
+
+# (app, state, reason): state is launched | exited | crashed | stopped
+AppEventSink = Callable[["RunningApp", str, str | None], None]
+
+
+def app_title(record: Record) -> str:
+    """The name people see: the root Window's literal title, else the prompt's start."""
+    found = _WINDOW_TITLE.search(record.generatedCode)
+    if found:
+        return found.group(2)
+    words = record.prompt.split()
+    return " ".join(words[:6]) + ("…" if len(words) > 6 else "")
+
+
+def token_app_id(record: Record) -> str:
+    """Stable per code hash, so an app keeps its storage across runs (and [a-z0-9._-] for Biscuit)."""
+    return f"app-{record.short}"
+
+
+@dataclass(eq=False)
+class RunningApp:
+    app_id: str            # this instance; unique among running apps
+    token_app: str         # the id inside its token (storage, uid, audit)
+    hash: str
+    title: str
+    granted: list[str]
+    process: AppProcess
+    started: float = field(default_factory=time.monotonic)
+    state: str = "running"
+    reason: str | None = None
+    stop_requested: bool = False
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app_id": self.app_id, "hash": self.hash, "title": self.title, "pid": self.pid,
+                "state": self.state, "granted": self.granted,
+                "uptime_s": round(time.monotonic() - self.started, 3)}
+
+
+class Launcher:
+    def __init__(self, manager: AppManager, authority: Authority, on_event: AppEventSink,
+                 renderer: Callable[[], str], token_ttl: timedelta = timedelta(days=30)) -> None:
+        self.manager = manager
+        self.authority = authority
+        self.on_event = on_event
+        self.renderer = renderer
+        self.token_ttl = token_ttl
+        self.apps: dict[str, RunningApp] = {}
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    def _instance_id(self, base: str) -> str:
+        if base not in self.apps:
+            return base
+        n = 2
+        while f"{base}.{n}" in self.apps:
+            n += 1
+        return f"{base}.{n}"
+
+    async def launch(self, record: Record, granted: list[str]) -> RunningApp:
+        """Start `record` with a fresh token for `granted` (a subset of what it declares)."""
+        unknown = sorted(set(granted) - set(record.capabilities))
+        if unknown:
+            raise ValueError(f"{record.short} does not declare {', '.join(unknown)}")
+        token_app = token_app_id(record)
+        token = self.authority.mint(token_app, sorted(set(granted)), self.token_ttl)
+        self.manager.renderer = self.renderer()
+        try:
+            process = await self.manager.launch(record.generatedCode, token, filename=f"{record.short}.ts")
+        except LaunchError as error:
+            raise RuntimeError(f"the app did not start: {error}") from None
+        app = RunningApp(self._instance_id(token_app), token_app, record.codeHash, app_title(record),
+                         sorted(set(granted)), process)
+        self.apps[app.app_id] = app
+        log.info("launched %s (%s) pid %d renderer %s scopes %s", app.app_id, app.title, app.pid,
+                 self.manager.renderer, ",".join(app.granted) or "-")
+        self.on_event(app, "launched", None)
+        task = asyncio.get_running_loop().create_task(self._watch(app))
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+        return app
+
+    async def _watch(self, app: RunningApp) -> None:
+        code, status = await app.process.wait(timeout=None)  # type: ignore[arg-type]
+        if app.stop_requested:
+            state, reason = "stopped", "stopped on request"
+        elif code == 0:
+            state, reason = "exited", (f"{status['kind']}: {status['message']}" if status else "exited")
+        else:
+            state = "crashed"
+            if status and status.get("kind") not in (None, "signal"):
+                reason = f"{status['kind']}: {status.get('message', '')}"
+            elif code < 0:
+                reason = f"killed by signal {-code}"
+            else:
+                reason = f"exit code {code}"
+        app.state, app.reason = state, reason
+        with contextlib.suppress(Exception):
+            await app.process.stop()  # closes the control client, cancels its reader and watchdog
+        self.manager.running.discard(app.process)
+        self.apps.pop(app.app_id, None)
+        with contextlib.suppress(FileNotFoundError):
+            Path(app.process.control_path).unlink()
+        (log.warning if state == "crashed" else log.info)("%s (%s) %s: %s", app.app_id, app.title, state,
+                                                          reason)
+        app.exited.set()
+        self.on_event(app, state, reason)
+
+    async def stop(self, app_id: str, timeout: float = 5.0) -> RunningApp:
+        app = self.apps.get(app_id)
+        if app is None:
+            raise KeyError(app_id)
+        app.stop_requested = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(app.process.call("stop", reason="stopped by the user"), timeout)
+        try:
+            await asyncio.wait_for(app.exited.wait(), timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(app.pid, 9)
+            await app.exited.wait()
+        return app
+
+    def by_token_app(self, token_app: str) -> RunningApp | None:
+        return next((a for a in self.apps.values() if a.token_app == token_app), None)
+
+    async def stop_all(self) -> None:
+        for app_id in list(self.apps):
+            with contextlib.suppress(KeyError):
+                await self.stop(app_id)
+        for task in list(self._watchers):
+            task.cancel()

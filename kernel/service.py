@@ -1,0 +1,437 @@
+"""The LLM OS kernel service (`python3 -m llmos.kernel`): one asyncio process that holds the
+capability authority, the broker for app calls, the registry, the app hosts, the flows and the
+(lazily created) gateway, and serves the shell/CLI API in docs/kernel-api.md.
+
+Two sockets, both root-only (0600):
+- kernel.sock: the shell/CLI API plus the caps.* admin methods. Ready = this accepts.
+- kernel-apps.sock: only the broker's app.* methods. App hosts open it as root *before* they drop
+  to their per-app uid, so SO_PEERCRED says 0 on their connection; keeping them off kernel.sock
+  means a host that was taken over still cannot call flow.*, apps.*, settings.* or caps.mint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from llmos import config, ipc, paths
+from llmos.ipc import Connection, RpcError, Server
+from llmos.kernel import starter, usersettings
+from llmos.kernel.analysis import Policy
+from llmos.kernel.caps import Authority, open_authority
+from llmos.kernel.flow import AppFlow, Event
+from llmos.kernel.flows import FlowSession, FlowTable, SessionDecisions
+from llmos.kernel.grants import Grants
+from llmos.kernel.kiosk import Backoff, Kiosk
+from llmos.kernel.launcher import Launcher, RunningApp, app_title
+from llmos.kernel.registry import NotFound, Record, RecordError, Registry
+from llmos.kernel.sandbox import settings as sandbox_settings
+from llmos.kernel.sandbox.broker import Broker
+from llmos.kernel.sandbox.manager import AppManager
+from llmos.kernel.sandbox.storage import AppStorage
+
+log = logging.getLogger("llmos.kernel")
+
+DEFAULTS: dict[str, Any] = {
+    "decision_timeout_s": 300.0,  # an unanswered cached-offer/approval question ends the flow
+    "token_ttl_days": 30,          # app tokens; a host stops at expiry (a kiosk app is relaunched)
+    "kiosk_backoff_max_s": 30.0,
+    "app_ready_timeout_s": 30.0,
+}
+APP_EVENTS = ("launched", "exited", "crashed", "stopped")
+
+
+def kernel_settings(cfg: config.Config) -> dict[str, Any]:
+    given = cfg.section("kernel")
+    return {key: given[key] if isinstance(given.get(key), type(default) | int) and
+            not isinstance(given.get(key), bool) else default for key, default in DEFAULTS.items()}
+
+
+def wayland_environment(cfg: config.Config) -> Path:
+    """The compositor's socket path; XDG_RUNTIME_DIR / WAYLAND_DISPLAY are filled in from the
+    compositor's settings when PID 1 did not set them, so app hosts inherit them."""
+    own = cfg.section("compositor")
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(own.get("runtime_dir", "/run/llmos/wayland")))
+    os.environ.setdefault("WAYLAND_DISPLAY", str(own.get("socket", "wayland-0")))
+    display = os.environ["WAYLAND_DISPLAY"]
+    return Path(display) if display.startswith("/") else Path(os.environ["XDG_RUNTIME_DIR"]) / display
+
+
+class LazyGateway:
+    """The flow's generator; the gateway (and through it the model) is created on first use, so the
+    kernel starts fast and a boot that only runs cached apps never loads the model."""
+
+    def __init__(self) -> None:
+        self.gateway: Any = None
+
+    def generate(self, prompt: str, *, repair: Any = None, prefer: str | None = None) -> Any:
+        if self.gateway is None:
+            from llmos.kernel.gateway import Gateway
+
+            self.gateway = Gateway()
+        return self.gateway.generate(prompt, requester="kernel", repair=repair, prefer=prefer)
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self.gateway is not None and self.gateway.local.loaded)
+
+    def model(self, cfg: config.Config) -> str:
+        if self.gateway is not None:
+            return str(self.gateway.local.model_name)
+        configured = str(cfg.section("gateway").get("local_model") or "")
+        return configured.rsplit("/", 1)[-1] if configured else "gemma-3-270m-q4_k_m.gguf"
+
+    def reset(self) -> None:
+        """Settings changed: the next generation builds a new gateway with them."""
+        self.gateway = None
+
+
+class KernelService:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.cfg = config.load()
+        self.options = kernel_settings(self.cfg)
+        self.gateway = LazyGateway()
+        self.first_boot = False
+        self.kiosk: Kiosk | None = None
+        self.authority: Authority | None = None
+        self.server: Server | None = None
+        self.app_server: Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        for problem in self.cfg.problems:
+            log.warning("config: %s", problem)
+        state = paths.state_dir()
+        state.mkdir(parents=True, exist_ok=True)
+        sandbox = sandbox_settings.settings(self.cfg)
+        self.authority = open_authority(state)
+        self.broker = Broker(self.authority, AppStorage(state / "apps", sandbox["storage_quota_kb"] * 1024),
+                             on_notify=self._app_notified)
+        self.registry = Registry.open()
+        self._seed_on_first_boot(state)
+        self.grants = Grants(state / "kernel" / "grants.json")
+        self.wayland_socket = wayland_environment(self.cfg)
+        self.renderer_setting = str(sandbox["renderer"])
+        cache = state / "cache" / "quickjs"
+        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+        apps_socket = paths.socket_path("kernel-apps")
+        self.manager = AppManager(apps_socket, limits=sandbox_settings.guest_limits(sandbox), cache_dir=cache,
+                                  renderer=self._renderer(), uid_base=int(sandbox["uid_base"]))
+        self.launcher = Launcher(self.manager, self.authority, self._app_event, self._renderer,
+                                 timedelta(days=float(self.options["token_ttl_days"])))
+        self.flows = FlowTable(float(self.options["decision_timeout_s"]))
+        self.app_server = Server(self.broker.handlers(), mode=0o600)
+        await self.app_server.start(apps_socket)
+        self.server = Server({**self.broker.admin_handlers(), **self.handlers()}, mode=0o600)
+        await self.server.start(paths.socket_path("kernel"))
+        log.info("kernel ready: %d apps in the registry%s, renderer %s, mode %s", len(self.registry),
+                 " (first boot: starter set seeded)" if self.first_boot else "", self._renderer(),
+                 self.cfg.section("system").get("mode", "desktop"))
+        self._start_kiosk()
+
+    def _seed_on_first_boot(self, state: Path) -> None:
+        marker = state / "kernel" / "seeded"
+        if len(self.registry) == 0 and not marker.exists():
+            hashes = starter.seed(self.registry)
+            self.first_boot = True
+            log.info("first boot: seeded %d starter apps", len(hashes))
+        marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        marker.touch()
+
+    async def close(self) -> None:
+        if self.server:
+            await self.server.close()
+        if self.kiosk:
+            await self.kiosk.stop()
+        with contextlib.suppress(AttributeError):
+            await self.flows.cancel_all()
+            await self.launcher.stop_all()
+        if self.app_server:
+            await self.app_server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(AttributeError):
+            self.registry.close()
+            self.broker.storage.close()
+        if self.authority:
+            self.authority.audit.close()
+            self.authority.revocations.close()
+        for name in ("kernel", "kernel-apps"):
+            with contextlib.suppress(FileNotFoundError):
+                paths.socket_path(name).unlink()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _renderer(self) -> str:
+        """Wayland when asked for and the compositor's socket exists, else headless: checked per
+        launch, so apps started before the compositor is up still run (headless) instead of failing."""
+        if self.renderer_setting == "wayland" and self.wayland_socket.exists():
+            return "wayland"
+        return "null"
+
+    # -- kiosk ---------------------------------------------------------------------------------
+    def _start_kiosk(self) -> None:
+        if self.cfg.section("system").get("mode") != "kiosk":
+            return
+        ref = str(self.cfg.section("kiosk").get("app") or "").strip()
+        if not ref:
+            self._notify_kernel("kiosk mode is on but [kiosk] app is empty: no app to run")
+            log.error("kiosk mode: [kiosk] app is empty; serving without a kiosk app")
+            return
+        backoff = Backoff(most=float(self.options["kiosk_backoff_max_s"]))
+        self.kiosk = Kiosk(ref, self.registry.get, self.launcher.launch, self._notify_kernel, backoff)
+        log.info("kiosk mode: keeping %s running", ref)
+        self.kiosk.start()
+
+    async def _restart_kiosk(self) -> None:
+        if self.kiosk:
+            await self.kiosk.stop()
+            current = self.kiosk.current
+            if current is not None and current.app_id in self.launcher.apps:
+                await self.launcher.stop(current.app_id)
+            self.kiosk = None
+        self._start_kiosk()
+
+    # -- events --------------------------------------------------------------------------------
+    def _broadcast(self, event: str, data: dict[str, Any]) -> None:
+        if self.server is not None:
+            self._spawn(self.server.broadcast(event, data))
+
+    def _app_event(self, app: RunningApp, state: str, reason: str | None) -> None:
+        data = {"app_id": app.app_id, "hash": app.hash, "title": app.title, "pid": app.pid, "state": state}
+        if reason:
+            data["reason"] = reason
+        self._broadcast("app", data)
+        if state == "crashed":
+            self._notify(app.app_id, app.title, f"{app.title} crashed: {reason}")
+
+    def _app_notified(self, token_app: str, text: str, options: dict[str, Any]) -> None:
+        app = self.launcher.by_token_app(token_app)
+        self._notify(app.app_id if app else token_app, app.title if app else token_app, text)
+
+    def _notify_kernel(self, text: str) -> None:
+        self._notify("", "LLM OS", text)
+
+    def _notify(self, app_id: str, title: str, text: str) -> None:
+        """Subscribers (the shell) show notifications; with none, the compositor's own toast does."""
+        data = {"app_id": app_id, "title": title, "text": text}
+        if self.server and any("notify" in c.subscriptions or "*" in c.subscriptions
+                               for c in self.server.connections):
+            self._broadcast("notify", data)
+        else:
+            self._spawn(self._toast(f"{title}: {text}" if title else text))
+
+    async def _toast(self, text: str) -> None:
+        socket = paths.socket_path("compositor")
+        if not socket.exists():
+            return
+        try:
+            client = await ipc.Client.connect(socket, timeout=2.0)
+            try:
+                await client.call("notify", timeout=2.0, text=text[:300])
+            finally:
+                await client.close()
+        except (OSError, RpcError, TimeoutError) as error:
+            log.info("could not show a notification on the compositor: %s", error)
+
+    # -- flows ---------------------------------------------------------------------------------
+    def _flow(self, decisions: SessionDecisions, params: dict[str, Any]) -> AppFlow:
+        apps = self.cfg.section("apps")
+        return AppFlow(self.registry, decisions, generator=self.gateway, policy=Policy.from_config(apps),
+                       launcher=self._flow_launch, use_cache=bool(params.get("use_cache", True)),
+                       run=bool(params.get("launch", True)), repair_tries=int(apps.get("repair_tries", 3)),
+                       prefer=params.get("prefer") if params.get("prefer") in ("local", "cloud") else None)
+
+    async def _flow_launch(self, record: Record, granted: list[str]) -> dict[str, Any]:
+        self.grants.set(record.codeHash, granted)
+        app = await self.launcher.launch(record, granted)
+        return {"app_id": app.app_id, "hash": app.hash, "title": app.title, "pid": app.pid}
+
+    def _enrich(self, event: Event) -> dict[str, Any]:
+        """The API's field names next to the flow's own (docs/kernel-api.md)."""
+        if event.kind == "needs-approval":
+            return {"asks": event.data.get("capabilities", [])}
+        if event.kind == "launched":
+            handle = event.data.get("handle")
+            return {**handle, "hash": event.data.get("codeHash")} if isinstance(handle, dict) else {}
+        if event.kind == "offered-cached":
+            extra: dict[str, Any] = {"hash": event.data.get("codeHash")}
+            with contextlib.suppress(LookupError, RecordError):
+                extra["title"] = app_title(self.registry.get(event.data["codeHash"]))
+            return extra
+        return {}
+
+    async def _push_flow(self, session: FlowSession, data: dict[str, Any]) -> None:
+        await session.connection.push("flow", data)
+        assert self.server is not None
+        for connection in list(self.server.connections):
+            if connection is not session.connection and ("flow" in connection.subscriptions):
+                await connection.push("flow", data)
+
+    def _start_flow(self, connection: Connection, params: dict[str, Any], make: Any) -> dict[str, str]:
+        session = self.flows.start(connection, self._push_flow,
+                                   lambda decisions: make(self._flow(decisions, params)), self._enrich)
+        return {"flow": session.id}
+
+    # -- API -----------------------------------------------------------------------------------
+    def _record(self, ref: Any) -> Record:
+        if not isinstance(ref, str) or not ref.strip():
+            raise RpcError("bad-request", "ref must be an app hash or a unique prefix of one")
+        try:
+            return self.registry.get(ref)
+        except NotFound as error:
+            raise RpcError("no-such-app", str(error)) from None
+        except RecordError as error:
+            raise RpcError("tampered", str(error)) from None
+
+    @staticmethod
+    def _app_json(record: Record) -> dict[str, Any]:
+        return {"hash": record.codeHash, "title": app_title(record), "prompt": record.prompt,
+                "capabilities": record.capabilities, "optional": record.optionalCapabilities,
+                "rating": record.rating, "model": record.llmModel, "audited": record.audited,
+                "generatedAt": record.generatedAt, "parent": record.parent}
+
+    def handlers(self) -> dict[str, ipc.Handler]:
+        async def flow_start(connection: Connection, params: dict[str, Any]) -> dict[str, str]:
+            prompt = params.get("prompt")
+            if not isinstance(prompt, str):
+                raise RpcError("bad-request", "flow.start needs a 'prompt' string")
+            return self._start_flow(connection, params, lambda flow: flow.new(prompt))
+
+        async def flow_run(connection: Connection, params: dict[str, Any]) -> dict[str, str]:
+            record = self._record(params.get("ref"))
+            return self._start_flow(connection, params, lambda flow: flow.launch(record.codeHash))
+
+        async def flow_regenerate(connection: Connection, params: dict[str, Any]) -> dict[str, str]:
+            record = self._record(params.get("ref"))
+            prefer = params.get("prefer")
+            return self._start_flow(connection, params, lambda flow: flow.regenerate(record.codeHash, prefer))
+
+        async def flow_answer(connection: Connection, params: dict[str, Any]) -> bool:
+            accept = params.get("accept_cached")
+            if not isinstance(accept, bool):
+                raise RpcError("bad-request", "flow.answer needs accept_cached: true or false")
+            self.flows.get(params.get("flow")).answer("offered-cached", accept)
+            return True
+
+        async def flow_approve(connection: Connection, params: dict[str, Any]) -> bool:
+            granted = params.get("granted")
+            if not isinstance(granted, list) or not all(isinstance(s, str) for s in granted):
+                raise RpcError("bad-request", "flow.approve needs granted: a list of scopes ([] denies all)")
+            self.flows.get(params.get("flow")).answer("needs-approval", granted)
+            return True
+
+        async def flow_cancel(connection: Connection, params: dict[str, Any]) -> bool:
+            return self.flows.cancel(params.get("flow"))
+
+        async def apps_list(connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+            return [self._app_json(r) for r in self.registry.list()]
+
+        async def apps_search(connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+            text, limit = params.get("text"), params.get("limit", 5)
+            if not isinstance(text, str) or not isinstance(limit, int) or not 1 <= limit <= 100:
+                raise RpcError("bad-request", "apps.search needs text (string) and limit (1..100)")
+            found = []
+            for match in self.registry.search(text, limit):
+                item = asdict(match)
+                item["hash"] = item.pop("codeHash")
+                with contextlib.suppress(LookupError, RecordError):
+                    item["title"] = app_title(self.registry.get(match.codeHash))
+                found.append(item)
+            return found
+
+        async def apps_run(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+            record = self._record(params.get("ref"))
+            granted = params.get("granted")
+            if granted is None:
+                granted = self.grants.get(record.codeHash)
+                granted = list(record.capabilities) if granted is None else granted
+            elif not isinstance(granted, list) or not all(isinstance(s, str) for s in granted):
+                raise RpcError("bad-request", "granted is a list of scopes")
+            missing = sorted(set(record.capabilities) - set(record.optionalCapabilities) - set(granted))
+            if missing:
+                raise RpcError("denied", f"{record.short} needs {', '.join(missing)}, which is not granted")
+            try:
+                app = await self.launcher.launch(record, granted)
+            except (RuntimeError, ValueError) as error:
+                raise RpcError("launch-failed", str(error)) from None
+            return {"app_id": app.app_id, "hash": app.hash, "title": app.title, "pid": app.pid}
+
+        async def apps_running(connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+            return [app.to_json() for app in self.launcher.apps.values()]
+
+        async def apps_stop(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+            try:
+                app = await self.launcher.stop(str(params.get("app_id")))
+            except KeyError:
+                raise RpcError("no-such-app", f"no running app {params.get('app_id')!r}") from None
+            return {"app_id": app.app_id, "state": app.state}
+
+        async def subscribe(connection: Connection, params: dict[str, Any]) -> list[str]:
+            events = params.get("events") or ["notify", "app"]
+            if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+                raise RpcError("bad-request", "events is a list of names: notify, app, flow, settings")
+            connection.subscriptions.update(events)
+            return sorted(connection.subscriptions)
+
+        async def settings_get(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+            return usersettings.current()
+
+        async def settings_set(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+            try:
+                section, key, value = usersettings.check(params.get("section"), params.get("key"),
+                                                         params.get("value"))
+            except ValueError as error:
+                raise RpcError("bad-request", str(error)) from None
+            if (section, key) == ("kiosk", "app") and value:
+                value = self._record(value).codeHash
+            usersettings.save(section, key, value)
+            self.cfg = config.load()
+            log.info("setting %s.%s changed", section, key)
+            if section == "gateway":
+                self.gateway.reset()
+            if (section, key) == ("kiosk", "app"):
+                await self._restart_kiosk()
+            self._broadcast("settings", {"section": section, "key": key})
+            return usersettings.current(self.cfg)
+
+        async def status(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+            kiosk = None
+            if self.kiosk is not None:
+                current = self.kiosk.current
+                kiosk = {"app": self.kiosk.ref, "restarts": self.kiosk.restarts,
+                         "problem": self.kiosk.problem, "app_id": current.app_id if current else None}
+            return {"model_loaded": self.gateway.loaded, "model": self.gateway.model(self.cfg),
+                    "apps_running": len(self.launcher.apps), "first_boot": self.first_boot,
+                    "apps": len(self.registry), "mode": self.cfg.section("system").get("mode", "desktop"),
+                    "renderer": self._renderer(), "flows": len(self.flows.sessions), "kiosk": kiosk,
+                    "uptime_s": round(time.monotonic() - self.started, 3), "pid": os.getpid()}
+
+        return {
+            "flow.start": flow_start, "flow.run": flow_run, "flow.regenerate": flow_regenerate,
+            "flow.answer": flow_answer, "flow.approve": flow_approve, "flow.cancel": flow_cancel,
+            "apps.list": apps_list, "apps.search": apps_search, "apps.run": apps_run,
+            "apps.running": apps_running, "apps.stop": apps_stop, "subscribe": subscribe,
+            "settings.get": settings_get, "settings.set": settings_set, "status": status,
+        }
+
+
+async def serve(stop: asyncio.Event) -> None:
+    kernel = KernelService()
+    try:
+        await kernel.start()
+        await stop.wait()
+    finally:
+        await kernel.close()
