@@ -1,0 +1,186 @@
+"""The kernel service as PID 1 runs it: `python -m llmos.kernel` in a subprocess, with a real
+headless compositor, real app host processes (Wayland clients, QuickJS-in-WASM, confined when
+root) and the cached starter apps, so no model is loaded (generation is covered in tests/gateway)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import stat
+import tomllib
+from typing import Any
+
+import pytest
+
+from llmos import ipc
+
+from .harness import System, next_event, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def flow_event(kind: str):
+    return lambda name, data: name == "flow" and data["event"] == kind
+
+
+async def run_flow(system: System, prompt: str, *, accept: bool = True,
+                   grant: Any = "all") -> list[dict[str, Any]]:
+    """Start a flow and answer its questions; returns every flow event up to 'finished'."""
+    client = await ipc.Client.connect(system.kernel_socket)
+    events: list[dict[str, Any]] = []
+    try:
+        flow = (await client.call("flow.start", prompt=prompt))["flow"]
+        while True:
+            _, data = await next_event(client, lambda name, data: name == "flow")
+            assert data["flow"] == flow
+            events.append(data)
+            if data["event"] == "offered-cached":
+                await client.call("flow.answer", flow=flow, accept_cached=accept)
+            elif data["event"] == "needs-approval":
+                scopes = [a["scope"] for a in data["asks"]] if grant == "all" else grant
+                await client.call("flow.approve", flow=flow, granted=scopes)
+            elif data["event"] == "finished":
+                return events
+    finally:
+        await client.close()
+
+
+def test_first_boot_seeds_the_starter_set(system: System) -> None:
+    status = system.call("status")
+    assert status["first_boot"] is True and status["model_loaded"] is False
+    apps = system.call("apps.list")
+    assert len(apps) == 8 and status["apps"] == 8
+    titles = {app["title"] for app in apps}
+    assert {"Pomodoro Timer", "Todo List", "Counter"} <= titles
+    assert all(app["model"] == "llmos-starter" and app["hash"].startswith("sha256:") for app in apps)
+    found = system.call("apps.search", text="pomodoro timer", limit=3)
+    assert found[0]["title"] == "Pomodoro Timer" and found[0]["score"] >= 0.6
+    assert stat.S_IMODE(system.kernel_socket.stat().st_mode) == 0o600
+
+
+def test_cached_app_flow_launches_a_visible_window(system: System) -> None:
+    events = asyncio.run(run_flow(system, "pomodoro timer"))
+    kinds = [e["event"] for e in events]
+    assert kinds == ["looked-up", "offered-cached", "needs-approval", "approved", "launched", "finished"]
+    offered, asks, launched = events[1], events[2]["asks"], events[4]
+    assert offered["title"] == "Pomodoro Timer"
+    assert {a["scope"] for a in asks} == {"ui:window", "storage:local", "timer", "notify"}
+    assert all(a["words"] for a in asks)
+    assert launched["title"] == "Pomodoro Timer" and launched["hash"] == offered["codeHash"]
+    running = system.call("apps.running")
+    assert [(a["app_id"], a["pid"]) for a in running] == [(launched["app_id"], launched["pid"])]
+    window = wait_for(lambda: next((w for w in system.windows() if w["pid"] == launched["pid"]), None),
+                      what="the app's window")
+    assert window["title"] == "Pomodoro Timer"
+    assert wait_for(lambda: system.non_background_pixels(window) > 100, what="the app's pixels on screen")
+    stopped = system.call("apps.stop", app_id=launched["app_id"])
+    assert stopped["state"] == "stopped"
+    wait_for(lambda: not any(w["pid"] == launched["pid"] for w in system.windows()), what="window to close")
+    assert system.call("apps.running") == []
+
+
+def test_app_crash_is_pushed_and_the_kernel_keeps_serving(system: System) -> None:
+    async def scenario() -> None:
+        watcher = await ipc.Client.connect(system.kernel_socket)
+        try:
+            assert "app" in await watcher.call("subscribe", events=["app", "notify"])
+            counter = (await watcher.call("apps.search", text="counter", limit=1))[0]
+            started = await watcher.call("apps.run", ref=counter["hash"])
+            _, launched = await next_event(watcher, lambda n, d: n == "app" and d["state"] == "launched")
+            assert launched["app_id"] == started["app_id"] and launched["title"] == "Counter"
+            os.kill(started["pid"], signal.SIGKILL)
+            _, crashed = await next_event(watcher, lambda n, d: n == "app" and d["state"] != "launched")
+            assert crashed["state"] == "crashed" and crashed["app_id"] == started["app_id"]
+            assert "signal 9" in crashed["reason"]
+            _, note = await next_event(watcher, lambda n, d: n == "notify")
+            assert note["app_id"] == started["app_id"] and "crashed" in note["text"]
+        finally:
+            await watcher.close()
+
+    asyncio.run(scenario())
+    assert system.call("apps.running") == []
+    assert system.call("status")["apps_running"] == 0
+    assert system.kernel is not None and system.kernel.poll() is None
+
+
+def test_denying_a_required_capability_launches_nothing(system: System) -> None:
+    windows_before = system.windows()
+    events = asyncio.run(run_flow(system, "pomodoro timer", grant=["ui:window", "timer"]))
+    failed = next(e for e in events if e["event"] == "failed")
+    assert "storage:local" in failed["reason"] and "did not allow" in failed["reason"]
+    assert events[-1] == {"flow": events[0]["flow"], "event": "finished", "ok": False, "state": "failed"}
+    assert not any(e["event"] in ("approved", "launched") for e in events)
+    assert system.call("apps.running") == []
+    assert system.windows() == windows_before
+
+
+def test_settings_persist_in_the_state_dir(system: System) -> None:
+    after = system.call("settings.set", section="input", key="layout", value="de")
+    assert after["input"]["layout"] == "de"
+    system.call("settings.set", section="gateway", key="anthropic_api_key", value="sk-test-0123456789")
+    saved = system.state / "llmos.toml"
+    values = tomllib.loads(saved.read_text())
+    assert values["input"]["layout"] == "de"
+    assert values["gateway"]["anthropic_api_key"] == "sk-test-0123456789"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600, "a secret makes the file root-only"
+    shown = system.call("settings.get")
+    assert shown["input"]["layout"] == "de" and shown["gateway"]["anthropic_api_key"] == "…6789"
+    with pytest.raises(ipc.RpcError) as refused:
+        system.call("settings.set", section="services", key="kernel", value="x")
+    assert refused.value.code == "bad-request" and "cannot be set" in refused.value.message
+    with pytest.raises(ipc.RpcError) as wrong_type:
+        system.call("settings.set", section="input", key="layout", value=3)
+    assert "must be a str" in wrong_type.value.message
+
+
+def raw_exchange(system: System, payload: bytes) -> list[dict[str, Any]]:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(str(system.kernel_socket))
+        sock.sendall(payload)
+        data = b""
+        while data.count(b"\n") < payload.count(b"\n"):
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {data!r}"
+            data += chunk
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def test_bad_requests_get_errors_and_the_service_survives(system: System) -> None:
+    replies = raw_exchange(system, b'{not json\n[1, 2]\n{"id": 3, "method": "no.such"}\n'
+                                   b'{"id": 4, "method": "flow.start", "params": {"prompt": 5}}\n'
+                                   b'{"id": 5, "method": "flow.answer", "params": {"flow": "nope", '
+                                   b'"accept_cached": true}}\n'
+                                   b'{"id": 6, "method": "apps.run", "params": {"ref": "sha256:0000"}}\n'
+                                   b'{"id": 7, "method": "apps.stop", "params": {"app_id": "app-x"}}\n'
+                                   b'{"id": 8, "method": "status"}\n')
+    codes = [r.get("error", {}).get("code") for r in replies]
+    assert codes == ["bad-request", "bad-request", "no-such-method", "bad-request", "no-such-flow",
+                     "no-such-app", "no-such-app", None]
+    assert replies[-1]["result"]["apps"] == 8
+
+    async def answer_out_of_turn() -> None:
+        client = await ipc.Client.connect(system.kernel_socket)
+        try:
+            flow = (await client.call("flow.start", prompt="pomodoro timer"))["flow"]
+            await next_event(client, flow_event("offered-cached"))
+            with pytest.raises(ipc.RpcError) as early:
+                await client.call("flow.approve", flow=flow, granted=[])
+            assert early.value.code == "not-asked"
+            await client.call("flow.answer", flow=flow, accept_cached=True)
+            await next_event(client, flow_event("needs-approval"))
+            with pytest.raises(ipc.RpcError) as widened:
+                await client.call("flow.approve", flow=flow, granted=["network:evil.example"])
+            assert widened.value.code == "bad-request"
+            assert await client.call("flow.cancel", flow=flow) is True
+            await next_event(client, flow_event("cancelled"))
+            _, finished = await next_event(client, flow_event("finished"))
+            assert finished["state"] == "cancelled"
+        finally:
+            await client.close()
+
+    asyncio.run(answer_out_of_turn())
+    assert system.call("apps.running") == [] and system.call("status")["flows"] == 0
