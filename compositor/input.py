@@ -47,6 +47,7 @@ class InputRouter:
         self._abs = {"x": 0.5, "y": 0.5}
         self._abs_moved = False
         self._moved = False
+        self.shell_keys: set[int] = set()  # keys whose press the OS shell took: their release is its too
 
     def handle_batch(self, events: Iterable[dict[str, Any]]) -> int:
         count = 0
@@ -73,6 +74,9 @@ class InputRouter:
             elif code in (REL_WHEEL, REL_HWHEEL):
                 axis = 0 if code == REL_WHEEL else 1
                 self._flush_motion()
+                shell = self.server.shell
+                if shell is not None and axis == 0 and shell.axis(-value * WHEEL_STEP):
+                    return
                 self.server.seat.pointer_axis(axis, -value * WHEEL_STEP if axis == 0 else value * WHEEL_STEP,
                                               now_ms())
         elif kind == EV_ABS and code in (ABS_X, ABS_Y, ABS_MT_POSITION_X, ABS_MT_POSITION_Y):
@@ -107,19 +111,25 @@ class InputRouter:
         x = min(max(x, 0.0), scene.width - 1.0)
         y = min(max(y, 0.0), scene.height - 1.0)
         old = self.server.seat.pointer_xy
+        shell = self.server.shell
         if self.server.wm.pointer_motion(x, y):
             self.server.seat.pointer_xy = (x, y)
+        elif shell is not None and shell.pointer_motion(x, y):
+            self.server.seat.pointer_xy = (x, y)
+            self.server.seat.clear_pointer_focus()
         else:
             self.server.seat.pointer_motion(x, y, now_ms())
         self.server.cursor_moved(old)
 
     def _button(self, button: int, pressed: bool) -> None:
+        shell = self.server.shell
+        if shell is not None and shell.pointer_button(button, pressed):
+            return
         if self.server.wm.pointer_button(pressed):
             return
         self.server.seat.pointer_button(button, pressed, now_ms())
 
     def _key(self, code: int, pressed: bool) -> None:
-        seat = self.server.seat
         if pressed:
             self.held.add(code)
             if code not in META:
@@ -138,10 +148,23 @@ class InputRouter:
                 return
             if code in META and self._super_alone and "super" in self.launcher_keys:
                 self._super_alone = False
-                seat.key(code, False, now_ms())
+                self._deliver(code, False)
                 self.server.shortcut("launcher")
                 return
-        seat.key(code, pressed, now_ms())
+        self._deliver(code, pressed)
+
+    def _deliver(self, code: int, pressed: bool) -> None:
+        """To the OS shell while it has the keyboard (a release follows its press), else the client."""
+        shell = self.server.shell
+        if shell is not None:
+            if pressed and shell.key(code, True):
+                self.shell_keys.add(code)
+                return
+            if not pressed and code in self.shell_keys:
+                self.shell_keys.discard(code)
+                shell.key(code, False)
+                return
+        self.server.seat.key(code, pressed, now_ms())
 
     def _shortcut(self, code: int) -> str | None:
         if code == KEY_TAB and self.held & ALT:

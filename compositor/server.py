@@ -48,6 +48,7 @@ class Settings:
     options: str = ""
     launcher_keys: tuple[str, ...] = ("super", "ctrl+space")
     background: tuple[float, float, float] = (0.13, 0.19, 0.25)
+    shell: Any = None  # a shell.ShellConfig: draw the OS shell (None or enabled=False: no shell)
 
 
 @dataclass
@@ -80,6 +81,12 @@ class Compositor:
         self.ipc = ipc.Server({name[4:]: getattr(self, name) for name in dir(self)
                                if name.startswith("rpc_")})
         self.toasts: list[Toast] = []
+        self.shell: Any = None
+        if settings.shell is not None and settings.shell.enabled:
+            # imported here: Pango and the SDK renderer load only when there is a shell
+            from llmos.compositor.shell.shell import Shell
+
+            self.shell = Shell(self, settings.shell, paths.socket_path("kernel"))
         self.frames_presented = 0
         self._callbacks: list[Any] = []  # committed, waiting for the next repaint
         self._in_flight: list[Any] = []  # waiting for the frame being presented
@@ -110,12 +117,16 @@ class Compositor:
         transform = self.output.transform
         size = f"{transform.physical_width}x{transform.physical_height}"
         print(f"llmos: compositor output {self.output.kind} {size}", flush=True)
+        if self.shell is not None:
+            self.shell.start(stop)
         if self.settings.hal_socket is not None:
             self._spawn(follow_hal(self.router, self.settings.hal_socket, stop))
         try:
             await stop.wait()
         finally:
             self._loop = None  # no more repaints or events
+            if self.shell is not None:
+                self.shell.close()
             loop.remove_reader(compat.event_loop_fd(self.display))
             if self.output.flip_fd is not None:
                 loop.remove_reader(self.output.flip_fd)
@@ -144,6 +155,8 @@ class Compositor:
         return self.display.next_serial()
 
     def emit(self, event: str, data: Any) -> None:
+        if event == "window" and self.shell is not None:
+            self.shell.window_event(data)
         if self._loop is not None and self.ipc.connections:
             self._spawn(self.ipc.broadcast(event, data))
 
@@ -300,6 +313,8 @@ class Compositor:
             self.wm.cycle()
         elif name == "close":
             self.wm.close(self.wm.focused)
+        elif name == "launcher" and self.shell is not None:
+            self.shell.shortcut(name)
         self.emit("shortcut", {"name": name})
 
     # ipc methods (rpc_<name>)
@@ -395,8 +410,17 @@ class Compositor:
         text = params.get("text")
         if not isinstance(text, str) or not text.strip():
             raise ipc.RpcError("bad-params", "notify needs a non-empty 'text'")
-        self.notify(text, int(params.get("timeout_ms", 4000)))
+        if self.shell is not None:
+            self.shell.notify(str(params.get("title") or ""), text, int(params.get("timeout_ms", 4000)))
+        else:
+            self.notify(text, int(params.get("timeout_ms", 4000)))
         return True
+
+    async def rpc_shell(self, conn: ipc.Connection, params: dict[str, Any]) -> dict[str, Any]:
+        """What the OS shell shows (panel, suggestions, flow stage, toasts): for tests and `llmos` tools."""
+        if self.shell is None:
+            raise ipc.RpcError("no-shell", "the OS shell is off ([shell] enabled = false)")
+        return self.shell.describe()
 
     async def rpc_subscribe(self, conn: ipc.Connection, params: dict[str, Any]) -> list[str]:
         """Receive pushed events: "shortcut" (launcher/switcher/close), "window" (mapped, focused...)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from llmos import config, paths
 from llmos.compositor.server import Settings
+from llmos.compositor.shell.state import ShellConfig
 
 DEFAULTS: dict[str, Any] = {
     "runtime_dir": "/run/llmos/wayland",  # XDG_RUNTIME_DIR of the Wayland socket
@@ -53,7 +54,8 @@ def load(cfg: config.Config | None = None) -> tuple[Settings, dict[str, Any], li
         control_socket=paths.socket_path("compositor"), hal_socket=paths.socket_path("hal"),
         mode=mode, tiling=bool(own["tiling"]), hide_cursor=bool(kiosk.get("hide_cursor", True)),
         layout=keyboard.get("layout", "us"), variant=keyboard.get("variant", ""),
-        options=keyboard.get("options", ""), launcher_keys=tuple(own["launcher_keys"]), background=background)
+        options=keyboard.get("options", ""), launcher_keys=tuple(own["launcher_keys"]), background=background,
+        shell=ShellConfig.from_section(cfg.section("shell"), problems))
     output = {"backend": display.get("backend", "auto"), "rotation": rotation, "device": str(own["device"]),
               "size": (int(own["headless_width"]), int(own["headless_height"]))}
     return settings, output, problems

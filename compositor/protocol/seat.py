@@ -169,6 +169,10 @@ class Seat:
                 pointer.motion(time_ms, sx, sy)
                 pointer.frame()
 
+    def clear_pointer_focus(self) -> None:
+        """The pointer is over the OS shell, which is no client: the client under it gets a leave."""
+        self._set_pointer_focus(None, 0.0, 0.0)
+
     def _set_pointer_focus(self, surface: Surface | None, sx: float, sy: float) -> None:
         old = self.pointer_focus
         if old is surface:

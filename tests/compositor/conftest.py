@@ -68,6 +68,8 @@ backend = "headless"
 runtime_dir = "{root / 'wl'}"
 headless_width = {size[0]}
 headless_height = {size[1]}
+[shell]
+enabled = false
 {extra_config}
 """)
     env = {**os.environ, "LLMOS_CONFIG": str(config), "LLMOS_RUN_DIR": str(root / "run"),

@@ -1,0 +1,247 @@
+"""UI trees (docs/ui-tree.md) for every shell surface, as pure functions of ShellState.
+
+Handlers are bound callables numbered per build, so an unchanged state builds an equal tree and
+the renderer skips all work. `Handlers.dispatch` routes the renderer's events back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from llmos.compositor.shell.state import Flow, ShellState
+
+ACCENT, TRACK, MUTED, DANGER = "#2f6fed", "#e3e7ee", "#6b7280", "#b42318"
+PANEL_PADDING = 20
+
+
+class Actions(Protocol):
+    def prompt_changed(self, text: str) -> None: ...
+    def submit_prompt(self, text: str) -> None: ...
+    def run_suggestion(self, index: int) -> None: ...
+    def open_settings(self) -> None: ...
+    def open_launcher(self) -> None: ...
+    def close_panel(self) -> None: ...
+    def cancel_flow(self) -> None: ...
+    def answer_cached(self, accept: bool) -> None: ...
+    def toggle_ask(self, scope: str, checked: bool) -> None: ...
+    def approve(self) -> None: ...
+    def retry(self) -> None: ...
+    def dismiss_welcome(self) -> None: ...
+    def settings_field(self, name: str, value: str) -> None: ...
+    def save_settings(self) -> None: ...
+    def focus_app(self, app_id: str) -> None: ...
+
+
+class Handlers:
+    def __init__(self) -> None:
+        self.table: dict[int, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+
+    def __call__(self, fn: Callable[..., Any], *bound: Any) -> dict[str, int]:
+        number = len(self.table) + 1
+        self.table[number] = (fn, bound)
+        return {"$handler": number}
+
+    def dispatch(self, number: int, args: list[Any]) -> bool:
+        entry = self.table.get(number)
+        if entry is None:
+            return False
+        fn, bound = entry
+        fn(*bound, *args)
+        return True
+
+
+def node(kind: str, *children: Any, **props: Any) -> dict[str, Any]:
+    return {"type": kind, "props": {k: v for k, v in props.items() if v is not None},
+            "children": [c for c in children if c is not None and c is not False]}
+
+
+def text(value: str, size: str = "md", bold: bool = False, color: str | None = None) -> dict[str, Any]:
+    return node("Text", value, size=size, bold=bold or None, color=color)
+
+
+def panel_width(screen: tuple[int, int], wide: bool) -> int:
+    return max(280, min(640 if wide else 540, screen[0] - 48))
+
+
+def _window(width: int, *children: Any, gap: int = 12) -> dict[str, Any]:
+    return node("Window", *children, width=width, padding=PANEL_PADDING, gap=gap)
+
+
+# -- the central panel --------------------------------------------------------------------------------
+def panel(state: ShellState, actions: Actions, h: Handlers, screen: tuple[int, int]) -> dict[str, Any] | None:
+    kind = state.current_panel()
+    if kind is None:
+        return None
+    if kind == "launcher":
+        return launcher(state, actions, h, screen)
+    if kind == "welcome":
+        return welcome(actions, h, screen)
+    if kind == "settings":
+        return settings(state, actions, h, screen)
+    assert state.flow is not None
+    return flow_dialog(state.flow, actions, h, screen)
+
+
+def launcher(state: ShellState, actions: Actions, h: Handlers, screen: tuple[int, int]) -> dict[str, Any]:
+    width = panel_width(screen, wide=True)
+    status = None
+    if not state.connected:
+        status = text("Starting… the kernel is not up yet.", "sm", color=MUTED)
+    elif not state.prompt.strip():
+        status = text("Describe the app you want and press Enter.", "sm", color=MUTED)
+    rows = [f"{s.title}  —  {s.prompt}" if s.prompt and s.prompt != s.title else s.title
+            for s in state.suggestions]
+    suggestions = None
+    if rows:
+        suggestions = node("List", key="suggestions", items=rows, onSelect=h(actions.run_suggestion),
+                           selected=state.highlight if state.highlight >= 0 else None,
+                           height=32 * len(rows))
+    hint = "Enter: make a new app" + ("  ·  ↑↓ then Enter: open a saved app" if rows else "")
+    if state.running:
+        hint += "  ·  Esc: close"
+    return _window(
+        width,
+        text("What do you want to use?", "lg", bold=True),
+        node("TextInput", key="prompt", value=state.prompt, placeholder="e.g. a pomodoro timer with a log",
+             onChange=h(actions.prompt_changed), onSubmit=h(actions.submit_prompt)),
+        status,
+        suggestions,
+        node("Row", text(hint, "sm", color=MUTED),
+             node("Button", "Settings", key="settings", onClick=h(actions.open_settings))),
+    )
+
+
+def welcome(actions: Actions, h: Handlers, screen: tuple[int, int]) -> dict[str, Any]:
+    width = panel_width(screen, wide=True)
+    return _window(
+        width,
+        text("Welcome to LLM OS", "xl", bold=True),
+        text("Every app on this computer is written by an AI model from a sentence you type."),
+        text("Open the launcher with the Super key (or Ctrl+Space), describe the app you want, "
+             "for example “a pomodoro timer”, and press Enter. Apps made before are offered first."),
+        text("Before an app runs, you see what it asks to do in plain words, and you choose what to "
+             "allow. Apps can do nothing else."),
+        node("Row", node("Button", "Get started", key="start", onClick=h(actions.dismiss_welcome)),
+             text("Enter: get started", "sm", color=MUTED)),
+        gap=16,
+    )
+
+
+def settings(state: ShellState, actions: Actions, h: Handlers, screen: tuple[int, int]) -> dict[str, Any]:
+    form = state.settings
+    width = panel_width(screen, wide=False)
+    key_hint = "a key is stored — type to replace it" if form.api_key_set else "not set"
+    model = f"Loaded: {state.model}" if state.model_loaded and state.model else "No model loaded yet"
+    return _window(
+        width,
+        text("Settings", "lg", bold=True),
+        text(model, "sm", color=MUTED),
+        text("Model: “embedded” (Gemma 3 270M) or the path of a .gguf file", "sm"),
+        node("TextInput", key="local_model", value=form.local_model, placeholder="embedded",
+             onChange=h(actions.settings_field, "local_model")),
+        text("Anthropic API key (for Claude)", "sm"),
+        node("TextInput", key="api_key", value="•" * len(form.api_key), placeholder=key_hint,
+             onChange=h(actions.settings_field, "api_key_shown")),
+        text("Kiosk app (hash of a saved app)", "sm"),
+        node("TextInput", key="kiosk_app", value=form.kiosk_app, placeholder="none",
+             onChange=h(actions.settings_field, "kiosk_app")),
+        text("Keyboard layout", "sm"),
+        node("TextInput", key="layout", value=form.layout, placeholder="us",
+             onChange=h(actions.settings_field, "layout")),
+        text(form.message, "sm", color=MUTED) if form.message else None,
+        node("Row", node("Button", "Save", key="save", onClick=h(actions.save_settings)),
+             node("Button", "Close", key="close", onClick=h(actions.close_panel)), align="center"),
+        gap=8,
+    )
+
+
+def progress_bar(width: int, fraction: float) -> dict[str, Any]:
+    fraction = min(1.0, max(0.0, fraction))
+    commands = [["fillRect", 0, 0, width, 10, TRACK]]
+    if fraction > 0:
+        commands.append(["fillRect", 0, 0, max(4, round(width * fraction)), 10, ACCENT])
+    return node("Canvas", width=width, height=10, commands=commands)
+
+
+STAGE_WORDS = {
+    "starting": "Starting…",
+    "looking": "Looking for a saved app like it…",
+    "generating": "Writing the app…",
+    "checking": "Checking the code…",
+    "repairing": "Fixing problems the checker found…",
+}
+
+
+def flow_dialog(flow: Flow, actions: Actions, h: Handlers, screen: tuple[int, int]) -> dict[str, Any]:
+    width = panel_width(screen, wide=False)
+    inner = width - 2 * PANEL_PADDING
+    if flow.stage == "offered":
+        return _window(
+            width,
+            text("A similar app exists", "lg", bold=True),
+            text(f"A similar app exists: {flow.title}."),
+            text("Use it now, or generate a new app from your words.", "sm", color=MUTED),
+            node("Row", node("Button", "Use it", key="use", onClick=h(actions.answer_cached, True)),
+                 node("Button", "Generate new", key="new", onClick=h(actions.answer_cached, False))),
+        )
+    if flow.stage == "approval":
+        boxes = []
+        for ask in flow.asks:
+            label = f"{ask.words}  ({ask.scope}{', required' if ask.required else ''})"
+            boxes.append(node("Checkbox", key=f"cap:{ask.scope}", label=label,
+                              checked=flow.checked.get(ask.scope, False),
+                              onChange=h(actions.toggle_ask, ask.scope)))
+        missing = [a.words for a in flow.asks if a.required and not flow.checked.get(a.scope)]
+        return _window(
+            width,
+            text(f"Allow “{flow.title or flow.prompt}” to:", "lg", bold=True),
+            node("Column", *boxes, gap=10) if boxes else text("It asks for nothing."),
+            text("It will not run without: " + ", ".join(missing), "sm", color=DANGER) if missing else None,
+            node("Row", node("Button", "Approve", key="approve", onClick=h(actions.approve)),
+                 node("Button", "Cancel", key="cancel", onClick=h(actions.cancel_flow)),
+                 text("Enter: approve  ·  Esc: cancel", "sm", color=MUTED)),
+            gap=14,
+        )
+    if flow.stage == "failed":
+        return _window(
+            width,
+            text("The app could not be made", "lg", bold=True, color=DANGER),
+            text(flow.reason or "unknown reason"),
+            node("Row", node("Button", "Retry", key="retry", onClick=h(actions.retry)),
+                 node("Button", "Close", key="close", onClick=h(actions.close_panel))),
+        )
+    detail = []
+    if flow.tokens:
+        detail.append(f"{flow.tokens} tokens")
+    if flow.phase:
+        detail.append(flow.phase)
+    if flow.attempt > 1:
+        detail.append(f"attempt {flow.attempt}")
+    return _window(
+        width,
+        text(f"Making “{flow.prompt}”", "lg", bold=True),
+        text(STAGE_WORDS.get(flow.stage, flow.stage), color=MUTED),
+        progress_bar(inner, flow.fraction if flow.stage == "generating" else
+                     (1.0 if flow.stage in ("checking", "repairing") else 0.0)),
+        node("Row", text(" · ".join(detail) or " ", "sm", color=MUTED),
+             node("Button", "Cancel", key="cancel", onClick=h(actions.cancel_flow))),
+    )
+
+
+# -- dock and toasts ----------------------------------------------------------------------------------
+def dock(state: ShellState, actions: Actions, h: Handlers, focused_title: str) -> dict[str, Any] | None:
+    if state.kiosk:
+        return None
+    buttons = [node("Button", "+ New app", key="new", onClick=h(actions.open_launcher))]
+    for app in state.running.values():
+        title = app.title or app.app_id
+        label = f"● {title}" if title == focused_title else title
+        buttons.append(node("Button", label[:28], key=f"app:{app.app_id}",
+                            onClick=h(actions.focus_app, app.app_id)))
+    buttons.append(node("Button", "Settings", key="settings", onClick=h(actions.open_settings)))
+    return node("Window", node("Row", *buttons, gap=8), padding=8)
+
+
+def toast(title: str, body: str) -> dict[str, Any]:
+    return node("Window", text(title, "sm", bold=True) if title else None, text(body), width=340,
+                padding=12, gap=4)
