@@ -1,7 +1,10 @@
-"""`llmos app ...`: create, list, show, run, fork, rate, audit, export, import, rm, regenerate, seed.
+"""`llmos app ...`: create, list, show, run, fork, rate, audit, export, import, rm, regenerate, seed,
+ps, stop.
 
-The CLI opens the registry directly (it is safe across processes: flock + git CAS + SQLite WAL) and
-runs the same AppFlow the shell uses, answering its questions on the terminal."""
+When the kernel service is running (its socket exists), new/run/regenerate/list/ps/stop go through
+it (kernel/remote.py): the model is loaded once, in the kernel, and apps run under its broker.
+Otherwise (host development) the CLI opens the registry directly (safe across processes: flock +
+git CAS + SQLite WAL) and runs the same AppFlow in-process, answering questions on the terminal."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from llmos.ipc import RpcError
 from llmos.kernel.flow import AppFlow, Ask, Event
 
 
@@ -85,6 +89,24 @@ def _flow(args: argparse.Namespace, registry) -> AppFlow:
                    prefer=getattr(args, "model", None))
 
 
+def _remote(args: argparse.Namespace, method: str, **params: Any) -> int | None:
+    """Run the flow in the kernel service; None when no kernel answers (fall back in-process)."""
+    from llmos.kernel import remote
+
+    if not remote.available():
+        return None
+    decisions = TerminalDecisions(getattr(args, "yes", False), getattr(args, "deny", None))
+    bar = sys.stderr.isatty() and not args.json
+    try:
+        return remote.drive(args, decisions, lambda event: _show_event(event, bar), method,
+                            launch=not getattr(args, "no_run", False), **params)
+    except remote.KernelUnavailable:
+        return None
+    except PermissionError as error:
+        print(f"llmos app: {error}", file=sys.stderr)
+        return 1
+
+
 def _drive(args: argparse.Namespace, stream_of) -> int:
     from llmos.kernel.registry import Registry
 
@@ -109,15 +131,73 @@ def _drive(args: argparse.Namespace, stream_of) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    return _drive(args, lambda flow: flow.new(args.prompt))
+    status = _remote(args, "flow.start", prompt=args.prompt, use_cache=not args.no_cache, prefer=args.model)
+    return _drive(args, lambda flow: flow.new(args.prompt)) if status is None else status
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _drive(args, lambda flow: flow.launch(args.app))
+    status = _remote(args, "flow.run", ref=args.app)
+    return _drive(args, lambda flow: flow.launch(args.app)) if status is None else status
 
 
 def cmd_regenerate(args: argparse.Namespace) -> int:
-    return _drive(args, lambda flow: flow.regenerate(args.app, args.model))
+    status = _remote(args, "flow.regenerate", ref=args.app, prefer=args.model)
+    return _drive(args, lambda flow: flow.regenerate(args.app, args.model)) if status is None else status
+
+
+def _kernel_call(method: str, **params: Any) -> Any:
+    """One request to the kernel service; LookupError when it is not running."""
+    from llmos.kernel import remote
+
+    if not remote.available():
+        raise LookupError("the kernel service is not running")
+    try:
+        return remote.call(method, **params)
+    except remote.KernelUnavailable as error:
+        raise LookupError(f"the kernel service is not running ({error})") from None
+
+
+def cmd_list_any(args: argparse.Namespace) -> int:
+    try:
+        items = _kernel_call("apps.list")
+    except LookupError:
+        return _with_registry(cmd_list)(args)
+    except (PermissionError, RpcError) as error:
+        print(f"llmos app: {error}", file=sys.stderr)
+        return 1
+    from llmos.kernel.remote import list_json
+
+    if args.json:
+        print(json.dumps(list_json(items)))
+        return 0
+    for item in items:
+        stars = f"{item['rating']:g}★" if item["rating"] is not None else "  "
+        audited = "audited" if item.get("audited") else ""
+        print(f"{item['hash'][7:19]}  {stars:>4} {audited:<7}  {item['model']:<20.20} {item['prompt'][:60]}")
+    return 0
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    try:
+        running = _kernel_call("apps.running")
+    except (LookupError, PermissionError, RpcError) as error:
+        print(f"llmos app: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(running))
+    for app in [] if args.json else running:
+        print(f"{app['app_id']:<22} {app['pid']:>7}  {app['state']:<8} {app['title']}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    try:
+        result = _kernel_call("apps.stop", app_id=args.app_id)
+    except (LookupError, PermissionError, RpcError) as error:
+        print(f"llmos app: {error}", file=sys.stderr)
+        return 1
+    print(f"{result['app_id']} {result['state']}")
+    return 0
 
 
 def _with_registry(fn) -> Any:
@@ -244,7 +324,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("list", help="list saved apps")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=_with_registry(cmd_list))
+    p.set_defaults(run=cmd_list_any)
+    p = sub.add_parser("ps", help="list running apps (needs the kernel service)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_ps)
+    p = sub.add_parser("stop", help="stop a running app (needs the kernel service)")
+    p.add_argument("app_id")
+    p.set_defaults(run=cmd_stop)
     p = sub.add_parser("show", help="show one app's record")
     p.add_argument("app")
     p.add_argument("--code", action="store_true", help="also print the code")

@@ -10,6 +10,8 @@ import os
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import tomllib
 from typing import Any
 
@@ -184,3 +186,28 @@ def test_bad_requests_get_errors_and_the_service_survives(system: System) -> Non
 
     asyncio.run(answer_out_of_turn())
     assert system.call("apps.running") == [] and system.call("status")["flows"] == 0
+
+
+def llmos_cli(system: System, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "llmos.cli", "app", *args], env=system.env, text=True,
+                          capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_cli_goes_through_the_kernel_socket(system: System) -> None:
+    listed = json.loads(llmos_cli(system, "list", "--json").stdout)
+    assert len(listed) == 8 and all(r["codeHash"].startswith("sha256:") and r["title"] for r in listed)
+    new = llmos_cli(system, "new", "pomodoro timer", "--yes", "--json")
+    assert new.returncode == 0, new.stderr
+    events = [json.loads(line) for line in new.stdout.splitlines()]
+    assert [e["event"] for e in events] == ["looked-up", "offered-cached", "needs-approval", "approved",
+                                           "launched"]
+    launched = events[-1]
+    running = system.call("apps.running")
+    assert [a["pid"] for a in running] == [launched["pid"]], "the app runs under the kernel, not the CLI"
+    ps = llmos_cli(system, "ps")
+    assert launched["app_id"] in ps.stdout and "Pomodoro Timer" in ps.stdout
+    stopped = llmos_cli(system, "stop", launched["app_id"])
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert system.call("apps.running") == []
+    denied = llmos_cli(system, "new", "pomodoro timer", "--yes", "--deny", "storage:local")
+    assert denied.returncode == 1 and "which you did not allow" in denied.stderr
