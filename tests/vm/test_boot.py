@@ -52,7 +52,7 @@ def test_supervisor_lists_its_services(machine: VirtualMachine) -> None:
     services = status(machine)
     assert {"udevd", "hal", "compositor", "kernel", "agent"} <= set(services), services
     assert services["agent"]["pid"] > 1
-    text = machine.run(["llmos", "status"]).stdout
+    text = machine.run(["llmos", "status"], check=False).stdout
     assert "udevd" in text and "agent" in text
 
 

@@ -1,0 +1,89 @@
+"""The hardware layer and the compositor inside the booted image: DHCP from QEMU's user network, QMP input
+arriving as evdev events, USB hotplug through udev, and the compositor owning the screen through DRM."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cairocffi as cairo
+
+from llmos.host.vm import VirtualMachine
+
+KEY_A, KEY_B, ABS_X, ABS_Y, EV_KEY, EV_ABS = 30, 48, 0, 1, 1, 3
+
+
+def ipc(machine: VirtualMachine, service: str, method: str, **params: object) -> object:
+    code = ("import json, sys; from llmos import ipc, paths; params = json.loads(sys.argv[1]); "
+            f"print(json.dumps(ipc.call(paths.socket_path({service!r}), {method!r}, **params)))")
+    return json.loads(machine.run(["python3", "-c", code, json.dumps(params)]).stdout)
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        if result := condition():
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.5)
+
+
+def test_dhcp_lease_route_and_dns_from_qemu_user_network(machine: VirtualMachine) -> None:
+    def leased() -> dict | None:
+        net = json.loads(machine.run(["llmos", "net", "--json"]).stdout)
+        return net if "10.0.2.15/24" in json.dumps(net) else None
+
+    net = wait_until(leased, 60, "a DHCP lease on 10.0.2.15/24")
+    routes = json.dumps(net.get("routes", net))
+    assert "10.0.2.2" in routes
+    resolv = machine.run(["cat", "/etc/resolv.conf"]).stdout
+    assert "nameserver 10.0.2.3" in resolv
+
+
+def test_qmp_keys_and_absolute_pointer_arrive_as_evdev_events(machine: VirtualMachine) -> None:
+    machine.input_events([{"type": "key", "data": {"down": True, "key": {"type": "qcode", "data": "a"}}},
+                          {"type": "key", "data": {"down": False, "key": {"type": "qcode", "data": "a"}}}])
+    machine.pointer_abs(16384, 8192)
+
+    def seen() -> list | None:
+        events = ipc(machine, "hal", "recent_input", count=200)
+        keys = [(e["code"], e["value"]) for e in events if e["type"] == EV_KEY and e["code"] == KEY_A]
+        moves = [e for e in events if e["type"] == EV_ABS and e["code"] in (ABS_X, ABS_Y)]
+        return events if (KEY_A, 1) in keys and (KEY_A, 0) in keys and moves else None
+
+    events = wait_until(seen, 30, "KEY_A down/up and ABS_X/ABS_Y in hal's recent input")
+    xs = [e["value"] for e in events if e["type"] == EV_ABS and e["code"] == ABS_X]
+    ys = [e["value"] for e in events if e["type"] == EV_ABS and e["code"] == ABS_Y]
+    assert 16384 in xs and 8192 in ys, (xs[-5:], ys[-5:])
+    kinds = {e["kind"] for e in events if e["type"] == EV_ABS}
+    assert kinds & {"absolute-pointer", "tablet", "touchscreen"}, kinds
+
+
+def test_a_hotplugged_usb_keyboard_appears_and_disappears(machine: VirtualMachine) -> None:
+    def keyboards() -> list[str]:
+        devices = ipc(machine, "hal", "input_devices")
+        return [d["name"] for d in devices if "keyboard" in d.get("kinds", [d.get("kind")])]
+
+    before = keyboards()
+    machine.qmp("device_add", driver="usb-kbd", id="hotkbd")
+    added = wait_until(lambda: [n for n in keyboards() if n not in before], 60, "the USB keyboard in hal")
+    assert any("QEMU" in name or "USB" in name for name in added), added
+    machine.qmp("device_del", id="hotkbd")
+    wait_until(lambda: sorted(keyboards()) == sorted(before), 60, "the USB keyboard to leave hal")
+    assert ipc(machine, "hal", "status")  # hal survived the device vanishing
+
+
+def test_the_compositor_owns_the_screen_through_drm(machine: VirtualMachine, tmp_path: Path) -> None:
+    wait_until(lambda: "compositor output drm" in machine.run(["llmos", "logs", "compositor"]).stdout,
+               60, "the compositor's DRM output")
+    shot = machine.screendump(tmp_path / "screen.png")
+    surface = cairo.ImageSurface.create_from_png(str(shot))
+    width, height = surface.get_width(), surface.get_height()
+    assert (width, height) != (720, 400), "still the VGA text console"
+    data = bytes(surface.get_data())
+    stride = surface.get_stride()
+    corner = data[(height - 2) * stride + 8:(height - 2) * stride + 12]  # BGRA, bottom-left
+    assert tuple(corner[:3]) == (0x3F, 0x30, 0x21), corner.hex()  # the compositor's #21303f background
