@@ -232,7 +232,12 @@ class Shell:
         sym, text, shift = translate(seat.keymap.state, code)
         seat.update_modifiers_only(code, pressed)
         if pressed and self._shell_key(sym, text):
-            self.invalidate()
+            if self._focused_key() == "api_key":  # the masked field: rebuild now, caret to the end
+                self.refresh()
+                self.panel.renderer.key(keys.END, True)
+                self.panel.refresh()
+            else:
+                self.invalidate()
             return True
         if self.panel.visible:
             self.panel.renderer.key(sym, pressed, text, shift)
@@ -321,6 +326,8 @@ class Shell:
             if window.id not in self._printed_windows and window.title:
                 self._printed_windows.add(window.id)
                 self._marker(f"app window {window.title}")
+            if change == "mapped" and self.state.panel == "launcher" and not self.state.prompt:
+                self.state.panel = None  # an idle launcher steps aside for an app that appears
             if self.has_keyboard and self.state.current_panel() is not None:
                 self.server.seat.set_keyboard_focus(None)  # the open panel keeps the keyboard
         elif change == "unmapped":
@@ -585,6 +592,7 @@ class Shell:
     def open_settings(self) -> None:
         self.state.panel = "settings"
         self.state.settings.message = ""
+        self.state.settings.loaded = False
         self._spawn(self._load_settings())
 
     async def _load_settings(self) -> None:
@@ -592,7 +600,7 @@ class Shell:
         form = self.state.settings
         if isinstance(values, dict):
             gateway, kiosk, keyboard = (values.get(s) or {} for s in ("gateway", "kiosk", "input"))
-            form.local_model = str(gateway.get("local_model") or "") or "embedded"
+            form.local_model = str(gateway.get("local_model") or "")
             form.api_key_set = bool(gateway.get("anthropic_api_key"))
             form.kiosk_app = str(kiosk.get("app") or "")
             form.layout = str(keyboard.get("layout") or "us")
@@ -693,12 +701,26 @@ class Shell:
             "highlight": state.highlight, "running": [dataclasses.asdict(a) for a in state.running.values()],
             "flow": None if flow is None else {"id": flow.id, "stage": flow.stage, "fraction": flow.fraction,
                                                "tokens": flow.tokens, "reason": flow.reason,
+                                               "checked": flow.checked,
                                                "asks": [dataclasses.asdict(a) for a in flow.asks]},
             "toasts": [t.layer.tree["children"][-1]["children"][0] for t in self.toasts],
             "panel_rect": dataclasses.asdict(self.panel.rect()) if self.panel.visible else None,
             "dock_rect": dataclasses.asdict(self.dock.rect()) if self.dock.visible else None,
             "backdrop": self.backdrop, "keyboard": self.has_keyboard,
+            "settings_loaded": state.settings.loaded,
+            "widgets": {layer.name: _widgets(layer) for layer in (self.panel, self.dock) if layer.visible},
         }
+
+
+def _widgets(layer: Layer) -> dict[str, list[int]]:
+    """Screen rectangles of the keyed widgets of a layer (tests click them; no OCR needed)."""
+    root = layer.renderer.interaction.root
+    found: dict[str, list[int]] = {}
+    for item in root.walk() if root is not None else []:
+        if "key" in item.props:
+            found[str(item.props["key"])] = [round(layer.x + item.x), round(layer.y + item.y), round(item.w),
+                                             round(item.h)]
+    return found
 
 
 def _plain(error: BaseException) -> str:
