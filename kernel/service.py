@@ -54,14 +54,22 @@ def kernel_settings(cfg: config.Config) -> dict[str, Any]:
             not isinstance(given.get(key), bool) else default for key, default in DEFAULTS.items()}
 
 
-def wayland_environment(cfg: config.Config) -> Path:
-    """The compositor's socket path; XDG_RUNTIME_DIR / WAYLAND_DISPLAY are filled in from the
-    compositor's settings when PID 1 did not set them, so app hosts inherit them."""
+def find_wayland(cfg: config.Config) -> Path | None:
+    """The compositor's socket, or None. WAYLAND_DISPLAY/XDG_RUNTIME_DIR from PID 1 win when their
+    socket exists; otherwise they are set from the compositor's own settings ([compositor]
+    runtime_dir, socket), so the app hosts we spawn inherit a working pair."""
+    display, runtime = os.environ.get("WAYLAND_DISPLAY"), os.environ.get("XDG_RUNTIME_DIR")
+    if display and (display.startswith("/") or runtime):
+        given = Path(display) if display.startswith("/") else Path(runtime or "") / display
+        if given.exists():
+            return given
     own = cfg.section("compositor")
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(own.get("runtime_dir", "/run/llmos/wayland")))
-    os.environ.setdefault("WAYLAND_DISPLAY", str(own.get("socket", "wayland-0")))
-    display = os.environ["WAYLAND_DISPLAY"]
-    return Path(display) if display.startswith("/") else Path(os.environ["XDG_RUNTIME_DIR"]) / display
+    runtime_dir, name = str(own.get("runtime_dir", "/run/llmos/wayland")), str(own.get("socket", "wayland-0"))
+    configured = Path(runtime_dir) / name
+    if not configured.exists():
+        return None
+    os.environ["XDG_RUNTIME_DIR"], os.environ["WAYLAND_DISPLAY"] = runtime_dir, name
+    return configured
 
 
 class LazyGateway:
@@ -119,7 +127,6 @@ class KernelService:
         self.registry = Registry.open()
         self._seed_on_first_boot(state)
         self.grants = Grants(state / "kernel" / "grants.json")
-        self.wayland_socket = wayland_environment(self.cfg)
         self.renderer_setting = str(sandbox["renderer"])
         cache = state / "cache" / "quickjs"
         cache.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -177,7 +184,7 @@ class KernelService:
     def _renderer(self) -> str:
         """Wayland when asked for and the compositor's socket exists, else headless: checked per
         launch, so apps started before the compositor is up still run (headless) instead of failing."""
-        if self.renderer_setting == "wayland" and self.wayland_socket.exists():
+        if self.renderer_setting == "wayland" and find_wayland(self.cfg) is not None:
             return "wayland"
         return "null"
 
@@ -367,6 +374,8 @@ class KernelService:
                 app = await self.launcher.launch(record, granted)
             except (RuntimeError, ValueError) as error:
                 raise RpcError("launch-failed", str(error)) from None
+            if params.get("granted") is not None:
+                self.grants.set(record.codeHash, granted)
             return {"app_id": app.app_id, "hash": app.hash, "title": app.title, "pid": app.pid}
 
         async def apps_running(connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:

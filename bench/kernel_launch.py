@@ -1,0 +1,108 @@
+"""flow.start (cached starter app) -> the app's first frame visible in the compositor, through the
+real kernel service and a real headless compositor (both subprocesses, as PID 1 runs them).
+
+"Visible" = the compositor's window list has a window from the app host's pid (a toplevel is
+listed once it committed its first buffer), polled every 5 ms. Cold = first launch of a kernel
+whose compiled-QuickJS cache is empty; warm = later launches (cache filled, app stopped between).
+Also: kernel start -> socket ready, and apps.run (no questions) -> visible.
+
+    .venv/bin/python bench/kernel_launch.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+from kernel.harness import System, make_system, remove
+
+from llmos import ipc
+
+
+async def flow_to_visible(system: System, prompt: str) -> tuple[float, float, str]:
+    """(seconds to 'launched', seconds to visible, app_id)."""
+    client = await ipc.Client.connect(system.kernel_socket)
+    comp = await ipc.Client.connect(system.run / "compositor.sock")
+    try:
+        started = time.perf_counter()
+        flow = (await client.call("flow.start", prompt=prompt))["flow"]
+        while True:
+            name, data = await client.events.get()
+            if name != "flow":
+                continue
+            if data["event"] == "offered-cached":
+                await client.call("flow.answer", flow=flow, accept_cached=True)
+            elif data["event"] == "needs-approval":
+                await client.call("flow.approve", flow=flow, granted=[a["scope"] for a in data["asks"]])
+            elif data["event"] == "failed":
+                raise RuntimeError(data["reason"])
+            elif data["event"] == "launched":
+                launched_at = time.perf_counter() - started
+                pid, app_id = data["pid"], data["app_id"]
+                break
+        while not any(w["pid"] == pid for w in await comp.call("windows")):
+            await asyncio.sleep(0.005)
+        return launched_at, time.perf_counter() - started, app_id
+    finally:
+        await client.close()
+        await comp.close()
+
+
+async def run_to_visible(system: System, ref: str) -> tuple[float, str]:
+    client = await ipc.Client.connect(system.kernel_socket)
+    comp = await ipc.Client.connect(system.run / "compositor.sock")
+    try:
+        started = time.perf_counter()
+        app = await client.call("apps.run", ref=ref)
+        while not any(w["pid"] == app["pid"] for w in await comp.call("windows")):
+            await asyncio.sleep(0.005)
+        return time.perf_counter() - started, app["app_id"]
+    finally:
+        await client.close()
+        await comp.close()
+
+
+def ms(values: list[float]) -> str:
+    each = ", ".join(f"{v * 1000:.0f}" for v in values)
+    return f"median {statistics.median(values) * 1000:.0f} ms ({each})"
+
+
+def main(runs: int) -> None:
+    starts, cold, cold_launched, warm, warm_launched, direct = [], [], [], [], [], []
+    for _ in range(runs):
+        system = make_system()  # fresh state: empty wasm cache, first boot
+        try:
+            system.start_compositor()
+            starts.append(system.start_kernel())
+            launched, visible, app_id = asyncio.run(flow_to_visible(system, "pomodoro timer"))
+            cold.append(visible)
+            cold_launched.append(launched)
+            system.call("apps.stop", app_id=app_id)
+            launched, visible, app_id = asyncio.run(flow_to_visible(system, "pomodoro timer"))
+            warm.append(visible)
+            warm_launched.append(launched)
+            system.call("apps.stop", app_id=app_id)
+            counter = system.call("apps.search", text="counter", limit=1)[0]["hash"]
+            seconds, app_id = asyncio.run(run_to_visible(system, counter))
+            direct.append(seconds)
+            system.call("apps.stop", app_id=app_id)
+        finally:
+            remove(system)
+    print(f"kernel start -> socket ready (first boot, seeds 8 apps): {ms(starts)}")
+    print(f"flow.start -> launched, cold wasm cache: {ms(cold_launched)}")
+    print(f"flow.start -> first frame visible, cold:  {ms(cold)}")
+    print(f"flow.start -> launched, warm:             {ms(warm_launched)}")
+    print(f"flow.start -> first frame visible, warm:  {ms(warm)}")
+    print(f"apps.run -> first frame visible, warm:    {ms(direct)}")
+    print(f"cold/warm ratio (visible): {statistics.median(cold) / statistics.median(warm):.1f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    main(parser.parse_args().runs)
