@@ -60,6 +60,7 @@ class Shell:
         self._printed_windows: set[int] = set()
         self._early: dict[str, list[dict[str, Any]]] = {}  # flow events that beat flow.start's answer
         self._cancel_pending = False
+        self._saved_settings: list[tuple[str, str, str]] = []
         self._refresh_handle: asyncio.Handle | None = None
         self._search_handle: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -416,7 +417,7 @@ class Shell:
                 state.panel = "welcome"
         await self._refresh_running()
         if state.prompt.strip():
-            self._search(state.prompt)
+            await self._search(state.prompt)
         self.invalidate()
 
     async def _refresh_running(self) -> None:
@@ -501,7 +502,7 @@ class Shell:
             self._finish_flow()
         elif kind == "failed":
             flow.stage, flow.reason = "failed", str(data.get("reason") or "unknown reason")
-        elif kind == "cancelled":
+        elif kind == "cancelled" or (kind == "finished" and flow.stage != "failed"):
             self._finish_flow()
 
     def _finish_flow(self) -> None:
@@ -605,6 +606,7 @@ class Shell:
             form.kiosk_app = str(kiosk.get("app") or "")
             form.layout = str(keyboard.get("layout") or "us")
             form.loaded = True
+            self._saved_settings = self._settings_values()
         self.invalidate()
 
     def open_launcher(self) -> None:
@@ -663,15 +665,22 @@ class Shell:
     def save_settings(self) -> None:
         self._spawn(self._save_settings())
 
-    async def _save_settings(self) -> None:
+    def _settings_values(self) -> list[tuple[str, str, str]]:
         form = self.state.settings
         model = "" if form.local_model.strip() in ("", "embedded") else form.local_model.strip()
-        changes = [("gateway", "local_model", model), ("kiosk", "app", form.kiosk_app.strip()),
-                   ("input", "layout", form.layout.strip() or "us")]
+        return [("gateway", "local_model", model), ("kiosk", "app", form.kiosk_app.strip()),
+                ("input", "layout", form.layout.strip() or "us")]
+
+    async def _save_settings(self) -> None:
+        """Only what changed: setting kiosk.app, for one, makes the kernel restart the kiosk app."""
+        form = self.state.settings
+        values = self._settings_values()
+        changes = [item for item in values if item not in self._saved_settings]
         if form.api_key:
             changes.append(("gateway", "anthropic_api_key", form.api_key))
         for section, key, value in changes:
             await self.link.call("settings.set", section=section, key=key, value=value)
+        self._saved_settings = values
         if form.api_key:
             form.api_key, form.api_key_set = "", True
         form.message = "Saved. The keyboard layout applies after a restart."

@@ -1,0 +1,60 @@
+"""The shell against the REAL kernel service: first boot (welcome, starter apps seeded), typing a
+prompt, the registry's suggestions, the cached-app offer, the approval dialog with the kernel's
+plain words, and a real sandboxed app host whose window appears. No stub anywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .harness import HEIGHT, KEY_ENTER, WIDTH, Desktop, region_share, wait_for, white
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
+    root = Path(tmp_path_factory.mktemp("real"))
+    desktop = Desktop(root, first_boot=True)
+    try:
+        desktop.start_kernel(real=True)
+        yield desktop
+    finally:
+        desktop.close()
+
+
+def stage(desktop: Desktop) -> str | None:
+    flow = desktop.shell()["flow"]
+    return flow["stage"] if flow else None
+
+
+def test_first_boot_to_a_running_starter_app(real: Desktop) -> None:
+    desktop = real
+    wait_for(lambda: desktop.shell()["panel"] == "welcome", 20, "the first-boot welcome screen")
+    desktop.log.wait("llmos: shell welcome visible")
+    mark = desktop.log.mark()
+    desktop.keys(KEY_ENTER)
+    desktop.log.wait("llmos: shell launcher visible", mark)
+
+    desktop.type("a pomodoro timer")
+    wait_for(lambda: desktop.shell()["suggestions"], 20, "suggestions from the registry")
+    assert any("omodoro" in title for title in desktop.shell()["suggestions"])
+    desktop.keys(KEY_ENTER)
+    wait_for(lambda: stage(desktop) in ("offered", "approval"), 30, "the kernel's offer or approval")
+    if stage(desktop) == "offered":
+        desktop.keys(KEY_ENTER)  # Use it
+    desktop.log.wait("llmos: shell approval visible", mark, timeout=30)
+    state = desktop.shell()
+    asks = state["flow"]["asks"]
+    assert asks and all(a["words"] and a["words"] != a["scope"] for a in asks), "plain words for each scope"
+    image = desktop.screenshot("real-approval.png")
+    assert region_share(image, (WIDTH // 2 - 100, HEIGHT // 2 - 30, 200, 60), white) > 0.6
+    desktop.keys(KEY_ENTER)
+    line = desktop.log.wait("llmos: shell app window", mark, timeout=60)
+    assert line.endswith("Pomodoro Timer")
+    wait_for(lambda: desktop.shell()["running"], 20, "the app in the shell's running list")
+    windows = desktop.call("windows")
+    assert len(windows) == 1 and windows[0]["focused"]
+    assert desktop.shell()["panel"] is None
