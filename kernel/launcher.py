@@ -75,6 +75,7 @@ class Launcher:
         self.renderer = renderer
         self.token_ttl = token_ttl
         self.apps: dict[str, RunningApp] = {}
+        self.titles: dict[str, str] = {}  # token app id -> title, known before the host is ready
         self._watchers: set[asyncio.Task[None]] = set()
 
     def _instance_id(self, base: str) -> str:
@@ -91,13 +92,14 @@ class Launcher:
         if unknown:
             raise ValueError(f"{record.short} does not declare {', '.join(unknown)}")
         token_app = token_app_id(record)
+        self.titles[token_app] = app_title(record)  # an app may notify while it loads
         token = self.authority.mint(token_app, sorted(set(granted)), self.token_ttl)
         self.manager.renderer = self.renderer()
         try:
             process = await self.manager.launch(record.generatedCode, token, filename=f"{record.short}.ts")
         except LaunchError as error:
             raise RuntimeError(f"the app did not start: {error}") from None
-        app = RunningApp(self._instance_id(token_app), token_app, record.codeHash, app_title(record),
+        app = RunningApp(self._instance_id(token_app), token_app, record.codeHash, self.titles[token_app],
                          sorted(set(granted)), process)
         self.apps[app.app_id] = app
         log.info("launched %s (%s) pid %d renderer %s scopes %s", app.app_id, app.title, app.pid,

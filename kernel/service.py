@@ -226,7 +226,8 @@ class KernelService:
 
     def _app_notified(self, token_app: str, text: str, options: dict[str, Any]) -> None:
         app = self.launcher.by_token_app(token_app)
-        self._notify(app.app_id if app else token_app, app.title if app else token_app, text)
+        title = app.title if app else self.launcher.titles.get(token_app, token_app)
+        self._notify(app.app_id if app else token_app, title, text)
 
     def _notify_kernel(self, text: str) -> None:
         self._notify("", "LLM OS", text)

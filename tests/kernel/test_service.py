@@ -12,6 +12,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 import tomllib
 from typing import Any
 
@@ -211,3 +212,44 @@ def test_cli_goes_through_the_kernel_socket(system: System) -> None:
     assert system.call("apps.running") == []
     denied = llmos_cli(system, "new", "pomodoro timer", "--yes", "--deny", "storage:local")
     assert denied.returncode == 1 and "which you did not allow" in denied.stderr
+
+
+NOTIFIER = """import { ui } from '@llm-os/sdk';
+let sent = false;
+export default function App() {
+  if (!sent) { sent = true; ui.notify('hello from the app'); }
+  return ui.Window({ title: 'Notifier' }, [ui.Text({}, 'hi')]);
+}
+"""
+
+
+def test_app_notifications_and_window_close_reach_subscribers(system: System) -> None:
+    from llmos.kernel.registry import Registry
+
+    with Registry(system.state) as registry:  # safe across processes: the kernel sees it at once
+        record = registry.add("an app that says hello", NOTIFIER, "hand-written", ["ui:window", "notify"])
+
+    async def scenario() -> None:
+        watcher = await ipc.Client.connect(system.kernel_socket)
+        try:
+            await watcher.call("subscribe", events=["app", "notify"])
+            app = await watcher.call("apps.run", ref=record.short)
+            assert app["title"] == "Notifier"
+            _, note = await next_event(watcher, lambda n, d: n == "notify")
+            assert note == {"app_id": app["app_id"], "title": "Notifier", "text": "hello from the app"}
+            compositor = await ipc.Client.connect(system.run / "compositor.sock")
+            try:
+                deadline = time.monotonic() + 15
+                while not (mine := [w for w in await compositor.call("windows") if w["pid"] == app["pid"]]):
+                    assert time.monotonic() < deadline, "the notifier's window did not appear"
+                    await asyncio.sleep(0.01)
+                await compositor.call("close", id=mine[0]["id"])  # what Super+Q does
+            finally:
+                await compositor.close()
+            _, ended = await next_event(watcher, lambda n, d: n == "app" and d["state"] != "launched")
+            assert ended["state"] == "exited" and ended["app_id"] == app["app_id"]
+        finally:
+            await watcher.close()
+
+    asyncio.run(scenario())
+    assert system.call("apps.running") == []
