@@ -223,8 +223,8 @@ def flow_dialog(flow: Flow, actions: Actions, h: Handlers, screen: tuple[int, in
         text(STAGE_WORDS.get(flow.stage, flow.stage), color=MUTED),
         progress_bar(inner, flow.fraction if flow.stage == "generating" else
                      (1.0 if flow.stage in ("checking", "repairing") else 0.0)),
-        node("Row", text(" · ".join(detail) or " ", "sm", color=MUTED),
-             node("Button", "Cancel", key="cancel", onClick=h(actions.cancel_flow))),
+        node("Row", node("Button", "Cancel", key="cancel", onClick=h(actions.cancel_flow)),
+             text(" · ".join(detail) or " ", "sm", color=MUTED)),  # the button first: it must not move
     )
 
 

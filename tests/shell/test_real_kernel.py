@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import HEIGHT, KEY_ENTER, WIDTH, Desktop, region_share, wait_for, white
+from .harness import HEIGHT, KEY_ENTER, KEY_ESC, WIDTH, Desktop, region_share, wait_for, white
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -58,3 +58,26 @@ def test_first_boot_to_a_running_starter_app(real: Desktop) -> None:
     windows = desktop.call("windows")
     assert len(windows) == 1 and windows[0]["focused"]
     assert desktop.shell()["panel"] is None
+
+
+def test_new_prompt_generates_or_fails_plainly_and_can_be_cancelled(real: Desktop) -> None:
+    """No cached app matches, so the real gateway runs: with a model it generates (then Cancel),
+    without one the flow fails with the gateway's reason and a Retry button; the OS keeps running."""
+    desktop = real
+    for app in desktop.kcall("apps.running"):
+        desktop.kcall("apps.stop", app_id=app["app_id"])
+    wait_for(lambda: desktop.shell()["panel"] == "launcher", 20, "the launcher once nothing runs")
+    desktop.type("a chess clock for two players")
+    desktop.keys(KEY_ENTER)
+    wait_for(lambda: stage(desktop) in ("generating", "failed"), 60, "generation or a plain failure")
+    if stage(desktop) == "generating":
+        cancel = desktop.shell()["widgets"]["panel"]["cancel"]
+        desktop.click(cancel[0] + 5, cancel[1] + 5)
+        wait_for(lambda: desktop.shell()["flow"] is None, 20, "Cancel to end the flow")
+    else:
+        state = desktop.shell()
+        assert state["flow"]["reason"] and "retry" in state["widgets"]["panel"]
+        print("real kernel failure reason:", state["flow"]["reason"])
+        desktop.keys(KEY_ESC)
+    wait_for(lambda: desktop.shell()["panel"] == "launcher", 20, "the launcher again")
+    assert desktop.compositor.poll() is None and desktop.kernel is not None and desktop.kernel.poll() is None
