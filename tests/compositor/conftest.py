@@ -17,9 +17,10 @@ from typing import Any
 
 import cairocffi as cairo
 import pytest
-from wlclient import Client
 
 from llmos import ipc
+
+from .wlclient import Client
 
 WIDTH, HEIGHT = 320, 240
 BACKGROUND = (0x21, 0x30, 0x3F)

@@ -13,8 +13,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BACKGROUND, pixel, wait_for
-from wlclient import solid
+
+from .conftest import BACKGROUND, pixel, wait_for
+from .wlclient import solid
 
 pytestmark = pytest.mark.timeout(60)
 EV_KEY = 1

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BACKGROUND, HEIGHT, WIDTH, pixel, wait_for
-from wlclient import gradient, render, solid
+
+from .conftest import BACKGROUND, HEIGHT, WIDTH, pixel, wait_for
+from .wlclient import gradient, render, solid
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import wait_for
-from wlclient import solid
 
 from llmos import ipc
+
+from .conftest import wait_for
+from .wlclient import solid
 
 pytestmark = pytest.mark.timeout(60)
 

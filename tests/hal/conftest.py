@@ -5,7 +5,8 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from halnet import Pair, make_pair
+
+from .halnet import Pair, make_pair
 
 
 @pytest.fixture

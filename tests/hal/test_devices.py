@@ -13,9 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pyudev
-from halnet import PYTHON, Pair, Subscriber, start_hal
 
 from llmos.hal.devices import Registry, summarize, udevd_running
+
+from .halnet import PYTHON, Pair, Subscriber, start_hal
 
 
 def test_registry_matches_pyudev_enumeration() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from halnet import SERVER_IP, Pair, Subscriber, start_dnsmasq, start_hal, wait_for
+from .halnet import SERVER_IP, Pair, Subscriber, start_dnsmasq, start_hal, wait_for
 
 
 def _address(hal, name: str = "eth0") -> str | None:

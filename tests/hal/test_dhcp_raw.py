@@ -8,7 +8,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from halnet import Pair, Subscriber, start_hal, wait_for
+from .halnet import Pair, Subscriber, start_hal, wait_for
 
 RAWDHCP = str(Path(__file__).with_name("rawdhcp.py"))
 

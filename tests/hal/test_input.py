@@ -9,7 +9,6 @@ import os
 from collections.abc import Iterator
 
 import pytest
-import recorded
 from evdev import ecodes as e
 
 from llmos import config as llmos_config
@@ -18,6 +17,8 @@ from llmos.hal import classify as c
 from llmos.hal.input import InputManager, RecordedDevice
 from llmos.hal.keymap import compile_keymap
 from llmos.hal.service import Hal
+
+from . import recorded
 
 
 @pytest.mark.parametrize(("caps", "props", "kinds"), [

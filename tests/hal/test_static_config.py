@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from halnet import SERVER_IP, Pair, run, start_hal, wait_for
 
 from llmos.config import parse
 from llmos.hal import resolv
 from llmos.hal.netconfig import parse_network
+
+from .halnet import SERVER_IP, Pair, run, start_hal, wait_for
 
 
 def test_static_address_route_and_dns(pair: Pair, tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from init_harness import Init
+
+from .init_harness import Init
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
-from init_harness import wait_until
+
+from .init_harness import wait_until
 
 UNIFIED = Path("/sys/fs/cgroup/unified")
 

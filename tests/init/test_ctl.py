@@ -7,7 +7,8 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-from init_harness import socket_service, wait_until
+
+from .init_harness import socket_service, wait_until
 
 
 def llmos(init, *args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:

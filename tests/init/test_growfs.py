@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from init_harness import wait_until
+
+from .init_harness import wait_until
 
 LINUX_FS = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 

@@ -17,9 +17,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from init_harness import REPO, wait_until
 
 from llmos import ipc
+
+from .init_harness import REPO, wait_until
 
 
 @pytest.fixture

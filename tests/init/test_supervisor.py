@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from init_harness import socket_service, wait_until
 
 from llmos import ipc
+
+from .init_harness import socket_service, wait_until
 
 FAST = {"backoff_initial": 0.1, "backoff_max": 2.0}
 

@@ -19,7 +19,7 @@ def test_default_table_is_consistent():
     assert names.index("udevd") < names.index("udev-coldplug")
     assert names.index("hal") < names.index("compositor") < names.index("kernel")
     agent = table.get("agent")
-    assert agent is not None and agent.requires == ()
+    assert agent is not None and agent.requires == ("udev-coldplug",)  # its port needs virtio_console
     config = parse("")
     assert not services.condition_met(agent, config, "console=ttyS0 quiet")
     assert services.condition_met(agent, config, "console=ttyS0 llmos.agent=1")

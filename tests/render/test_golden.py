@@ -13,9 +13,10 @@ from pathlib import Path
 
 import cairocffi as cairo
 import pytest
-import samples
 
 from llmos.sdk.render import DARK, Renderer, keys
+
+from . import samples
 
 GOLDEN = Path(__file__).parent / "golden"
 CHANNEL_TOLERANCE = 24

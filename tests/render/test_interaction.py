@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import samples
-from samples import h, node
 
 from llmos.sdk.render import Renderer, TreeError, keys
+
+from . import samples
+from .samples import h, node
 
 
 class Recorder:

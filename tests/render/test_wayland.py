@@ -17,12 +17,13 @@ from pathlib import Path
 
 import cairocffi as cairo
 import pytest
-import samples
 from xkbcommon import xkb
 
 from llmos.sdk.render import Renderer, keys
 from llmos.sdk.wayland import WaylandWindow
 from llmos.sdk.wayland.keyboard import Keyboard
+
+from . import samples
 
 pytestmark = pytest.mark.skipif(shutil.which("weston") is None, reason="weston is not installed")
 WESTON_INI = """[core]

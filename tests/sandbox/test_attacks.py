@@ -8,11 +8,12 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import app_source
 
 from llmos.ipc import RpcError
 from llmos.kernel.sandbox.manager import LaunchError
 from llmos.kernel.sandbox.syncrpc import SyncClient
+
+from .conftest import app_source
 
 
 def run(coro, timeout=60):

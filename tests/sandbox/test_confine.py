@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import app_source
 
 from llmos.kernel.sandbox.confine import app_uid
+
+from .conftest import app_source
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to setuid and unshare")
 

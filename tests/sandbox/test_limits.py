@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import app_source
-from test_attacks import button
-
 from llmos.kernel.sandbox.guest import GuestLimits
+
+from .conftest import app_source
+from .test_attacks import button
 
 LIMITS = GuestLimits(memory_bytes=8 * 1024 * 1024, deadline_s=1.5, max_nodes=500)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import app_source
+from .conftest import app_source
 
 
 async def http_server():

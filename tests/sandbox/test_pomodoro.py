@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import app_source
+from .conftest import app_source
 
 POMODORO_SCOPES = ["storage:local", "timer", "notify", "ui:window"]
 
