@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 
 from llmos.host.vm import VirtualMachine
 
-STATUS = ("import json; from llmos import ipc, paths; "
-          "print(json.dumps(ipc.call(paths.socket_path('init'), 'status')))")
-
-
-def status(machine: VirtualMachine) -> dict[str, dict]:
-    services = json.loads(machine.run(["python3", "-c", STATUS]).stdout)
-    if isinstance(services, dict) and "services" in services:
-        services = services["services"]
-    return {service["name"]: service for service in services}
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := condition():
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
+from .guest import services as status
+from .guest import wait_until
 
 
 def test_boots_through_python_stages_to_ready(machine: VirtualMachine) -> None:

@@ -4,31 +4,15 @@ arriving as evdev events, USB hotplug through udev, and the compositor owning th
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cairocffi as cairo
 
 from llmos.host.vm import VirtualMachine
 
+from .guest import ipc, wait_until
+
 KEY_A, KEY_B, ABS_X, ABS_Y, EV_KEY, EV_ABS = 30, 48, 0, 1, 1, 3
-
-
-def ipc(machine: VirtualMachine, service: str, method: str, **params: object) -> object:
-    code = ("import json, sys; from llmos import ipc, paths; params = json.loads(sys.argv[1]); "
-            f"print(json.dumps(ipc.call(paths.socket_path({service!r}), {method!r}, **params)))")
-    return json.loads(machine.run(["python3", "-c", code, json.dumps(params)]).stdout)
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := condition():
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
 
 
 def test_dhcp_lease_route_and_dns_from_qemu_user_network(machine: VirtualMachine) -> None:
