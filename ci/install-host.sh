@@ -15,7 +15,7 @@ SOURCES
 fi
 # mkosi 24 and a systemd-repart that knows our partition options come from bookworm-backports;
 # udev must match the backported libudev, so it comes from there too.
-BACKPORTS=(mkosi systemd-boot systemd-boot-efi systemd-repart udev)
+BACKPORTS=(mkosi systemd systemd-boot systemd-boot-efi udev)
 PACKAGES=(python3 python3-venv python3-dev build-essential cmake pkg-config binutils
           qemu-system-x86 qemu-utils ovmf kmod dosfstools mtools e2fsprogs fdisk cpio zstd
           libcairo2-dev libpango1.0-dev libxkbcommon-dev libwayland-dev

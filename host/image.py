@@ -30,7 +30,7 @@ MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
 MODEL_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 # Host tools and the Debian package that provides each.
 HOST_TOOLS = {
-    "mkosi": "mkosi (from bookworm-backports)", "systemd-repart": "systemd-repart (from bookworm-backports)",
+    "mkosi": "mkosi (from bookworm-backports)", "systemd-repart": "systemd (from bookworm-backports)",
     "mkfs.vfat": "dosfstools", "mcopy": "mtools", "mkfs.ext4": "e2fsprogs", "depmod": "kmod",
     "zstd": "zstd", "readelf": "binutils", "apt-get": "apt", "qemu-img": "qemu-utils",
 }

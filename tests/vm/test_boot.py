@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from llmos.host.vm import VirtualMachine
 
@@ -89,3 +91,15 @@ def test_the_uefi_disk_boots_under_ovmf(boot: Callable[..., VirtualMachine]) -> 
     machine = boot(wait_ready=False, uefi=True, extra_cmdline="")
     machine.wait_for(r"llmos: stage1 start", 420)
     machine.wait_for(r"llmos: pid1 start", 120)
+
+
+def test_stage1_explains_a_missing_disk_and_opens_a_shell(boot: Callable[..., VirtualMachine],
+                                                          tmp_path: Path) -> None:
+    blank = tmp_path / "blank.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(blank), "1G"], check=True)
+    machine = boot(wait_ready=False, overlay=blank)
+    machine.wait_for(r"EMERGENCY: no LLM OS root partition found", 180)
+    machine.wait_for(r"looked for root type 4f68bce3-e8cd-4db1-96e7-fbcaf984b709", 10)
+    machine.wait_for(r"emergency shell", 10)
+    machine.wait_for(r"BusyBox", 30)
+    assert machine.process is not None and machine.process.poll() is None  # no panic: QEMU still runs
