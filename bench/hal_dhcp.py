@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hal"))
 from halnet import Subscriber, make_pair, start_dnsmasq, start_hal, wait_for
 

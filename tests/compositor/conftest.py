@@ -10,13 +10,13 @@ import os
 import select
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import cairocffi as cairo
 import pytest
+from waiting import wait_for
 
 from llmos import ipc
 
@@ -45,18 +45,6 @@ class Running:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Re-check a condition until it holds; each check is a real round trip, so this is not a sleep."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def start(root: Path, extra_config: str = "", size: tuple[int, int] = (WIDTH, HEIGHT)) -> Running:

@@ -7,11 +7,11 @@ import hashlib
 import io
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from llmos.host import flash
 
@@ -32,13 +32,6 @@ def gpt_image(path: Path, size: int) -> Path:
         f.seek(MiB)
         f.write(os.urandom(size - 2 * MiB))
     return path
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
-        time.sleep(0.01)
 
 
 def sha256_of(path: Path, length: int | None = None) -> str:

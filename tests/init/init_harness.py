@@ -9,27 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from waiting import wait_for as wait_until
 
 from llmos import ipc
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0,
-               what: str | Callable[[], str] = "condition") -> Any:
-    """Poll a condition (no fixed sleeps standing in for readiness)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            detail = what if isinstance(what, str) else what()
-            raise AssertionError(f"timed out after {timeout} s waiting for {detail}")
-        time.sleep(0.02)
 
 
 class Init:

@@ -19,22 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from waiting import wait_for
+
 from llmos import ipc
 
 WIDTH, HEIGHT = 640, 480
 BACKGROUND = (0x21, 0x30, 0x3F)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Re-check a condition until it holds; every check is a real round trip or process poll."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 async def next_event(client: ipc.Client, accept: Callable[[str, Any], bool], timeout: float = 20.0,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import cairocffi as cairo
+from waiting import wait_for
 
 from llmos import ipc
 
@@ -36,18 +37,6 @@ for row, first in _ROWS.items():
         CODES[char] = (first + offset, False)
         if char.isalpha():
             CODES[char.upper()] = (first + offset, True)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Re-check a condition until it holds; each check is a real round trip or a log look-up."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 class Log:

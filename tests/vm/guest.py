@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 from llmos.host.vm import VirtualMachine
@@ -15,17 +13,6 @@ def ipc(machine: VirtualMachine, service: str, method: str, **params: Any) -> An
     code = ("import json, sys; from llmos import ipc, paths; params = json.loads(sys.argv[1]); "
             f"print(json.dumps(ipc.call(paths.socket_path({service!r}), {method!r}, **params)))")
     return json.loads(machine.run(["python3", "-c", code, json.dumps(params)]).stdout)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    """Poll a condition (each poll is a round trip into the guest) until it holds or time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := condition():
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def services(machine: VirtualMachine) -> dict[str, dict]:
