@@ -6,10 +6,11 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from waiting import wait_for as wait_until
+
 from llmos.host.vm import VirtualMachine
 
 from .guest import services as status
-from .guest import wait_until
 
 
 def test_boots_through_python_stages_to_ready(machine: VirtualMachine) -> None:

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cairocffi as cairo
+from waiting import wait_for as wait_until
 
 from llmos.host.vm import VirtualMachine
 
-from .guest import ipc, wait_until
+from .guest import ipc
 
 STORAGE_QUERY = ("import glob, json, sqlite3; print(json.dumps({p: dict(sqlite3.connect(p).execute("
                  "'SELECT key, value FROM kv')) "

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import cairocffi as cairo
+from waiting import wait_for as wait_until
 
 from llmos.host.vm import VirtualMachine
 
-from .guest import ipc, wait_until
+from .guest import ipc
 
 KEY_A, KEY_B, ABS_X, ABS_Y, EV_KEY, EV_ABS = 30, 48, 0, 1, 1, 3
 
@@ -60,13 +61,14 @@ def test_a_hotplugged_usb_keyboard_appears_and_disappears(machine: VirtualMachin
     assert ipc(machine, "hal", "status")  # hal survived the device vanishing
 
 
-def test_the_compositor_owns_the_screen_through_drm(machine: VirtualMachine, tmp_path: Path) -> None:
-    status = wait_until(lambda: (st := ipc(machine, "compositor", "status"))["backend"] == "drm" and st,
-                        60, "the compositor on its DRM output")
+def assert_screen_shows_compositor_frame(machine: VirtualMachine, backend: str, shot: Path) -> None:
+    """Sample the compositor's own frame and the QMP screendump at the same points: they must agree."""
+    status = wait_until(lambda: (st := ipc(machine, "compositor", "status"))["backend"] == backend and st,
+                        90, f"the compositor on its {backend} output")
     width, height = status["width"], status["height"]
     points = [[x * width // 9, y * height // 7] for x in range(1, 9) for y in range(1, 7)]
-    own = ipc(machine, "compositor", "pixels", points=points)  # what the compositor drew
-    surface = cairo.ImageSurface.create_from_png(str(machine.screendump(tmp_path / "screen.png")))
+    own = ipc(machine, "compositor", "pixels", points=points)
+    surface = cairo.ImageSurface.create_from_png(str(machine.screendump(shot)))
     assert (surface.get_width(), surface.get_height()) == (width, height), "not the compositor's mode"
     data, stride = bytes(surface.get_data()), surface.get_stride()
     shown = [[data[y * stride + 4 * x + 2], data[y * stride + 4 * x + 1], data[y * stride + 4 * x]]
@@ -74,3 +76,22 @@ def test_the_compositor_owns_the_screen_through_drm(machine: VirtualMachine, tmp
     same = sum(1 for a, b in zip(own, shown, strict=True)
                if max(abs(p - q) for p, q in zip(a, b, strict=True)) <= 8)
     assert same >= 0.9 * len(points), f"only {same}/{len(points)} sampled pixels match the compositor's frame"
+
+
+def test_the_compositor_owns_the_screen_through_drm(machine: VirtualMachine, tmp_path: Path) -> None:
+    assert_screen_shows_compositor_frame(machine, "drm", tmp_path / "drm.png")
+
+
+def set_backend(machine: VirtualMachine, backend: str) -> None:
+    machine.run(["python3", "-c", "import sys; from llmos import config; "
+                 "config.save_user_setting('display', 'backend', sys.argv[1])", backend])
+    machine.run(["llmos", "restart", "compositor"])
+
+
+def test_the_fbdev_fallback_draws_the_same_screen(machine: VirtualMachine, tmp_path: Path) -> None:
+    set_backend(machine, "fbdev")
+    try:
+        assert_screen_shows_compositor_frame(machine, "fbdev", tmp_path / "fbdev.png")
+    finally:
+        set_backend(machine, "auto")
+    assert_screen_shows_compositor_frame(machine, "drm", tmp_path / "back-to-drm.png")

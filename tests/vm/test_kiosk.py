@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from waiting import wait_for as wait_until
+
 from llmos.host.vm import VirtualMachine
 
-from .guest import ipc, wait_until
+from .guest import ipc
 
 TITLE = "Pomodoro Timer"
 
