@@ -210,6 +210,10 @@ class Supervisor:
         env = dict(os.environ)
         env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin")
         env["PYTHONUNBUFFERED"] = "1"  # log lines must arrive as they are printed
+        # The kernel command line sets PYTHONHASHSEED=0 so that Python can start before the entropy pool is
+        # ready. Services (and the untrusted apps they host) must not inherit a fixed seed: hash flooding.
+        if env.get("PYTHONHASHSEED") == "0":
+            env["PYTHONHASHSEED"] = "random"
         env["LLMOS_SERVICE"] = service.name
         env.update(service.environment)
         return env

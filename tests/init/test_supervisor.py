@@ -261,3 +261,12 @@ def test_restart_while_waiting_keeps_waiting(start_init, tmp_path):
     assert "top: started" not in init.output()  # its requirement is still not ready
     gate.touch()
     init.wait_state("top", "ready")
+
+
+def test_services_do_not_inherit_the_boot_time_fixed_hash_seed(start_init):
+    """PYTHONHASHSEED=0 on the kernel command line lets Python start before entropy is ready; services, and
+    the untrusted apps they host, must get randomised hashing back."""
+    init = start_init([{"name": "seed", "argv": "echo seed=$PYTHONHASHSEED", "oneshot": True}],
+                      env={"PYTHONHASHSEED": "0"})
+    init.wait_state("seed", "done")
+    assert [line["text"] for line in init.call("logs", service="seed")["lines"]] == ["seed=random"]
