@@ -1,0 +1,29 @@
+"""The `usb` variant (generic kernel, all modules, firmware) boots the way a USB stick boots a PC:
+UEFI firmware (OVMF) -> systemd-boot at the removable-media path -> our kernel and Python initramfs ->
+PID 1 -> the compositor's shell on screen. Its console is the screen, so the check is a screendump."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cairocffi as cairo
+from waiting import wait_for
+
+from llmos.host import image
+from llmos.host.vm import Image, VirtualMachine
+
+BACKGROUND_BGR = bytes((0x3F, 0x30, 0x21))  # the compositor's #21303f
+
+
+def test_usb_image_boots_under_uefi_to_the_shell(tmp_path: Path) -> None:
+    image.ensure_built("usb")
+    built = Image.find("usb", image.REPO / "build" / "images" / "usb")
+    with VirtualMachine(built, uefi=True, workdir=tmp_path, extra_cmdline="") as machine:
+        def compositor_on_screen() -> bool:
+            surface = cairo.ImageSurface.create_from_png(str(machine.screendump(tmp_path / "screen.png")))
+            data, stride = bytes(surface.get_data()), surface.get_stride()
+            row = (surface.get_height() - 3) * stride
+            return surface.get_width() >= 1024 and data[row + 12:row + 15] == BACKGROUND_BGR
+
+        wait_for(compositor_on_screen, 420, "the compositor's frame on the UEFI-booted screen", interval=2.0)
+        machine.wait_for(r"BdsDxe: starting", 5)  # the firmware's boot manager started systemd-boot
