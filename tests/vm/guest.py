@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from llmos.host.vm import VirtualMachine
+from llmos.host.vm import VirtualMachine, VMError
 
 
 def ipc(machine: VirtualMachine, service: str, method: str, **params: Any) -> Any:
@@ -13,6 +13,14 @@ def ipc(machine: VirtualMachine, service: str, method: str, **params: Any) -> An
     code = ("import json, sys; from llmos import ipc, paths; params = json.loads(sys.argv[1]); "
             f"print(json.dumps(ipc.call(paths.socket_path({service!r}), {method!r}, **params)))")
     return json.loads(machine.run(["python3", "-c", code, json.dumps(params)]).stdout)
+
+
+def try_ipc(machine: VirtualMachine, service: str, method: str, **params: Any) -> Any:
+    """Like ipc(), but None while the service is (re)starting and its socket does not answer yet."""
+    try:
+        return ipc(machine, service, method, **params)
+    except VMError:
+        return None
 
 
 def services(machine: VirtualMachine) -> dict[str, dict]:

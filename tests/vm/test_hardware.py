@@ -11,7 +11,7 @@ from waiting import wait_for as wait_until
 
 from llmos.host.vm import VirtualMachine
 
-from .guest import ipc
+from .guest import ipc, try_ipc
 
 KEY_A, KEY_B, ABS_X, ABS_Y, EV_KEY, EV_ABS = 30, 48, 0, 1, 1, 3
 
@@ -63,8 +63,11 @@ def test_a_hotplugged_usb_keyboard_appears_and_disappears(machine: VirtualMachin
 
 def assert_screen_shows_compositor_frame(machine: VirtualMachine, backend: str, shot: Path) -> None:
     """Sample the compositor's own frame and the QMP screendump at the same points: they must agree."""
-    status = wait_until(lambda: (st := ipc(machine, "compositor", "status"))["backend"] == backend and st,
-                        90, f"the compositor on its {backend} output")
+    def on_backend() -> dict | None:
+        status = try_ipc(machine, "compositor", "status")
+        return status if status and status["backend"] == backend else None
+
+    status = wait_until(on_backend, 90, f"the compositor on its {backend} output")
     width, height = status["width"], status["height"]
     points = [[x * width // 9, y * height // 7] for x in range(1, 9) for y in range(1, 7)]
     own = ipc(machine, "compositor", "pixels", points=points)
