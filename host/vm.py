@@ -47,7 +47,8 @@ class Image:
 
     @classmethod
     def find(cls, variant: str = "qemu", directory: Path | None = None) -> Image:
-        directory = directory or Path(os.environ.get("LLMOS_IMAGE_DIR", "build/images")) / variant
+        default = Path(__file__).resolve().parent.parent / "build" / "images"  # `llmos image build` output
+        directory = directory or Path(os.environ.get("LLMOS_IMAGE_DIR", default)) / variant
         stem = directory / f"llmos-{variant}"
         parts = [stem.with_suffix(suffix) for suffix in (".raw", ".vmlinuz", ".initrd", ".cmdline")]
         missing = [str(p) for p in parts if not p.exists()]
