@@ -40,6 +40,10 @@ class Image:
     format: int
 
 
+MAX_SIDE = 8192
+MAX_BYTES = 128 << 20
+
+
 def copy_buffer(buffer: Any, previous: Image | None, rows: tuple[int, int] | None) -> Image:
     """Copy `buffer` (a wl_buffer resource pointer); only `rows` (y0, y1) when `previous` matches."""
     shm = wl.wl_shm_buffer_get(wl_resource(buffer))
@@ -53,6 +57,10 @@ def copy_buffer(buffer: Any, previous: Image | None, rows: tuple[int, int] | Non
         raise BufferError(0, f"wl_shm format {pixel_format:#x} is not supported")
     if stride < width * 4 or stride % 4:
         raise BufferError(2, f"stride {stride} is too small for width {width}")
+    if width > MAX_SIDE or height > MAX_SIDE or stride * height > MAX_BYTES:
+        # The compositor keeps a copy of every window; one client must not make it allocate gigabytes.
+        raise BufferError(2, f"buffer {width}x{height} (stride {stride}) is over the {MAX_SIDE}-pixel, "
+                             f"{MAX_BYTES >> 20} MiB limit")
     image = previous
     if image is None or (image.width, image.height, image.stride, image.format) != (
             width, height, stride, pixel_format):

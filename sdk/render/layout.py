@@ -20,6 +20,8 @@ FLUID = frozenset({"Text", "TextInput", "Slider", "List", "Row", "Column"})
 ROW_GROW = frozenset({"TextInput", "Slider", "List"})
 MIN_WINDOW_WIDTH = 280.0
 MAX_NATURAL_WIDTH = 720.0
+MAX_NATURAL_HEIGHT = 4096.0  # taller content is clipped (List scrolls); apps ask for at most this much
+MAX_WINDOW_SIDE = 8192.0  # the compositor refuses larger buffers
 
 
 def text_style(node: Node, theme: Theme) -> TextStyle:
@@ -104,13 +106,14 @@ class Layout:
             given = root.props.get("width")
             avail = float(given) if given is not None else MAX_NATURAL_WIDTH
             width = float(given) if given is not None else max(MIN_WINDOW_WIDTH, self.measure(root, avail)[0])
+            width = min(width, MAX_WINDOW_SIDE)
         _, natural_h = self.measure(root, width)
         if forced:
             height = float(forced[1]) - top
         elif root.props.get("height") is not None:
-            height = float(root.props["height"]) - top
+            height = min(float(root.props["height"]), MAX_WINDOW_SIDE) - top
         else:
-            height = natural_h
+            height = min(natural_h, MAX_NATURAL_HEIGHT - top)  # a huge tree must not ask for a huge buffer
         self.place(root, 0.0, top, width, max(height, 0.0))
         return round(width), round(height + top)
 

@@ -92,6 +92,16 @@ def test_buffer_beyond_its_pool_is_a_protocol_error(compositor, connect) -> None
     still_serving(compositor, connect)
 
 
+def test_a_buffer_over_the_size_limit_is_a_protocol_error(compositor, connect) -> None:
+    """The compositor copies every window; a 9000-pixel-wide buffer would make it allocate without bound."""
+    bad = connect()
+    window = bad.toplevel("huge")
+    window.surface.attach(bad.buffer(9000, 4, b""), 0, 0)
+    window.surface.commit()
+    assert bad.roundtrip() == -1 and bad.error() != 0
+    still_serving(compositor, connect)
+
+
 def test_ack_of_unknown_serial_is_a_protocol_error(compositor, connect) -> None:
     bad = connect()
     window = bad.toplevel("liar")

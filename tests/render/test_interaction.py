@@ -288,3 +288,12 @@ def test_number_children_show_as_text_and_a_bare_root_gets_a_window() -> None:
     renderer, _ = make(node("Column", {}, 42, None, False, "x"))
     texts = [n.text for n in renderer.find(lambda n: n.type == "Column").children]
     assert texts == ["42", "x"]
+
+
+def test_a_huge_tree_asks_for_a_bounded_window() -> None:
+    """Thousands of rows must not ask the compositor for a buffer taller than it will accept."""
+    rows = [node("Text", None, f"row {index}") for index in range(3000)]
+    renderer = Renderer()
+    renderer.render(node("Window", {"title": "long"}, node("Column", None, *rows)))
+    width, height = renderer.size()
+    assert height <= 4096 and width <= 8192, (width, height)
