@@ -145,14 +145,17 @@ def _checked(service: Service, where: str,
         if not _SIZE.match(value):
             problems.append(ConfigProblem(f"{where}.{key}",
                                           f"expected 'max' or a size like 512M, got {value!r}"))
-            service = replace(service, **{key: "max"})
+            value = "max"
+        service = replace(service, **{key: value})  # cgroup files take text, whatever TOML gave
     if service.restart not in RESTART_POLICIES:
         problems.append(ConfigProblem(f"{where}.restart", f"expected one of {', '.join(RESTART_POLICIES)}"))
         service = replace(service, restart="on-failure")
     if service.condition and service.condition.partition(":")[0] not in ("cmdline", "config"):
         problems.append(ConfigProblem(f"{where}.condition",
                                       "expected cmdline:KEY[=VALUE] or config:SECTION.KEY"))
-    if not isinstance(service.environment, dict):
+    environment = service.environment
+    if not isinstance(environment, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in environment.items()):
         problems.append(ConfigProblem(f"{where}.environment", "expected a table of strings"))
         service = replace(service, environment={})
     return service, problems

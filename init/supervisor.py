@@ -242,11 +242,11 @@ class Supervisor:
                 argv, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd, env=env, cwd="/",
                 close_fds=True, start_new_session=True,
                 preexec_fn=(lambda: join(procs_fd)) if procs_fd is not None else None, **user)
-        except OSError as error:
+        except Exception as error:  # PID 1 survives anything Popen raises, and leaks no descriptor
             os.close(read_fd)
-            reason = f"cannot start {argv[0]}: {error.strerror or error}"
-            if isinstance(error, FileNotFoundError | PermissionError):
-                self._fail(runner, reason)  # retrying cannot make a binary appear
+            reason = f"cannot start {argv[0]}: {getattr(error, 'strerror', None) or error}"
+            if isinstance(error, FileNotFoundError | PermissionError | TypeError | ValueError):
+                self._fail(runner, reason)  # retrying cannot make a binary appear or fix the table
             else:
                 self.log(f"{service.name}: {reason}")
             return False

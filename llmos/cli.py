@@ -18,11 +18,14 @@ AREAS: dict[str, str] = {
     "status": "llmos.init.ctl",
     "logs": "llmos.init.ctl",
     "restart": "llmos.init.ctl",
+    "start": "llmos.init.ctl",
+    "stop": "llmos.init.ctl",
     "poweroff": "llmos.init.ctl",
     "reboot": "llmos.init.ctl",
     "net": "llmos.hal.cli",
     "devices": "llmos.hal.cli",
     "app": "llmos.kernel.cli",
+    "gateway": "llmos.kernel.gateway.cli",
 }
 
 

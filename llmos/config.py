@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "display": {"backend": "auto", "scale": 1},
     "gateway": {
         "local_model": "",  # empty: the embedded Gemma 3 270M
-        "cloud_model": "claude-sonnet-4-5",
+        "cloud_model": "claude-sonnet-4-6",
         "anthropic_api_key": "",
         "daily_token_budget": 200_000,
         "per_app_token_budget": 20_000,

@@ -98,3 +98,17 @@ def test_bucket_limits_rate():
     bucket = Bucket(rate=0.001, burst=5, tokens=5)
     assert [bucket.take() for _ in range(8)] == [True] * 5 + [False] * 3
     assert bucket.suppressed == 3
+
+
+def test_numbers_for_sizes_become_text_and_bad_environment_is_dropped(tmp_path):
+    """A TOML/JSON integer for memory_max must reach the cgroup file as text, and a non-string environment
+    value must be refused at load time, not make Popen raise in PID 1's loop."""
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"services": [
+        {"name": "a", "argv": ["true"], "memory_max": 268435456, "environment": {"X": 1}},
+    ]}))
+    table = services.load_file(path)
+    service = table.get("a")
+    assert service.memory_max == "268435456"
+    assert service.environment == {}
+    assert [p.where.rsplit(": ", 1)[-1] for p in table.problems] == ["services[0].environment"]
