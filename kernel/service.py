@@ -365,7 +365,9 @@ class KernelService:
             granted = params.get("granted")
             if granted is None:
                 granted = self.grants.get(record.codeHash)
-                granted = list(record.capabilities) if granted is None else granted
+                if granted is None:  # never approved: only the approval dialog (flow.run) may grant
+                    raise RpcError("needs-approval", f"{record.short} has not been approved yet; "
+                                   "start flow.run to ask the user")
             elif not isinstance(granted, list) or not all(isinstance(s, str) for s in granted):
                 raise RpcError("bad-request", "granted is a list of scopes")
             missing = sorted(set(record.capabilities) - set(record.optionalCapabilities) - set(granted))

@@ -14,6 +14,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmos import ipc
 from llmos.compositor.scene import Rect
 from llmos.compositor.shell import views
 from llmos.compositor.shell.keyboard import translate
@@ -512,9 +513,9 @@ class Shell:
             self.state.prompt, self.state.suggestions, self.state.highlight = "", [], -1
         self._idle_check()
 
-    async def _start_flow(self, flow: Flow) -> None:
+    async def _start_flow(self, flow: Flow, method: str = "flow.start", **params: Any) -> None:
         try:
-            answer = await self.link.call("flow.start", prompt=flow.prompt)
+            answer = await self.link.call(method, **(params or {"prompt": flow.prompt}))
         except Exception as error:
             if self.state.flow is flow:
                 flow.stage, flow.reason = "failed", _plain(error)
@@ -584,7 +585,16 @@ class Shell:
         self._spawn(self._run(chosen))
 
     async def _run(self, chosen: Suggestion) -> None:
-        answer = await self.link.call("apps.run", ref=chosen.ref)
+        try:
+            answer = await self.link.call("apps.run", ref=chosen.ref)
+        except ipc.RpcError as error:
+            if error.code != "needs-approval":
+                raise
+            # never approved: run it through the kernel's flow so the user sees the approval dialog
+            flow = self.state.flow = Flow(prompt=chosen.prompt or chosen.title, title=chosen.title)
+            self._cancel_pending = False
+            await self._start_flow(flow, "flow.run", ref=chosen.ref)
+            return
         app_id = str(answer.get("app_id") if isinstance(answer, dict) else answer or "")
         if app_id:
             self.state.running.setdefault(app_id, RunningApp(app_id, chosen.title, chosen.ref))

@@ -41,7 +41,8 @@ def test_headless_kernel_timeouts_and_closed_clients(wasm_cache: Path) -> None:
         assert "its connection closed; cancelling" in (system.root / "kernel.log").read_text()
 
         counter = system.call("apps.search", text="counter", limit=1)[0]["hash"]
-        app = system.call("apps.run", ref=counter)
+        declared = next(a["capabilities"] for a in system.call("apps.list") if a["hash"] == counter)
+        app = system.call("apps.run", ref=counter, granted=declared)
         assert [a["app_id"] for a in system.call("apps.running")] == [app["app_id"]]
         assert system.stop_kernel() == 0
         with pytest.raises(ProcessLookupError):

@@ -91,7 +91,8 @@ def test_app_crash_is_pushed_and_the_kernel_keeps_serving(system: System) -> Non
         try:
             assert "app" in await watcher.call("subscribe", events=["app", "notify"])
             counter = (await watcher.call("apps.search", text="counter", limit=1))[0]
-            started = await watcher.call("apps.run", ref=counter["hash"])
+            declared = next(a for a in await watcher.call("apps.list") if a["hash"] == counter["hash"])
+            started = await watcher.call("apps.run", ref=counter["hash"], granted=declared["capabilities"])
             _, launched = await next_event(watcher, lambda n, d: n == "app" and d["state"] == "launched")
             assert launched["app_id"] == started["app_id"] and launched["title"] == "Counter"
             os.kill(started["pid"], signal.SIGKILL)
@@ -233,9 +234,20 @@ def test_app_notifications_and_window_close_reach_subscribers(system: System) ->
         watcher = await ipc.Client.connect(system.kernel_socket)
         try:
             await watcher.call("subscribe", events=["app", "notify"])
-            app = await watcher.call("apps.run", ref=record.short)
+            with pytest.raises(ipc.RpcError) as refused:  # never approved: no silent grant of everything
+                await watcher.call("apps.run", ref=record.short)
+            assert refused.value.code == "needs-approval"
+            assert await watcher.call("apps.running") == []
+            flow = (await watcher.call("flow.run", ref=record.short))["flow"]
+            _, asked = await next_event(watcher, lambda n, d: n == "flow" and d["event"] == "needs-approval")
+            await watcher.call("flow.approve", flow=flow, granted=[a["scope"] for a in asked["asks"]])
+            seen: list[tuple[str, Any]] = []
+            _, launched = await next_event(watcher, lambda n, d: n == "flow" and d["event"] == "launched",
+                                           seen=seen)
+            app = next(a for a in await watcher.call("apps.running") if a["app_id"] == launched["app_id"])
             assert app["title"] == "Notifier"
-            _, note = await next_event(watcher, lambda n, d: n == "notify")
+            early = [d for n, d in seen if n == "notify"]
+            note = early[0] if early else (await next_event(watcher, lambda n, d: n == "notify"))[1]
             assert note == {"app_id": app["app_id"], "title": "Notifier", "text": "hello from the app"}
             compositor = await ipc.Client.connect(system.run / "compositor.sock")
             try:
@@ -248,6 +260,9 @@ def test_app_notifications_and_window_close_reach_subscribers(system: System) ->
                 await compositor.close()
             _, ended = await next_event(watcher, lambda n, d: n == "app" and d["state"] != "launched")
             assert ended["state"] == "exited" and ended["app_id"] == app["app_id"]
+            again = await watcher.call("apps.run", ref=record.short)  # approved once: relaunch asks nothing
+            assert again["title"] == "Notifier"
+            await watcher.call("apps.stop", app_id=again["app_id"])
         finally:
             await watcher.close()
 
