@@ -38,8 +38,9 @@ def app_title(record: Record) -> str:
 
 
 def token_app_id(record: Record) -> str:
-    """Stable per code hash, so an app keeps its storage across runs (and [a-z0-9._-] for Biscuit)."""
-    return f"app-{record.short}"
+    """Stable per code hash, so an app keeps its storage across runs (and [a-z0-9._-] for Biscuit).
+    128 bits of the hash: a short prefix could be ground out to share another app's storage and uid."""
+    return "app-" + record.codeHash.removeprefix("sha256:")[:32]
 
 
 @dataclass(eq=False)

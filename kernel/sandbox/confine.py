@@ -6,11 +6,14 @@ Each step that needs root is skipped with a logged reason when we are not root."
 from __future__ import annotations
 
 import ctypes
+import fcntl
+import json
 import logging
 import os
 import resource
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 log = logging.getLogger("llmos.sandbox.confine")
 
@@ -26,9 +29,44 @@ class Confinement:
     skipped: list[str] = field(default_factory=list)
 
 
-def app_uid(app_id: str, base: int = 100_000, count: int = 50_000) -> int:
-    """A stable unprivileged uid per app, so apps cannot signal or ptrace each other."""
-    return base + zlib.crc32(app_id.encode()) % count
+class UidTable:
+    """A persisted app id -> uid table, so every app gets its own unprivileged uid (apps cannot signal
+    or ptrace each other) and keeps it across reboots (its files stay its own). A hash alone would let
+    two apps collide; here a collision just probes to the next free slot. Concurrent app hosts
+    serialise on a lock file; the table is replaced atomically (temp file + rename)."""
+
+    def __init__(self, path: Path, base: int = 100_000, count: int = 50_000) -> None:
+        self.path, self.base, self.count = path, base, count
+
+    def _load(self) -> dict[str, int]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise RuntimeError(f"{self.path}: unreadable uid table: {error}") from None
+        if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
+            raise RuntimeError(f"{self.path}: the uid table must map app ids to integer uids")
+        return data
+
+    def uid(self, app_id: str) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            table = self._load()
+            if app_id in table:
+                return table[app_id]
+            used = set(table.values())
+            if len(used) >= self.count:
+                raise RuntimeError(f"{self.path}: all {self.count} app uids are taken")
+            slot = zlib.crc32(app_id.encode()) % self.count
+            while self.base + slot in used:
+                slot = (slot + 1) % self.count
+            table[app_id] = self.base + slot
+            temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            temp.write_text(json.dumps(table, sort_keys=True))
+            os.replace(temp, self.path)
+            return table[app_id]
 
 
 def _libc() -> ctypes.CDLL:

@@ -28,9 +28,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from llmos import paths
 from llmos.ipc import Client, Connection, RpcError, Server
 from llmos.kernel.sandbox import wasmcache
-from llmos.kernel.sandbox.confine import Confinement, app_uid, confine
+from llmos.kernel.sandbox.confine import Confinement, UidTable, confine
 from llmos.kernel.sandbox.guest import AppFault, Frame, Guest, GuestLimits
 from llmos.kernel.sandbox.renderer import NullRenderer, Renderer, load_renderer
 from llmos.kernel.sandbox.syncrpc import SyncClient
@@ -96,7 +97,8 @@ class AppHost:
         renderer_name = self.args.renderer if "ui:window" in self.scopes else "null"
         self.renderer = load_renderer(renderer_name, self._renderer_event, self.app)
         if self.args.confine:
-            self.confinement = confine(app_uid(self.app, self.args.uid_base), new_netns=True)
+            table = Path(self.args.uid_table or paths.state_dir() / "sandbox" / "uids.json")
+            self.confinement = confine(UidTable(table, self.args.uid_base).uid(self.app), new_netns=True)
         self.guest = Guest(self.scopes, self._host_functions(), self.limits)
         try:
             frame = self.guest.load(code, self.now_ms(), self.filename)
@@ -339,6 +341,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--renderer", default="null", help="null | wayland | a module path")
     parser.add_argument("--cache", default="", help="compiled wasm cache directory")
     parser.add_argument("--uid-base", type=int, default=100_000)
+    parser.add_argument("--uid-table", default="", help="the persisted app id -> uid table (JSON)")
     parser.add_argument("--no-confine", dest="confine", action="store_false")
     parser.add_argument("--test-clock", action="store_true", help="allow 'advance' on the control socket")
     return parser.parse_args(argv)

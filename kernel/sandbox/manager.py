@@ -128,7 +128,7 @@ class AppManager:
     def __init__(self, kernel_socket: Path, *, limits: GuestLimits | None = None,
                  cache_dir: Path | None = None, renderer: str = "null", confine: bool = True,
                  run_dir: Path | None = None, uid_base: int = 100_000,
-                 watchdog_interval: float = 5.0) -> None:
+                 watchdog_interval: float = 5.0, uid_table: Path | None = None) -> None:
         self.kernel_socket = kernel_socket
         self.limits = limits or GuestLimits()
         self.cache_dir = cache_dir
@@ -136,6 +136,7 @@ class AppManager:
         self.confine = confine
         self.run_dir = run_dir or paths.run_dir() / "apps"
         self.uid_base = uid_base
+        self.uid_table = uid_table or paths.state_dir() / "sandbox" / "uids.json"
         self.watchdog_interval = watchdog_interval
         self._ids = itertools.count(1)
         self.running: set[AppProcess] = set()
@@ -145,7 +146,8 @@ class AppManager:
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         control = self.run_dir / f"app-{os.getpid()}-{next(self._ids)}.sock"
         command = [sys.executable, "-m", "llmos.kernel.sandbox.host", "--kernel", str(self.kernel_socket),
-                   "--control", str(control), "--renderer", self.renderer, "--uid-base", str(self.uid_base)]
+                   "--control", str(control), "--renderer", self.renderer, "--uid-base", str(self.uid_base),
+                   "--uid-table", str(self.uid_table)]
         if self.cache_dir:
             command += ["--cache", str(self.cache_dir)]
         if not self.confine:

@@ -15,7 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "load_deadline_ms": 2000,   # module body + first render
     "max_nodes": 2000,          # UI tree node cap
     "storage_quota_kb": 1024,   # per-app storage
-    "uid_base": 100_000,        # app hosts run as uid_base + crc32(app id) % 50000
+    "uid_base": 100_000,        # app hosts get unique uids from uid_base (state/sandbox/uids.json)
     "renderer": "wayland",      # null | wayland
 }
 

@@ -58,7 +58,7 @@ def make_kernel(tmp_path, short_dir, wasm_cache):
         await server.start(socket)
         os.chmod(short_dir, 0o755)  # confined hosts keep their already-open fds; nothing else needed
         manager = AppManager(socket, limits=limits, cache_dir=wasm_cache, run_dir=short_dir / "apps",
-                             confine=True)
+                             confine=True, uid_table=tmp_path / "state" / "sandbox" / "uids.json")
         try:
             yield Kernel(authority, broker, manager, socket)
         finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from llmos.kernel.sandbox.confine import app_uid
+from llmos.kernel.sandbox.confine import UidTable
 
 from .conftest import app_source
 
@@ -16,13 +16,13 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to setuid 
 
 
 @needs_root
-def test_app_host_is_unprivileged_and_has_no_network(make_kernel):
+def test_app_host_is_unprivileged_and_has_no_network(make_kernel, tmp_path):
     async def scenario():
         async with make_kernel() as kernel:
             token = kernel.authority.mint("pomodoro", ["storage:local", "timer", "notify", "ui:window"])
             app = await kernel.manager.launch(app_source("pomodoro.ts"), token)
             status = await app.status()
-            uid = app_uid("pomodoro")
+            uid = UidTable(tmp_path / "state" / "sandbox" / "uids.json").uid("pomodoro")
             assert status["confinement"] == {"uid": uid, "netns": True, "skipped": []}
             proc = Path("/proc") / str(app.pid)
             uids = next(line for line in (proc / "status").read_text().splitlines()
@@ -47,3 +47,20 @@ def test_sandbox_settings_from_config():
     assert values["memory_mb"] == 8 and values["deadline_ms"] == 500  # wrong type keeps the default
     limits = guest_limits(values)
     assert limits.memory_bytes == 8 * 1024 * 1024 and limits.deadline_s == 0.5
+
+
+def test_uid_table_gives_distinct_apps_distinct_uids_that_survive_a_reopen(tmp_path):
+    import zlib
+    path = tmp_path / "sandbox" / "uids.json"
+    table = UidTable(path, base=1000, count=50)
+    # two ids that a crc32 % count scheme would put on the same uid
+    first = "app-a"
+    second = next(f"app-{i}" for i in range(10_000)
+                  if zlib.crc32(f"app-{i}".encode()) % 50 == zlib.crc32(first.encode()) % 50
+                  and f"app-{i}" != first)
+    uids = {name: table.uid(name) for name in [first, second, *(f"other-{i}" for i in range(30))]}
+    assert len(set(uids.values())) == len(uids), "two apps share a uid"
+    assert all(1000 <= uid < 1050 for uid in uids.values())
+    reopened = UidTable(path, base=1000, count=50)
+    assert {name: reopened.uid(name) for name in uids} == uids
+    assert not list(path.parent.glob("*.tmp"))
