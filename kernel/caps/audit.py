@@ -31,17 +31,35 @@ class AuditEntry:
 
 
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    """Bounded: each text field is cut to MAX_TEXT characters and the table keeps the newest
+    max_rows lines (pruned every PRUNE_EVERY inserts), so a chatty or hostile app cannot fill the disk."""
+
+    MAX_TEXT = 200
+    PRUNE_EVERY = 1000
+
+    def __init__(self, path: Path, max_rows: int = 100_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.path, self.max_rows = path, max_rows
+        self._inserts = 0
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
+    @classmethod
+    def _cut(cls, text: str) -> str:
+        return text if len(text) <= cls.MAX_TEXT else text[: cls.MAX_TEXT - 1] + "…"
+
     def record(self, app: str, what: str, decision: str, reason: str = "") -> None:
         self._db.execute("INSERT INTO audit (time, app, what, decision, reason) VALUES (?, ?, ?, ?, ?)",
-                         (time.time(), app, what, decision, reason))
+                         (time.time(), self._cut(app), self._cut(what), decision, self._cut(reason)))
+        self._inserts += 1
+        if self._inserts % self.PRUNE_EVERY == 0:
+            self.prune()
+
+    def prune(self) -> None:
+        """Drop all but the newest max_rows lines (ids only grow, so this is one range delete)."""
+        self._db.execute("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", (self.max_rows,))
 
     def entries(self, app: str | None = None, decision: str | None = None,
                 limit: int = 1000) -> list[AuditEntry]:

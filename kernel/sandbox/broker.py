@@ -24,7 +24,7 @@ from llmos.ipc import Connection, Handler, RpcError
 from llmos.kernel.caps import Authority, Denied
 from llmos.kernel.caps.authority import utcnow
 from llmos.kernel.sandbox.bus import Bus, Subscriber
-from llmos.kernel.sandbox.storage import AppStorage, QuotaExceeded
+from llmos.kernel.sandbox.storage import AppStorage, QuotaExceeded, check_key
 
 log = logging.getLogger("llmos.sandbox.broker")
 
@@ -58,11 +58,11 @@ class Broker:
         return {"app": grant.app_id, "scopes": sorted(grant.scopes), "expires": grant.expires.isoformat()}
 
     async def storage_get(self, token: str, key: str) -> str | None:
-        app = self._check(token, "storage:local", f"storage.get {key}")
+        app = self._check(token, "storage:local", f"storage.get {check_key(key)}")
         return self.storage.get(app, key)
 
     async def storage_set(self, token: str, key: str, value: str) -> None:
-        app = self._check(token, "storage:local", f"storage.set {key}")
+        app = self._check(token, "storage:local", f"storage.set {check_key(key)}")
         try:
             self.storage.set(app, key, value)
         except QuotaExceeded as error:
@@ -70,7 +70,7 @@ class Broker:
             raise
 
     async def storage_delete(self, token: str, key: str) -> None:
-        self.storage.delete(self._check(token, "storage:local", f"storage.delete {key}"), key)
+        self.storage.delete(self._check(token, "storage:local", f"storage.delete {check_key(key)}"), key)
 
     async def storage_keys(self, token: str) -> list[str]:
         return self.storage.keys(self._check(token, "storage:local", "storage.keys"))

@@ -11,6 +11,14 @@ from llmos.kernel.caps.authority import APP_ID
 MAX_KEY = 256
 
 
+def check_key(key: object) -> str:
+    """Every storage call bounds its key, so a huge key can neither be stored nor written into the
+    audit log by a get or delete."""
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+        raise ValueError(f"a storage key is a string of 1..{MAX_KEY} characters")
+    return key
+
+
 class QuotaExceeded(Exception):
     pass
 
@@ -35,12 +43,11 @@ class AppStorage:
         return db
 
     def get(self, app_id: str, key: str) -> str | None:
-        row = self._db(app_id).execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        row = self._db(app_id).execute("SELECT value FROM kv WHERE key = ?", (check_key(key),)).fetchone()
         return row[0] if row else None
 
     def set(self, app_id: str, key: str, value: str) -> None:
-        if not isinstance(key, str) or not key or len(key) > MAX_KEY:
-            raise ValueError(f"a storage key is a string of 1..{MAX_KEY} characters")
+        check_key(key)
         if not isinstance(value, str):
             raise ValueError("a stored value is JSON text")
         db = self._db(app_id)
@@ -61,7 +68,7 @@ class AppStorage:
             raise
 
     def delete(self, app_id: str, key: str) -> None:
-        self._db(app_id).execute("DELETE FROM kv WHERE key = ?", (key,))
+        self._db(app_id).execute("DELETE FROM kv WHERE key = ?", (check_key(key),))
 
     def keys(self, app_id: str) -> list[str]:
         return [row[0] for row in self._db(app_id).execute("SELECT key FROM kv ORDER BY key")]

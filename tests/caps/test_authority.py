@@ -151,3 +151,43 @@ def test_datalog_limits_error_is_a_denial(tmp_path):
     assert error.value.code == "limits"
     assert tight.audit.entries(decision="deny")[0].reason.startswith("limits")
 
+
+
+def test_huge_storage_keys_are_refused_on_every_call_and_audit_text_is_bounded(authority, tmp_path):
+    import asyncio
+
+    from llmos.kernel.caps.audit import AuditLog
+    from llmos.kernel.sandbox.broker import Broker
+    from llmos.kernel.sandbox.storage import AppStorage
+
+    storage = AppStorage(tmp_path / "apps")
+    broker = Broker(authority, storage)
+    token = authority.mint("hoarder", ["storage:local"])
+    huge = "k" * (3 * 1024 * 1024)
+    before = len(authority.audit.entries(limit=10_000))
+
+    async def attempts() -> None:
+        for call in (broker.storage_get(token, huge), broker.storage_delete(token, huge),
+                     broker.storage_set(token, huge, "1")):
+            with pytest.raises(ValueError, match=r"1\.\.256 characters"):
+                await call
+        assert await broker.storage_get(token, "fine") is None
+
+    try:
+        asyncio.run(attempts())
+    finally:
+        storage.close()
+    rows = authority.audit.entries(limit=10_000)
+    assert len(rows) == before + 1 and rows[0].what == "storage.get fine"
+    authority.audit.record("hoarder", "x" * 100_000, "deny", "y" * 100_000)
+    newest = authority.audit.entries(limit=1)[0]
+    assert len(newest.what) <= AuditLog.MAX_TEXT and len(newest.reason) <= AuditLog.MAX_TEXT
+
+    small = AuditLog(tmp_path / "small.sqlite", max_rows=50)
+    try:
+        for i in range(AuditLog.PRUNE_EVERY):
+            small.record("chatty", f"call {i}", "allow")
+        kept = small.entries(limit=10_000)
+        assert len(kept) == 50 and kept[0].what == f"call {AuditLog.PRUNE_EVERY - 1}"
+    finally:
+        small.close()
