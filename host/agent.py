@@ -58,7 +58,10 @@ async def serve(port: Path) -> None:
     reader = asyncio.StreamReader(limit=4 << 20)
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
                                                 os.fdopen(fd, "rb", 0))
-    out = os.fdopen(os.dup(fd), "wb", 0)
+    # The port's fd is non-blocking now; a write transport with drain() never loses part of an answer.
+    write_transport, write_protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, os.fdopen(os.dup(fd), "wb", 0))
+    out = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
     print(f"agent: serving on {port}", flush=True)
     pending: set[asyncio.Task] = set()
 
@@ -70,6 +73,7 @@ async def serve(port: Path) -> None:
         else:
             answer = await run(request)
         out.write(json.dumps(answer).encode() + b"\n")
+        await out.drain()
 
     try:
         while line := await reader.readline():
@@ -79,7 +83,7 @@ async def serve(port: Path) -> None:
                 task.add_done_callback(pending.discard)
     finally:
         transport.close()
-        out.close()
+        write_transport.close()
 
 
 async def serve_forever(port: Path) -> None:

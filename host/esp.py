@@ -23,7 +23,8 @@ def lay_out(root: Path, kernel: Path, initrd: Path, cmdline: str, title: str) ->
     shutil.copyfile(root / SYSTEMD_BOOT, esp / "EFI/BOOT/BOOTX64.EFI")
     shutil.copyfile(kernel, esp / "llmos/vmlinuz")
     shutil.copyfile(initrd, esp / "llmos/initrd")
-    (esp / "loader/loader.conf").write_text("default llmos.conf\ntimeout 0\nconsole-mode keep\n")
+    # editor no: nobody at the boot screen may edit the kernel command line (rdinit=/bin/sh, llmos.agent=1).
+    (esp / "loader/loader.conf").write_text("default llmos.conf\ntimeout 0\nconsole-mode keep\neditor no\n")
     (esp / "loader/entries/llmos.conf").write_text(
         f"title {title}\nlinux /llmos/vmlinuz\ninitrd /llmos/initrd\noptions {cmdline}\n")
     return esp

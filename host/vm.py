@@ -161,7 +161,11 @@ class VirtualMachine:
         with open(self.workdir / "qemu.err", "wb") as errors:
             self.process = subprocess.Popen(argv, stdin=None if self.serial_stdio else subprocess.DEVNULL,
                                             stderr=None if self.serial_stdio else errors)
-        self._run(self._connect_qmp())
+        try:
+            self._run(self._connect_qmp())
+        except BaseException:
+            self.stop()  # never leave a QEMU running behind a failed start
+            raise
         return self
 
     def stop(self) -> None:
@@ -297,7 +301,7 @@ class VirtualMachine:
             self.input_events([{"type": "btn", "data": {"down": down, "button": button}}])
 
     # ---- guest agent -----------------------------------------------------------------------------
-    def _agent_connect(self, timeout: float) -> socket.socket:
+    def _agent_connect(self) -> socket.socket:
         if self._agent is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.connect(str(self.workdir / "agent.sock"))
@@ -305,7 +309,7 @@ class VirtualMachine:
         return self._agent
 
     def _agent_request(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-        sock = self._agent_connect(timeout)
+        sock = self._agent_connect()
         sock.sendall(json.dumps(request).encode() + b"\n")
         deadline = time.monotonic() + timeout
         while True:

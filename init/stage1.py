@@ -31,6 +31,7 @@ NEW_ROOT = "/sysroot"
 DATA_MOUNT = "/var/lib/llmos"
 INIT = "/usr/sbin/init"
 DISK_TIMEOUT = 30.0
+MAX_GPT_TABLE = 1 << 20  # a real GPT has 128 entries of 128 bytes; anything far bigger is garbage
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NOATIME, MS_MOVE = 1, 2, 4, 8, 1024, 8192
 libc = ctypes.CDLL(None, use_errno=True)
@@ -76,12 +77,14 @@ def read_gpt(disk: str) -> list[Partition]:
             if header[:8] != b"EFI PART":
                 continue
             entries_lba, count, size = struct.unpack_from("<QII", header, 72)
+            if size < 128 or count * size > MAX_GPT_TABLE:
+                raise ValueError(f"/dev/{disk}: implausible GPT ({count} entries of {size} bytes)")
             device.seek(entries_lba * sector)
             table = device.read(count * size)
             found = []
             for index in range(count):
                 entry = table[index * size:(index + 1) * size]
-                if entry[:16] == bytes(16):
+                if len(entry) < 128 or entry[:16] == bytes(16):
                     continue
                 label = entry[56:128].decode("utf-16-le", "replace").rstrip("\0")
                 found.append(Partition(disk, index + 1, uuid.UUID(bytes_le=entry[:16]),
@@ -99,8 +102,8 @@ def disks() -> list[str]:
     return names
 
 
-def load_drivers() -> None:
-    """Coldplug by hand: ask modprobe for every modalias the buses report; new buses appear as we go."""
+def load_drivers(probed: set[str]) -> None:
+    """Coldplug by hand: ask modprobe for each new modalias the buses report; new buses appear as we go."""
     aliases = set()
     for path in glob.glob("/sys/bus/*/devices/*/modalias"):
         try:
@@ -108,8 +111,10 @@ def load_drivers() -> None:
                 aliases.add(file.read().strip())
         except OSError:
             continue
-    if aliases:
-        subprocess.run(["modprobe", "-q", "-a", *sorted(aliases)], check=False,
+    new = aliases - probed
+    if new:
+        probed.update(new)
+        subprocess.run(["modprobe", "-q", "-a", *sorted(new)], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -127,16 +132,18 @@ def booted_from() -> uuid.UUID | None:
 def find_partitions(deadline: float) -> tuple[Partition | None, Partition | None, list[Partition]]:
     """Wait (loading drivers as buses appear) until a disk carries a root partition, or the deadline."""
     seen: list[Partition] = []
+    probed: set[str] = set()
     while True:
-        load_drivers()
+        load_drivers(probed)
         seen = []
         for disk in disks():
             try:
                 seen.extend(read_gpt(disk))
-            except OSError:
+            except (OSError, ValueError) as error:  # one bad disk must not stop the boot from another
+                say(f"stage1 skipping {disk}: {error}")
                 continue
         roots = [p for p in seen if p.type_guid == ROOT_TYPE]
-        if roots and time.monotonic() < deadline:
+        if roots:
             esp = booted_from()
             if esp is not None:
                 booted_disks = {p.disk for p in seen if p.part_uuid == esp}
@@ -145,7 +152,7 @@ def find_partitions(deadline: float) -> tuple[Partition | None, Partition | None
             data = next((p for p in seen if p.type_guid == DATA_TYPE and p.disk == root.disk), None)
             return root, data, seen
         if time.monotonic() >= deadline:
-            return (roots[0] if roots else None), None, seen
+            return None, None, seen
         time.sleep(0.1)  # a USB disk appears asynchronously; there is no event source without udev
 
 

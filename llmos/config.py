@@ -6,9 +6,11 @@ plus a list of located problems that the caller prints on the console.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,25 +130,43 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot store {type(value).__name__} in llmos.toml")
 
 
+def _toml_key(key: str) -> str:
+    return key if key and all(c.isalnum() or c in "-_" for c in key) else json.dumps(key)
+
+
+def _toml_tables(table: dict[str, Any], prefix: str, lines: list[str]) -> None:
+    """Write a table's keys, then its sub-tables ([network.interfaces.eth0]) recursively."""
+    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    if prefix and (scalars or not table):
+        lines += ["", f"[{prefix}]"]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in scalars.items()]
+    for key, value in table.items():
+        if isinstance(value, dict):
+            _toml_tables(value, f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key), lines)
+
+
 def save_user_setting(section: str, key: str, value: Any) -> None:
-    """Set one key in the user's settings file, atomically (temp file, fsync, rename)."""
+    """Set one key in the user's settings file, atomically (temp file, fsync, rename). A file that does
+    not parse is left alone and reported, never silently replaced."""
     target = user_settings_file()
     try:
         current = tomllib.loads(target.read_text(encoding="utf-8"))
-    except (FileNotFoundError, tomllib.TOMLDecodeError):
+    except FileNotFoundError:
         current = {}
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{target}: {error}; fix or remove it before changing settings") from error
     current.setdefault(section, {})[key] = value
-    lines = []
-    for name, table in current.items():
-        if not isinstance(table, dict):
-            continue
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if not isinstance(v, dict)]
-        lines.append("")
+    lines: list[str] = []
+    _toml_tables(current, "", lines)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".tmp")
-    with open(temporary, "w", encoding="utf-8") as file:
-        file.write("\n".join(lines))
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, target)
+    descriptor, temporary = tempfile.mkstemp(prefix=".llmos.toml.", dir=target.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write("\n".join(lines).lstrip("\n") + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_LINE = 4 * 1024 * 1024
+MAX_BACKLOG = 8 * 1024 * 1024  # pushed events a subscriber may leave unread before it is disconnected
 
 Handler = Callable[["Connection", dict[str, Any]], Awaitable[Any]]
 
@@ -47,8 +48,14 @@ class Connection:
         await self.writer.drain()
 
     async def push(self, event: str, data: Any) -> None:
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.send({"event": event, "data": data})
+        """Events never wait for a slow reader, so one stalled subscriber cannot hold up the others:
+        a connection that falls MAX_BACKLOG behind is dropped instead."""
+        transport = self.writer.transport
+        if transport.is_closing():
+            return
+        self.writer.write(json.dumps({"event": event, "data": data}, separators=(",", ":")).encode() + b"\n")
+        if transport.get_write_buffer_size() > MAX_BACKLOG:
+            transport.abort()
 
 
 def _peer_uid(writer: asyncio.StreamWriter) -> int | None:

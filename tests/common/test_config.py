@@ -49,3 +49,19 @@ def test_user_settings_overlay_system_file_and_survive_reload(tmp_path: Path) ->
     assert loaded.section("kiosk")["app"] == 'sha256:"quoted"'
     assert loaded.section("system")["mode"] == "desktop"
     assert not list((tmp_path / "state").glob("*.tmp"))
+
+
+def test_saving_a_setting_keeps_nested_tables_and_refuses_a_broken_file(tmp_path: Path) -> None:
+    user = config.user_settings_file()
+    user.parent.mkdir(parents=True)
+    user.write_text('[network.interfaces.eth0]\naddress = "10.0.0.5/24"\n'
+                    '[services.hal]\nmemory_max = "256M"\n')
+    config.save_user_setting("input", "layout", "de")
+    loaded = config.load(tmp_path / "absent.toml")
+    assert loaded.section("network")["interfaces"]["eth0"]["address"] == "10.0.0.5/24"
+    assert loaded.section("services")["hal"]["memory_max"] == "256M"
+    assert loaded.section("input")["layout"] == "de"
+    user.write_text("[input\nlayout = ")
+    with pytest.raises(ValueError, match="fix or remove it"):
+        config.save_user_setting("input", "layout", "fr")
+    assert user.read_text() == "[input\nlayout = "

@@ -72,3 +72,4 @@ def test_the_esp_boots_systemd_boot_from_the_removable_media_path(tmp_path: Path
     assert "linux /llmos/vmlinuz" in entry and "initrd /llmos/initrd" in entry
     assert "options console=ttyS0 panic=-1" in entry
     assert (out / "llmos/initrd").read_bytes() == b"initrd"
+    assert "editor no" in (out / "loader/loader.conf").read_text().splitlines()  # no cmdline editing at boot
