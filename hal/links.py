@@ -201,19 +201,20 @@ class NetworkManager:
         """Set one address (replacing any we set before), the default route and DNS."""
         assert self._ipr is not None
         stale = [item for item in link.configured if item != (address, prefix)]
-        for old, old_prefix in stale:
-            with contextlib.suppress(NetlinkError):
-                await self._ipr.addr("del", index=link.index, address=old, prefixlen=old_prefix)
         lifetime: dict[str, int] = {}
         if lease is not None and lease.expiration_in:
             valid = max(int(lease.expiration_in), 1)
             lifetime = {"IFA_CACHEINFO": {"ifa_valid": valid, "ifa_preferred": valid}}
         network = ipaddress.IPv4Interface(f"{address}/{prefix}").network
         broadcast = {"broadcast": str(network.broadcast_address)} if prefix < 31 else {}
+        # New address first: deleting a link's last address makes the kernel flush its routes.
         await self._ipr.addr("replace", index=link.index, address=address, prefixlen=prefix,
                              **broadcast, **lifetime)
+        for old, old_prefix in stale:
+            with contextlib.suppress(NetlinkError):
+                await self._ipr.addr("del", index=link.index, address=old, prefixlen=old_prefix)
         link.configured = [(address, prefix)]
-        if gateway and gateway != link.gateway:
+        if gateway:  # idempotent, and restores a route the kernel dropped with an old address
             await self._ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=link.index)
         link.gateway = gateway
         link.dns, link.search = dns, search
