@@ -157,6 +157,18 @@ class AppManager:
         process = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         app = AppProcess(process, control)
+        try:
+            await self._until_ready(app, token, source, filename, ready_timeout)
+        except BaseException:
+            # cancelled (the flow was dropped) or failed while starting: never leave a host running
+            await self._discard(app)
+            raise
+        self.running.add(app)
+        return app
+
+    async def _until_ready(self, app: AppProcess, token: str, source: str, filename: str,
+                           ready_timeout: float) -> None:
+        process = app.process
         assert process.stdin is not None
         spec = {"token": token, "source": source, "filename": filename, "limits": asdict(self.limits)}
         process.stdin.write(json.dumps(spec).encode())
@@ -171,20 +183,27 @@ class AppManager:
         try:
             await asyncio.wait_for(app._until(settled), ready_timeout)
         except TimeoutError:
-            process.kill()
-            await process.wait()
             raise LaunchError({"kind": "timeout", "message": f"not ready after {ready_timeout} s"}) from None
         if not app.ready:
             await process.wait()
             raise LaunchError(app.stopped_status() or {"kind": "exit",
                                                        "message": f"exited with {process.returncode}"})
-        app.client = await Client.connect(control)
+        app.client = await Client.connect(app.control_path)
         if self.watchdog_interval > 0:
             grace = self.limits.deadline_s * 4 + 2.0
             app._tasks.append(asyncio.get_running_loop().create_task(
                 app._watchdog(self.watchdog_interval, grace)))
-        self.running.add(app)
-        return app
+
+    @staticmethod
+    async def _discard(app: AppProcess) -> None:
+        """Kill a host that did not finish starting and reap it, even while being cancelled."""
+        for task in app._tasks:
+            task.cancel()
+        if app.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                app.process.kill()
+        # shielded: a second cancellation must not leave the child unreaped
+        await asyncio.shield(app.process.wait())
 
     async def stop_all(self) -> None:
         for app in list(self.running):

@@ -4,6 +4,10 @@ while a bystander app and the kernel keep working."""
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
+
+import pytest
 
 from llmos.kernel.sandbox.guest import GuestLimits
 
@@ -66,4 +70,43 @@ def test_watchdog_kills_a_host_that_stops_answering(make_kernel):
             os.kill(app.pid, signal.SIGSTOP)
             code, stopped = await app.wait(timeout=20)
             assert code == -signal.SIGKILL and stopped["kind"] == "hang"
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def _host_children() -> list[int]:
+    """Our app host children, from /proc (the manager keeps no handle to a launch that was cancelled)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"llmos.kernel.sandbox.host" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_cancelling_a_launch_mid_wait_leaves_no_host_running(make_kernel):
+    async def scenario():
+        # a module body that spins until the load deadline keeps the host "starting" for seconds
+        async with make_kernel(limits=GuestLimits(deadline_s=1.5)) as kernel:
+            source = ("import { ui } from '@llm-os/sdk';\nwhile (true) {}\n"
+                      "export default () => ui.Text('x');\n")
+            launch = asyncio.ensure_future(
+                kernel.manager.launch(source, kernel.authority.mint("slow", ["ui:window"])))
+            deadline = asyncio.get_running_loop().time() + 20
+            while not (hosts := _host_children()) or not list(kernel.manager.run_dir.glob("*.sock")):
+                assert asyncio.get_running_loop().time() < deadline and not launch.done()
+                await asyncio.sleep(0.01)
+            launch.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await launch
+            assert _host_children() == []
+            for pid in hosts:
+                with pytest.raises(ProcessLookupError):
+                    os.kill(pid, 0)  # killed and reaped, not a zombie
+            assert kernel.manager.running == set()
     asyncio.run(asyncio.wait_for(scenario(), 60))
