@@ -40,6 +40,11 @@ def test_supervisor_lists_its_services(machine: VirtualMachine) -> None:
     assert "udevd" in text and "agent" in text
 
 
+def test_the_agent_returns_large_outputs_whole(machine: VirtualMachine) -> None:
+    output = machine.run(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a"]).stdout
+    assert output == "a" * 300000
+
+
 def test_data_partition_grew_to_fill_the_disk(machine: VirtualMachine) -> None:
     sizes = machine.run(["df", "-B1M", "--output=size", "/var/lib/llmos"]).stdout.split()
     assert int(sizes[-1]) > 1500, sizes  # built at 128 MiB; the test disk is 4 GiB
