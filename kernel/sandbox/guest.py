@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -64,16 +65,43 @@ def runtime_source() -> str:
 
 
 def count_nodes(tree: Any, limit: int) -> int:
-    """Host-side recount: the JS runtime's cap is advisory (app code shares its realm)."""
-    count, stack = 0, [tree]
+    """Host-side recount and shape check: the JS runtime's cap and checks are advisory (app code
+    shares its realm and may replace JSON.stringify), so every node must be an object with a string
+    type, object props and a list of children that are nodes, strings or numbers."""
+    count, stack = 0, [(tree, "tree")]
     while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            count += 1
-            if count > limit:
-                raise AppFault("tree", f"UI tree has more than {limit} nodes")
-            stack.extend(node.get("children") or [])
+        node, where = stack.pop()
+        if not isinstance(node, dict):
+            raise AppFault("tree", f"{where} is {type(node).__name__}, not a UI node object")
+        count += 1
+        if count > limit:
+            raise AppFault("tree", f"UI tree has more than {limit} nodes")
+        if not isinstance(node.get("type"), str):
+            raise AppFault("tree", f"{where}.type is not a string")
+        if not isinstance(node.get("props", {}), dict):
+            raise AppFault("tree", f"{where}.props is not an object")
+        children = node.get("children", [])
+        if not isinstance(children, list):
+            raise AppFault("tree", f"{where}.children is not a list")
+        for index, child in enumerate(children):
+            if isinstance(child, dict):
+                stack.append((child, f"{where}.children[{index}]"))
+            elif isinstance(child, bool) or not isinstance(child, str | int | float):
+                raise AppFault("tree", f"{where}.children[{index}] is not a node, string or number")
     return count
+
+
+def _frame(answer: Any, limit: int) -> Frame:
+    """The runtime's flush answer, {"tree": node|null, "next": ms|null}, checked before use."""
+    if not isinstance(answer, dict):
+        raise AppFault("tree", f"the render answer is {type(answer).__name__}, not an object")
+    tree, wake = answer.get("tree"), answer.get("next")
+    if wake is not None and (isinstance(wake, bool) or not isinstance(wake, int | float)
+                             or not math.isfinite(wake)):
+        raise AppFault("tree", f"the render answer's next wake-up {wake!r} is not a number of ms")
+    if tree is not None:
+        count_nodes(tree, limit)
+    return Frame(tree, wake)
 
 
 class Guest:
@@ -132,14 +160,14 @@ class Guest:
         text = self._guard(lambda: self._call("flush", now_ms, force), self.limits.deadline_s, "render")
         if not isinstance(text, str) or len(text) > self.limits.max_tree_bytes:
             raise self._die(AppFault("tree", f"UI tree JSON over {self.limits.max_tree_bytes} bytes"))
-        answer = json.loads(text)
-        tree = answer.get("tree")
-        if tree is not None:
+        try:
             try:
-                count_nodes(tree, self.limits.max_nodes)
-            except AppFault as fault:
-                raise self._die(fault) from None
-        return Frame(tree, answer.get("next"))
+                answer = json.loads(text)
+            except ValueError as error:
+                raise AppFault("tree", f"the render answer is not JSON: {error}") from None
+            return _frame(answer, self.limits.max_nodes)
+        except AppFault as fault:
+            raise self._die(fault) from None
 
     def close(self) -> None:
         self.runtime.close()

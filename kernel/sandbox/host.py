@@ -289,12 +289,22 @@ class AppHost:
         assert self.kernel_async is not None
         while True:
             event, data = await self.kernel_async.events.get()
-            guest = self.guest
-            if event == "caps.revoked":
-                self.stop("revoked", str((data or {}).get("reason", "token revoked")), fault=True)
-            elif event == "bus.message" and guest is not None:
-                self._run(lambda d=data, g=guest: g.deliver(d["channel"], d["message"], d["from"],
-                                                            self.now_ms()))
+            # one malformed push must not end this loop: revocation is delivered through it
+            try:
+                self._kernel_event(event, data)
+            except Exception as error:
+                log.warning("ignored a malformed %s event from the kernel: %r", event, error)
+
+    def _kernel_event(self, event: str, data: Any) -> None:
+        guest = self.guest
+        if event == "caps.revoked":
+            reason = data.get("reason") if isinstance(data, dict) else None
+            self.stop("revoked", str(reason or "token revoked"), fault=True)
+        elif event == "bus.message" and guest is not None:
+            channel, message, sender = data["channel"], data["message"], data["from"]
+            if not all(isinstance(v, str) for v in (channel, message, sender)):
+                raise ValueError("bus.message fields are strings")
+            self._run(lambda: guest.deliver(channel, message, sender, self.now_ms()))
 
     # -- control socket (the manager, tests, the shell) ----------------------------------------
     def _control_handlers(self) -> dict[str, Any]:

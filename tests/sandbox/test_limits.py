@@ -110,3 +110,34 @@ def test_cancelling_a_launch_mid_wait_leaves_no_host_running(make_kernel):
                     os.kill(pid, 0)  # killed and reaped, not a zombie
             assert kernel.manager.running == set()
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+GARBLER = """import { ui } from '@llm-os/sdk';
+export default function App() {
+  const [n, setN] = ui.useState<number>(0);
+  const garble = () => {
+    // the runtime keeps its own JSON.stringify, so replace both that global and what it calls
+    (JSON as any).stringify = () => '"garbage"';
+    (Object.prototype as any).toJSON = function () {
+      const self = this as any;
+      return self.next !== undefined && self.tree !== undefined
+        ? { tree: { type: 'Window', children: 7 }, next: null } : self;
+    };
+    setN(n + 1);
+  };
+  return ui.Window({ title: 'garbler' }, [ui.Button({ onClick: garble }, 'garble'), ui.Text({}, n)]);
+}
+"""
+
+
+def test_a_garbled_render_answer_stops_the_app_with_a_tree_fault(make_kernel):
+    async def scenario():
+        async with make_kernel(limits=LIMITS) as kernel:
+            app = await kernel.manager.launch(GARBLER, kernel.authority.mint("garbler", ["ui:window"]))
+            tree = (await app.tree())["tree"]
+            answer = await app.event(button(tree, "garble"), [])
+            assert answer["state"] == "stopped"
+            code, stopped = await app.wait()
+            assert code == 1 and stopped["kind"] == "tree", stopped
+            assert stopped["message"] == "tree.children is not a list", stopped  # located, no traceback
+    asyncio.run(asyncio.wait_for(scenario(), 60))
