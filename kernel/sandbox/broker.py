@@ -9,6 +9,7 @@ Mount into the kernel's llmos.ipc.Server with `server.handlers.update(broker.han
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ Notify = Callable[[str, str, dict[str, Any]], None]
 
 class Broker:
     MAX_FETCH_BYTES = 1024 * 1024
+    DELIVER_TIMEOUT = 1.0  # seconds one bus delivery may take before that subscriber is dropped
 
     def __init__(self, authority: Authority, storage: AppStorage, bus: Bus | None = None,
                  http: httpx.AsyncClient | None = None, on_notify: Notify | None = None,
@@ -129,13 +131,20 @@ class Broker:
             except Denied:
                 self.bus.drop(subscriber)
                 continue
-            await subscriber.deliver(channel, message, app)
+            try:  # a stalled or broken subscriber is dropped rather than holding up the publisher
+                await asyncio.wait_for(subscriber.deliver(channel, message, app), self.DELIVER_TIMEOUT)
+            except (TimeoutError, OSError, ConnectionError) as error:
+                log.info("bus: dropped %s's subscription to %s: %r", subscriber.app_id, channel, error)
+                self.bus.drop(subscriber)
+                continue
             delivered += 1
         return delivered
 
-    async def bus_subscribe(self, token: str, channel: str, deliver: Any) -> None:
+    async def bus_subscribe(self, token: str, channel: str, deliver: Any, key: object = None,
+                            closed: Callable[[], bool] | None = None) -> None:
         app = self._check(token, f"bus:{channel}", f"bus.subscribe {channel}")
-        self.bus.subscribe(Subscriber(token, app, deliver), channel)
+        self.bus.subscribe(Subscriber(token, app, deliver, key=key, closed=closed or (lambda: False)),
+                           channel)
 
     async def revoke(self, token: str, reason: str = "") -> list[str]:
         """Revoke, then tell every app host whose token is now dead, so even an app that makes no
@@ -183,7 +192,8 @@ class Broker:
             if not isinstance(token, str) or not isinstance(channel, str):
                 raise RpcError("bad-request", "bus.subscribe needs token and channel")
             try:
-                await self.bus_subscribe(token, channel, deliver)
+                await self.bus_subscribe(token, channel, deliver, key=connection,
+                                         closed=connection.writer.is_closing)
             except Denied as error:
                 raise RpcError("denied", str(error)) from None
 

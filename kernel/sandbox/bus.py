@@ -16,21 +16,44 @@ class Subscriber:
     app_id: str
     deliver: Deliver
     channels: set[str] = field(default_factory=set)
+    key: object = None                                # one subscription per (key, channel): the connection
+    closed: Callable[[], bool] = lambda: False         # its connection went away
+
+    def __post_init__(self) -> None:
+        if self.key is None:
+            self.key = self
 
 
 class Bus:
     MAX_MESSAGE = 64 * 1024
 
     def __init__(self) -> None:
-        self.channels: dict[str, set[Subscriber]] = {}
+        self.channels: dict[str, dict[object, Subscriber]] = {}
 
-    def subscribe(self, subscriber: Subscriber, channel: str) -> None:
+    def subscribe(self, subscriber: Subscriber, channel: str) -> Subscriber:
+        """Idempotent per (connection, channel): a second subscribe refreshes the token rather than
+        adding a second delivery. Returns the subscriber that is now on the channel."""
+        members = self.channels.setdefault(channel, {})
+        current = members.get(subscriber.key)
+        if current is not None and not current.closed():
+            current.token, current.app_id, current.deliver = subscriber.token, subscriber.app_id, \
+                subscriber.deliver
+            return current
         subscriber.channels.add(channel)
-        self.channels.setdefault(channel, set()).add(subscriber)
+        members[subscriber.key] = subscriber
+        return subscriber
 
     def drop(self, subscriber: Subscriber) -> None:
         for channel in subscriber.channels:
-            self.channels.get(channel, set()).discard(subscriber)
+            members = self.channels.get(channel, {})
+            if members.get(subscriber.key) is subscriber:
+                del members[subscriber.key]
+            if not members:
+                self.channels.pop(channel, None)
 
     def subscribers(self, channel: str) -> list[Subscriber]:
-        return list(self.channels.get(channel, ()))
+        """The live subscribers; those whose connection closed are dropped here."""
+        members = list(self.channels.get(channel, {}).values())
+        for gone in [s for s in members if s.closed()]:
+            self.drop(gone)
+        return [s for s in members if not s.closed()]

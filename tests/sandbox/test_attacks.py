@@ -172,3 +172,43 @@ def test_revocation_stops_an_app_that_makes_no_kernel_calls(make_kernel):
             assert code == 1 and stopped["kind"] == "revoked" and "revoked" in stopped["message"]
             assert any(e.what == "caps.revoke" for e in kernel.authority.audit.entries(app="quiet"))
     run(scenario())
+
+
+def test_bus_subscriptions_are_once_per_connection_and_end_with_it(tmp_path, short_dir):
+    """Real broker on a real socket: a repeated subscribe must not double deliveries (an app could
+    amplify every message), and a closed subscriber must not linger in the channel."""
+    from llmos.ipc import Client, Server
+    from llmos.kernel.caps import open_authority
+    from llmos.kernel.sandbox.broker import Broker
+    from llmos.kernel.sandbox.storage import AppStorage
+
+    async def scenario():
+        authority = open_authority(tmp_path / "state")
+        broker = Broker(authority, AppStorage(tmp_path / "state" / "apps"))
+        server = Server(broker.handlers())
+        socket = short_dir / "bus.sock"
+        await server.start(socket)
+        listener = await Client.connect(socket)
+        try:
+            token = authority.mint("listener", ["bus:news"])
+            sender = authority.mint("sender", ["bus:news"])
+            for _ in range(2):
+                await listener.call("app.bus.subscribe", token=token, channel="news")
+            assert len(broker.bus.subscribers("news")) == 1
+            assert await broker.bus_publish(sender, "news", '"one"') == 1
+            assert await broker.bus_publish(sender, "news", '"two"') == 1
+            got = [await asyncio.wait_for(listener.events.get(), 5) for _ in range(2)]
+            assert [data["message"] for _, data in got] == ['"one"', '"two"']
+            await listener.close()
+            deadline = asyncio.get_running_loop().time() + 5
+            while server.connections:
+                assert asyncio.get_running_loop().time() < deadline, "the server kept the closed client"
+                await asyncio.sleep(0.01)
+            assert await broker.bus_publish(sender, "news", '"three"') == 0
+            assert broker.bus.subscribers("news") == [] and "news" not in broker.bus.channels
+        finally:
+            await listener.close()
+            await server.close()
+            authority.audit.close()
+            authority.revocations.close()
+    asyncio.run(asyncio.wait_for(scenario(), 30))
