@@ -51,6 +51,7 @@ class RunningApp:
     title: str
     granted: list[str]
     process: AppProcess
+    token: str = field(default="", repr=False)
     started: float = field(default_factory=time.monotonic)
     state: str = "running"
     reason: str | None = None
@@ -98,10 +99,13 @@ class Launcher:
         self.manager.renderer = self.renderer()
         try:
             process = await self.manager.launch(record.generatedCode, token, filename=f"{record.short}.ts")
-        except LaunchError as error:
-            raise RuntimeError(f"the app did not start: {error}") from None
+        except BaseException as error:
+            self._revoke(token, "the app did not start")
+            if isinstance(error, LaunchError):
+                raise RuntimeError(f"the app did not start: {error}") from None
+            raise
         app = RunningApp(self._instance_id(token_app), token_app, record.codeHash, self.titles[token_app],
-                         sorted(set(granted)), process)
+                         sorted(set(granted)), process, token)
         self.apps[app.app_id] = app
         log.info("launched %s (%s) pid %d renderer %s scopes %s", app.app_id, app.title, app.pid,
                  self.manager.renderer, ",".join(app.granted) or "-")
@@ -126,6 +130,7 @@ class Launcher:
             else:
                 reason = f"exit code {code}"
         app.state, app.reason = state, reason
+        self._revoke(app.token, f"{app.app_id} {state}: {reason}")
         with contextlib.suppress(Exception):
             await app.process.stop()  # closes the control client, cancels its reader and watchdog
         self.manager.running.discard(app.process)
@@ -151,6 +156,13 @@ class Launcher:
                 os.kill(app.pid, 9)
             await app.exited.wait()
         return app
+
+    def _revoke(self, token: str, reason: str) -> None:
+        """A token dies with its host: nothing that copied it (a leaked fd, a core) can use it later."""
+        try:
+            self.authority.revoke(token, reason)
+        except Exception as error:
+            log.warning("could not revoke a finished app's token: %s", error)
 
     def by_token_app(self, token_app: str) -> RunningApp | None:
         return next((a for a in self.apps.values() if a.token_app == token_app), None)

@@ -5,10 +5,12 @@ root) and the cached starter apps, so no model is loaded (generation is covered 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -101,10 +103,15 @@ def test_app_crash_is_pushed_and_the_kernel_keeps_serving(system: System) -> Non
             assert "signal 9" in crashed["reason"]
             _, note = await next_event(watcher, lambda n, d: n == "notify")
             assert note["app_id"] == started["app_id"] and "crashed" in note["text"]
+            return started
         finally:
             await watcher.close()
 
-    asyncio.run(scenario())
+    started = asyncio.run(scenario())
+    # the dead host's token is on the persisted revocation list (no later use of a leaked copy)
+    with contextlib.closing(sqlite3.connect(system.state / "caps" / "revoked.sqlite")) as db:
+        reasons = [row[0] for row in db.execute("SELECT reason FROM revoked")]
+    assert any(r.startswith(f"{started['app_id']} crashed: killed by signal 9") for r in reasons), reasons
     assert system.call("apps.running") == []
     assert system.call("status")["apps_running"] == 0
     assert system.kernel is not None and system.kernel.poll() is None

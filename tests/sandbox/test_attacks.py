@@ -212,3 +212,34 @@ def test_bus_subscriptions_are_once_per_connection_and_end_with_it(tmp_path, sho
             authority.audit.close()
             authority.revocations.close()
     asyncio.run(asyncio.wait_for(scenario(), 30))
+
+
+def test_revocation_reaches_watchers_without_ui_window_and_spares_the_rest(tmp_path, short_dir):
+    from llmos.ipc import Client, Server
+    from llmos.kernel.caps import open_authority
+    from llmos.kernel.sandbox.broker import Broker
+    from llmos.kernel.sandbox.storage import AppStorage
+
+    async def scenario():
+        authority = open_authority(tmp_path / "state")
+        broker = Broker(authority, AppStorage(tmp_path / "state" / "apps"))
+        server = Server(broker.handlers())
+        await server.start(short_dir / "watch.sock")
+        doomed = await Client.connect(short_dir / "watch.sock")
+        bystander = await Client.connect(short_dir / "watch.sock")
+        try:
+            doomed_token = authority.mint("headless", ["timer"])
+            await doomed.call("app.watch", token=doomed_token)
+            await bystander.call("app.watch", token=authority.mint("other", ["bus:news"]))
+            await broker.revoke(doomed_token, "test")
+            event, data = await asyncio.wait_for(doomed.events.get(), 5)
+            assert event == "caps.revoked" and "revoked" in data["reason"]
+            assert bystander.events.empty()
+            assert authority.audit.entries(app="other", decision="deny") == []  # no ui:window noise
+        finally:
+            await doomed.close()
+            await bystander.close()
+            await server.close()
+            authority.audit.close()
+            authority.revocations.close()
+    asyncio.run(asyncio.wait_for(scenario(), 30))
