@@ -66,6 +66,12 @@ def main() -> int:
             wait_until(lambda: ipc(machine, "compositor", "shell")["highlight"] >= 0, 30, "a highlight")
             pressed = time.monotonic()
             machine.send_keys("ret")
+            # A never-approved app asks first; the figure includes answering that dialog with Enter.
+            wait_until(lambda: ipc(machine, "compositor", "shell")["panel"] == "flow:approval"
+                       or any(w["title"] == "Pomodoro Timer" for w in ipc(machine, "compositor", "windows")),
+                       120, "the approval dialog or the app", interval=0.1)
+            if ipc(machine, "compositor", "shell")["panel"] == "flow:approval":
+                machine.send_keys("ret")
             wait_until(lambda: any(w["title"] == "Pomodoro Timer" and w["pid"]
                                    for w in ipc(machine, "compositor", "windows")), 120, "the app window",
                        interval=0.1)
