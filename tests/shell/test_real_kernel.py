@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import HEIGHT, KEY_ENTER, KEY_ESC, WIDTH, Desktop, region_share, wait_for, white
+from .harness import HEIGHT, KEY_DOWN, KEY_ENTER, KEY_ESC, WIDTH, Desktop, region_share, wait_for, white
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -81,3 +81,26 @@ def test_new_prompt_generates_or_fails_plainly_and_can_be_cancelled(real: Deskto
         desktop.keys(KEY_ESC)
     wait_for(lambda: desktop.shell()["panel"] == "launcher", 20, "the launcher again")
     assert desktop.compositor.poll() is None and desktop.kernel is not None and desktop.kernel.poll() is None
+
+
+def test_a_suggestion_never_approved_asks_before_it_runs(real: Desktop) -> None:
+    """Picking a cached app from the suggestions must not skip the approval dialog (the kernel refuses
+    apps.run without a saved grant; the shell then runs the approval flow)."""
+    desktop = real
+    for app in desktop.kcall("apps.running"):
+        desktop.kcall("apps.stop", app_id=app["app_id"])
+    if wait_for(lambda: desktop.shell()["panel"] in ("welcome", "launcher") and desktop.shell()["panel"],
+                20, "the launcher once nothing runs") == "welcome":
+        desktop.keys(KEY_ENTER)
+        wait_for(lambda: desktop.shell()["panel"] == "launcher", 20, "the launcher after the welcome")
+    desktop.type("dice")
+    wait_for(lambda: any("ice" in t for t in desktop.shell()["suggestions"]), 20, "the dice suggestion")
+    index = next(i for i, t in enumerate(desktop.shell()["suggestions"]) if "ice" in t)
+    desktop.keys(*[KEY_DOWN] * (index + 1))
+    wait_for(lambda: desktop.shell()["highlight"] == index, 10, "the dice suggestion highlighted")
+    desktop.keys(KEY_ENTER)
+    wait_for(lambda: stage(desktop) == "approval", 30, "the approval dialog for a never-approved app")
+    assert not desktop.kcall("apps.running")  # nothing runs before the user approves
+    desktop.keys(KEY_ESC)
+    wait_for(lambda: desktop.shell()["flow"] is None, 20, "Escape to cancel the approval")
+    assert not desktop.kcall("apps.running")
