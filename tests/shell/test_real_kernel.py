@@ -93,6 +93,9 @@ def test_a_suggestion_never_approved_asks_before_it_runs(real: Desktop) -> None:
                 20, "the launcher once nothing runs") == "welcome":
         desktop.keys(KEY_ENTER)
         wait_for(lambda: desktop.shell()["panel"] == "launcher", 20, "the launcher after the welcome")
+    if desktop.shell()["prompt"]:
+        desktop.keys(KEY_ESC)  # Escape clears the prompt bar when no app runs
+        wait_for(lambda: desktop.shell()["prompt"] == "", 10, "an empty prompt bar")
     desktop.type("dice")
     wait_for(lambda: any("ice" in t for t in desktop.shell()["suggestions"]), 20, "the dice suggestion")
     index = next(i for i, t in enumerate(desktop.shell()["suggestions"]) if "ice" in t)
