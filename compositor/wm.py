@@ -150,21 +150,15 @@ class WindowManager:
         if self.mode == "kiosk":
             on = True
         window.fullscreen = on
-        if on:
-            if window.saved is None:
-                window.saved = (window.x, window.y)
-            self.move(window, 0, 0)
-            window.shell.configure(self.scene.width, self.scene.height)
-        else:
-            if window.saved is not None:
-                self.move(window, *window.saved)
-                window.saved = None
-            window.shell.configure(0, 0)
+        self._fill_screen(window, on)
 
     def set_maximized(self, window: Window, on: bool) -> None:
         window.maximized = on  # type: ignore[attr-defined]
-        if self.mode == "kiosk":
-            return
+        if self.mode != "kiosk":
+            self._fill_screen(window, on)
+
+    def _fill_screen(self, window: Window, on: bool) -> None:
+        """Fullscreen and maximised look the same here: the whole output, and back to where it was."""
         if on:
             window.saved = window.saved or (window.x, window.y)
             self.move(window, 0, 0)
