@@ -43,7 +43,7 @@ def _vm(args: argparse.Namespace) -> int:
           f"{built.disk}", file=sys.stderr)
     machine.start()
     try:
-        return machine.wait_exit(timeout=None)  # type: ignore[arg-type]
+        return machine.wait_exit(timeout=None)
     finally:
         machine.close()
 

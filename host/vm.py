@@ -194,7 +194,8 @@ class VirtualMachine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def wait_exit(self, timeout: float) -> int:
+    def wait_exit(self, timeout: float | None) -> int:
+        """QEMU's exit status; None waits for as long as it runs (an interactive `llmos vm`)."""
         assert self.process is not None
         try:
             return self.process.wait(timeout)
