@@ -19,7 +19,7 @@ from vm.guest import ipc
 from waiting import wait_for as wait_until
 
 from llmos.host import image
-from llmos.host.vm import Image, VirtualMachine, kvm_works
+from llmos.host.vm import BuiltImage, VirtualMachine, kvm_works
 
 GENERATE = r"""
 import asyncio, json, sys, time
@@ -48,7 +48,7 @@ asyncio.run(main(sys.argv[1]))
 
 def main() -> int:
     image.ensure_built("qemu")
-    built = Image.find("qemu", image.REPO / "build" / "images" / "qemu")
+    built = BuiltImage.find("qemu", image.REPO / "build" / "images" / "qemu")
     with tempfile.TemporaryDirectory(prefix="llmos-e2e-") as workdir:
         machine = VirtualMachine(built, workdir=Path(workdir))
         with machine:

@@ -56,7 +56,7 @@ async def run(max_tokens: int) -> None:
         kinds = ",".join(w.kind for w in result.spec.widgets) if result.spec else "-"
         fitting += needed in kinds.split(",")
         print(f"{'ok ' if ok_syntax and ok_analysis else 'BAD'}  {elapsed:5.1f} s  {prompt!r} -> "
-              f"{result.title!r} [{kinds}] {result.manifest.scopes()}")
+              f"{result.title!r} [{kinds}] {result.manifest.scopes}")
     count = len(PROMPTS)
     print(f"parses: {parsed}/{count} = {parsed / count:.0%}   passes analysis: {analysed}/{count} = "
           f"{analysed / count:.0%}   has the widget the prompt needs: {fitting}/{count}   "

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from llmos.compositor.shell import views
 from llmos.compositor.shell.layer import Layer
-from llmos.compositor.shell.shell import PANEL_THEME
 from llmos.compositor.shell.state import ShellState, Suggestion
+from llmos.compositor.shell.surfaces import PANEL_THEME
 
 SCREEN = (1280, 800)
 

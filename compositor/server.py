@@ -29,6 +29,7 @@ from llmos.compositor.protocol.output import OutputGlobal
 from llmos.compositor.protocol.seat import Keymap, Seat
 from llmos.compositor.protocol.xdg import WmBaseGlobal
 from llmos.compositor.scene import Rect, Scene, Surface
+from llmos.compositor.shell.toasts import Toasts
 from llmos.compositor.wm import WindowManager
 
 CURSOR_SIZE = 16
@@ -51,13 +52,6 @@ class Settings:
     shell: Any = None  # a shell.ShellConfig: draw the OS shell (None or enabled=False: no shell)
 
 
-@dataclass
-class Toast:
-    text: str
-    rect: Rect
-    handle: asyncio.TimerHandle | None = None
-
-
 class Compositor:
     def __init__(self, settings: Settings, output: Output) -> None:
         self.settings = settings
@@ -70,7 +64,6 @@ class Compositor:
         self.scene = Scene(width, height, self.schedule_repaint)
         self.scene.background = settings.background
         self.scene.cursor = self._draw_cursor
-        self.scene.overlays.append(self._draw_toasts)
         self.shadow = cairo.ImageSurface(cairo.FORMAT_RGB24, width, height)
         self.wm = WindowManager(self, settings.mode, settings.tiling)
         self.globals = [CompositorGlobal(self), SubcompositorGlobal(self), WmBaseGlobal(self),
@@ -78,9 +71,8 @@ class Compositor:
         self.seat = Seat(self, Keymap(settings.layout, settings.variant, settings.options))
         self.data = DataDeviceManager(self)
         self.router = InputRouter(self, settings.launcher_keys)
-        self.ipc = ipc.Server({name[4:]: getattr(self, name) for name in dir(self)
-                               if name.startswith("rpc_")})
-        self.toasts: list[Toast] = []
+        self.ipc = ipc.Server(ipc.handlers(self))
+        self.toasts = Toasts(self.scene)  # the one toast system, shell or not
         self.shell: Any = None
         if settings.shell is not None and settings.shell.enabled:
             # imported here: Pango and the SDK renderer load only when there is a shell
@@ -127,6 +119,7 @@ class Compositor:
             self._loop = None  # no more repaints or events
             if self.shell is not None:
                 self.shell.close()
+            self.toasts.close()
             loop.remove_reader(compat.event_loop_fd(self.display))
             if self.output.flip_fd is not None:
                 loop.remove_reader(self.output.flip_fd)
@@ -217,7 +210,7 @@ class Compositor:
             self._repaint_handle.cancel()
         self._repaint()
 
-    # cursor and toasts
+    # cursor
     def _cursor_image(self) -> tuple[cairo.ImageSurface | None, Rect]:
         seat = self.seat
         hidden = (self.settings.hide_cursor and self.wm.mode == "kiosk") or seat.cursor_hidden_by_client
@@ -266,43 +259,6 @@ class Compositor:
         self.scene.damage(Rect(self._cursor_rect.x - 1, self._cursor_rect.y - 1, self._cursor_rect.w + 2,
                                self._cursor_rect.h + 2))
 
-    def _draw_toasts(self, ctx: cairo.Context) -> Rect:
-        for toast in self.toasts:
-            r = toast.rect
-            ctx.rectangle(r.x, r.y, r.w, r.h)
-            ctx.set_source_rgba(0.1, 0.1, 0.12, 0.92)
-            ctx.fill()
-            ctx.set_source_rgb(0.95, 0.95, 0.95)
-            ctx.select_font_face("sans-serif")
-            ctx.set_font_size(15)
-            ctx.move_to(r.x + 12, r.y + r.h / 2 + 5)
-            ctx.show_text(toast.text)
-        return Rect(0, 0, 0, 0)
-
-    def notify(self, text: str, timeout_ms: int = 4000) -> Toast:
-        text = " ".join(text.split())[:160]
-        measure = cairo.Context(cairo.ImageSurface(cairo.FORMAT_RGB24, 1, 1))
-        measure.select_font_face("sans-serif")
-        measure.set_font_size(15)
-        width = min(int(measure.text_extents(text)[4]) + 24, self.scene.width - 20)
-        top = 10 + sum(t.rect.h + 8 for t in self.toasts)
-        toast = Toast(text, Rect(self.scene.width - width - 10, top, width, 40))
-        self.toasts.append(toast)
-        self.scene.damage(toast.rect)
-        if self._loop is not None and timeout_ms > 0:
-            toast.handle = self._loop.call_later(timeout_ms / 1000, self._expire, toast)
-        return toast
-
-    def _expire(self, toast: Toast) -> None:
-        if toast in self.toasts:
-            for other in self.toasts:
-                self.scene.damage(other.rect)
-            self.toasts.remove(toast)
-            top = 10
-            for other in self.toasts:
-                other.rect = Rect(other.rect.x, top, other.rect.w, other.rect.h)
-                top += other.rect.h + 8
-
     # events from the protocol
     def surface_destroyed(self, surface: Surface) -> None:
         self.seat.surface_destroyed(surface)
@@ -317,7 +273,8 @@ class Compositor:
             self.shell.shortcut(name)
         self.emit("shortcut", {"name": name})
 
-    # ipc methods (rpc_<name>)
+    # ipc methods (@ipc.rpc)
+    @ipc.rpc("status")
     async def rpc_status(self, conn: ipc.Connection, params: dict[str, Any]) -> dict[str, Any]:
         transform = self.output.transform
         return {"backend": self.output.kind, "output": self.output.name, "width": transform.physical_width,
@@ -325,48 +282,55 @@ class Compositor:
                 "tiling": self.wm.tiling, "windows": len(self.wm.known), "frames": self.frames_presented,
                 "wayland_socket": str(self.settings.runtime_dir / self.settings.socket_name)}
 
+    @ipc.rpc("windows")
     async def rpc_windows(self, conn: ipc.Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
         return [self.wm.describe(w) for w in self.scene.windows if not w.popup]
 
     def _window(self, params: dict[str, Any]) -> Any:
         window = self.wm.window(int(params.get("id", -1)))
         if window is None:
-            raise ipc.RpcError("no-such-window", f"no window with id {params.get('id')!r}")
+            raise ipc.RpcError(ipc.ErrorCode.NO_SUCH_WINDOW, f"no window with id {params.get('id')!r}")
         return window
 
+    @ipc.rpc("focus")
     async def rpc_focus(self, conn: ipc.Connection, params: dict[str, Any]) -> bool:
         self.wm.focus(self._window(params))
         self.flush()
         return True
 
+    @ipc.rpc("close")
     async def rpc_close(self, conn: ipc.Connection, params: dict[str, Any]) -> bool:
         self.wm.close(self._window(params))
         self.flush()
         return True
 
+    @ipc.rpc("move")
     async def rpc_move(self, conn: ipc.Connection, params: dict[str, Any]) -> bool:
         self.wm.move(self._window(params), int(params["x"]), int(params["y"]))
         return True
 
+    @ipc.rpc("set_layer")
     async def rpc_set_layer(self, conn: ipc.Connection, params: dict[str, Any]) -> bool:
         """Make a window part of the OS shell (drawn above apps, not in Alt+Tab) or a normal app."""
         window = self._window(params)
         layer = params.get("layer")
         if layer not in ("normal", "overlay"):
-            raise ipc.RpcError("bad-params", "layer is 'normal' or 'overlay'")
+            raise ipc.RpcError(ipc.ErrorCode.BAD_REQUEST, "layer is 'normal' or 'overlay'")
         window.layer = layer
         self.scene.damage(window.bounds())
         return True
 
+    @ipc.rpc("set_mode")
     async def rpc_set_mode(self, conn: ipc.Connection, params: dict[str, Any]) -> dict[str, Any]:
         mode = params.get("mode")
         if mode not in (None, "desktop", "kiosk"):
-            raise ipc.RpcError("bad-params", "mode is 'desktop' or 'kiosk'")
+            raise ipc.RpcError(ipc.ErrorCode.BAD_REQUEST, "mode is 'desktop' or 'kiosk'")
         tiling = params.get("tiling")
         self.wm.set_mode(mode, None if tiling is None else bool(tiling))
         self.flush()
         return {"mode": self.wm.mode, "tiling": self.wm.tiling}
 
+    @ipc.rpc("screenshot")
     async def rpc_screenshot(self, conn: ipc.Connection, params: dict[str, Any]) -> dict[str, Any]:
         """Write what is on screen to a PNG (atomically): not in the hot path, ~40 ms per megapixel."""
         path = Path(params.get("file") or paths.run_dir() / "compositor-screenshot.png")
@@ -377,6 +341,7 @@ class Compositor:
         os.replace(temporary, path)
         return {"path": str(path), "width": image.get_width(), "height": image.get_height()}
 
+    @ipc.rpc("pixels")
     async def rpc_pixels(self, conn: ipc.Connection, params: dict[str, Any]) -> list[list[int]]:
         """[r, g, b] at each requested physical point: a cheap probe for tests and health checks."""
         self.render_now()
@@ -386,12 +351,13 @@ class Compositor:
         result = []
         for x, y in params.get("points", []):
             if not (0 <= x < image.get_width() and 0 <= y < image.get_height()):
-                raise ipc.RpcError("bad-params", f"point ({x}, {y}) is off screen")
+                raise ipc.RpcError(ipc.ErrorCode.BAD_REQUEST, f"point ({x}, {y}) is off screen")
             offset = y * stride + x * 4
             b, g, r = data[offset], data[offset + 1], data[offset + 2]
             result.append([r, g, b])
         return result
 
+    @ipc.rpc("inject")
     async def rpc_inject(self, conn: ipc.Connection, params: dict[str, Any]) -> int:
         """Inject evdev-like events ({"events": [{"type", "code", "value"}...]}) or warp the pointer."""
         count = 0
@@ -401,27 +367,27 @@ class Compositor:
             count += 1
         events = params.get("events", [])
         if not isinstance(events, list):
-            raise ipc.RpcError("bad-params", "events is a list of {type, code, value}")
+            raise ipc.RpcError(ipc.ErrorCode.BAD_REQUEST, "events is a list of {type, code, value}")
         count += self.router.handle_batch(events)
         self.flush()
         return count
 
+    @ipc.rpc("notify")
     async def rpc_notify(self, conn: ipc.Connection, params: dict[str, Any]) -> bool:
         text = params.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise ipc.RpcError("bad-params", "notify needs a non-empty 'text'")
-        if self.shell is not None:
-            self.shell.notify(str(params.get("title") or ""), text, int(params.get("timeout_ms", 4000)))
-        else:
-            self.notify(text, int(params.get("timeout_ms", 4000)))
+            raise ipc.RpcError(ipc.ErrorCode.BAD_REQUEST, "notify needs a non-empty 'text'")
+        self.toasts.notify(str(params.get("title") or ""), text, int(params.get("timeout_ms", 4000)))
         return True
 
+    @ipc.rpc("shell")
     async def rpc_shell(self, conn: ipc.Connection, params: dict[str, Any]) -> dict[str, Any]:
         """What the OS shell shows (panel, suggestions, flow stage, toasts): for tests and `llmos` tools."""
         if self.shell is None:
-            raise ipc.RpcError("no-shell", "the OS shell is off ([shell] enabled = false)")
+            raise ipc.RpcError(ipc.ErrorCode.NO_SHELL, "the OS shell is off ([shell] enabled = false)")
         return self.shell.describe()
 
+    @ipc.rpc("subscribe")
     async def rpc_subscribe(self, conn: ipc.Connection, params: dict[str, Any]) -> list[str]:
         """Receive pushed events: "shortcut" (launcher/switcher/close), "window" (mapped, focused...)."""
         events = params.get("events") or ["*"]

@@ -1,5 +1,5 @@
-"""The compositor's configuration: defaults for its own [compositor] section plus the shared
-[system], [display], [kiosk] and [input] sections of /etc/llmos/llmos.toml."""
+"""The compositor's configuration: its own [compositor] and [shell] sections plus the shared [system],
+[display], [kiosk] and [input] sections of llmos.toml (all declared in llmos/settings/sections.py)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,7 @@ from typing import Any
 
 from llmos import config, paths
 from llmos.compositor.server import Settings
-from llmos.compositor.shell.state import ShellConfig
-
-DEFAULTS: dict[str, Any] = {
-    "runtime_dir": "/run/llmos/wayland",  # XDG_RUNTIME_DIR of the Wayland socket
-    "socket": "wayland-0",
-    "tiling": False,
-    "launcher_keys": ["super", "ctrl+space"],
-    "background": "#21303f",
-    "headless_width": 1280,
-    "headless_height": 800,
-    "device": "",  # force a DRM card or fbdev node; empty: auto
-}
+from llmos.settings import CompositorSettings, default_of
 
 
 def _colour(text: str) -> tuple[float, float, float]:
@@ -33,29 +22,21 @@ def load(cfg: config.Config | None = None) -> tuple[Settings, dict[str, Any], li
     """Settings, the display options (backend, rotation, size, device) and located problems."""
     cfg = cfg or config.load()
     problems = [str(p) for p in cfg.problems]
-    own = {**DEFAULTS, **cfg.section("compositor")}
-    system, display = cfg.section("system"), cfg.section("display")
-    kiosk, keyboard = cfg.section("kiosk"), cfg.section("input")
-    mode = system.get("mode", "desktop")
-    if mode not in ("desktop", "kiosk"):
-        problems.append(f"system.mode: {mode!r} is not desktop or kiosk; using desktop")
-        mode = "desktop"
-    rotation = display.get("rotation", kiosk.get("rotation", 0) if mode == "kiosk" else 0)
-    if rotation not in (0, 90, 180, 270):
-        problems.append(f"rotation: {rotation!r} is not 0, 90, 180 or 270; using 0")
-        rotation = 0
+    values = cfg.settings
+    own, display, kiosk, keyboard = values.compositor, values.display, values.kiosk, values.input
+    rotation = display.rotation if display.rotation is not None else (
+        kiosk.rotation if values.system.mode == "kiosk" else 0)
     try:
-        background = _colour(str(own["background"]))
+        background = _colour(own.background)
     except ValueError as error:
         problems.append(f"compositor.background: {error}")
-        background = _colour(DEFAULTS["background"])
+        background = _colour(default_of(CompositorSettings, "background"))
     settings = Settings(
-        runtime_dir=Path(own["runtime_dir"]), socket_name=str(own["socket"]),
+        runtime_dir=Path(own.runtime_dir), socket_name=own.socket,
         control_socket=paths.socket_path("compositor"), hal_socket=paths.socket_path("hal"),
-        mode=mode, tiling=bool(own["tiling"]), hide_cursor=bool(kiosk.get("hide_cursor", True)),
-        layout=keyboard.get("layout", "us"), variant=keyboard.get("variant", ""),
-        options=keyboard.get("options", ""), launcher_keys=tuple(own["launcher_keys"]), background=background,
-        shell=ShellConfig.from_section(cfg.section("shell"), problems))
-    output = {"backend": display.get("backend", "auto"), "rotation": rotation, "device": str(own["device"]),
-              "size": (int(own["headless_width"]), int(own["headless_height"]))}
+        mode=values.system.mode, tiling=own.tiling, hide_cursor=kiosk.hide_cursor,
+        layout=keyboard.layout, variant=keyboard.variant, options=keyboard.options,
+        launcher_keys=own.launcher_keys, background=background, shell=values.shell)
+    output = {"backend": display.backend, "rotation": rotation, "device": own.device,
+              "size": (own.headless_width, own.headless_height)}
     return settings, output, problems

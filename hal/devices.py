@@ -43,7 +43,7 @@ def summarize(device: pyudev.Device) -> dict[str, Any]:
     }
 
 
-class Registry:
+class DeviceRegistry:
     def __init__(self, source: str | None = None) -> None:
         self.context = pyudev.Context()
         self.source = source or ("udev" if udevd_running() else "kernel")

@@ -14,7 +14,7 @@ LOG = logging.getLogger("llmos.hal.keymap")
 
 
 @dataclass(frozen=True)
-class Keymap:
+class KeyboardLayout:
     layout: str
     variant: str
     options: str
@@ -32,11 +32,11 @@ def _compile(layout: str, variant: str, options: str) -> str:
     return keymap.get_as_string()
 
 
-def compile_keymap(layout: str = "us", variant: str = "", options: str = "") -> Keymap:
+def compile_keymap(layout: str = "us", variant: str = "", options: str = "") -> KeyboardLayout:
     try:
-        return Keymap(layout, variant, options, _compile(layout, variant, options))
+        return KeyboardLayout(layout, variant, options, _compile(layout, variant, options))
     except xkb.XKBError as error:
         message = (f"input.layout/variant: xkbcommon cannot compile layout={layout!r} "
                    f"variant={variant!r} options={options!r} ({error}); using 'us'")
         LOG.error("%s", message)
-        return Keymap("us", "", "", _compile("us", "", ""), message)
+        return KeyboardLayout("us", "", "", _compile("us", "", ""), message)

@@ -11,14 +11,15 @@ import asyncio
 import contextlib
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from llmos import config as llmos_config
 from llmos import ipc, paths
-from llmos.hal.devices import Registry
+from llmos.hal.devices import DeviceRegistry
 from llmos.hal.dhcp import Timing
 from llmos.hal.input import InputManager
-from llmos.hal.keymap import Keymap, compile_keymap
+from llmos.hal.keymap import KeyboardLayout, compile_keymap
 from llmos.hal.links import NetworkManager
 from llmos.hal.netconfig import parse_network
 
@@ -34,27 +35,21 @@ class Hal:
         self.cfg = cfg or llmos_config.load()
         for problem in self.cfg.problems:
             LOG.error("config: %s", problem)
-        self.server = ipc.Server(self._handlers())
+        self.server = ipc.Server(ipc.handlers(self))
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=10_000)
-        self.registry = Registry(udev_source)
+        self.registry = DeviceRegistry(udev_source)
         self.input: InputManager | None = None
-        self.keymap: Keymap | None = None
+        self.keymap: KeyboardLayout | None = None
         self.network: NetworkManager | None = None
         self._want_network = network
         self._publisher: asyncio.Task[None] | None = None
-
-    def _handlers(self) -> dict[str, ipc.Handler]:
-        return {"devices": self._devices, "subscribe": self._subscribe, "input_devices": self._input_devices,
-                "recent_input": self._recent_input, "keymap": self._keymap, "net": self._net,
-                "status": self._status}
 
     # lifecycle
 
     async def start(self, socket_path: os.PathLike[str] | None = None) -> None:
         self._publisher = asyncio.get_running_loop().create_task(self._publish_forever())
-        section = self.cfg.section("input")
-        self.keymap = compile_keymap(section.get("layout", "us"), section.get("variant", ""),
-                                     section.get("options", ""))
+        keyboard = self.cfg.settings.input
+        self.keymap = compile_keymap(keyboard.layout, keyboard.variant, keyboard.options)
         self.input = InputManager(lambda record: self.publish("input", record),
                                   lambda action, device: self.publish("input-device", {"action": action,
                                                                                         **device}))
@@ -70,8 +65,9 @@ class Hal:
             self.network = NetworkManager(net_config, self._publish_async,
                                           paths.run_dir() / "hal" / "leases", Timing(scale=scale))
             await self.network.start()
-        await self.server.start(socket_path or paths.socket_path("hal"))
-        LOG.info("hal ready on %s", socket_path or paths.socket_path("hal"))
+        socket = Path(socket_path) if socket_path is not None else paths.socket_path("hal")
+        await self.server.start(socket)
+        LOG.info("hal ready on %s", socket)
 
     async def close(self) -> None:
         await self.server.close()
@@ -104,36 +100,44 @@ class Hal:
 
     # methods
 
-    async def _devices(self, _conn: ipc.Connection, params: dict[str, Any]) -> Any:
+    @ipc.rpc("devices")
+    async def rpc_devices(self, _conn: ipc.Connection, params: dict[str, Any]) -> Any:
         return {"source": self.registry.source, "devices": self.registry.list(params.get("subsystem"))}
 
-    async def _subscribe(self, conn: ipc.Connection, params: dict[str, Any]) -> Any:
+    @ipc.rpc("subscribe")
+    async def rpc_subscribe(self, conn: ipc.Connection, params: dict[str, Any]) -> Any:
         events = params.get("events", ["*"])
         if not isinstance(events, list) or not all(e in EVENTS or e == "*" for e in events):
-            raise ipc.RpcError("bad-params", f"events must be a list drawn from {sorted(EVENTS)} or '*'")
+            raise ipc.RpcError(ipc.ErrorCode.BAD_REQUEST,
+                               f"events must be a list drawn from {sorted(EVENTS)} or '*'")
         conn.subscriptions.update(events)
         return {"subscribed": sorted(conn.subscriptions)}
 
-    async def _input_devices(self, _conn: ipc.Connection, _params: dict[str, Any]) -> Any:
+    @ipc.rpc("input_devices")
+    async def rpc_input_devices(self, _conn: ipc.Connection, _params: dict[str, Any]) -> Any:
         return self.input.list() if self.input else []
 
-    async def _recent_input(self, _conn: ipc.Connection, params: dict[str, Any]) -> Any:
+    @ipc.rpc("recent_input")
+    async def rpc_recent_input(self, _conn: ipc.Connection, params: dict[str, Any]) -> Any:
         count = params.get("count", 50)
         if not isinstance(count, int) or count < 0:
-            raise ipc.RpcError("bad-params", "count must be a non-negative integer")
+            raise ipc.RpcError(ipc.ErrorCode.BAD_REQUEST, "count must be a non-negative integer")
         events = list(self.input.recent) if self.input else []
         return events[-count:] if count else []
 
-    async def _keymap(self, _conn: ipc.Connection, _params: dict[str, Any]) -> Any:
+    @ipc.rpc("keymap")
+    async def rpc_keymap(self, _conn: ipc.Connection, _params: dict[str, Any]) -> Any:
         assert self.keymap is not None
         return self.keymap.as_json()
 
-    async def _net(self, _conn: ipc.Connection, _params: dict[str, Any]) -> Any:
+    @ipc.rpc("net")
+    async def rpc_net(self, _conn: ipc.Connection, _params: dict[str, Any]) -> Any:
         if self.network is None:
             return {"managed": False, "links": [], "routes": []}
         return {"managed": True, **await self.network.status()}
 
-    async def _status(self, _conn: ipc.Connection, _params: dict[str, Any]) -> Any:
+    @ipc.rpc("status")
+    async def rpc_status(self, _conn: ipc.Connection, _params: dict[str, Any]) -> Any:
         return {"devices": len(self.registry.devices), "udev_source": self.registry.source,
                 "input_devices": len(self.input.devices) if self.input else 0,
                 "keymap_error": self.keymap.error if self.keymap else None,

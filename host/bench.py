@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmos.host.vm import Image, VirtualMachine
+from llmos.host.vm import BuiltImage, VirtualMachine
 
 PHASES = ("kernel", "stage1", "pid1", "ready")
 
@@ -29,7 +29,7 @@ class BootTimes:
     guest_pid1_to_ready: float  # CLOCK_BOOTTIME difference: independent of console latency
 
 
-def measure(image: Image, uefi: bool = False, timeout: float = 600.0) -> BootTimes:
+def measure(image: BuiltImage, uefi: bool = False, timeout: float = 600.0) -> BootTimes:
     with tempfile.TemporaryDirectory(prefix="llmos-bench-") as workdir:
         machine = VirtualMachine(image, uefi=uefi, workdir=Path(workdir), extra_cmdline="")
         with machine:
@@ -42,7 +42,7 @@ def measure(image: Image, uefi: bool = False, timeout: float = 600.0) -> BootTim
 
 
 def boot(variant: str = "qemu", runs: int = 3, uefi: bool = False) -> int:
-    image = Image.find(variant)
+    image = BuiltImage.find(variant)
     from llmos.host.vm import kvm_works
 
     print(f"boot phases, {'KVM' if kvm_works() else 'TCG'}, {'UEFI (OVMF)' if uefi else 'direct kernel'}, "

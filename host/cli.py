@@ -20,7 +20,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _vm(args: argparse.Namespace) -> int:
     from llmos.host import image
-    from llmos.host.vm import Image, VirtualMachine
+    from llmos.host.vm import BuiltImage, VirtualMachine
 
     if args.build:
         try:
@@ -29,7 +29,7 @@ def _vm(args: argparse.Namespace) -> int:
             print(f"llmos vm: {error}", file=sys.stderr)
             return 1
     try:
-        built = Image.find(args.variant)
+        built = BuiltImage.find(args.variant)
     except FileNotFoundError as error:
         print(f"llmos vm: {error}", file=sys.stderr)
         return 1

@@ -158,13 +158,13 @@ def stack_below(sysdir: Path) -> set[Path]:
 
 
 @dataclass(frozen=True)
-class Mount:
+class MountEntry:
     devno: int
     mountpoint: str
     source: str
 
 
-def mounts() -> list[Mount]:
+def mounts() -> list[MountEntry]:
     """Mount table of our namespace; btrfs and friends report major 0, so resolve /dev sources too."""
     found = []
     for line in MOUNTINFO.read_text().splitlines():
@@ -176,18 +176,18 @@ def mounts() -> list[Mount]:
                 st = os.stat(source)
                 if stat.S_ISBLK(st.st_mode):
                     devno = st.st_rdev
-        found.append(Mount(devno, fields[4].replace("\\040", " "), source))
+        found.append(MountEntry(devno, fields[4].replace("\\040", " "), source))
     return found
 
 
-def swaps() -> list[Mount]:
+def swaps() -> list[MountEntry]:
     found = []
     for line in _read(SWAPS).splitlines()[1:]:
         source = line.split()[0]
         with contextlib.suppress(OSError):
             st = os.stat(source)
             if stat.S_ISBLK(st.st_mode):
-                found.append(Mount(st.st_rdev, "[swap]", source))
+                found.append(MountEntry(st.st_rdev, "[swap]", source))
     return found
 
 

@@ -37,7 +37,7 @@ class VMError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Image:
+class BuiltImage:
     """The three artifacts of one build: the disk, and kernel + initramfs for direct boot."""
 
     disk: Path
@@ -46,7 +46,7 @@ class Image:
     cmdline: str
 
     @classmethod
-    def find(cls, variant: str = "qemu", directory: Path | None = None) -> Image:
+    def find(cls, variant: str = "qemu", directory: Path | None = None) -> BuiltImage:
         default = Path(__file__).resolve().parent.parent / "build" / "images"  # `llmos image build` output
         directory = directory or Path(os.environ.get("LLMOS_IMAGE_DIR", default)) / variant
         stem = directory / f"llmos-{variant}"
@@ -76,7 +76,7 @@ def kvm_works() -> bool:
 
 @dataclass
 class VirtualMachine:
-    image: Image
+    image: BuiltImage
     uefi: bool = False
     memory_mb: int = 2048
     cpus: int = 2

@@ -11,7 +11,8 @@ import contextlib
 import os
 import stat
 import time
-from dataclasses import dataclass, field
+
+from llmos.ratelimit import TokenBucket
 
 
 def boottime() -> float:
@@ -21,27 +22,6 @@ def boottime() -> float:
 
 def marker(text: str) -> str:
     return f"llmos: {text} t={boottime():.3f}"
-
-
-@dataclass
-class Bucket:
-    """Token bucket: `rate` lines per second with bursts up to `burst`."""
-
-    rate: float = 20.0
-    burst: float = 50.0
-    tokens: float = 50.0
-    stamp: float = field(default_factory=time.monotonic)
-    suppressed: int = 0
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        self.suppressed += 1
-        return False
 
 
 def _open_nonblocking(path: str) -> int | None:
@@ -58,7 +38,8 @@ class Console:
         self.fds: list[int] = []
         self.kmsg: int | None = None
         self.dropped = 0
-        self.buckets: dict[str, Bucket] = {}
+        self.buckets: dict[str, TokenBucket] = {}
+        self.suppressed: dict[str, int] = {}
         if pid1:
             console = _open_nonblocking("/dev/console")
             if console is not None:
@@ -87,12 +68,13 @@ class Console:
 
     def echo(self, service: str, text: str) -> None:
         """A line a service marked important: rate-limited per service."""
-        bucket = self.buckets.setdefault(service, Bucket())
-        if bucket.take():
-            if bucket.suppressed:
-                self.write(f"llmos: {service}: ({bucket.suppressed} console lines suppressed)")
-                bucket.suppressed = 0
+        bucket = self.buckets.setdefault(service, TokenBucket(capacity=50.0, per_second=20.0))
+        if bucket.take(time.monotonic()) == 0:
+            if self.suppressed.get(service):
+                self.write(f"llmos: {service}: ({self.suppressed.pop(service)} console lines suppressed)")
             self.write(f"{service}: {text}")
+        else:
+            self.suppressed[service] = self.suppressed.get(service, 0) + 1
 
     def _write(self, fd: int, data: bytes) -> None:
         try:

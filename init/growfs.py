@@ -48,7 +48,7 @@ def sectors(name: str) -> int:
 
 
 @dataclass
-class Layout:
+class PartitionLayout:
     label: str
     sector: int
     last_lba: int | None  # GPT: the last usable sector
@@ -56,11 +56,11 @@ class Layout:
     size: int
 
 
-def layout(disk: str, node: str) -> Layout:
+def layout(disk: str, node: str) -> PartitionLayout:
     table = json.loads(run("sfdisk", "--json", disk))["partitiontable"]
     for part in table.get("partitions", []):
         if os.path.realpath(part["node"]) == os.path.realpath(node):
-            return Layout(table["label"], int(table.get("sectorsize", 512)), table.get("lastlba"),
+            return PartitionLayout(table["label"], int(table.get("sectorsize", 512)), table.get("lastlba"),
                           int(part["start"]), int(part["size"]))
     raise GrowError(f"{node} is not in the partition table of {disk}")
 

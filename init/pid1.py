@@ -70,7 +70,7 @@ async def supervise(supervisor: Supervisor, pid1: bool) -> str:
 
     background: list[asyncio.Task[None]] = [loop.create_task(_safety_reaper(supervisor))]
     button = None
-    wanted = supervisor.config.section("init").get("power_button", True) is not False
+    wanted = supervisor.config.settings.init.power_button
     if wanted and (pid1 or os.environ.get("LLMOS_INIT_POWERBUTTON") == "1"):
         button = power.PowerButton(lambda: supervisor.request_shutdown("poweroff"), supervisor.log)
         background.append(loop.create_task(button.run()))

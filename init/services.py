@@ -80,7 +80,7 @@ DEFAULT: tuple[Service, ...] = (
     Service("kernel", _python("llmos.kernel"), requires=("compositor",),
             ready=Ready("socket", "kernel"), memory_max="2G"),
     # The agent's virtio-serial port appears once coldplug has loaded virtio_console.
-    Service("agent", _python("llmos.host.agent"), requires=("udev-coldplug",),
+    Service("agent", _python("llmos.init.agent"), requires=("udev-coldplug",),
             condition="cmdline:llmos.agent=1", memory_max="128M"),
 )
 

@@ -2,147 +2,44 @@
 ps, stop.
 
 When the kernel service is running (its socket exists), new/run/regenerate/list/ps/stop go through
-it (kernel/remote.py): the model is loaded once, in the kernel, and apps run under its broker.
-Otherwise (host development) the CLI opens the registry directly (safe across processes: flock +
-git CAS + SQLite WAL) and runs the same AppFlow in-process, answering questions on the terminal."""
+it (kernel/remote.py, kernel/flow/client.py): the model is loaded once, in the kernel, and apps run
+under its broker. Otherwise (host development) the CLI opens the registry directly (safe across
+processes: flock + git CAS + SQLite WAL) and runs the same AppFlow in-process, answering questions
+on the terminal."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from llmos.ipc import RpcError
-from llmos.kernel.flow import AppFlow, Ask, Event
-
-
-class TerminalDecisions:
-    """y/n on a tty; without one, only --yes says yes. --deny SCOPE refuses one capability."""
-
-    def __init__(self, yes: bool = False, deny: list[str] | None = None) -> None:
-        self.yes, self.deny = yes, set(deny or ())
-        self.interactive = sys.stdin.isatty() and sys.stderr.isatty()
-
-    def _ask(self, question: str, default: bool) -> bool:
-        if self.yes:
-            return True
-        if not self.interactive:
-            return False
-        answer = input(f"{question} [{'Y/n' if default else 'y/N'}] ").strip().lower()
-        return default if not answer else answer.startswith("y")
-
-    async def accept_cached(self, match, record) -> bool:
-        print(f"A similar app exists ({match.score:.0%} alike): {record.prompt!r} [{record.short}]",
-              file=sys.stderr)
-        return self._ask("Use it instead of generating a new one?", True)
-
-    async def approve(self, asks: list[Ask]) -> set[str]:
-        granted = set()
-        for ask in asks:
-            label = "needs" if ask.required else "would like (optional)"
-            if ask.scope in self.deny:
-                print(f"  denied: {ask.words} [{ask.scope}]", file=sys.stderr)
-                continue
-            if self._ask(f"The app {label} to: {ask.words} [{ask.scope}]. Allow?", ask.required):
-                granted.add(ask.scope)
-        return granted
-
-
-def _show_event(event: Event, bar: bool) -> None:
-    data = event.data
-    if event.kind == "generating":
-        if bar:
-            width = 30
-            done = int(width * data["fraction"])
-            sys.stderr.write(f"\r  [{'#' * done}{' ' * (width - done)}] {data['fraction']:4.0%} "
-                             f"{data['phase']:<14} {data['tokens']} tokens")
-            sys.stderr.flush()
-        return
-    if bar:
-        sys.stderr.write("\r" + " " * 70 + "\r")
-    if event.kind == "analysed" and not data["ok"]:
-        print(f"analysis found {len(data['findings'])} problem(s):", file=sys.stderr)
-        for f in data["findings"][:10]:
-            print(f"  {f['line']}:{f['col']}: {f['rule']}: {f['message']}", file=sys.stderr)
-    elif event.kind == "repairing":
-        print(f"asking the model to repair it (try {data['attempt']})", file=sys.stderr)
-    elif event.kind == "saved":
-        print(f"saved {data['codeHash']}")
-    elif event.kind == "launched":
-        print(f"launched {data['codeHash'][7:19]} with {', '.join(data['granted']) or 'no capabilities'}")
-    elif event.kind == "failed":
-        print(f"llmos app: {data['reason']}", file=sys.stderr)
-
-
-def _flow(args: argparse.Namespace, registry) -> AppFlow:
-    from llmos import config
-    from llmos.kernel.analysis import Policy
-
-    section = config.load().section("apps")
-    return AppFlow(registry, TerminalDecisions(getattr(args, "yes", False), getattr(args, "deny", None)),
-                   policy=Policy.from_config(section), use_cache=not getattr(args, "no_cache", False),
-                   run=not getattr(args, "no_run", False),
-                   repair_tries=int(section.get("repair_tries", 3)),
-                   prefer=getattr(args, "model", None))
-
-
-def _remote(args: argparse.Namespace, method: str, **params: Any) -> int | None:
-    """Run the flow in the kernel service; None when no kernel answers (fall back in-process)."""
-    from llmos.kernel import remote
-
-    if not remote.available():
-        return None
-    decisions = TerminalDecisions(getattr(args, "yes", False), getattr(args, "deny", None))
-    bar = sys.stderr.isatty() and not args.json
-    try:
-        return remote.drive(args, decisions, lambda event: _show_event(event, bar), method,
-                            launch=not getattr(args, "no_run", False), **params)
-    except remote.KernelUnavailable:
-        return None
-    except PermissionError as error:
-        print(f"llmos app: {error}", file=sys.stderr)
-        return 1
-
-
-def _drive(args: argparse.Namespace, stream_of) -> int:
-    from llmos.kernel.registry import Registry
-
-    with Registry.open() as registry:
-        flow = _flow(args, registry)
-        bar = sys.stderr.isatty() and not args.json
-
-        async def main() -> int:
-            status = 1
-            async for event in stream_of(flow):
-                if args.json:
-                    print(json.dumps(event.to_json()), flush=True)
-                else:
-                    _show_event(event, bar)
-                if event.kind in ("launched", "saved", "approved"):
-                    status = 0
-                if event.kind == "failed":
-                    return 1
-            return status
-
-        return asyncio.run(main())
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    status = _remote(args, "flow.start", prompt=args.prompt, use_cache=not args.no_cache, prefer=args.model)
-    return _drive(args, lambda flow: flow.new(args.prompt)) if status is None else status
+    from llmos.kernel.flow import client
+
+    status = client.run_in_kernel(args, "flow.start", prompt=args.prompt, use_cache=not args.no_cache,
+                                  prefer=args.model)
+    return client.run_here(args, lambda flow: flow.new(args.prompt)) if status is None else status
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    status = _remote(args, "flow.run", ref=args.app)
-    return _drive(args, lambda flow: flow.launch(args.app)) if status is None else status
+    from llmos.kernel.flow import client
+
+    status = client.run_in_kernel(args, "flow.run", ref=args.app)
+    return client.run_here(args, lambda flow: flow.launch(args.app)) if status is None else status
 
 
 def cmd_regenerate(args: argparse.Namespace) -> int:
-    status = _remote(args, "flow.regenerate", ref=args.app, prefer=args.model)
-    return _drive(args, lambda flow: flow.regenerate(args.app, args.model)) if status is None else status
+    from llmos.kernel.flow import client
+
+    status = client.run_in_kernel(args, "flow.regenerate", ref=args.app, prefer=args.model)
+    if status is None:
+        status = client.run_here(args, lambda flow: flow.regenerate(args.app, args.model))
+    return status
 
 
 def _kernel_call(method: str, **params: Any) -> Any:

@@ -16,18 +16,19 @@ import contextlib
 import logging
 import os
 import time
-from dataclasses import asdict
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from llmos import config, ipc, paths
-from llmos.ipc import Connection, RpcError, Server
+from llmos.ipc import Connection, ErrorCode, RpcError, Server, rpc
 from llmos.kernel import starter, usersettings
-from llmos.kernel.analysis import Policy
 from llmos.kernel.caps import Authority, open_authority
-from llmos.kernel.flow import AppFlow, Event
-from llmos.kernel.flows import FlowSession, FlowTable, SessionDecisions
+from llmos.kernel.caps.policy import Policy
+from llmos.kernel.flow import AppFlow, Launched
+from llmos.kernel.flow.events import Events, candidate
+from llmos.kernel.flow.sessions import FlowSession, FlowTable, SessionDecisions
 from llmos.kernel.grants import Grants
 from llmos.kernel.kiosk import Backoff, Kiosk
 from llmos.kernel.launcher import Launcher, RunningApp, app_title
@@ -39,19 +40,7 @@ from llmos.kernel.sandbox.storage import AppStorage
 
 log = logging.getLogger("llmos.kernel")
 
-DEFAULTS: dict[str, Any] = {
-    "decision_timeout_s": 300.0,  # an unanswered cached-offer/approval question ends the flow
-    "token_ttl_days": 30,          # app tokens; a host stops at expiry (a kiosk app is relaunched)
-    "kiosk_backoff_max_s": 30.0,
-    "app_ready_timeout_s": 30.0,
-}
 APP_EVENTS = ("launched", "exited", "crashed", "stopped")
-
-
-def kernel_settings(cfg: config.Config) -> dict[str, Any]:
-    given = cfg.section("kernel")
-    return {key: given[key] if isinstance(given.get(key), type(default) | int) and
-            not isinstance(given.get(key), bool) else default for key, default in DEFAULTS.items()}
 
 
 def find_wayland(cfg: config.Config) -> Path | None:
@@ -63,8 +52,8 @@ def find_wayland(cfg: config.Config) -> Path | None:
         given = Path(display) if display.startswith("/") else Path(runtime or "") / display
         if given.exists():
             return given
-    own = cfg.section("compositor")
-    runtime_dir, name = str(own.get("runtime_dir", "/run/llmos/wayland")), str(own.get("socket", "wayland-0"))
+    own = cfg.settings.compositor
+    runtime_dir, name = own.runtime_dir, own.socket
     configured = Path(runtime_dir) / name
     if not configured.exists():
         return None
@@ -93,7 +82,7 @@ class LazyGateway:
     def model(self, cfg: config.Config) -> str:
         if self.gateway is not None:
             return str(self.gateway.local.model_name)
-        configured = str(cfg.section("gateway").get("local_model") or "")
+        configured = cfg.settings.gateway.local_model
         return configured.rsplit("/", 1)[-1] if configured else "gemma-3-270m-q4_k_m.gguf"
 
     def reset(self) -> None:
@@ -105,7 +94,7 @@ class KernelService:
     def __init__(self) -> None:
         self.started = time.monotonic()
         self.cfg = config.load()
-        self.options = kernel_settings(self.cfg)
+        self.options = self.cfg.settings.kernel
         self.gateway = LazyGateway()
         self.first_boot = False
         self.kiosk: Kiosk | None = None
@@ -120,29 +109,29 @@ class KernelService:
             log.warning("config: %s", problem)
         state = paths.state_dir()
         state.mkdir(parents=True, exist_ok=True)
-        sandbox = sandbox_settings.settings(self.cfg)
+        sandbox = self.cfg.settings.sandbox
         self.authority = open_authority(state)
-        self.broker = Broker(self.authority, AppStorage(state / "apps", sandbox["storage_quota_kb"] * 1024),
+        self.broker = Broker(self.authority, AppStorage(state / "apps", sandbox.storage_quota_kb * 1024),
                              on_notify=self._app_notified)
         self.registry = Registry.open()
         self._seed_on_first_boot(state)
         self.grants = Grants(state / "kernel" / "grants.json")
-        self.renderer_setting = str(sandbox["renderer"])
+        self.renderer_setting = sandbox.renderer
         cache = state / "cache" / "quickjs"
         cache.mkdir(parents=True, exist_ok=True, mode=0o700)
         apps_socket = paths.socket_path("kernel-apps")
         self.manager = AppManager(apps_socket, limits=sandbox_settings.guest_limits(sandbox), cache_dir=cache,
-                                  renderer=self._renderer(), uid_base=int(sandbox["uid_base"]))
+                                  renderer=self._renderer(), uid_base=sandbox.uid_base)
         self.launcher = Launcher(self.manager, self.authority, self._app_event, self._renderer,
-                                 timedelta(days=float(self.options["token_ttl_days"])))
-        self.flows = FlowTable(float(self.options["decision_timeout_s"]))
+                                 timedelta(days=self.options.token_ttl_days))
+        self.flows = FlowTable(self.options.decision_timeout_s)
         self.app_server = Server(self.broker.handlers(), mode=0o600)
         await self.app_server.start(apps_socket)
-        self.server = Server({**self.broker.admin_handlers(), **self.handlers()}, mode=0o600)
+        self.server = Server({**self.broker.admin_handlers(), **ipc.handlers(self)}, mode=0o600)
         await self.server.start(paths.socket_path("kernel"))
         log.info("kernel ready: %d apps in the registry%s, renderer %s, mode %s", len(self.registry),
                  " (first boot: starter set seeded)" if self.first_boot else "", self._renderer(),
-                 self.cfg.section("system").get("mode", "desktop"))
+                 self.cfg.settings.system.mode)
         self._start_kiosk()
 
     def _seed_on_first_boot(self, state: Path) -> None:
@@ -190,14 +179,14 @@ class KernelService:
 
     # -- kiosk ---------------------------------------------------------------------------------
     def _start_kiosk(self) -> None:
-        if self.cfg.section("system").get("mode") != "kiosk":
+        if self.cfg.settings.system.mode != "kiosk":
             return
-        ref = str(self.cfg.section("kiosk").get("app") or "").strip()
+        ref = self.cfg.settings.kiosk.app.strip()
         if not ref:
             self._notify_kernel("kiosk mode is on but [kiosk] app is empty: no app to run")
             log.error("kiosk mode: [kiosk] app is empty; serving without a kiosk app")
             return
-        backoff = Backoff(most=float(self.options["kiosk_backoff_max_s"]))
+        backoff = Backoff(most=self.options.kiosk_backoff_max_s)
         self.kiosk = Kiosk(ref, self.registry.get, self.launcher.launch, self._notify_kernel, backoff)
         log.info("kiosk mode: keeping %s running", ref)
         self.kiosk.start()
@@ -256,30 +245,18 @@ class KernelService:
 
     # -- flows ---------------------------------------------------------------------------------
     def _flow(self, decisions: SessionDecisions, params: dict[str, Any]) -> AppFlow:
-        apps = self.cfg.section("apps")
-        return AppFlow(self.registry, decisions, generator=self.gateway, policy=Policy.from_config(apps),
+        apps = self.cfg.settings.apps
+        return AppFlow(self.registry, decisions, generator=self.gateway,
+                       policy=Policy.from_config(self.cfg.section("apps")),
                        launcher=self._flow_launch, use_cache=bool(params.get("use_cache", True)),
-                       run=bool(params.get("launch", True)), repair_tries=int(apps.get("repair_tries", 3)),
+                       run=bool(params.get("launch", True)), repair_tries=apps.repair_tries,
+                       max_prompt_chars=self.cfg.settings.gateway.max_prompt_chars,
                        prefer=params.get("prefer") if params.get("prefer") in ("local", "cloud") else None)
 
-    async def _flow_launch(self, record: Record, granted: list[str]) -> dict[str, Any]:
+    async def _flow_launch(self, record: Record, granted: list[str]) -> Launched:
         self.grants.set(record.codeHash, granted)
         app = await self.launcher.launch(record, granted)
-        return {"app_id": app.app_id, "hash": app.hash, "title": app.title, "pid": app.pid}
-
-    def _enrich(self, event: Event) -> dict[str, Any]:
-        """The API's field names next to the flow's own (docs/kernel-api.md)."""
-        if event.kind == "needs-approval":
-            return {"asks": event.data.get("capabilities", [])}
-        if event.kind == "launched":
-            handle = event.data.get("handle")
-            return {**handle, "hash": event.data.get("codeHash")} if isinstance(handle, dict) else {}
-        if event.kind == "offered-cached":
-            extra: dict[str, Any] = {"hash": event.data.get("codeHash")}
-            with contextlib.suppress(LookupError, RecordError):
-                extra["title"] = app_title(self.registry.get(event.data["codeHash"]))
-            return extra
-        return {}
+        return Launched(app.app_id, app.title, app.pid)
 
     async def _push_flow(self, session: FlowSession, data: dict[str, Any]) -> None:
         await session.connection.push("flow", data)
@@ -288,21 +265,22 @@ class KernelService:
             if connection is not session.connection and ("flow" in connection.subscriptions):
                 await connection.push("flow", data)
 
-    def _start_flow(self, connection: Connection, params: dict[str, Any], make: Any) -> dict[str, str]:
+    def _start_flow(self, connection: Connection, params: dict[str, Any],
+                    make: Callable[[AppFlow], Events]) -> dict[str, str]:
         session = self.flows.start(connection, self._push_flow,
-                                   lambda decisions: make(self._flow(decisions, params)), self._enrich)
+                                   lambda decisions: make(self._flow(decisions, params)))
         return {"flow": session.id}
 
     # -- API -----------------------------------------------------------------------------------
     def _record(self, ref: Any) -> Record:
         if not isinstance(ref, str) or not ref.strip():
-            raise RpcError("bad-request", "ref must be an app hash or a unique prefix of one")
+            raise RpcError(ErrorCode.BAD_REQUEST, "ref must be an app hash or a unique prefix of one")
         try:
             return self.registry.get(ref)
         except NotFound as error:
-            raise RpcError("no-such-app", str(error)) from None
+            raise RpcError(ErrorCode.NO_SUCH_APP, str(error)) from None
         except RecordError as error:
-            raise RpcError("tampered", str(error)) from None
+            raise RpcError(ErrorCode.TAMPERED, str(error)) from None
 
     @staticmethod
     def _app_json(record: Record) -> dict[str, Any]:
@@ -311,133 +289,140 @@ class KernelService:
                 "rating": record.rating, "model": record.llmModel, "audited": record.audited,
                 "generatedAt": record.generatedAt, "parent": record.parent}
 
-    def handlers(self) -> dict[str, ipc.Handler]:
-        async def flow_start(connection: Connection, params: dict[str, Any]) -> dict[str, str]:
-            prompt = params.get("prompt")
-            if not isinstance(prompt, str):
-                raise RpcError("bad-request", "flow.start needs a 'prompt' string")
-            return self._start_flow(connection, params, lambda flow: flow.new(prompt))
+    @rpc("flow.start")
+    async def rpc_flow_start(self, connection: Connection, params: dict[str, Any]) -> dict[str, str]:
+        prompt = params.get("prompt")
+        if not isinstance(prompt, str):
+            raise RpcError(ErrorCode.BAD_REQUEST, "flow.start needs a 'prompt' string")
+        return self._start_flow(connection, params, lambda flow: flow.new(prompt))
 
-        async def flow_run(connection: Connection, params: dict[str, Any]) -> dict[str, str]:
-            record = self._record(params.get("ref"))
-            return self._start_flow(connection, params, lambda flow: flow.launch(record.codeHash))
+    @rpc("flow.run")
+    async def rpc_flow_run(self, connection: Connection, params: dict[str, Any]) -> dict[str, str]:
+        record = self._record(params.get("ref"))
+        return self._start_flow(connection, params, lambda flow: flow.launch(record.codeHash))
 
-        async def flow_regenerate(connection: Connection, params: dict[str, Any]) -> dict[str, str]:
-            record = self._record(params.get("ref"))
-            prefer = params.get("prefer")
-            return self._start_flow(connection, params, lambda flow: flow.regenerate(record.codeHash, prefer))
+    @rpc("flow.regenerate")
+    async def rpc_flow_regenerate(self, connection: Connection, params: dict[str, Any]) -> dict[str, str]:
+        record = self._record(params.get("ref"))
+        prefer = params.get("prefer")
+        return self._start_flow(connection, params, lambda flow: flow.regenerate(record.codeHash, prefer))
 
-        async def flow_answer(connection: Connection, params: dict[str, Any]) -> bool:
-            accept = params.get("accept_cached")
-            if not isinstance(accept, bool):
-                raise RpcError("bad-request", "flow.answer needs accept_cached: true or false")
-            self.flows.get(params.get("flow")).answer("offered-cached", accept)
-            return True
+    @rpc("flow.answer")
+    async def rpc_flow_answer(self, connection: Connection, params: dict[str, Any]) -> bool:
+        accept = params.get("accept_cached")
+        if not isinstance(accept, bool):
+            raise RpcError(ErrorCode.BAD_REQUEST, "flow.answer needs accept_cached: true or false")
+        self.flows.get(params.get("flow")).answer("offered-cached", accept)
+        return True
 
-        async def flow_approve(connection: Connection, params: dict[str, Any]) -> bool:
-            granted = params.get("granted")
-            if not isinstance(granted, list) or not all(isinstance(s, str) for s in granted):
-                raise RpcError("bad-request", "flow.approve needs granted: a list of scopes ([] denies all)")
-            self.flows.get(params.get("flow")).answer("needs-approval", granted)
-            return True
+    @rpc("flow.approve")
+    async def rpc_flow_approve(self, connection: Connection, params: dict[str, Any]) -> bool:
+        granted = params.get("granted")
+        if not isinstance(granted, list) or not all(isinstance(s, str) for s in granted):
+            raise RpcError(ErrorCode.BAD_REQUEST,
+                           "flow.approve needs granted: a list of scopes ([] denies all)")
+        self.flows.get(params.get("flow")).answer("needs-approval", granted)
+        return True
 
-        async def flow_cancel(connection: Connection, params: dict[str, Any]) -> bool:
-            return self.flows.cancel(params.get("flow"))
+    @rpc("flow.cancel")
+    async def rpc_flow_cancel(self, connection: Connection, params: dict[str, Any]) -> bool:
+        return self.flows.cancel(params.get("flow"))
 
-        async def apps_list(connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
-            return [self._app_json(r) for r in self.registry.list()]
+    @rpc("apps.list")
+    async def rpc_apps_list(self, connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [self._app_json(r) for r in self.registry.list()]
 
-        async def apps_search(connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
-            text, limit = params.get("text"), params.get("limit", 5)
-            if not isinstance(text, str) or not isinstance(limit, int) or not 1 <= limit <= 100:
-                raise RpcError("bad-request", "apps.search needs text (string) and limit (1..100)")
-            found = []
-            for match in self.registry.search(text, limit):
-                item = asdict(match)
-                item["hash"] = item.pop("codeHash")
-                with contextlib.suppress(LookupError, RecordError):
-                    item["title"] = app_title(self.registry.get(match.codeHash))
-                found.append(item)
-            return found
+    @rpc("apps.search")
+    async def rpc_apps_search(self, connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+        text, limit = params.get("text"), params.get("limit", 5)
+        if not isinstance(text, str) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise RpcError(ErrorCode.BAD_REQUEST, "apps.search needs text (string) and limit (1..100)")
+        found = []
+        for match in self.registry.search(text, limit):
+            item = candidate(match.codeHash, match.prompt, match.score)
+            with contextlib.suppress(LookupError, RecordError):
+                item["title"] = app_title(self.registry.get(match.codeHash))
+            found.append(item)
+        return found
 
-        async def apps_run(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-            record = self._record(params.get("ref"))
-            granted = params.get("granted")
-            if granted is None:
-                granted = self.grants.get(record.codeHash)
-                if granted is None:  # never approved: only the approval dialog (flow.run) may grant
-                    raise RpcError("needs-approval", f"{record.short} has not been approved yet; "
-                                   "start flow.run to ask the user")
-            elif not isinstance(granted, list) or not all(isinstance(s, str) for s in granted):
-                raise RpcError("bad-request", "granted is a list of scopes")
-            missing = sorted(set(record.capabilities) - set(record.optionalCapabilities) - set(granted))
-            if missing:
-                raise RpcError("denied", f"{record.short} needs {', '.join(missing)}, which is not granted")
-            try:
-                app = await self.launcher.launch(record, granted)
-            except (RuntimeError, ValueError) as error:
-                raise RpcError("launch-failed", str(error)) from None
-            if params.get("granted") is not None:
-                self.grants.set(record.codeHash, granted)
-            return {"app_id": app.app_id, "hash": app.hash, "title": app.title, "pid": app.pid}
+    @rpc("apps.run")
+    async def rpc_apps_run(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._record(params.get("ref"))
+        granted = params.get("granted")
+        if granted is None:
+            granted = self.grants.get(record.codeHash)
+            if granted is None:  # never approved: only the approval dialog (flow.run) may grant
+                raise RpcError(ErrorCode.NEEDS_APPROVAL, f"{record.short} has not been approved yet; "
+                               "start flow.run to ask the user")
+        elif not isinstance(granted, list) or not all(isinstance(s, str) for s in granted):
+            raise RpcError(ErrorCode.BAD_REQUEST, "granted is a list of scopes")
+        missing = sorted(set(record.capabilities) - set(record.optionalCapabilities) - set(granted))
+        if missing:
+            raise RpcError(ErrorCode.DENIED,
+                           f"{record.short} needs {', '.join(missing)}, which is not granted")
+        try:
+            app = await self.launcher.launch(record, granted)
+        except (RuntimeError, ValueError) as error:
+            raise RpcError(ErrorCode.LAUNCH_FAILED, str(error)) from None
+        if params.get("granted") is not None:
+            self.grants.set(record.codeHash, granted)
+        return {"app_id": app.app_id, "hash": app.hash, "title": app.title, "pid": app.pid}
 
-        async def apps_running(connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
-            return [app.to_json() for app in self.launcher.apps.values()]
+    @rpc("apps.running")
+    async def rpc_apps_running(self, connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [app.to_json() for app in self.launcher.apps.values()]
 
-        async def apps_stop(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-            try:
-                app = await self.launcher.stop(str(params.get("app_id")))
-            except KeyError:
-                raise RpcError("no-such-app", f"no running app {params.get('app_id')!r}") from None
-            return {"app_id": app.app_id, "state": app.state}
+    @rpc("apps.stop")
+    async def rpc_apps_stop(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            app = await self.launcher.stop(str(params.get("app_id")))
+        except KeyError:
+            raise RpcError(ErrorCode.NO_SUCH_APP, f"no running app {params.get('app_id')!r}") from None
+        return {"app_id": app.app_id, "state": app.state}
 
-        async def subscribe(connection: Connection, params: dict[str, Any]) -> list[str]:
-            events = params.get("events") or ["notify", "app"]
-            if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-                raise RpcError("bad-request", "events is a list of names: notify, app, flow, settings")
-            connection.subscriptions.update(events)
-            return sorted(connection.subscriptions)
+    @rpc("subscribe")
+    async def rpc_subscribe(self, connection: Connection, params: dict[str, Any]) -> list[str]:
+        events = params.get("events") or ["notify", "app"]
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise RpcError(ErrorCode.BAD_REQUEST, "events is a list of names: notify, app, flow, settings")
+        connection.subscriptions.update(events)
+        return sorted(connection.subscriptions)
 
-        async def settings_get(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-            return usersettings.current()
+    @rpc("settings.get")
+    async def rpc_settings_get(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        return usersettings.current()
 
-        async def settings_set(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-            try:
-                section, key, value = usersettings.check(params.get("section"), params.get("key"),
-                                                         params.get("value"))
-            except ValueError as error:
-                raise RpcError("bad-request", str(error)) from None
-            if (section, key) == ("kiosk", "app") and value:
-                value = self._record(value).codeHash
-            usersettings.save(section, key, value)
-            self.cfg = config.load()
-            log.info("setting %s.%s changed", section, key)
-            if section == "gateway":
-                self.gateway.reset()
-            if (section, key) == ("kiosk", "app"):
-                await self._restart_kiosk()
-            self._broadcast("settings", {"section": section, "key": key})
-            return usersettings.current(self.cfg)
+    @rpc("settings.set")
+    async def rpc_settings_set(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            section, key, value = usersettings.check(params.get("section"), params.get("key"),
+                                                     params.get("value"))
+        except ValueError as error:
+            raise RpcError(ErrorCode.BAD_REQUEST, str(error)) from None
+        if (section, key) == ("kiosk", "app") and value:
+            value = self._record(value).codeHash
+        usersettings.save(section, key, value)
+        self.cfg = config.load()
+        log.info("setting %s.%s changed", section, key)
+        if section == "gateway":
+            self.gateway.reset()
+        if (section, key) == ("kiosk", "app"):
+            await self._restart_kiosk()
+        self._broadcast("settings", {"section": section, "key": key})
+        return usersettings.current(self.cfg)
 
-        async def status(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-            kiosk = None
-            if self.kiosk is not None:
-                current = self.kiosk.current
-                kiosk = {"app": self.kiosk.ref, "restarts": self.kiosk.restarts,
-                         "problem": self.kiosk.problem, "app_id": current.app_id if current else None}
-            return {"model_loaded": self.gateway.loaded, "model": self.gateway.model(self.cfg),
-                    "apps_running": len(self.launcher.apps), "first_boot": self.first_boot,
-                    "apps": len(self.registry), "mode": self.cfg.section("system").get("mode", "desktop"),
-                    "renderer": self._renderer(), "flows": len(self.flows.sessions), "kiosk": kiosk,
-                    "uptime_s": round(time.monotonic() - self.started, 3), "pid": os.getpid()}
-
-        return {
-            "flow.start": flow_start, "flow.run": flow_run, "flow.regenerate": flow_regenerate,
-            "flow.answer": flow_answer, "flow.approve": flow_approve, "flow.cancel": flow_cancel,
-            "apps.list": apps_list, "apps.search": apps_search, "apps.run": apps_run,
-            "apps.running": apps_running, "apps.stop": apps_stop, "subscribe": subscribe,
-            "settings.get": settings_get, "settings.set": settings_set, "status": status,
-        }
+    @rpc("status")
+    async def rpc_status(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        kiosk = None
+        if self.kiosk is not None:
+            current = self.kiosk.current
+            kiosk = {"app": self.kiosk.ref, "restarts": self.kiosk.restarts,
+                     "problem": self.kiosk.problem, "app_id": current.app_id if current else None}
+        return {"model_loaded": self.gateway.loaded, "model": self.gateway.model(self.cfg),
+                "apps_running": len(self.launcher.apps), "first_boot": self.first_boot,
+                "apps": len(self.registry), "mode": self.cfg.settings.system.mode,
+                "renderer": self._renderer(), "flows": len(self.flows.sessions), "kiosk": kiosk,
+                "uptime_s": round(time.monotonic() - self.started, 3), "pid": os.getpid()}
 
 
 async def serve(stop: asyncio.Event) -> None:

@@ -1,6 +1,6 @@
 """The settings the shell and `llmos` may change at run time (settings.get / settings.set). Only
-these keys are writable, each with its type, so a socket client cannot put arbitrary tables into
-the user's llmos.toml; secrets are never read back in full."""
+these keys are writable, each with its declared type (llmos/settings/sections.py), so a socket client
+cannot put arbitrary tables into the user's llmos.toml; secrets are never read back in full."""
 
 from __future__ import annotations
 
@@ -8,16 +8,21 @@ import os
 from typing import Any
 
 from llmos import config
+from llmos.settings import SECTIONS, declarations
 
-SETTABLE: dict[tuple[str, str], type] = {
-    ("gateway", "local_model"): str,
-    ("gateway", "anthropic_api_key"): str,
-    ("gateway", "cloud_model"): str,
-    ("kiosk", "app"): str,
-    ("input", "layout"): str,
-    ("input", "variant"): str,
-}
+SETTABLE: tuple[tuple[str, str], ...] = (
+    ("gateway", "local_model"),
+    ("gateway", "anthropic_api_key"),
+    ("gateway", "cloud_model"),
+    ("kiosk", "app"),
+    ("input", "layout"),
+    ("input", "variant"),
+)
 SECRETS = {("gateway", "anthropic_api_key")}
+
+
+def _kind(section: str, key: str) -> type:
+    return next(d.kind.base for d in declarations(SECTIONS[section]) if d.name == key)
 
 
 def masked(value: Any) -> str:
@@ -26,12 +31,12 @@ def masked(value: Any) -> str:
 
 
 def current(cfg: config.Config | None = None) -> dict[str, dict[str, Any]]:
-    cfg = cfg or config.load()
+    values = (cfg or config.load()).settings
     out: dict[str, dict[str, Any]] = {}
     for section, key in SETTABLE:
-        value = cfg.section(section).get(key, "")
+        value = getattr(values.section(section), key)
         out.setdefault(section, {})[key] = masked(value) if (section, key) in SECRETS else value
-    out.setdefault("system", {})["mode"] = cfg.section("system").get("mode", "desktop")
+    out.setdefault("system", {})["mode"] = values.system.mode
     return out
 
 
@@ -39,10 +44,10 @@ def check(section: Any, key: Any, value: Any) -> tuple[str, str, Any]:
     """(section, key, value) or ValueError naming what is wrong."""
     if not isinstance(section, str) or not isinstance(key, str):
         raise ValueError("settings.set needs string 'section' and 'key'")
-    kind = SETTABLE.get((section, key))
-    if kind is None:
+    if (section, key) not in SETTABLE:
         allowed = ", ".join(f"{s}.{k}" for s, k in SETTABLE)
         raise ValueError(f"{section}.{key} cannot be set at run time (allowed: {allowed})")
+    kind = _kind(section, key)
     if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
         raise ValueError(f"{section}.{key} must be a {kind.__name__}, got {type(value).__name__}")
     if isinstance(value, str) and ("\n" in value or len(value) > 4096):

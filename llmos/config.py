@@ -1,99 +1,57 @@
-"""/etc/llmos/llmos.toml: one file configures the whole system.
+"""/etc/llmos/llmos.toml: one file configures the whole system (every setting is declared in
+llmos/settings/sections.py and listed in docs/settings.md).
 
-A broken file must never stop the boot. `load()` returns the defaults merged with whatever parsed,
-plus a list of located problems that the caller prints on the console.
+A broken file must never stop the boot. `load()` returns the defaults merged with whatever parsed and
+checked, plus a list of located problems that the caller prints on the console.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from llmos import paths
+from llmos.settings import ConfigProblem, Settings, build, defaults, overlay
 
-DEFAULTS: dict[str, Any] = {
-    "system": {"hostname": "llmos", "mode": "desktop"},  # mode: desktop | kiosk
-    "kiosk": {"app": "", "hide_cursor": True, "rotation": 0},
-    "input": {"layout": "us", "variant": "", "options": ""},
-    "network": {"dhcp": True, "interfaces": {}},
-    "display": {"backend": "auto", "scale": 1},
-    "gateway": {
-        "local_model": "",  # empty: the embedded Gemma 3 270M
-        "cloud_model": "claude-sonnet-4-6",
-        "anthropic_api_key": "",
-        "daily_token_budget": 200_000,
-        "per_app_token_budget": 20_000,
-        "requests_per_minute": 30,
-    },
-    "services": {},  # per-service overrides: {"hal": {"memory_max": "256M"}}
-}
-
-
-@dataclass
-class ConfigProblem:
-    """One thing wrong with the configuration file, with where it is."""
-
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+__all__ = ["Config", "ConfigProblem", "load", "parse", "save_user_setting", "user_settings_file"]
 
 
 @dataclass
 class Config:
+    """The checked values as tables (`section()`, for readers that take a table) and typed
+    (`settings`); both come from the same checked values, so they always agree."""
+
     values: dict[str, Any]
     problems: list[ConfigProblem] = field(default_factory=list)
     source: Path | None = None
 
+    @cached_property
+    def settings(self) -> Settings:
+        return build(self.values)
+
     def section(self, name: str) -> dict[str, Any]:
-        return self.values.get(name, {})
-
-
-def _merge(defaults: dict[str, Any], given: dict[str, Any], where: str,
-           problems: list[ConfigProblem]) -> dict[str, Any]:
-    """Overlay `given` on `defaults`; keep default values whose replacement has the wrong type."""
-    merged = copy.deepcopy(defaults)
-    for key, value in given.items():
-        if key not in defaults:
-            merged[key] = value  # unknown keys are kept: sections may be extended by services
-            continue
-        default = defaults[key]
-        if isinstance(default, dict):
-            if isinstance(value, dict):
-                merged[key] = _merge(default, value, f"{where}.{key}" if where else key, problems)
-            else:
-                problems.append(ConfigProblem(f"{where}.{key}".lstrip("."), "expected a table"))
-        elif default is None or isinstance(value, type(default)) or (
-            isinstance(default, float) and isinstance(value, int)
-        ):
-            merged[key] = value
-        else:
-            problems.append(ConfigProblem(
-                f"{where}.{key}".lstrip("."),
-                f"expected {type(default).__name__}, got {type(value).__name__}; using {default!r}",
-            ))
-    return merged
+        table = self.values.get(name, {})
+        return table if isinstance(table, dict) else {}
 
 
 def parse(text: str, source: Path | None = None, base: dict[str, Any] | None = None) -> Config:
     """Overlay one TOML text on `base` (the defaults unless given), keeping every located problem."""
     name = str(source) if source else "llmos.toml"
-    base = copy.deepcopy(DEFAULTS if base is None else base)
+    base = defaults() if base is None else base
     problems: list[ConfigProblem] = []
     try:
         given = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         problems.append(ConfigProblem(name, f"{error}; ignoring this file"))
         return Config(base, problems, source)
-    return Config(_merge(base, given, "", problems), problems, source)
+    return Config(overlay(base, given, problems), problems, source)
 
 
 def _read(path: Path, base: dict[str, Any]) -> Config:
@@ -113,7 +71,7 @@ def user_settings_file() -> Path:
 
 def load(path: Path | None = None) -> Config:
     """Defaults, then /etc/llmos/llmos.toml, then the user's settings on top. Missing files are fine."""
-    system = _read(path or paths.config_file(), copy.deepcopy(DEFAULTS))
+    system = _read(path or paths.config_file(), defaults())
     user = _read(user_settings_file(), system.values)
     return Config(user.values, system.problems + user.problems, system.source)
 

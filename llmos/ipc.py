@@ -4,6 +4,10 @@ A request is `{"id": N, "method": "name", "params": {...}}`; the answer is `{"id
 or `{"id": N, "error": {"code": "...", "message": "..."}}`. A server may also push
 `{"event": "name", "data": {...}}` lines to a connection that subscribed. Lines are capped so that a
 misbehaving peer cannot make a service buffer without bound.
+
+Every service declares its methods the same way: `@rpc("name")` on an async method
+`(self, connection, params)`, and `Server(handlers(service))` serves them. Errors use the codes in
+`ErrorCode`, the one vocabulary of every LLM OS socket (docs/kernel-api.md lists them).
 """
 
 from __future__ import annotations
@@ -14,24 +18,87 @@ import itertools
 import json
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 MAX_LINE = 4 * 1024 * 1024
 MAX_BACKLOG = 8 * 1024 * 1024  # pushed events a subscriber may leave unread before it is disconnected
 
 Handler = Callable[["Connection", dict[str, Any]], Awaitable[Any]]
+Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
+_RPC_NAME = "__llmos_rpc__"
+
+
+class ErrorCode(StrEnum):
+    """The codes an error reply may carry. A code says what the caller can do about it; the message
+    says, in plain words, what exactly was wrong."""
+
+    BAD_REQUEST = "bad-request"          # not a request, or params the method does not take (message: which)
+    TOO_LONG = "too-long"                # the line is over MAX_LINE; the server closes the connection
+    NO_SUCH_METHOD = "no-such-method"    # nothing on this socket has that name
+    INTERNAL = "internal"                # a bug in the handler; the service keeps serving
+    DENIED = "denied"                    # a capability or the caller's uid does not allow it
+    NEEDS_APPROVAL = "needs-approval"    # the user has not approved the app yet: start flow.run
+    NOT_ASKED = "not-asked"              # an answer to a question the flow is not asking now
+    TAMPERED = "tampered"                # a registry record failed its signature or hash check
+    LAUNCH_FAILED = "launch-failed"      # the app host did not start
+    NO_SUCH_APP = "no-such-app"          # no saved app has that hash, or no running app that id
+    NO_SUCH_FLOW = "no-such-flow"
+    NO_SUCH_WINDOW = "no-such-window"
+    NO_SUCH_SERVICE = "no-such-service"
+    NO_SHELL = "no-shell"                # the compositor runs without the OS shell
 
 
 class RpcError(Exception):
     """An error the server reports back to the caller, with a stable code."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(f"{code}: {message}")
-        self.code = code
+        self.code: str = code
         self.message = message
+
+    @classmethod
+    def from_reply(cls, error: Mapping[str, Any]) -> RpcError:
+        """The error of a reply. A code this side does not know (a newer peer) is kept as its text."""
+        raw, message = str(error.get("code") or ErrorCode.INTERNAL), str(error.get("message") or "")
+        try:
+            return cls(ErrorCode(raw), message)
+        except ValueError:
+            unknown = cls(ErrorCode.INTERNAL, message)
+            unknown.code, unknown.args = raw, (f"{raw}: {message}",)
+            return unknown
+
+
+def rpc(name: str) -> Callable[[Method], Method]:
+    """Declare an async method `(self, connection, params)` the handler of the RPC method `name`."""
+
+    def declare(method: Method) -> Method:
+        setattr(method, _RPC_NAME, name)
+        return method
+
+    return declare
+
+
+def handlers(service: object) -> dict[str, Handler]:
+    """The `@rpc` methods of `service`, bound, by RPC name. A subclass's method replaces the one it
+    overrides; two methods declaring the same name is a mistake and raises."""
+    found: dict[str, Handler] = {}
+    seen: set[str] = set()
+    for klass in type(service).__mro__:
+        for attribute, value in vars(klass).items():
+            if attribute in seen:
+                continue
+            seen.add(attribute)
+            name = getattr(value, _RPC_NAME, None)
+            if name is None:
+                continue
+            if name in found:
+                raise ValueError(f"{type(service).__name__}: two methods declare the RPC method {name!r}")
+            found[name] = getattr(service, attribute)
+    return found
 
 
 @dataclass(eq=False)
@@ -69,8 +136,8 @@ def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
 class Server:
     """Dispatches requests to `handlers[method]`; unknown methods and bad JSON get an error reply."""
 
-    def __init__(self, handlers: dict[str, Handler], mode: int = 0o660) -> None:
-        self.handlers = handlers
+    def __init__(self, handlers: Mapping[str, Handler], mode: int = 0o660) -> None:
+        self.handlers = dict(handlers)
         self.mode = mode
         self.connections: set[Connection] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -100,7 +167,7 @@ class Server:
                 try:
                     line = await reader.readline()
                 except (ValueError, asyncio.LimitOverrunError):
-                    await connection.send({"id": None, "error": {"code": "too-long",
+                    await connection.send({"id": None, "error": {"code": ErrorCode.TOO_LONG,
                                                                  "message": "line over 4 MiB"}})
                     break
                 if not line:
@@ -118,11 +185,11 @@ class Server:
             if not isinstance(request, dict) or not isinstance(request.get("method"), str):
                 raise ValueError("a request is an object with a string 'method'")
         except ValueError as error:
-            return {"id": None, "error": {"code": "bad-request", "message": str(error)}}
+            return {"id": None, "error": {"code": ErrorCode.BAD_REQUEST, "message": str(error)}}
         request_id = request.get("id")
         handler = self.handlers.get(request["method"])
         if handler is None:
-            return {"id": request_id, "error": {"code": "no-such-method",
+            return {"id": request_id, "error": {"code": ErrorCode.NO_SUCH_METHOD,
                                                 "message": f"unknown method {request['method']!r}"}}
         params = request.get("params") or {}
         try:
@@ -130,7 +197,7 @@ class Server:
         except RpcError as error:
             return {"id": request_id, "error": {"code": error.code, "message": error.message}}
         except Exception as error:  # a handler bug must not take the service down
-            return {"id": request_id, "error": {"code": "internal",
+            return {"id": request_id, "error": {"code": ErrorCode.INTERNAL,
                                                 "message": f"{type(error).__name__}: {error}"}}
 
 
@@ -177,8 +244,7 @@ class Client:
                 if future is None or future.done():
                     continue
                 if "error" in message:
-                    error = message["error"]
-                    future.set_exception(RpcError(error.get("code", "error"), error.get("message", "")))
+                    future.set_exception(RpcError.from_reply(message["error"]))
                 else:
                     future.set_result(message.get("result"))
         finally:

@@ -80,3 +80,9 @@ class KernelLink:
                     print(f"shell: event {event!r} failed: {type(error).__name__}: {error}", flush=True)
         finally:
             stopping.cancel()
+
+
+def plain(error: BaseException) -> str:
+    """An error as the words a toast or dialog shows (an RpcError's message, else its text)."""
+    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    return str(message)

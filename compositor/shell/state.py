@@ -5,33 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULTS: dict[str, Any] = {
-    "enabled": True,          # draw the OS shell inside the compositor
-    "suggest_delay_ms": 120,  # debounce of apps.search while typing
-    "suggestions": 8,         # how many cached apps the launcher lists
-    "toast_ms": 4000,         # default lifetime of a notification
-    "reconnect_max_s": 5.0,   # kernel reconnect backoff ceiling (0.25 s doubling)
-}
+from llmos.settings import ShellSettings
 
-
-@dataclass
-class ShellConfig:
-    enabled: bool = True
-    suggest_delay_ms: int = 120
-    suggestions: int = 8
-    toast_ms: int = 4000
-    reconnect_max_s: float = 5.0
-
-    @classmethod
-    def from_section(cls, section: dict[str, Any], problems: list[str]) -> ShellConfig:
-        merged = {**DEFAULTS, **section}
-        try:
-            return cls(enabled=bool(merged["enabled"]), suggest_delay_ms=int(merged["suggest_delay_ms"]),
-                       suggestions=max(1, min(20, int(merged["suggestions"]))),
-                       toast_ms=int(merged["toast_ms"]), reconnect_max_s=float(merged["reconnect_max_s"]))
-        except (TypeError, ValueError) as error:
-            problems.append(f"shell: {error}; using defaults")
-            return cls()
+# The [shell] section of llmos.toml, declared with every other setting in llmos/settings/sections.py.
+ShellConfig = ShellSettings
 
 
 @dataclass
@@ -42,7 +19,7 @@ class Suggestion:
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> Suggestion:
-        ref = str(item.get("hash") or item.get("codeHash") or item.get("ref") or "")
+        ref = str(item.get("hash") or "")
         prompt = str(item.get("prompt") or "")
         title = str(item.get("title") or "") or prompt[:60] or ref[:12]
         return cls(ref, title, prompt)

@@ -6,7 +6,8 @@ the renderer skips all work. `Handlers.dispatch` routes the renderer's events ba
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from llmos.compositor.shell.state import Flow, ShellState
 
@@ -14,22 +15,25 @@ ACCENT, TRACK, MUTED, DANGER = "#2f6fed", "#e3e7ee", "#6b7280", "#b42318"
 PANEL_PADDING = 20
 
 
-class Actions(Protocol):
-    def prompt_changed(self, text: str) -> None: ...
-    def submit_prompt(self, text: str) -> None: ...
-    def run_suggestion(self, index: int) -> None: ...
-    def open_settings(self) -> None: ...
-    def open_launcher(self) -> None: ...
-    def close_panel(self) -> None: ...
-    def cancel_flow(self) -> None: ...
-    def answer_cached(self, accept: bool) -> None: ...
-    def toggle_ask(self, scope: str, checked: bool) -> None: ...
-    def approve(self) -> None: ...
-    def retry(self) -> None: ...
-    def dismiss_welcome(self) -> None: ...
-    def settings_field(self, name: str, value: str) -> None: ...
-    def save_settings(self) -> None: ...
-    def focus_app(self, app_id: str) -> None: ...
+@dataclass(frozen=True)
+class Actions:
+    """What each widget does: the shell (shell.py) fills these in with the handlers of its parts."""
+
+    prompt_changed: Callable[[str], None]
+    submit_prompt: Callable[[str], None]
+    run_suggestion: Callable[[int], None]
+    open_settings: Callable[[], None]
+    open_launcher: Callable[[], None]
+    close_panel: Callable[[], None]
+    cancel_flow: Callable[[], None]
+    answer_cached: Callable[[bool], None]
+    toggle_ask: Callable[[str, bool], None]
+    approve: Callable[[], None]
+    retry: Callable[[], None]
+    dismiss_welcome: Callable[[], None]
+    settings_field: Callable[[str, str], None]
+    save_settings: Callable[[], None]
+    focus_app: Callable[[str], None]
 
 
 class Handlers:
@@ -242,6 +246,6 @@ def dock(state: ShellState, actions: Actions, h: Handlers, focused_title: str) -
     return node("Window", node("Row", *buttons, gap=8), padding=8)
 
 
-def toast(title: str, body: str) -> dict[str, Any]:
-    return node("Window", text(title, "sm", bold=True) if title else None, text(body), width=340,
+def toast(title: str, body: str, width: int = 340) -> dict[str, Any]:
+    return node("Window", text(title, "sm", bold=True) if title else None, text(body), width=width,
                 padding=12, gap=4)

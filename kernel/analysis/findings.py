@@ -4,6 +4,7 @@ corpus tests all speak the same language."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # Stable, kebab-case rule ids. Changing one breaks corpus headers and any tooling that filters on it.
 RULES: dict[str, str] = {
@@ -56,7 +57,7 @@ class Report:
         """The findings as plain located lines: what the repair loop feeds back to the generator."""
         return "\n".join(str(finding) for finding in self.findings)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "findings": [

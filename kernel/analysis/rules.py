@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from .capabilities import Manifest, covers
-from .findings import Finding, Report
+from llmos.kernel.caps.manifest import Manifest
+from llmos.kernel.caps.table import needed_by
 
-SDK_MODULE = "@llm-os/sdk"
+from .findings import Finding, Report
+from .tsparse import SDK_MODULE, location
+
 GLOBAL_OBJECTS = frozenset({"globalThis", "window", "self", "global"})
 FUNCTION_CTORS = frozenset({"Function", "AsyncFunction", "GeneratorFunction", "AsyncGeneratorFunction"})
 TIMERS = frozenset({"setTimeout", "setInterval", "setImmediate", "useInterval", "useTimeout", "execScript"})
@@ -32,7 +34,7 @@ STRING_TYPES = frozenset({"string", "template_string"})
 
 
 @dataclass(frozen=True)
-class Limits:
+class PayloadLimits:
     """Thresholds for the encoded-payload rule (characters / counts)."""
 
     base64_run: int = 64
@@ -45,7 +47,7 @@ class Limits:
 class _Walk:
     src: bytes
     manifest: Manifest | None
-    limits: Limits
+    limits: PayloadLimits
     findings: list[Finding] = field(default_factory=list)
     # local name -> SDK path: ("net",) for `import { net }`, () for `import * as sdk`, ("net", "fetch") for
     # `const { fetch } = net`.
@@ -57,11 +59,9 @@ class _Walk:
     # -- locations -----------------------------------------------------------------------------------
     def where(self, node: Node) -> tuple[int, int]:
         """1-based line and character (not byte) column."""
-        row, byte_col = node.start_point
         if self._lines is None:
             self._lines = self.src.split(b"\n")
-        line = self._lines[row] if row < len(self._lines) else b""
-        return row + 1, len(line[:byte_col].decode("utf-8", "replace")) + 1
+        return location(self._lines, node)
 
     def report(self, node: Node, rule: str, message: str) -> None:
         line, col = self.where(node)
@@ -162,6 +162,8 @@ class _Walk:
         handlers = _HANDLERS
         while True:
             node = cursor.node
+            if node is None:
+                return
             handler = handlers.get(node.type)
             if handler is not None:
                 handler(self, node)
@@ -271,7 +273,7 @@ class _Walk:
         obj = node.child_by_field_name("object")
         index = node.child_by_field_name("index")
         key = self.fold(index)
-        if key is not None and key in DANGEROUS_KEYS:
+        if index is not None and key is not None and key in DANGEROUS_KEYS:
             self.report(index, DANGEROUS_KEYS[key], f"computed access to {key!r}")
         if self.sdk_path(obj) is not None:
             self.report(node, "no-computed-sdk-access",
@@ -297,7 +299,7 @@ class _Walk:
         first = _first_arg(node)
         stringy = first is not None and (first.type in STRING_TYPES or first.type == "binary_expression"
                                          or self.fold(first) is not None)
-        if name in TIMERS and stringy:
+        if first is not None and name in TIMERS and stringy:
             self.report(first, "no-string-timer", f"{name} with a string runs it as code; pass a function")
         if name in ("setPrototypeOf", "__defineGetter__", "__defineSetter__", "__lookupGetter__"):
             self.report(node, "no-prototype-tampering",
@@ -318,10 +320,10 @@ class _Walk:
         if self.member_root_has(left, frozenset({"prototype", "__proto__"})):
             self.report(node, "no-prototype-tampering", "assignment to a prototype")
         elif left is not None and left.type in ("member_expression", "subscript_expression"):
-            root = left
-            while root.type in ("member_expression", "subscript_expression"):
+            root: Node | None = left
+            while root is not None and root.type in ("member_expression", "subscript_expression"):
                 root = root.child_by_field_name("object")
-            if root.type == "identifier" and self.text(root) in _BUILTINS:
+            if root is not None and root.type == "identifier" and self.text(root) in _BUILTINS:
                 self.report(node, "no-prototype-tampering", f"assignment to built-in {self.text(root)}")
             elif self.sdk_path(left) is not None:
                 self.report(node, "no-computed-sdk-access", "assignment to an SDK object")
@@ -349,16 +351,18 @@ class _Walk:
             self.bindings[self.text(name)] = path
         elif name.type == "object_pattern":
             for part in name.named_children:
+                key: str | None
                 if part.type == "shorthand_property_identifier_pattern":
                     key = local = self.text(part)
                 elif part.type == "pair_pattern":
                     key_node, value_node = part.child_by_field_name("key"), part.child_by_field_name("value")
-                    plain = key_node.type == "property_identifier"
+                    plain = key_node is not None and key_node.type == "property_identifier"
                     key = self.text(key_node) if plain else self.fold(key_node)
                     if key is None:
                         self.report(part, "no-computed-sdk-access", "computed destructuring of an SDK object")
                         continue
-                    local = self.text(value_node) if value_node.type == "identifier" else ""
+                    named = value_node is not None and value_node.type == "identifier"
+                    local = self.text(value_node) if named else ""
                 else:
                     self.report(part, "no-computed-sdk-access", "rest destructuring of an SDK object")
                     continue
@@ -374,9 +378,9 @@ class _Walk:
                       and self.text(child)[1:2] in ("x", "u"))
         if escapes >= self.limits.escapes_per_string:
             self.report(node, "encoded-payload", f"string with {escapes} \\x/\\u escapes")
-        elif _BASE64.search(body) and _looks_random(_BASE64.search(body).group(0), self.limits.base64_run):
+        elif (run := _BASE64.search(body)) and _looks_random(run.group(0), self.limits.base64_run):
             self.report(node, "encoded-payload", "long base64-like string literal")
-        elif _HEX.search(body) and len(_HEX.search(body).group(0)) >= self.limits.hex_run:
+        elif (run := _HEX.search(body)) and len(run.group(0)) >= self.limits.hex_run:
             self.report(node, "encoded-payload", "long hex string literal")
 
     def on_export(self, node: Node) -> None:
@@ -444,36 +448,20 @@ def _unescape_identifier(name: str) -> str:
 
 
 def _scope_for(path: tuple[str, ...], first_arg: str | None) -> str | None:
-    """The capability an SDK member needs; first_arg is the folded first argument, if static."""
-    namespace, member = path[0], path[1]
-    if namespace == "ui":
-        return "notify" if member == "notify" else "ui:window"  # as kernel.codegen.manifest counts it
-    if namespace == "storage":
-        return "storage:local"
-    if namespace == "timer":
-        return "timer"
-    if namespace == "clipboard":
-        return "clipboard:read" if member.startswith("read") else "clipboard:write"
-    if namespace == "net":
-        host = _host_of(first_arg) if member == "fetch" else None
-        return f"network:{host or '*'}"
-    if namespace == "bus":
-        static = first_arg and re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", first_arg)
-        return f"bus:{first_arg}" if static else "bus:*"
-    return None
+    """The capability an SDK member needs (kernel.caps.table); first_arg is the static start of the
+    first argument, if any. An argument known only at run time is the wildcard: network:*, bus:*."""
+    row = needed_by(path[0], path[1])
+    if row is None:
+        return None
+    return row.scope(first_arg) or f"{row.kind}:*"
 
 
-def _host_of(url: str | None) -> str | None:
-    match = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#@\s]+)", url or "")
-    return match.group(1).lower() if match else None
-
-
-def check_tree(root: Node, src: bytes, manifest: Manifest | None, limits: Limits) -> Report:
+def check_tree(root: Node, src: bytes, manifest: Manifest | None, limits: PayloadLimits) -> Report:
     walk = _Walk(src, manifest, limits)
     walk.run(root)
     if manifest is not None:
         for scope, (line, col) in walk.used.items():
-            if not any(covers(declared, scope) for declared in manifest.scopes):
+            if not manifest.covers(scope):
                 walk.findings.append(Finding(line, col, "undeclared-capability",
                                              f"uses {scope} but the manifest does not declare it"))
     report = Report(sorted(set(walk.findings)), dict(walk.used), src.count(b"\n") + 1)

@@ -1,25 +1,12 @@
-"""The capability scopes an app can hold, and how a requested operation matches a granted scope."""
+"""Scope syntax: whether a scope is well formed, how a granted scope covers a requested operation, and
+how a declared scope covers one the code uses. Which scopes exist is kernel.caps.table's answer."""
 
 from __future__ import annotations
 
-import re
+from llmos.kernel.caps.table import TABLE, fixed_scopes
 
-# Plain words, shown in the approval dialog and in error messages.
-SCOPE_HELP: dict[str, str] = {
-    "storage:local": "keep its own data on this machine",
-    "ui:window": "open a window",
-    "clipboard:read": "read the clipboard",
-    "clipboard:write": "write to the clipboard",
-    "notify": "show notifications",
-    "timer": "run timers",
-    "network:HOST": "talk to HOST over the network",
-    "bus:CHANNEL": "send and receive messages on channel CHANNEL",
-}
-
-FIXED = frozenset({"storage:local", "ui:window", "clipboard:read", "clipboard:write", "notify", "timer"})
-_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-_HOST = re.compile(rf"^(\*|{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?)$")
-_CHANNEL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+FIXED = fixed_scopes()
+_PARAMETERISED = {row.kind: row for row in TABLE if row.argument is not None}
 
 
 def parse_scope(scope: str) -> str:
@@ -29,15 +16,12 @@ def parse_scope(scope: str) -> str:
     if scope in FIXED:
         return scope
     kind, _, arg = scope.partition(":")
-    if kind == "network":
-        if not _HOST.match(arg):
-            raise ValueError(f"scope {scope!r}: network:HOST needs a lower-case host name (or *)")
-        return scope
-    if kind == "bus":
-        if not _CHANNEL.match(arg):
-            raise ValueError(f"scope {scope!r}: bus:CHANNEL needs a channel of [a-z0-9._-], max 64")
-        return scope
-    raise ValueError(f"unknown scope {scope!r}; known: {', '.join(sorted(SCOPE_HELP))}")
+    row = _PARAMETERISED.get(kind)
+    if row is None or row.argument is None:
+        raise ValueError(f"unknown scope {scope!r}; known: {', '.join(sorted(r.pattern for r in TABLE))}")
+    if not row.argument.syntax.match(arg):
+        raise ValueError(f"scope {scope!r}: {row.pattern} needs {row.argument.rule}")
+    return scope
 
 
 def scope_allows(granted: frozenset[str], wanted: str) -> bool:
@@ -45,3 +29,16 @@ def scope_allows(granted: frozenset[str], wanted: str) -> bool:
     if wanted in granted:
         return True
     return wanted.startswith("network:") and "network:*" in granted
+
+
+def covers(declared: str, used: str) -> bool:
+    """Whether a declared scope allows one the code uses. A used 'network:*' / 'bus:*' means the code
+    picks the host or channel at run time: any declared one of that kind satisfies the analysis, and
+    the token enforces the exact one."""
+    if declared == used:
+        return True
+    kind, _, arg = used.partition(":")
+    dkind, _, darg = declared.partition(":")
+    if kind in _PARAMETERISED and dkind == kind:
+        return arg == "*" or darg == "*"
+    return False

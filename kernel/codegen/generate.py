@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 
+from llmos.kernel.analysis.tsparse import SDK_MODULE
 from llmos.kernel.codegen.spec import AppSpec, Widget
 
 INITIAL = {"number": "0", "text": "''", "flag": "false", "list": "[]"}
-SDK_MODULE = "@llm-os/sdk"
 # Hook for state that does not outlive the app; persisted state uses storage.useLocal (seed example).
 EPHEMERAL_HOOK = "ui.useState"
 

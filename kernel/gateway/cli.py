@@ -44,7 +44,7 @@ async def _generate(args: argparse.Namespace) -> int:
                 print(json.dumps(result.to_json(), indent=2))
             else:
                 print(f"// {result.provider} {result.model}, {result.usage.output_tokens} tokens; "
-                      f"capabilities: {', '.join(result.manifest.scopes())}")
+                      f"capabilities: {', '.join(result.manifest.scopes)}")
                 for note in result.notes:
                     print(f"// note: {note}")
                 print(result.code, end="")
@@ -77,8 +77,8 @@ def _usage(_args: argparse.Namespace) -> int:
     rows = ledger.db.execute("SELECT app, tokens, cost_usd FROM usage WHERE day=? ORDER BY app",
                              (today(),)).fetchall()
     tokens, cost = ledger.spent(ANY_APP)
-    print(f"today ({today()} UTC): {tokens} of {settings['daily_token_budget']} tokens, "
-          f"${cost:.4f} of ${settings['daily_cost_budget_usd']:.2f}")
+    print(f"today ({today()} UTC): {tokens} of {settings.daily_token_budget} tokens, "
+          f"${cost:.4f} of ${settings.daily_cost_budget_usd:.2f}")
     for app, app_tokens, app_cost in rows:
         if app != ANY_APP:
             print(f"  {app:<20} {app_tokens:>8} tokens  ${app_cost:.4f}")

@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from llmos.kernel.gateway.errors import ProviderError
 from llmos.kernel.gateway.local import Chunk
 from llmos.kernel.gateway.prompts import SYSTEM_PROMPT
+from llmos.settings import GatewaySettings
 
 CREDENTIAL = "anthropic_api_key"
 
@@ -50,28 +50,27 @@ def credential_from_firmware(name: str = CREDENTIAL, sys_root: Path = Path("/sys
     return _read(Path(directory) / name) if directory else ""
 
 
-def api_key(section: dict[str, Any], sys_root: Path = Path("/sys")) -> str:
-    return (str(section.get("anthropic_api_key") or "") or os.environ.get("ANTHROPIC_API_KEY", "")
+def api_key(settings: GatewaySettings, sys_root: Path = Path("/sys")) -> str:
+    return (settings.anthropic_api_key or os.environ.get("ANTHROPIC_API_KEY", "")
             or credential_from_firmware(sys_root=sys_root))
 
 
 class CloudModel:
     name = "cloud"
 
-    def __init__(self, section: dict[str, Any], key: str) -> None:
+    def __init__(self, settings: GatewaySettings, key: str) -> None:
         import anthropic
 
-        self.section = section
-        self.model_name = str(section.get("cloud_model") or "claude-sonnet-4-5")
+        self.settings = settings
+        self.model_name = settings.cloud_model
         self._anthropic = anthropic
         self.client = anthropic.AsyncAnthropic(
-            api_key=key, base_url=str(section.get("anthropic_base_url") or "") or None,
-            max_retries=int(section.get("cloud_max_retries", 2)),
-            timeout=float(section.get("cloud_timeout", 120.0)))
+            api_key=key, base_url=settings.anthropic_base_url or None,
+            max_retries=settings.cloud_max_retries, timeout=settings.cloud_timeout)
 
     def cost(self, prompt_tokens: int, output_tokens: int) -> float:
-        return (prompt_tokens * float(self.section.get("cloud_price_in_per_mtok", 3.0))
-                + output_tokens * float(self.section.get("cloud_price_out_per_mtok", 15.0))) / 1e6
+        return (prompt_tokens * self.settings.cloud_price_in_per_mtok
+                + output_tokens * self.settings.cloud_price_out_per_mtok) / 1e6
 
     async def complete(self, user_message: str, max_tokens: int) -> AsyncIterator[Chunk]:
         """Stream Claude's answer. The system channel carries only the kernel's SYSTEM_PROMPT."""

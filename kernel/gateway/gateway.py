@@ -19,16 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmos.kernel import codegen
+from llmos.kernel.analysis.usage import used_capabilities
+from llmos.kernel.caps.manifest import Manifest
+from llmos.kernel.caps.policy import Policy, PolicyError
 from llmos.kernel.codegen.direct import AnswerError, split_answer
-from llmos.kernel.codegen.manifest import Manifest, used_capabilities
 from llmos.kernel.codegen.spec import AppSpec
 from llmos.kernel.gateway import prompts
 from llmos.kernel.gateway.cloud import CloudModel, api_key
-from llmos.kernel.gateway.errors import GatewayError, ProviderError, Refusal
+from llmos.kernel.gateway.errors import GatewayError, PolicyViolation, ProviderError, Refusal
 from llmos.kernel.gateway.jsonrepair import parse_truncated
 from llmos.kernel.gateway.ledger import ANY_APP, AuditRow, Budget, Ledger, sha256
 from llmos.kernel.gateway.local import Chunk, LoadProgress, LocalModel
-from llmos.kernel.gateway.policy import Policy
 from llmos.kernel.gateway.ratelimit import RateLimiter
 from llmos.kernel.gateway.router import Route, route
 from llmos.kernel.gateway.sanitize import one_line, sanitise
@@ -88,11 +89,11 @@ class Gateway:
     def __init__(self, settings: GatewaySettings | None = None, ledger: Ledger | None = None) -> None:
         self.settings = settings or GatewaySettings.load()
         self.ledger = ledger or Ledger()
-        self.limiter = RateLimiter(int(self.settings["requests_per_minute"]))
-        self.policy = Policy(list(self.settings["allowed_capabilities"]))
-        self.local = LocalModel(self.settings.values)
-        key = api_key(self.settings.values)
-        self.cloud: CloudModel | None = CloudModel(self.settings.values, key) if key else None
+        self.limiter = RateLimiter(self.settings.requests_per_minute)
+        self.policy = Policy(list(self.settings.allowed_capabilities))
+        self.local = LocalModel(self.settings)
+        key = api_key(self.settings)
+        self.cloud: CloudModel | None = CloudModel(self.settings, key) if key else None
 
     async def close(self) -> None:
         if self.cloud:
@@ -101,8 +102,8 @@ class Gateway:
 
     def budget(self) -> Budget:
         s = self.settings
-        return Budget(int(s["daily_token_budget"]), int(s["per_app_token_budget"]),
-                      float(s["daily_cost_budget_usd"]), float(s["per_app_cost_budget_usd"]))
+        return Budget(s.daily_token_budget, s.per_app_token_budget, s.daily_cost_budget_usd,
+                      s.per_app_cost_budget_usd)
 
     async def generate_app(self, prompt: str | bytes, app_id: str | None = None, **kw: Any) -> Generation:
         """generate() without the progress events."""
@@ -120,14 +121,14 @@ class Gateway:
         digest = sha256(prompt if isinstance(prompt, str) else prompt.decode("utf-8", "replace"))
         yield Progress("checking", detail="checking the request")
         try:
-            text = sanitise(prompt, int(self.settings["max_prompt_chars"]))
+            text = sanitise(prompt, self.settings.max_prompt_chars)
             self.limiter.acquire(requester)
             self.ledger.check(app, self.budget())
         except Refusal as refusal:
             self.ledger.audit(AuditRow(requester, app, digest, f"refused:{refusal.reason}",
                                        detail=str(refusal)))
             raise
-        chosen = route(text, int(self.settings["complexity_threshold"]), self.cloud is not None)
+        chosen = route(text, self.settings.complexity_threshold, self.cloud is not None)
         order = [chosen.provider] + (["local"] if chosen.provider == "cloud" else
                                      ["cloud"] if self.cloud else [])
         if prefer in order:
@@ -208,7 +209,7 @@ class Gateway:
                          ) -> AsyncIterator[Progress | Generation]:
         async for event in self._load_local():
             yield event
-        max_tokens = int(self.settings["local_max_tokens"])
+        max_tokens = self.settings.local_max_tokens
         pieces: list[str] = []
         if self.local.capable:
             chunks = self.local.complete(
@@ -233,13 +234,13 @@ class Gateway:
             raise ProviderError("local", f"the model's spec is unusable: {error}") from error
         code, manifest = codegen.build(spec)
         self._check_leaks(code, "local")
-        settled, notes = self.policy.settle(manifest, used_capabilities(code))
+        settled, notes = self._settle(manifest, code)
         yield Generation(code, settled, self.local.model_name, "local", spec, usage, spec.title, notes)
 
     async def _run_cloud(self, text: str, usage: TokenUsage, repair: Repair | None
                          ) -> AsyncIterator[Progress | Generation]:
         assert self.cloud is not None
-        max_tokens = int(self.settings["cloud_max_tokens"])
+        max_tokens = self.settings.cloud_max_tokens
         message = prompts.user_turn(text, repair.code if repair else None,
                                     repair.problems if repair else None)
         pieces: list[str] = []
@@ -259,11 +260,17 @@ class Gateway:
         if problems:
             raise ProviderError(provider, "the code does not parse: " + "; ".join(map(str, problems[:5])))
         self._check_leaks(parsed.code, provider)
-        claimed = Manifest.from_json(parsed.header)
-        settled, notes = self.policy.settle(claimed, used_capabilities(parsed.code))
+        settled, notes = self._settle(Manifest.from_model(parsed.header), parsed.code)
         title = parsed.header.get("title") if isinstance(parsed.header.get("title"), str) else ""
         return Generation(parsed.code, settled, model, provider, None, usage, " ".join(title.split())[:60],
                           notes)
+
+    def _settle(self, claimed: Manifest, code: str) -> tuple[Manifest, list[str]]:
+        """The manifest the code may be granted: what it uses, within the policy (kernel.caps.policy)."""
+        try:
+            return self.policy.settle(claimed, used_capabilities(code))
+        except PolicyError as error:
+            raise PolicyViolation(str(error)) from None
 
     @staticmethod
     def _check_leaks(code: str, provider: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from llmos.kernel.codegen.spec import SCHEMA
 from llmos.kernel.gateway import model as model_files
 from llmos.kernel.gateway.errors import GatewayError, ProviderError
+from llmos.settings import GatewaySettings
 
 
 @dataclass
@@ -45,8 +46,8 @@ class LocalModel:
 
     name = "local"
 
-    def __init__(self, section: dict[str, Any]) -> None:
-        self.section = section
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
         self._llama: Any = None
         self._grammar: Any = None
         self._file: model_files.ModelFile | None = None
@@ -67,11 +68,11 @@ class LocalModel:
     @property
     def model_name(self) -> str:
         return self._file.path.name if self._file else (
-            str(self.section.get("local_model") or model_files.EMBEDDED_NAME).rsplit("/", 1)[-1])
+            (self.settings.local_model or model_files.EMBEDDED_NAME).rsplit("/", 1)[-1])
 
     @property
     def capable(self) -> bool:
-        return bool(self.section.get("local_model_capable"))
+        return self.settings.local_model_capable
 
     async def load(self, report: Callable[[LoadProgress], None] | None = None) -> None:
         async with self._lock(1):
@@ -86,7 +87,7 @@ class LocalModel:
 
             started = time.monotonic()
             # Hashing/assembling 250 MB and mmap-loading block for ~1 s: keep them off the event loop.
-            self._file = await asyncio.to_thread(model_files.locate, self.section, progress)
+            self._file = await asyncio.to_thread(model_files.locate, self.settings, progress)
             progress(f"loading {self._file.path.name}", 0.9)
             self._llama, self._grammar = await asyncio.to_thread(self._construct, self._file)
             self.load_seconds = time.monotonic() - started
@@ -98,8 +99,8 @@ class LocalModel:
         except ImportError as error:
             raise GatewayError(f"llama-cpp-python is not installed: {error}") from error
         try:
-            llama = Llama(model_path=str(file.path), n_ctx=int(self.section.get("local_context", 2048)),
-                          n_threads=int(self.section.get("local_threads", 2)), verbose=False)
+            llama = Llama(model_path=str(file.path), n_ctx=self.settings.local_context,
+                          n_threads=self.settings.local_threads, verbose=False)
         except Exception as error:  # llama.cpp reports load failures as ValueError/RuntimeError
             raise ProviderError("local", f"llama.cpp could not load {file.path}: {error}") from error
         grammar = LlamaGrammar.from_json_schema(json.dumps(SCHEMA), verbose=False)

@@ -14,10 +14,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from llmos import paths
 from llmos.kernel.gateway.errors import ModelFileError
+from llmos.settings import GatewaySettings
 
 EMBEDDED_NAME = "gemma-3-270m-q4_k_m.gguf"
 EMBEDDED_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
@@ -112,11 +112,11 @@ def assemble_embedded(target: Path, progress: ProgressFn | None = None) -> Path:
     return target
 
 
-def locate(section: dict[str, Any], progress: ProgressFn | None = None) -> ModelFile:
-    """The verified model file for the [gateway] config section (blocking: call it in a thread)."""
-    configured = str(section.get("local_model") or "")
+def locate(settings: GatewaySettings, progress: ProgressFn | None = None) -> ModelFile:
+    """The verified model file for the [gateway] settings (blocking: call it in a thread)."""
+    configured = settings.local_model
     if configured:
-        expected = str(section.get("local_model_sha256") or "") or None
+        expected = settings.local_model_sha256 or None
         path = Path(configured)
         verify(path, expected, progress=progress)
         return ModelFile(path, expected, embedded=False)

@@ -8,37 +8,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from llmos.kernel.gateway.errors import RateLimited
-
-
-@dataclass
-class Bucket:
-    capacity: float
-    per_second: float
-    tokens: float = -1.0
-    stamp: float = 0.0
-
-    def take(self, now: float) -> float:
-        """0 when a request may go now, else the seconds until one may."""
-        if self.tokens < 0:
-            self.tokens, self.stamp = self.capacity, now
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.per_second)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.per_second
+from llmos.ratelimit import TokenBucket
 
 
 @dataclass
 class RateLimiter:
     per_minute: int
     clock: Callable[[], float] = time.monotonic
-    buckets: dict[str, Bucket] = field(default_factory=dict)
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)
 
-    def _bucket(self, key: str, scale: int) -> Bucket:
+    def _bucket(self, key: str, scale: int) -> TokenBucket:
         if key not in self.buckets:
             rate = self.per_minute * scale
-            self.buckets[key] = Bucket(capacity=float(rate), per_second=rate / 60.0)
+            self.buckets[key] = TokenBucket(capacity=float(rate), per_second=rate / 60.0)
         return self.buckets[key]
 
     def acquire(self, requester: str) -> None:

@@ -8,12 +8,14 @@ import re
 import unicodedata
 
 from llmos.kernel.gateway.errors import BadPrompt
+from llmos.settings import GatewaySettings, default_of
 
 # <user_request>, </ user_request >, &lt;system&gt; ... any tag-looking thing is defanged.
 _ANGLE = str.maketrans({"<": "‹", ">": "›"})
 _FENCE = re.compile(r"`{3,}")
 _ENTITY = re.compile(r"&(lt|gt|#0*60|#0*62|#x0*3c|#x0*3e);", re.I)
 _FAKE_SECTION = re.compile(r"^\s*(request|spec|system|assistant|user|human)\s*:", re.I | re.M)
+MAX_PROMPT_CHARS = default_of(GatewaySettings, "max_prompt_chars")
 
 
 def _looks_binary(text: str) -> bool:
@@ -23,7 +25,7 @@ def _looks_binary(text: str) -> bool:
     return bad > max(2, len(text) // 20)
 
 
-def sanitise(raw: str | bytes, max_chars: int = 2000) -> str:
+def sanitise(raw: str | bytes, max_chars: int = MAX_PROMPT_CHARS) -> str:
     """Clean user text or refuse it with a BadPrompt saying why."""
     if isinstance(raw, bytes):
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from llmos import paths
+from llmos.settings import RegistrySettings, default_of
 
 from . import keys
 from .history import History, remove_stale_locks
@@ -28,7 +29,7 @@ __all__ = ["BundleError", "Match", "NotFound", "Record", "RecordError", "Registr
 
 BUNDLE_FORMAT = "llmos-registry-bundle"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
-DEFAULT_OFFER_THRESHOLD = 0.6
+DEFAULT_OFFER_THRESHOLD: float = default_of(RegistrySettings, "offer_threshold")
 
 
 class NotFound(LookupError):
@@ -62,8 +63,7 @@ class Registry:
     def open(cls, root: Path | None = None) -> Registry:
         from llmos import config
 
-        section = config.load().section("registry")
-        return cls(root, offer_threshold=float(section.get("offer_threshold", DEFAULT_OFFER_THRESHOLD)))
+        return cls(root, offer_threshold=config.load().settings.registry.offer_threshold)
 
     def close(self) -> None:
         self.index.close()

@@ -9,8 +9,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from llmos.settings import GatewaySettings, declared
+
 MAX_CODE_BYTES = 512 * 1024
-MAX_PROMPT_CHARS = 8000
+# Storage bound: the highest [gateway] max_prompt_chars may be set to, so every accepted prompt fits.
+MAX_PROMPT_CHARS = int(declared(GatewaySettings, "max_prompt_chars").maximum or 0)
 
 
 class RecordError(ValueError):

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from llmos.ipc import Connection, Handler, RpcError
+from llmos.ipc import Connection, ErrorCode, Handler, RpcError
 from llmos.kernel.caps import Authority, Denied
 from llmos.kernel.caps.authority import utcnow
 from llmos.kernel.sandbox.bus import Bus, Subscriber
@@ -175,13 +175,13 @@ class Broker:
             async def handler(connection: Connection, params: dict[str, Any]) -> Any:
                 token = params.get("token")
                 if not isinstance(token, str):
-                    raise RpcError("bad-request", "every app call carries its token")
+                    raise RpcError(ErrorCode.BAD_REQUEST, "every app call carries its token")
                 try:
                     return await method(token, *[params.get(name) for name in names])
                 except Denied as error:
-                    raise RpcError("denied", str(error)) from None
+                    raise RpcError(ErrorCode.DENIED, str(error)) from None
                 except (ValueError, TypeError, QuotaExceeded, httpx.HTTPError) as error:
-                    raise RpcError("bad-request", f"{type(error).__name__}: {error}") from None
+                    raise RpcError(ErrorCode.BAD_REQUEST, f"{type(error).__name__}: {error}") from None
             return handler
 
         async def subscribe(connection: Connection, params: dict[str, Any]) -> None:
@@ -190,12 +190,12 @@ class Broker:
                                                       "from": sender})
             token, channel = params.get("token"), params.get("channel")
             if not isinstance(token, str) or not isinstance(channel, str):
-                raise RpcError("bad-request", "bus.subscribe needs token and channel")
+                raise RpcError(ErrorCode.BAD_REQUEST, "bus.subscribe needs token and channel")
             try:
                 await self.bus_subscribe(token, channel, deliver, key=connection,
                                          closed=connection.writer.is_closing)
             except Denied as error:
-                raise RpcError("denied", str(error)) from None
+                raise RpcError(ErrorCode.DENIED, str(error)) from None
 
         async def fetch(token: str, url: str, options: str | None) -> dict[str, Any]:
             opts = json.loads(options) if options else {}
@@ -210,11 +210,11 @@ class Broker:
         async def watch(connection: Connection, params: dict[str, Any]) -> bool:
             token = params.get("token")
             if not isinstance(token, str):
-                raise RpcError("bad-request", "app.watch needs the token")
+                raise RpcError(ErrorCode.BAD_REQUEST, "app.watch needs the token")
             try:
                 self.authority.verify(token, now=utcnow())
             except Denied as error:
-                raise RpcError("denied", str(error)) from None
+                raise RpcError(ErrorCode.DENIED, str(error)) from None
             self.watchers[connection] = token
             return True
 
@@ -240,13 +240,14 @@ class Broker:
         def admin(fn: Callable[[dict[str, Any]], Any]) -> Handler:
             async def handler(connection: Connection, params: dict[str, Any]) -> Any:
                 if connection.peer_uid is not None and connection.peer_uid not in self.admin_uids:
-                    raise RpcError("denied", f"uid {connection.peer_uid} may not administer capabilities")
+                    raise RpcError(ErrorCode.DENIED,
+                                   f"uid {connection.peer_uid} may not administer capabilities")
                 try:
                     return fn(params)
                 except Denied as error:
-                    raise RpcError("denied", str(error)) from None
+                    raise RpcError(ErrorCode.DENIED, str(error)) from None
                 except (ValueError, TypeError) as error:
-                    raise RpcError("bad-request", str(error)) from None
+                    raise RpcError(ErrorCode.BAD_REQUEST, str(error)) from None
             return handler
 
         def admin_async(fn: Callable[[dict[str, Any]], Any]) -> Handler:
@@ -256,7 +257,7 @@ class Broker:
                 try:
                     return await (await inner(connection, params))
                 except Denied as error:
-                    raise RpcError("denied", str(error)) from None
+                    raise RpcError(ErrorCode.DENIED, str(error)) from None
             return handler
 
         return {

@@ -20,6 +20,8 @@ from typing import Any
 import quickjs_rs
 import wasmtime
 
+from llmos.kernel.sandbox.builtins import builtin_functions, wall_clock_ms
+
 log = logging.getLogger("llmos.sandbox.guest")
 
 HostFunction = Callable[..., Any]
@@ -106,13 +108,15 @@ def _frame(answer: Any, limit: int) -> Frame:
 
 class Guest:
     def __init__(self, scopes: frozenset[str], host_functions: dict[str, HostFunction],
-                 limits: GuestLimits | None = None) -> None:
+                 limits: GuestLimits | None = None, wall_clock: Callable[[], float] = wall_clock_ms) -> None:
         self.limits = limits or GuestLimits()
         self.dead: AppFault | None = None
         self._deadline_at = 0.0
         self.runtime = quickjs_rs.Runtime(memory_limit=self.limits.memory_bytes,
                                           stack_limit=self.limits.stack_bytes)
         self.context = self.runtime.new_context(timeout=self.limits.load_deadline_s)
+        # Clock, zones and randomness need no grant; a caller's own functions of those names win (tests).
+        host_functions = {**builtin_functions(wall_clock), **host_functions}
         names = sorted(host_functions)
         for name in names:
             self.context.register(f"__llmos_h_{name}", host_functions[name], is_async=False)

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from llmos import paths
-from llmos.ipc import Client, Connection, RpcError, Server
+from llmos.ipc import Client, Connection, ErrorCode, RpcError, Server
 from llmos.kernel.sandbox import wasmcache
 from llmos.kernel.sandbox.confine import Confinement, UidTable, confine
 from llmos.kernel.sandbox.guest import AppFault, Frame, Guest, GuestLimits
-from llmos.kernel.sandbox.renderer import NullRenderer, Renderer, load_renderer
+from llmos.kernel.sandbox.renderer import NullRenderer, RenderBackend, load_renderer
 from llmos.kernel.sandbox.syncrpc import SyncClient
 from llmos.kernel.sandbox.transpile import TranspileError, transpile
 
@@ -65,7 +65,7 @@ class AppHost:
         self.t0 = time.monotonic()
         self.clock_offset = 0.0
         self.guest: Guest | None = None
-        self.renderer: Renderer | None = None
+        self.renderer: RenderBackend | None = None
         self.confinement: Confinement | None = None
         self.kernel: SyncClient | None = None
         self.kernel_async: Client | None = None
@@ -75,7 +75,13 @@ class AppHost:
         self._log_budget = 1000
 
     def now_ms(self) -> float:
+        if self.args.test_clock:  # only 'advance' moves a test clock: no tick lands between a test's steps
+            return self.clock_offset
         return (time.monotonic() - self.t0) * 1000.0 + self.clock_offset
+
+    def wall_clock_ms(self) -> float:
+        """The apps' clock.now(): real time, moved forward with the test clock by 'advance'."""
+        return time.time() * 1000.0 + self.clock_offset
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def run(self) -> int:
@@ -99,7 +105,7 @@ class AppHost:
         if self.args.confine:
             table = Path(self.args.uid_table or paths.state_dir() / "sandbox" / "uids.json")
             self.confinement = confine(UidTable(table, self.args.uid_base).uid(self.app), new_netns=True)
-        self.guest = Guest(self.scopes, self._host_functions(), self.limits)
+        self.guest = Guest(self.scopes, self._host_functions(), self.limits, self.wall_clock_ms)
         try:
             frame = self.guest.load(code, self.now_ms(), self.filename)
         except AppFault as fault:
@@ -314,7 +320,7 @@ class AppHost:
         async def event(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
             handler, args = params.get("handler"), params.get("args") or []
             if not isinstance(handler, int) or not isinstance(args, list):
-                raise RpcError("bad-request", "event needs an integer handler and a list of args")
+                raise RpcError(ErrorCode.BAD_REQUEST, "event needs an integer handler and a list of args")
             self.dispatch(handler, args)
             return await tree(connection, params)
 
@@ -335,7 +341,7 @@ class AppHost:
 
         async def advance(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
             if not self.args.test_clock:
-                raise RpcError("denied", "the clock can be advanced only with --test-clock")
+                raise RpcError(ErrorCode.DENIED, "the clock can be advanced only with --test-clock")
             self.clock_offset += float(params.get("ms", 0))
             self._on_timer()
             return await tree(connection, params)
@@ -353,7 +359,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--uid-base", type=int, default=100_000)
     parser.add_argument("--uid-table", default="", help="the persisted app id -> uid table (JSON)")
     parser.add_argument("--no-confine", dest="confine", action="store_false")
-    parser.add_argument("--test-clock", action="store_true", help="allow 'advance' on the control socket")
+    parser.add_argument("--test-clock", action="store_true",
+                        help="the app's clock moves only by 'advance' on the control socket")
     return parser.parse_args(argv)
 
 

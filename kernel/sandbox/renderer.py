@@ -11,7 +11,7 @@ from typing import Any, Protocol
 Emit = Callable[[int, list[Any]], None]  # (handler_id, args)
 
 
-class Renderer(Protocol):
+class RenderBackend(Protocol):
     def render(self, tree: dict[str, Any]) -> None: ...
 
     def close(self) -> None: ...
@@ -33,9 +33,9 @@ class NullRenderer:
         self.trees.clear()
 
 
-def load_renderer(name: str, emit: Emit, title: str) -> Renderer:
+def load_renderer(name: str, emit: Emit, title: str) -> RenderBackend:
     """'null' or a module path; 'wayland' means llmos.sdk.wayland. The module must offer
-    create_renderer(emit=..., title=...) -> Renderer."""
+    create_renderer(emit=..., title=...) -> RenderBackend."""
     if name == "null":
         return NullRenderer(emit, title)
     module = importlib.import_module("llmos.sdk.wayland" if name == "wayland" else name)

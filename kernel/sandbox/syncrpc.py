@@ -32,8 +32,7 @@ class SyncClient:
             if message.get("id") != request_id:
                 continue  # pushed events belong to the async connection; ignore strays
             if "error" in message:
-                error = message["error"]
-                raise RpcError(error.get("code", "error"), error.get("message", ""))
+                raise RpcError.from_reply(message["error"])
             return message.get("result")
 
     def close(self) -> None:

@@ -227,6 +227,139 @@
     return next;
   }
 
+  // ---- clock, randomness, number formatting: in every app, no capability ---------------------------
+  // The host owns the wall clock (a test clock moves it too) and the time-zone database, and it draws
+  // random numbers from the OS: QuickJS has no zone data, no Intl and only a time-seeded Math.random.
+  const DAY_MS = 86400000;
+  const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+  const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                  "October", "November", "December"];
+  const zoneCache = new Map();   // zone -> {bucket, minutes}; offsets change on quarter hours at most
+  function zoneOffset(zone, ms) {
+    const key = zone === undefined || zone === null ? "" : String(zone);
+    const bucket = Math.floor(ms / 900000);
+    const hit = zoneCache.get(key);
+    if (hit !== undefined && hit.bucket === bucket) return hit.minutes;
+    const minutes = call("zone_offset", key, ms);
+    zoneCache.set(key, { bucket, minutes });
+    return minutes;
+  }
+  function dateParts(ms, zone) {
+    const offset = zoneOffset(zone, ms);
+    if (offset === null) throw new RangeError(`unknown time zone: ${zone}`);
+    const d = new Date(Number(ms) + offset * 60000);
+    return freeze({ year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(),
+                    hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds(),
+                    weekday: d.getUTCDay(), offset });
+  }
+  const two = (n) => (n < 10 ? "0" : "") + n;
+  const TOKENS = /YYYY|MMMM|MMM|MM|M|DD|D|dddd|ddd|HH|H|hh|h|mm|ss|A/g;
+  function formatDate(ms, pattern, zone) {
+    if (!Number.isFinite(Number(ms))) return "–";
+    const p = dateParts(ms, zone);
+    const hour12 = p.hour % 12 === 0 ? 12 : p.hour % 12;
+    const values = {
+      YYYY: String(p.year), MMMM: MONTHS[p.month - 1], MMM: MONTHS[p.month - 1].slice(0, 3),
+      MM: two(p.month), M: String(p.month), DD: two(p.day), D: String(p.day), dddd: WEEKDAYS[p.weekday],
+      ddd: WEEKDAYS[p.weekday].slice(0, 3), HH: two(p.hour), H: String(p.hour), hh: two(hour12),
+      h: String(hour12), mm: two(p.minute), ss: two(p.second), A: p.hour < 12 ? "AM" : "PM",
+    };
+    return String(pattern).replace(TOKENS, (token) => values[token]);
+  }
+  function dayNumber(text) {   // 'YYYY-MM-DD' -> days since 1970-01-01, or NaN
+    const m = /^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$/.exec(String(text));
+    if (m === null) return NaN;
+    const utc = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+    const back = new Date(utc);
+    if (back.getUTCMonth() !== Number(m[2]) - 1 || back.getUTCDate() !== Number(m[3])) return NaN;
+    return utc / DAY_MS;
+  }
+  const wallNow = () => Number(call("clock_now"));
+  const clock = freeze({
+    now: wallNow,
+    offset: (zone) => zoneOffset(zone, wallNow()),
+    parts: (ms, zone) => dateParts(ms === undefined ? wallNow() : ms, zone),
+    format: (ms, pattern, zone) => formatDate(ms, pattern, zone),
+    today: (zone) => formatDate(wallNow(), "YYYY-MM-DD", zone),
+    parseDate(text, zone) {
+      const day = dayNumber(text);
+      if (!Number.isFinite(day)) return NaN;
+      const utc = day * DAY_MS;
+      return utc - zoneOffset(zone, utc) * 60000;
+    },
+    days: (from, to) => dayNumber(to) - dayNumber(from),
+  });
+
+  let pool = [];
+  function u32() {
+    if (pool.length === 0) pool = call("random_u32", 64).slice();
+    return pool.pop();
+  }
+  const ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#$%&*+-=?@";
+  function randomFloat() {   // 53 random bits, as Math.random would have them
+    return ((u32() >>> 5) * 67108864 + (u32() >>> 6)) / 9007199254740992;
+  }
+  function randomInt(min, max) {
+    const low = Math.ceil(Number(min));
+    const high = Math.floor(Number(max));
+    if (!Number.isFinite(low) || !Number.isFinite(high) || high < low) return NaN;
+    return low + Math.floor(randomFloat() * (high - low + 1));
+  }
+  const random = freeze({
+    float: randomFloat,
+    int: randomInt,
+    pick: (items) => (isArray(items) && items.length > 0 ? items[randomInt(0, items.length - 1)] : undefined),
+    shuffle(items) {
+      const out = Array.from(items || []);
+      for (let i = out.length - 1; i > 0; i--) {
+        const j = randomInt(0, i);
+        const keep = out[i]; out[i] = out[j]; out[j] = keep;
+      }
+      return out;
+    },
+    string(length, alphabet) {
+      const chars = Array.from(alphabet === undefined ? ALPHABET : String(alphabet));
+      const n = Math.max(0, Math.min(1024, Math.floor(Number(length)) || 0));
+      let out = "";
+      for (let i = 0; i < n && chars.length > 0; i++) out += chars[randomInt(0, chars.length - 1)];
+      return out;
+    },
+  });
+
+  const clampInt = (value, low, high) => Math.max(low, Math.min(high, Math.floor(Number(value)) || 0));
+  const group = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const format = freeze({
+    // decimals: exactly that many; else at most maxDecimals (default 2), trailing zeros dropped.
+    number(x, options) {
+      const o = options || {};
+      const value = Number(x);
+      if (!Number.isFinite(value)) return "–";
+      let text = o.decimals !== undefined ? value.toFixed(clampInt(o.decimals, 0, 20))
+        : String(Number(value.toFixed(o.maxDecimals === undefined ? 2 : clampInt(o.maxDecimals, 0, 20))));
+      if (Number(text) === 0) text = text.replace(/^-/, "");
+      if (o.grouping && !/e/.test(text)) {
+        const [whole, fraction] = text.split(".");
+        text = whole.replace(/\d+/, group) + (fraction === undefined ? "" : "." + fraction);
+      }
+      return text;
+    },
+    // "mm:ss", or "h:mm:ss" from an hour on; tenths adds ".d". Rounds down, as a stopwatch does.
+    duration(ms, options) {
+      const total = Math.max(0, Math.floor(Number(ms) || 0));
+      const hours = Math.floor(total / 3600000);
+      const minutes = Math.floor(total / 60000) % 60;
+      const seconds = Math.floor(total / 1000) % 60;
+      let text = (hours > 0 ? hours + ":" + two(minutes) : two(minutes)) + ":" + two(seconds);
+      if (options && options.tenths) text += "." + Math.floor((total % 1000) / 100);
+      return text;
+    },
+    pad(n, width) {
+      const value = Math.trunc(Number(n) || 0);
+      const digits = String(Math.abs(value)).padStart(clampInt(width, 0, 32), "0");
+      return (value < 0 ? "-" : "") + digits;
+    },
+  });
+
   // ---- the SDK object: only granted functions exist ----------------------------------------------
   const ui = { useState };
   for (const name of WIDGETS) ui[name] = widget(name);
@@ -310,7 +443,7 @@
 
   const sdk = freeze({
     ui: freeze(ui), storage: freeze(storage), net: freeze(net), timer: freeze(timer),
-    clipboard: freeze(clipboard), bus: freeze(bus), caps, useState, CapabilityError,
+    clipboard: freeze(clipboard), bus: freeze(bus), caps, clock, random, format, useState, CapabilityError,
   });
 
   if (typeof host.log === "function") {

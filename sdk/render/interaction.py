@@ -28,6 +28,11 @@ def is_focusable(node: Node) -> bool:
     return node.type in ("TextInput", "Checkbox", "Slider")
 
 
+def is_drawable(node: Node) -> bool:
+    """A Canvas that asked for pointer events (onPointer)."""
+    return node.type == "Canvas" and node.handler("onPointer") is not None
+
+
 def slider_step(node: Node) -> float:
     step = node.props.get("step")
     if step:
@@ -110,7 +115,7 @@ class Interaction:
     def target(self, path: list[Node]) -> Node | None:
         """The widget a pointer press acts on: an active widget, else a List row."""
         for node in reversed(path):
-            if node.type in ACTIVE:
+            if node.type in ACTIVE or is_drawable(node):
                 return node
             parent = self.parent.get(node.key)
             if parent is not None and parent.type == "List":
@@ -173,6 +178,8 @@ class Interaction:
         pressed = self.by_key.get(self.state.pressed or "")
         if pressed is not None and pressed.type == "Slider":
             self._drag_slider(pressed, x)
+        elif pressed is not None and is_drawable(pressed):
+            self._pointer(pressed, "move", x, y)
 
     def pointer_leave(self) -> None:
         self.pointer = None
@@ -191,6 +198,8 @@ class Interaction:
             self.focus(parent if parent is not None and parent.type == "List" else node)
             if node.type == "Slider":
                 self._drag_slider(node, x)
+            elif is_drawable(node):
+                self._pointer(node, "down", x, y)
             elif node.type == "TextInput":
                 self._place_caret(node, x)
             return
@@ -200,6 +209,8 @@ class Interaction:
             return
         if was.type == "Slider":
             self._dirty(was.key)  # drag value stays until the app's next tree replaces it
+        elif is_drawable(was):
+            self._pointer(was, "up", x, y)
         elif node is was:
             self.activate(was)
 
@@ -244,6 +255,19 @@ class Interaction:
             self.state.scroll[node.key] = self._clamp_scroll(node, bottom - node.h)
         self._dirty(node.key)
         self._emit(node, "onSelect", [index])
+
+    def _pointer(self, node: Node, kind: str, x: float, y: float) -> None:
+        """onPointer({type, x, y}) in canvas coordinates (its top-left is 0, 0), clamped to the canvas,
+        for a press on it, each motion while pressed (also outside it) and the release."""
+        shift = 0.0
+        parent = self.parent.get(node.key)
+        while parent is not None:  # a canvas inside a List moves up with the list's scroll
+            if parent.type == "List":
+                shift += self.state.scroll.get(parent.key, 0.0)
+            parent = self.parent.get(parent.key)
+        local_x = min(max(x - node.x, 0.0), node.w)
+        local_y = min(max(y + shift - node.y, 0.0), node.h)
+        self._emit(node, "onPointer", [{"type": kind, "x": round(local_x, 2), "y": round(local_y, 2)}])
 
     def _drag_slider(self, node: Node, x: float) -> None:
         x0, x1 = slider_track(node, self.theme)
@@ -367,4 +391,4 @@ class Interaction:
             self._emit(node, "onSelect", [current])
 
 
-__all__ = ["Interaction", "is_focusable", "slider_fraction", "snap_slider"]
+__all__ = ["Interaction", "is_drawable", "is_focusable", "slider_fraction", "snap_slider"]

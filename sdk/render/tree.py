@@ -21,7 +21,7 @@ TEXT_SIZES = ("sm", "md", "lg", "xl")
 ALIGNS = ("start", "center", "end", "stretch")
 HANDLER_PROPS = {
     "Button": ("onClick",), "Slider": ("onChange",), "TextInput": ("onChange", "onSubmit"),
-    "Checkbox": ("onChange",), "List": ("onSelect",),
+    "Checkbox": ("onChange",), "List": ("onSelect",), "Canvas": ("onPointer",),
 }
 # Canvas command name -> argument kinds: n number, s string, c colour, b bool; "?" marks optional tail
 CANVAS_COMMANDS: dict[str, str] = {

@@ -48,7 +48,14 @@ export type CanvasCommand =
   | ["circle", number, number, number, string, boolean]
   | ["text", number, number, string, string, number]
   | ["clear", string];
-export interface CanvasProps { width: number; height: number; commands: CanvasCommand[] }
+/** A pointer on a Canvas, in canvas coordinates (top-left 0, 0; clamped to the canvas): "down" on a
+ * press over it, "move" for each motion while pressed, "up" on release. */
+export interface PointerEvent { readonly type: "down" | "move" | "up"; readonly x: number; readonly y: number }
+export interface CanvasProps {
+  width: number; height: number; commands: CanvasCommand[];
+  /** Pointer presses and drags on the canvas (painting); no capability beyond ui:window. */
+  onPointer?: (event: PointerEvent) => void;
+}
 
 /** A widget takes (props, children), or only children when it needs no props: ui.Text("hi"). */
 export interface Widget<P extends object> {
@@ -60,6 +67,8 @@ export type StateSetter<T> = (next: T | ((previous: T) => T)) => void;
 
 export interface NotifyOptions { sound?: boolean; timeout?: number }
 
+/** The app's window and its widgets. The namespace needs ui:window, which the host enforces by
+ * drawing the window only when it is granted; notify (below) needs notify of its own. */
 export declare const ui: {
   readonly Window: Widget<WindowProps>;
   readonly Row: Widget<StackProps>;
@@ -81,11 +90,15 @@ export declare function useState<T>(initial: T | (() => T)): [T, StateSetter<T>]
 
 // ---- storage (needs storage:local) --------------------------------------------------------------
 export declare const storage: {
-  /** A value persisted by the kernel in this app's own storage; the setter writes through. */
+  /** A value persisted by the kernel in this app's own storage; the setter writes through. Needs storage:local. */
   readonly useLocal: <T>(key: string, initial: T) => [T, StateSetter<T>];
+  /** needs storage:local */
   readonly get: <T>(key: string, fallback?: T) => T | null;
+  /** needs storage:local */
   readonly set: (key: string, value: unknown) => void;
+  /** needs storage:local */
   readonly remove: (key: string) => void;
+  /** needs storage:local */
   readonly keys: () => string[];
 };
 
@@ -104,9 +117,9 @@ export interface IntervalHandle {
 export interface TimeoutHandle { readonly pending: boolean; cancel(): void; reset(): void }
 
 export declare const timer: {
-  /** A repeating countdown of `ms`, stopped at first; `fn` runs each time it reaches zero. */
+  /** A repeating countdown of `ms`, stopped at first; `fn` runs each time it reaches zero. Needs timer. */
   readonly useInterval: (fn: () => void, ms: number) => IntervalHandle;
-  /** Runs `fn` once, `ms` after the first render. */
+  /** Runs `fn` once, `ms` after the first render. Needs timer. */
   readonly useTimeout: (fn: () => void, ms: number) => TimeoutHandle;
 };
 
@@ -120,6 +133,7 @@ export interface FetchResponse {
   json<T = unknown>(): Promise<T>;
 }
 export declare const net: {
+  /** needs network:HOST for the URL's host (network:HOST:PORT with an explicit port) */
   readonly fetch: (url: string, options?: FetchOptions) => Promise<FetchResponse>;
 };
 
@@ -133,11 +147,69 @@ export declare const clipboard: {
 
 // ---- kernel message bus (needs bus:CHANNEL for each channel) -------------------------------------
 export declare const bus: {
+  /** needs bus:CHANNEL */
   readonly publish: (channel: string, message: unknown) => void;
-  /** Returns an unsubscribe function. `from` is the sending app's id. */
+  /** Returns an unsubscribe function. `from` is the sending app's id. Needs bus:CHANNEL. */
   readonly subscribe: (channel: string, fn: (message: any, from: string) => void) => () => void;
-  /** Hook form: subscribes once, always calls the latest `fn`. */
+  /** Hook form: subscribes once, always calls the latest `fn`. Needs bus:CHANNEL. */
   readonly useSubscription: (channel: string, fn: (message: any, from: string) => void) => void;
+};
+
+// ---- clock, randomness, formatting: every app has them, no capability --------------------------------
+// The host supplies the wall clock and time-zone offsets (QuickJS has no zone data and no Intl) and
+// random numbers from the OS. Dates are "YYYY-MM-DD" texts; times are ms since 1970 (UTC).
+export interface DateParts {
+  readonly year: number; readonly month: number; readonly day: number; readonly hour: number;
+  readonly minute: number; readonly second: number;
+  /** 0 = Sunday */
+  readonly weekday: number;
+  /** minutes east of UTC */
+  readonly offset: number;
+}
+/** A zone is an IANA name ("Europe/Paris") or a common city or country ("Tokyo", "India"); omitted means
+ * this device's zone. An unknown zone throws a RangeError. */
+export declare const clock: {
+  /** The wall-clock time in ms since 1970 (a test clock moves it too). */
+  now(): number;
+  /** Minutes east of UTC in `zone` now, or null for an unknown zone. */
+  offset(zone?: string): number | null;
+  parts(ms?: number, zone?: string): DateParts;
+  /** Tokens: YYYY MMMM MMM MM M DD D dddd ddd HH H hh h mm ss A; other characters stay as they are. */
+  format(ms: number, pattern: string, zone?: string): string;
+  /** Today's date in `zone`, "YYYY-MM-DD". */
+  today(zone?: string): string;
+  /** Midnight at the start of a "YYYY-MM-DD" date in `zone`, in ms; NaN if the text is not a date. */
+  parseDate(date: string, zone?: string): number;
+  /** Whole days from one "YYYY-MM-DD" date to another (negative if `to` is earlier); NaN if either is bad. */
+  days(from: string, to: string): number;
+};
+/** Randomness from the operating system (not Math.random). */
+export declare const random: {
+  /** A number from 0 up to (not including) 1. */
+  float(): number;
+  /** A whole number from min to max, both included. */
+  int(min: number, max: number): number;
+  pick<T>(items: readonly T[]): T | undefined;
+  /** A shuffled copy. */
+  shuffle<T>(items: readonly T[]): T[];
+  /** `length` characters from `alphabet` (default: letters, digits and symbols, no look-alikes). */
+  string(length: number, alphabet?: string): string;
+};
+export interface NumberFormat {
+  /** Exactly this many decimals. */
+  decimals?: number;
+  /** Without `decimals`: at most this many (default 2), trailing zeros dropped. */
+  maxDecimals?: number;
+  /** Thousands separators: 1,234,567.5 */
+  grouping?: boolean;
+}
+/** Text for numbers without Intl. Non-finite numbers show as "–". */
+export declare const format: {
+  number(x: number, options?: NumberFormat): string;
+  /** Milliseconds as "mm:ss" ("h:mm:ss" from an hour on), rounded down; tenths adds ".d". */
+  duration(ms: number, options?: { tenths?: boolean }): string;
+  /** pad(7, 2) -> "07" */
+  pad(n: number, width: number): string;
 };
 
 // ---- capabilities ------------------------------------------------------------------------------------

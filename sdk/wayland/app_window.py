@@ -46,10 +46,8 @@ class AppWindow:
 
     def __init__(self, emit: Callable[[int, list[Any]], None], app_id: str) -> None:
         cfg = config.load()
-        kiosk = cfg.section("system").get("mode") == "kiosk"
-        scale = cfg.section("display").get("scale", 1)
-        self.renderer = Renderer(scale=scale if scale in (1, 2, 3) else 1,
-                                 on_event=emit, title_bar=not kiosk)
+        kiosk = cfg.settings.system.mode == "kiosk"
+        self.renderer = Renderer(scale=cfg.settings.display.scale, on_event=emit, title_bar=not kiosk)
         self.title = app_id
         self.window = WaylandWindow(self.renderer, title=app_id, app_id=f"llmos.{app_id}",
                                     on_close=self._on_close, on_error=self._on_error)

@@ -1,11 +1,10 @@
-"""Targeted rule behaviour that the corpus files do not pin down: manifests, policy, plain words,
-columns on non-ASCII lines, and things that must NOT be flagged."""
+"""Targeted rule behaviour that the corpus files do not pin down: columns on non-ASCII lines, scopes
+inferred from SDK use, and things that must NOT be flagged. (Manifests, policy and plain words are
+kernel.caps's: tests/caps.)"""
 
 from __future__ import annotations
 
-import pytest
-
-from llmos.kernel.analysis import Manifest, ManifestError, Policy, analyse, describe
+from llmos.kernel.analysis import analyse
 
 SDK = "import { ui, net, storage } from '@llm-os/sdk';\n"
 
@@ -45,26 +44,15 @@ def test_timer_with_folded_constant_string_is_rejected() -> None:
     assert rules(SDK + "const code = 'alert' + '(1)';\nsetTimeout(code, 1);\n") == ["no-string-timer@3:12"]
 
 
-def test_manifest_shapes() -> None:
-    codegen = Manifest.parse({"capabilities": [{"scope": "timer", "required": False}, "ui:window"]})
-    assert codegen.scopes == ["timer", "ui:window"] and codegen.optional == ["timer"]
-    listed = Manifest.parse({"capabilities": ["notify"], "optional": ["notify"]})
-    assert listed.optional == ["notify"]
-    with pytest.raises(ManifestError, match=r"capabilities\[1\]"):
-        Manifest.parse(["ui:window", "root:everything"])
-
-
-def test_plain_words() -> None:
-    assert describe("storage:local") == "Keep its own data on this device"
-    assert describe("network:api.example.com") == "Talk to the website api.example.com"
-
-
-def test_policy() -> None:
-    policy = Policy(deny=("clipboard:read",))
-    assert policy.check(Manifest.parse(["ui:window"])) == []
-    assert "clipboard:read" in policy.check(Manifest.parse(["clipboard:read"]))[0]
-    assert policy.check(Manifest.parse([{"scope": "clipboard:read", "optional": True}])) == []
-    assert "network:*" in policy.check(Manifest.parse(["network:*"]))[0]
+def test_scopes_follow_the_table() -> None:
+    code = ("import { ui, net, bus, clipboard, caps } from '@llm-os/sdk';\n"
+            "ui.notify('hi'); ui.Text('x'); clipboard.read(); caps.has('timer');\n"
+            "net.fetch(`https://h.example/${q}`); bus.publish('chat', 1); bus.subscribe(room, f);\n")
+    assert sorted(analyse(code).capabilities) == ["bus:*", "bus:chat", "clipboard:read", "network:h.example",
+                                                  "notify", "ui:window"]
+    # a member the SDK does not have needs nothing here (it is undefined at run time); the gateway's
+    # usage reader refuses it
+    assert analyse("import { clipboard } from '@llm-os/sdk';\nclipboard.readText();").capabilities == {}
 
 
 def test_binary_and_empty_input_do_not_crash() -> None:

@@ -73,7 +73,7 @@ def test_manifest_is_derived_from_the_code() -> None:
                       "widgets": [{"kind": "timer", "label": "Focus", "seconds": 1500}]})
     code, manifest = build(spec)
     # storage was claimed but nothing is stored; the timer needs timer + notify.
-    assert manifest.scopes() == ["notify", "timer", "ui:window"]
+    assert manifest.scopes == ["notify", "timer", "ui:window"]
     assert "1500 * 1000" in code and "timer.useInterval(() =>" in code
 
 

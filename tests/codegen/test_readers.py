@@ -1,4 +1,4 @@
-"""Reading model output: truncated JSON repair, the two-block answer format, SDK usage scanning."""
+"""Reading model output: truncated JSON repair, the two-block answer format, the claimed manifest."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from llmos.kernel.caps.manifest import Manifest
 from llmos.kernel.codegen.direct import AnswerError, split_answer
-from llmos.kernel.codegen.manifest import Manifest, used_capabilities
 from llmos.kernel.gateway.jsonrepair import parse_truncated
 
 FULL = json.dumps({"title": "Dice", "capabilities": ["ui:window"], "state": [{"name": "n", "type": "number"}],
@@ -28,21 +28,15 @@ def test_split_answer_reads_header_and_code() -> None:
     answer = split_answer('x\n```json\n{"title": "A", "capabilities": ["timer"]}\n```\n'
                           "```ts\nimport { ui } from '@llm-os/sdk';\n```")
     assert answer.header["title"] == "A" and answer.code.startswith("import { ui }")
-    assert Manifest.from_json(answer.header).scopes() == ["timer"]
+    assert Manifest.from_model(answer.header).scopes == ["timer"]
     assert split_answer("import { ui } from '@llm-os/sdk';").header == {}
     with pytest.raises(AnswerError):
         split_answer("Sorry, I cannot help with that.")
 
 
 def test_manifest_reader_ignores_junk() -> None:
-    manifest = Manifest.from_json({"capabilities": ["timer", 7, {"scope": "notify", "required": False},
-                                                   {"nope": 1}, "timer"]})
-    assert manifest.scopes() == ["timer", "notify"] and manifest.capabilities[1].required is False
-
-
-def test_usage_follows_aliases_and_literals() -> None:
-    usage = used_capabilities("import { net as n, bus, clipboard } from '@llm-os/sdk';\n"
-                              "n.fetch(`https://API.example.com:8443/x`); bus.publish('chat', 1);\n"
-                              "clipboard.writeText('x'); const net = 1; net.fetch('https://evil.com');")
-    assert usage.scopes == {"network:api.example.com:8443", "bus:chat", "clipboard:write"}
-    assert used_capabilities("import { bus } from '@llm-os/sdk'; bus.publish(name);").unresolved
+    manifest = Manifest.from_model({"capabilities": [
+        "timer", 7, {"scope": "notify", "required": False}, {"nope": 1}, "timer",
+        {"scope": "bus:x", "optional": True}]})
+    assert manifest.scopes == ["timer", "notify", "bus:x"]
+    assert [r.optional for r in manifest.requests] == [False, True, True]

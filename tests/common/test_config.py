@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from llmos import config
+from llmos.settings import GatewaySettings
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +35,9 @@ def test_wrong_type_keeps_default_and_names_the_key(tmp_path: Path) -> None:
     path = tmp_path / "llmos.toml"
     path.write_text('[gateway]\ndaily_token_budget = "lots"\n[input]\nlayout = "de"\n')
     loaded = config.load(path)
-    assert loaded.section("gateway")["daily_token_budget"] == config.DEFAULTS["gateway"]["daily_token_budget"]
-    assert loaded.section("input")["layout"] == "de"
+    assert loaded.section("gateway")["daily_token_budget"] == GatewaySettings().daily_token_budget
+    assert loaded.settings.gateway.daily_token_budget == GatewaySettings().daily_token_budget
+    assert loaded.section("input")["layout"] == loaded.settings.input.layout == "de"
     assert [p.where for p in loaded.problems] == ["gateway.daily_token_budget"]
 
 

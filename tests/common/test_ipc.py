@@ -8,6 +8,8 @@ import json
 import socket
 from pathlib import Path
 
+import pytest
+
 from llmos import ipc
 
 
@@ -65,3 +67,69 @@ def test_a_stalled_subscriber_is_dropped_and_others_keep_receiving(tmp_path: Pat
         await server.close()
 
     asyncio.run(scenario())
+
+
+class Counter:
+    """A service declared the one way: @ipc.rpc methods, served by ipc.handlers(self)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @ipc.rpc("count.add")
+    async def rpc_count_add(self, connection: ipc.Connection, params: dict) -> int:
+        step = params.get("step", 1)
+        if not isinstance(step, int):
+            raise ipc.RpcError(ipc.ErrorCode.BAD_REQUEST, "step is an integer")
+        self.count += step
+        return self.count
+
+    async def helper(self, connection: ipc.Connection, params: dict) -> None:  # not declared: not served
+        raise AssertionError("never called")
+
+
+def test_declared_methods_are_served_and_errors_use_the_one_vocabulary(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        counter = Counter()
+        assert set(ipc.handlers(counter)) == {"count.add"}
+        server = ipc.Server(ipc.handlers(counter))
+        await server.start(tmp_path / "s.sock")
+        client = await ipc.Client.connect(tmp_path / "s.sock")
+        try:
+            assert await client.call("count.add", step=2) == 2
+            with pytest.raises(ipc.RpcError) as bad:
+                await client.call("count.add", step="x")
+            assert bad.value.code is ipc.ErrorCode.BAD_REQUEST and bad.value.message == "step is an integer"
+            with pytest.raises(ipc.RpcError) as undeclared:
+                await client.call("helper")
+            assert undeclared.value.code is ipc.ErrorCode.NO_SUCH_METHOD
+        finally:
+            await client.close()
+            await server.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_subclass_overrides_and_two_claims_on_one_name_are_refused() -> None:
+    class Doubler(Counter):
+        @ipc.rpc("count.add")
+        async def rpc_count_add(self, connection: ipc.Connection, params: dict) -> int:
+            self.count += 2
+            return self.count
+
+    doubler = Doubler()
+    assert asyncio.run(ipc.handlers(doubler)["count.add"](None, {})) == 2  # type: ignore[arg-type]
+
+    class Clash(Counter):
+        @ipc.rpc("count.add")
+        async def rpc_again(self, connection: ipc.Connection, params: dict) -> int:
+            return 0
+
+    with pytest.raises(ValueError, match=r"count\.add"):
+        ipc.handlers(Clash())
+
+
+def test_an_unknown_error_code_from_a_peer_is_kept() -> None:
+    known = ipc.RpcError.from_reply({"code": "denied", "message": "no"})
+    assert known.code is ipc.ErrorCode.DENIED and str(known) == "denied: no"
+    unknown = ipc.RpcError.from_reply({"code": "brand-new", "message": "later"})
+    assert unknown.code == "brand-new" and str(unknown) == "brand-new: later"

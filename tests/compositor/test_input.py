@@ -88,5 +88,5 @@ def test_click_focuses_and_reaches_pointer(compositor, connect) -> None:
 
 
 def test_inject_rejects_bad_events(compositor) -> None:
-    with pytest.raises(ipc.RpcError, match="bad-params"):
+    with pytest.raises(ipc.RpcError, match="bad-request"):
         compositor.call("inject", events={"type": 1})

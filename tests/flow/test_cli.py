@@ -25,7 +25,7 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     new = llmos(state, "new", "pomodoro timer with break reminders", "--yes", "--no-run", "--json")
     events = [json.loads(line) for line in new.stdout.splitlines()]
     assert [e["event"] for e in events] == ["looked-up", "offered-cached", "needs-approval", "approved"]
-    assert new.returncode == 0 and events[1]["codeHash"] == pomodoro
+    assert new.returncode == 0 and events[1]["hash"] == pomodoro
     refused = llmos(state, "new", "pomodoro timer with break reminders", "--yes", "--deny", "timer")
     assert refused.returncode == 1 and "which you did not allow" in refused.stderr
     assert llmos(state, "new", "  ").returncode == 1

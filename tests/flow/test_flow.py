@@ -16,7 +16,7 @@ import pytest
 
 from llmos.kernel import starter
 from llmos.kernel.analysis import Policy
-from llmos.kernel.flow import AppFlow, Ask
+from llmos.kernel.flow import AppFlow, Ask, Launched, Offer
 from llmos.kernel.registry import Registry
 
 GOOD = """import { ui, storage, net } from '@llm-os/sdk';
@@ -66,8 +66,10 @@ class Answers:
     cached: bool = True
     deny: set[str] = field(default_factory=set)
     asked: list[list[Ask]] = field(default_factory=list)
+    offers: list[Offer] = field(default_factory=list)
 
-    async def accept_cached(self, match, record) -> bool:
+    async def accept_cached(self, offer: Offer) -> bool:
+        self.offers.append(offer)
         return self.cached
 
     async def approve(self, asks: list[Ask]) -> set[str]:
@@ -79,9 +81,9 @@ class Answers:
 class Launcher:
     launched: list[tuple[str, list[str]]] = field(default_factory=list)
 
-    async def __call__(self, record, granted):
+    async def __call__(self, record, granted) -> Launched:
         self.launched.append((record.codeHash, granted))
-        return "app-1"
+        return Launched("app-1", "Weather", 4242)
 
 
 @pytest.fixture
@@ -110,9 +112,14 @@ def test_generate_analyse_approve_save_launch(registry: Registry) -> None:
     ask = {a.scope: a for a in answers.asked[0]}
     assert ask["storage:local"].words == "Keep its own data on this device" and ask["storage:local"].required
     assert not ask["network:api.weather.example"].required
-    record = registry.get(events[-1].data["codeHash"])
+    record = registry.get(events[-1].data["hash"])
     assert record.llmModel == "fake-model" and record.optionalCapabilities == ["network:api.weather.example"]
     assert launcher.launched == [(record.codeHash, ["ui:window", "storage:local", HOST])]
+    assert events[-1].to_json() == {"event": "launched", "hash": record.codeHash,
+                                    "granted": ["ui:window", "storage:local", HOST], "app_id": "app-1",
+                                    "title": "Weather", "pid": 4242}
+    asked = next(e for e in events if e.kind == "needs-approval").data
+    assert asked == {"asks": [a.to_json() for a in answers.asked[0]]}
 
 
 def test_repair_loop_feeds_located_findings_back(registry: Registry) -> None:
@@ -136,11 +143,15 @@ def test_unrepairable_output_fails_and_saves_nothing(registry: Registry) -> None
 
 def test_cached_app_is_offered_and_launched_offline(registry: Registry) -> None:
     starter.seed(registry)
-    launcher = Launcher()
-    flow = AppFlow(registry, Answers(cached=True), generator=FakeGenerator([]), launcher=launcher)
+    launcher, answers = Launcher(), Answers(cached=True)
+    flow = AppFlow(registry, answers, generator=FakeGenerator([]), launcher=launcher)
     events = run(flow, "I need a pomodoro timer with break reminders")
     assert kinds(events) == ["looked-up", "offered-cached", "needs-approval", "approved", "launched"]
     assert registry.get(launcher.launched[0][0]).llmModel == starter.STARTER_MODEL
+    offer = answers.offers[0]
+    assert offer.hash == launcher.launched[0][0] and offer.title == "Pomodoro Timer"
+    assert events[1].to_json() == {"event": "offered-cached", **offer.to_json()}
+    assert events[0].data["candidates"][0]["hash"] == offer.hash
 
 
 def test_declined_cache_generates_fresh(registry: Registry) -> None:

@@ -29,7 +29,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def local_model() -> Iterator[LocalModel]:
     """The real embedded Gemma 3 270M, loaded once (about 1 s, plus hashing the 250 MB file)."""
-    model = LocalModel({"local_threads": 2, "local_context": 1024})
+    model = LocalModel(GatewaySettings(local_threads=2, local_context=1024))
     asyncio.run(model.load())
     yield model
 

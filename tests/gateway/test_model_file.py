@@ -10,6 +10,7 @@ import pytest
 
 from llmos.kernel.gateway import model
 from llmos.kernel.gateway.errors import ModelFileError
+from llmos.settings import GatewaySettings
 
 
 def test_missing_file_names_path_and_digest(tmp_path: Path) -> None:
@@ -52,11 +53,11 @@ def test_configured_model_with_optional_digest(tmp_path: Path) -> None:
     target = tmp_path / "big.gguf"
     target.write_bytes(b"GGUF" + os.urandom(64))
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
-    found = model.locate({"local_model": str(target), "local_model_sha256": digest})
+    found = model.locate(GatewaySettings(local_model=str(target), local_model_sha256=digest))
     assert found.path == target and not found.embedded
-    assert model.locate({"local_model": str(target)}).sha256 is None  # digest is optional
+    assert model.locate(GatewaySettings(local_model=str(target))).sha256 is None  # digest is optional
     with pytest.raises(ModelFileError, match="f" * 64):
-        model.locate({"local_model": str(target), "local_model_sha256": "f" * 64})
+        model.locate(GatewaySettings(local_model=str(target), local_model_sha256="f" * 64))
 
 
 def test_corrupt_image_model_is_not_silently_replaced(tmp_path: Path,
@@ -66,12 +67,12 @@ def test_corrupt_image_model_is_not_silently_replaced(tmp_path: Path,
     (images / model.EMBEDDED_NAME).write_bytes(b"GGUF truncated")
     monkeypatch.setenv("LLMOS_MODELS_DIR", str(images))
     with pytest.raises(ModelFileError) as caught:
-        model.locate({})
+        model.locate(GatewaySettings())
     assert str(images / model.EMBEDDED_NAME) in str(caught.value)
 
 
 def test_embedded_model_is_found_and_verified(local_model: object) -> None:
     """The session fixture assembled/verified it already; locate() returns the same checked file."""
-    found = model.locate({})
+    found = model.locate(GatewaySettings())
     assert found.embedded and found.path.stat().st_size == model.EMBEDDED_SIZE
     assert found.path.open("rb").read(4) == model.GGUF_MAGIC

@@ -6,10 +6,11 @@ import sqlite3
 
 import pytest
 
-from llmos.kernel.codegen.manifest import Capability, Manifest, used_capabilities
-from llmos.kernel.gateway.errors import BudgetExhausted, PolicyViolation, RateLimited
+from llmos.kernel.analysis.usage import used_capabilities
+from llmos.kernel.caps.manifest import Manifest, Request
+from llmos.kernel.caps.policy import Policy, PolicyError
+from llmos.kernel.gateway.errors import BudgetExhausted, RateLimited
 from llmos.kernel.gateway.ledger import ANY_APP, AuditRow, Budget, Ledger
-from llmos.kernel.gateway.policy import Policy
 from llmos.kernel.gateway.ratelimit import RateLimiter
 from llmos.kernel.gateway.router import route
 
@@ -27,22 +28,22 @@ def test_router_is_deterministic_and_respects_availability() -> None:
 def test_policy_keeps_only_used_and_allowed_scopes() -> None:
     code = ("import { ui, storage } from '@llm-os/sdk';\n"
             "const [a, b] = storage.useLocal('a', 0); ui.Text({}, 'x');")
-    claimed = Manifest([Capability("storage:local", False), Capability("network:evil.com"),
-                        Capability("clipboard:read")])
+    claimed = Manifest((Request("storage:local", optional=True), Request("network:evil.com"),
+                        Request("clipboard:read")))
     manifest, notes = Policy(ALL).settle(claimed, used_capabilities(code))
-    assert manifest.scopes() == ["storage:local", "ui:window"]
-    assert manifest.capabilities[0].required is False  # the model may mark a used scope optional
+    assert manifest.scopes == ["storage:local", "ui:window"]
+    assert manifest.requests[0].optional is True  # the model may mark a used scope optional
     assert any("network:evil.com" in n for n in notes) and any("clipboard:read" in n for n in notes)
 
 
 def test_policy_refuses_forbidden_and_unknowable_network() -> None:
     fetch = "import { net } from '@llm-os/sdk';\nnet.fetch('https://api.example.com/x');"
-    with pytest.raises(PolicyViolation, match=r"network:api\.example\.com"):
+    with pytest.raises(PolicyError, match=r"network:api\.example\.com"):
         Policy(["ui:window"]).settle(None, used_capabilities(fetch))
     manifest, _ = Policy(ALL).settle(None, used_capabilities(fetch))
-    assert manifest.scopes() == ["network:api.example.com"]
+    assert manifest.scopes == ["network:api.example.com"]
     dynamic = "import { net } from '@llm-os/sdk';\nconst u = 'https://' + host; net.fetch(u);"
-    with pytest.raises(PolicyViolation, match=r"2:.*literal"):
+    with pytest.raises(PolicyError, match=r"2:.*literal"):
         Policy(ALL).settle(None, used_capabilities(dynamic))
     assert not Policy(ALL).permits("network:*") and not Policy(ALL).permits("network:*.evil.com")
     assert not Policy(ALL).permits("root:everything")

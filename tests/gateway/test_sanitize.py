@@ -3,12 +3,13 @@ from __future__ import annotations
 import pytest
 
 from llmos.kernel.gateway.errors import BadPrompt
-from llmos.kernel.gateway.sanitize import one_line, sanitise
+from llmos.kernel.gateway.sanitize import MAX_PROMPT_CHARS, one_line, sanitise
 
 
 @pytest.mark.parametrize("raw, why", [
     ("", "empty"), ("   \n\t ", "empty"), ("\u200b\u200e", "empty"),
-    ("x" * 2001, "2001 characters"), (b"\xff\xfe\x00binary", "binary"), ("abc\x00def", "binary"),
+    ("x" * (MAX_PROMPT_CHARS + 1), f"{MAX_PROMPT_CHARS + 1} characters"), (b"\xff\xfe\x00binary", "binary"),
+    ("abc\x00def", "binary"),
     ("".join(chr(c) for c in range(1, 31)) * 3, "binary"),
 ])
 def test_refusals_say_why(raw: str | bytes, why: str) -> None:

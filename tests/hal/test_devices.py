@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pyudev
 
-from llmos.hal.devices import Registry, summarize, udevd_running
+from llmos.hal.devices import DeviceRegistry, summarize, udevd_running
 
 from .halnet import PYTHON, Pair, Subscriber, start_hal
 
 
 def test_registry_matches_pyudev_enumeration() -> None:
-    registry = Registry()
+    registry = DeviceRegistry()
     context = pyudev.Context()
     for device in context.list_devices():
         registry.devices[device.sys_path] = summarize(device)

@@ -136,7 +136,7 @@ def test_service_pushes_input_and_keeps_recent(loop: asyncio.AbstractEventLoop, 
             assert keymap["layout"] == "de" and keymap["error"] is None
             assert keymap["keymap"].startswith("xkb_keymap {") and "ssharp" in keymap["keymap"]
             assert "ssharp" not in compile_keymap("us").text  # it really is the German layout
-            with pytest.raises(ipc.RpcError, match="bad-params"):
+            with pytest.raises(ipc.RpcError, match="bad-request"):
                 await client.call("subscribe", events=["nonsense"])
             os.close(write_end)
         finally:

@@ -6,7 +6,7 @@ import json
 
 from llmos.config import parse
 from llmos.init import services
-from llmos.init.console import Bucket
+from llmos.init.console import Console
 from llmos.init.logring import LogRing
 from llmos.init.services import Ready, Service
 
@@ -94,10 +94,13 @@ def test_logring_caps_lines_and_count():
     assert ring.tail(1)[0].text == "q" * 9 + "…"
 
 
-def test_bucket_limits_rate():
-    bucket = Bucket(rate=0.001, burst=5, tokens=5)
-    assert [bucket.take() for _ in range(8)] == [True] * 5 + [False] * 3
-    assert bucket.suppressed == 3
+def test_console_echo_is_rate_limited_and_counts_what_it_suppressed(capfd):
+    console = Console(pid1=False)
+    for n in range(60):
+        console.echo("hal", f"line {n}")
+    out = capfd.readouterr().out.splitlines()
+    assert out == [f"hal: line {n}" for n in range(50)]  # the burst, then nothing
+    assert console.suppressed == {"hal": 10}
 
 
 def test_numbers_for_sizes_become_text_and_bad_environment_is_dropped(tmp_path):

@@ -74,7 +74,10 @@ def test_cached_app_flow_launches_a_visible_window(system: System) -> None:
     assert offered["title"] == "Pomodoro Timer"
     assert {a["scope"] for a in asks} == {"ui:window", "storage:local", "timer", "notify"}
     assert all(a["words"] for a in asks)
-    assert launched["title"] == "Pomodoro Timer" and launched["hash"] == offered["codeHash"]
+    assert launched["title"] == "Pomodoro Timer" and launched["hash"] == offered["hash"]
+    assert set(offered) == {"flow", "event", "hash", "prompt", "score", "model", "title"}
+    assert set(events[2]) == {"flow", "event", "asks"}
+    assert set(launched) == {"flow", "event", "hash", "granted", "app_id", "title", "pid"}
     running = system.call("apps.running")
     assert [(a["app_id"], a["pid"]) for a in running] == [(launched["app_id"], launched["pid"])]
     window = wait_for(lambda: next((w for w in system.windows() if w["pid"] == launched["pid"]), None),

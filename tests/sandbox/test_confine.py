@@ -44,7 +44,7 @@ def test_sandbox_settings_from_config():
     from llmos import config
     from llmos.kernel.sandbox.settings import guest_limits, settings
     values = settings(config.parse('[sandbox]\nmemory_mb = 8\ndeadline_ms = "fast"\n'))
-    assert values["memory_mb"] == 8 and values["deadline_ms"] == 500  # wrong type keeps the default
+    assert values.memory_mb == 8 and values.deadline_ms == 500  # wrong type keeps the default
     limits = guest_limits(values)
     assert limits.memory_bytes == 8 * 1024 * 1024 and limits.deadline_s == 0.5
 

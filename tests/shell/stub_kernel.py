@@ -129,7 +129,7 @@ class Stub:
             await asyncio.sleep(0)  # the flow.start answer goes out first
             await push("looked-up", candidates=[])
             if "offer" in prompt:
-                await push("offered-cached", codeHash=APPS[0][0], prompt=APPS[0][2], title=APPS[0][1],
+                await push("offered-cached", hash=APPS[0][0], prompt=APPS[0][2], title=APPS[0][1],
                            score=0.8)
                 if await self._ask(flow):
                     await self._approve_and_launch(push, flow, APPS[0][0], APPS[0][1])
@@ -152,16 +152,16 @@ class Stub:
             self.flows.pop(flow, None)
 
     async def _approve_and_launch(self, push: Any, flow: str, ref: str, title: str) -> None:
-        await push("needs-approval", asks=ASKS, capabilities=ASKS, title=title)
+        await push("needs-approval", asks=ASKS, title=title)
         granted = await self._ask(flow)
         if "ui:window" not in granted:
             await push("failed", reason="not launched: the app needs ui:window (Show a window on your "
                                         "screen), which you did not allow")
             return
         await push("approved", granted=granted)
-        await push("saved", codeHash=ref, model="stub")
+        await push("saved", hash=ref, model="stub")
         app_id = await self._launch(ref, title)
-        await push("launched", app_id=app_id, hash=ref, codeHash=ref, title=title, granted=granted)
+        await push("launched", app_id=app_id, hash=ref, title=title, granted=granted)
 
     async def rpc_flow_answer(self, conn: ipc.Connection, params: dict[str, Any]) -> bool:
         self._log("flow.answer", params)

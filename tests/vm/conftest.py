@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from llmos.host import image
-from llmos.host.vm import Image, VirtualMachine
+from llmos.host.vm import BuiltImage, VirtualMachine
 
 BOOT_TIMEOUT = 240.0  # TCG on 2 busy cores; KVM boots in a few seconds
 
@@ -24,13 +24,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def built_image() -> Image:
+def built_image() -> BuiltImage:
     image.ensure_built("qemu")
-    return Image.find("qemu", Path(image.REPO) / "build" / "images" / "qemu")
+    return BuiltImage.find("qemu", Path(image.REPO) / "build" / "images" / "qemu")
 
 
 @pytest.fixture(scope="session")
-def boot(built_image: Image,
+def boot(built_image: BuiltImage,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., VirtualMachine]]:
     """Boot a VM to `llmos: ready` with its guest agent answering; all are killed at session end."""
     machines: list[VirtualMachine] = []

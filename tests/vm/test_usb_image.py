@@ -10,14 +10,14 @@ import cairocffi as cairo
 from waiting import wait_for
 
 from llmos.host import image
-from llmos.host.vm import Image, VirtualMachine
+from llmos.host.vm import BuiltImage, VirtualMachine
 
 BACKGROUND_BGR = bytes((0x3F, 0x30, 0x21))  # the compositor's #21303f
 
 
 def test_usb_image_boots_under_uefi_to_the_shell(tmp_path: Path) -> None:
     image.ensure_built("usb")
-    built = Image.find("usb", image.REPO / "build" / "images" / "usb")
+    built = BuiltImage.find("usb", image.REPO / "build" / "images" / "usb")
     with VirtualMachine(built, uefi=True, workdir=tmp_path, extra_cmdline="") as machine:
         def compositor_on_screen() -> bool:
             surface = cairo.ImageSurface.create_from_png(str(machine.screendump(tmp_path / "screen.png")))

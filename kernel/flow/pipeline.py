@@ -1,48 +1,36 @@
-"""`llmos app new` as an async event stream, shared by the CLI and the shell.
+"""`llmos app new` as an async event stream, shared by the kernel's API and the terminal.
 
     flow = AppFlow(registry, decisions)            # generator defaults to the gateway, lazily
     async for event in flow.new("a pomodoro timer"):
         ...  # looked-up, offered-cached, generating, analysed, repairing, needs-approval, saved,
-             # approved, launched, failed
+             # approved, launched, failed (fields: events.py)
 
 Questions for the user (take the cached app? allow these capabilities?) go through a `Decisions` object,
-so a terminal, the compositor's dialog and a test each answer them their own way. Nothing is saved until
+so a terminal, the kernel's socket and a test each answer them their own way. Nothing is saved until
 the code passed analysis and policy and the user allowed every required capability."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from llmos.kernel.analysis import Manifest, ManifestError, Policy, Report, analyse, describe
+from llmos.kernel.analysis import Finding, Report, analyse
+from llmos.kernel.caps.manifest import Manifest, ManifestError
+from llmos.kernel.caps.policy import Policy
 from llmos.kernel.registry import Match, Record, RecordError, Registry
+from llmos.settings import AppsSettings, GatewaySettings, default_of
 
-MAX_PROMPT_CHARS = 4000
-DEFAULT_REPAIR_TRIES = 3
+from . import events
+from .events import Ask, Event, Events, Launched, Offer
 
-
-@dataclass
-class Event:
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"event": self.kind, **self.data}
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One capability to approve, in plain words."""
-
-    scope: str
-    words: str
-    required: bool
+MAX_PROMPT_CHARS: int = default_of(GatewaySettings, "max_prompt_chars")
+DEFAULT_REPAIR_TRIES: int = default_of(AppsSettings, "repair_tries")
 
 
 class Decisions(Protocol):
-    async def accept_cached(self, match: Match, record: Record) -> bool: ...
+    async def accept_cached(self, offer: Offer) -> bool: ...
     async def approve(self, asks: list[Ask]) -> set[str]: ...
 
 
@@ -54,7 +42,7 @@ class Generator(Protocol):
                  prefer: str | None = None) -> AsyncIterator[Any]: ...
 
 
-Launcher = Callable[[Record, list[str]], Awaitable[Any]]
+Launcher = Callable[[Record, list[str]], Awaitable[Launched]]
 
 
 @dataclass
@@ -98,14 +86,21 @@ def _manifest_of(generation: Any) -> Manifest:
     return Manifest.parse(manifest.to_json() if hasattr(manifest, "to_json") else manifest)
 
 
-async def default_launcher(record: Record, granted: list[str]) -> Any:
+def _offer(match: Match, record: Record) -> Offer:
+    from llmos.kernel.launcher import app_title  # the launcher brings the sandbox: only for an offer
+
+    return Offer(record.codeHash, record.prompt, match.score, record.llmModel, app_title(record))
+
+
+async def default_launcher(record: Record, granted: list[str]) -> Launched:
     """Hand the app to the sandbox manager (kernel.sandbox.launch(record, granted), awaited if async)."""
     try:
         from llmos.kernel.sandbox import launch
     except ImportError as error:
         raise RuntimeError(f"the sandbox is not available here ({error})") from None
     result = launch(record, granted)
-    return await result if inspect.isawaitable(result) else result
+    launched: Launched = await result if inspect.isawaitable(result) else result
+    return launched
 
 
 class AppFlow:
@@ -129,11 +124,11 @@ class AppFlow:
             self._generator = Gateway()
         return self._generator
 
-    async def new(self, prompt: Any) -> AsyncIterator[Event]:
+    async def new(self, prompt: Any) -> Events:
         try:
             text = check_prompt(prompt, self.max_prompt_chars)
         except ValueError as error:
-            yield Event("failed", {"reason": str(error)})
+            yield events.failed(str(error))
             return
         if self.use_cache:
             took_cached = False
@@ -145,31 +140,32 @@ class AppFlow:
         async for event in self._generate_and_launch(text, parent=None):
             yield event
 
-    async def regenerate(self, ref: str, prefer: str | None = None) -> AsyncIterator[Event]:
+    async def regenerate(self, ref: str, prefer: str | None = None) -> Events:
         """The same prompt through another model; the new app records the old one as its parent."""
         try:
             old = self.registry.get(ref)
         except (LookupError, RecordError) as error:
-            yield Event("failed", {"reason": str(error)})
+            yield events.failed(str(error))
             return
         self.prefer = prefer or self.prefer
         async for event in self._generate_and_launch(old.prompt, parent=old.codeHash):
             yield event
 
-    async def launch(self, ref: str) -> AsyncIterator[Event]:
+    async def launch(self, ref: str) -> Events:
         """Approve and run an app that is already in the registry (`llmos app run`)."""
         try:
             record = self.registry.get(ref)
         except (LookupError, RecordError) as error:
-            yield Event("failed", {"reason": str(error)})
+            yield events.failed(str(error))
             return
         async for event in self._approve_and_launch(record):
             yield event
 
     # -- steps ---------------------------------------------------------------------------------------
-    async def _cached(self, text: str) -> AsyncIterator[Event]:
+    async def _cached(self, text: str) -> Events:
         candidates = self.registry.search(text, 3)
-        yield Event("looked-up", {"candidates": [asdict(m) for m in candidates]})
+        yield Event("looked-up", {"candidates": [events.candidate(m.codeHash, m.prompt, m.score)
+                                                 for m in candidates]})
         best = candidates[0] if candidates and candidates[0].score >= self.registry.offer_threshold else None
         if best is None:
             return
@@ -178,13 +174,13 @@ class AppFlow:
         except RecordError as error:  # a tampered record is never offered
             yield Event("looked-up", {"candidates": [], "rejected": str(error)})
             return
-        yield Event("offered-cached", {"codeHash": record.codeHash, "prompt": record.prompt,
-                                       "score": best.score, "model": record.llmModel})
-        if await self.decisions.accept_cached(best, record):
+        offer = _offer(best, record)
+        yield events.offered(offer)
+        if await self.decisions.accept_cached(offer):
             async for event in self._approve_and_launch(record):
                 yield event
 
-    async def _generate_and_launch(self, text: str, parent: str | None) -> AsyncIterator[Event]:
+    async def _generate_and_launch(self, text: str, parent: str | None) -> Events:
         repair = None
         for attempt in range(1, self.repair_tries + 2):
             generation = None
@@ -198,30 +194,30 @@ class AppFlow:
                                                    "fraction": float(getattr(item, "fraction", 0.0)),
                                                    "tokens": int(getattr(item, "tokens", 0))})
             except Exception as error:  # gateway refusals and provider failures end the flow plainly
-                yield Event("failed", {"reason": f"generation failed: {error}"})
+                yield events.failed(f"generation failed: {error}")
                 return
             if generation is None:
-                yield Event("failed", {"reason": "the generator returned no app"})
+                yield events.failed("the generator returned no app")
                 return
             try:
                 manifest = _manifest_of(generation)
                 report = analyse(generation.code, manifest)
             except ManifestError as error:
                 manifest, report = Manifest(), Report()
-                report.findings.append(_manifest_finding(str(error)))
+                report.findings.append(Finding(1, 1, "undeclared-capability", f"bad manifest: {error}"))
             yield Event("analysed", {"attempt": attempt, **report.to_json()})
             if report.ok:
                 break
             if attempt > self.repair_tries:
                 first = "; ".join(str(f) for f in report.findings[:3])
-                yield Event("failed", {"reason": f"the generated code still fails analysis after {attempt} "
-                                                 f"tries: {first}", "findings": report.to_json()["findings"]})
+                yield events.failed(f"the generated code still fails analysis after {attempt} tries: {first}",
+                                    findings=report.to_json()["findings"])
                 return
             repair = _repair(generation.code, report, attempt)
             yield Event("repairing", {"attempt": attempt + 1, "problems": repair.problems})
         problems = self.policy.check(manifest)
         if problems:
-            yield Event("failed", {"reason": "; ".join(problems)})
+            yield events.failed("; ".join(problems))
             return
         async for event in self._approve_and_launch(None, generation=generation, manifest=manifest,
                                                      prompt=text, parent=parent):
@@ -229,20 +225,18 @@ class AppFlow:
 
     async def _approve_and_launch(self, record: Record | None, *, generation: Any = None,
                                   manifest: Manifest | None = None, prompt: str = "",
-                                  parent: str | None = None) -> AsyncIterator[Event]:
+                                  parent: str | None = None) -> Events:
         if manifest is None:
             assert record is not None
             manifest = Manifest.parse([{"scope": s, "optional": s in record.optionalCapabilities}
                                        for s in record.capabilities])
-        denied_by_policy = {r.scope for r in manifest.requests if r.optional and r.scope in self.policy.deny}
-        asks = [Ask(r.scope, describe(r.scope), not r.optional) for r in manifest.requests
-                if r.scope not in denied_by_policy]
-        yield Event("needs-approval", {"capabilities": [asdict(a) for a in asks]})
+        asks = [Ask(r.scope, r.words, not r.optional) for r in self.policy.offered(manifest)]
+        yield events.needs_approval(asks)
         granted = set(await self.decisions.approve(asks)) if asks else set()
         missing = [a for a in asks if a.required and a.scope not in granted]
         if missing:
             words = ", ".join(f"{a.scope} ({a.words})" for a in missing)
-            yield Event("failed", {"reason": f"not launched: the app needs {words}, which you did not allow"})
+            yield events.failed(f"not launched: the app needs {words}, which you did not allow")
             return
         granted_list = [a.scope for a in asks if a.scope in granted]
         yield Event("approved", {"granted": granted_list})
@@ -251,22 +245,14 @@ class AppFlow:
                 record = self.registry.add(prompt, generation.code, str(generation.model), manifest.scopes,
                                            optional=manifest.optional, parent=parent)
             except (RecordError, ValueError) as error:
-                yield Event("failed", {"reason": f"could not save the app: {error}"})
+                yield events.failed(f"could not save the app: {error}")
                 return
-            yield Event("saved", {"codeHash": record.codeHash, "model": record.llmModel})
+            yield events.saved(record.codeHash, record.llmModel)
         if not self.run_app or self.launcher is None:
             return
         try:
-            handle = await self.launcher(record, granted_list)
+            app = await self.launcher(record, granted_list)
         except Exception as error:
-            yield Event("failed", {"reason": f"could not launch {record.short}: {error}",
-                                   "codeHash": record.codeHash})
+            yield events.failed(f"could not launch {record.short}: {error}", hash=record.codeHash)
             return
-        yield Event("launched", {"codeHash": record.codeHash, "granted": granted_list,
-                                 "handle": handle if isinstance(handle, str | int | dict) else None})
-
-
-def _manifest_finding(message: str):
-    from llmos.kernel.analysis import Finding
-
-    return Finding(1, 1, "undeclared-capability", f"bad manifest: {message}")
+        yield events.launched(record.codeHash, granted_list, app)

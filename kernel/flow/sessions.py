@@ -9,17 +9,17 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmos.ipc import Connection, RpcError
-from llmos.kernel.flow import Ask, Event
+from llmos.ipc import Connection, ErrorCode, RpcError
 
-log = logging.getLogger("llmos.kernel.flows")
+from .events import Ask, Event, Events, Offer, failed, outcome
 
-# kinds whose arrival ends a flow's interest for the client; "finished" is always the last event
-TERMINAL = ("launched", "failed", "cancelled")
+log = logging.getLogger("llmos.kernel.flow.sessions")
+
+Push = Callable[["FlowSession", dict[str, Any]], Awaitable[None]]
 
 
 class NoAnswer(Exception):
@@ -34,7 +34,7 @@ class Question:
 
 
 class SessionDecisions:
-    """flow.Decisions answered over the socket."""
+    """The pipeline's Decisions, answered over the socket (flow.answer, flow.approve)."""
 
     def __init__(self, session: FlowSession, timeout: float) -> None:
         self.session, self.timeout = session, timeout
@@ -49,7 +49,7 @@ class SessionDecisions:
         finally:
             self.session.question = None
 
-    async def accept_cached(self, match: Any, record: Any) -> bool:
+    async def accept_cached(self, offer: Offer) -> bool:
         loop = asyncio.get_running_loop()
         return bool(await self._ask(Question("offered-cached", loop.create_future())))
 
@@ -62,7 +62,7 @@ class SessionDecisions:
 class FlowSession:
     id: str
     connection: Connection
-    push: Callable[[FlowSession, dict[str, Any]], Any]
+    push: Push
     question: Question | None = None
     task: asyncio.Task[None] | None = None
     state: str = "running"
@@ -71,41 +71,40 @@ class FlowSession:
         question = self.question
         if question is None or question.kind != kind or question.future.done():
             waiting = question.kind if question else "nothing"
-            raise RpcError("not-asked", f"flow {self.id} is waiting for {waiting}, not {kind}")
+            raise RpcError(ErrorCode.NOT_ASKED, f"flow {self.id} is waiting for {waiting}, not {kind}")
         if kind == "needs-approval":
             offered = {a.scope for a in question.asks}
             extra = sorted(set(value) - offered)
             if extra:
-                raise RpcError("bad-request", f"granted scopes that were not asked for: {', '.join(extra)}")
+                raise RpcError(ErrorCode.BAD_REQUEST,
+                               f"granted scopes that were not asked for: {', '.join(extra)}")
         question.future.set_result(value)
 
-    async def run(self, events: AsyncIterator[Event], enrich: Callable[[Event], dict[str, Any]]) -> None:
+    async def send(self, event: Event) -> None:
+        await self.push(self, {"flow": self.id, **event.to_json()})
+
+    async def run(self, events: Events) -> None:
         ok = False
         try:
             async with contextlib.aclosing(events):
                 async for event in events:
-                    if event.kind in ("launched", "saved", "approved"):
-                        ok = True
-                    elif event.kind == "failed":
-                        ok = False
-                    await self.push(self, {"flow": self.id, "event": event.kind, **event.data,
-                                           **enrich(event)})
+                    ok = outcome(ok, event.kind)
+                    await self.send(event)
             self.state = "done" if ok else "failed"
         except asyncio.CancelledError:
             self.state = "cancelled"
-            await self.push(self, {"flow": self.id, "event": "cancelled"})
+            await self.send(Event("cancelled"))
             ok = False
         except NoAnswer as error:
             self.state = "failed"
-            await self.push(self, {"flow": self.id, "event": "failed", "reason": str(error)})
+            await self.send(failed(str(error)))
             ok = False
         except Exception as error:  # a flow bug must not take the kernel down
             log.exception("flow %s failed", self.id)
             self.state = "failed"
-            await self.push(self, {"flow": self.id, "event": "failed",
-                                   "reason": f"internal error: {type(error).__name__}: {error}"})
+            await self.send(failed(f"internal error: {type(error).__name__}: {error}"))
             ok = False
-        await self.push(self, {"flow": self.id, "event": "finished", "ok": ok, "state": self.state})
+        await self.send(Event("finished", {"ok": ok, "state": self.state}))
 
 
 class FlowTable:
@@ -116,22 +115,20 @@ class FlowTable:
         self.sessions: dict[str, FlowSession] = {}
         self._watched: set[Connection] = set()
 
-    def start(self, connection: Connection, push: Callable[[FlowSession, dict[str, Any]], Any],
-              make_events: Callable[[SessionDecisions], AsyncIterator[Event]],
-              enrich: Callable[[Event], dict[str, Any]]) -> FlowSession:
+    def start(self, connection: Connection, push: Push,
+              make_events: Callable[[SessionDecisions], Events]) -> FlowSession:
         session = FlowSession(secrets.token_hex(6), connection, push)
         events = make_events(SessionDecisions(session, self.decision_timeout))
         self.sessions[session.id] = session
-        session.task = asyncio.get_running_loop().create_task(self._run(session, events, enrich))
+        session.task = asyncio.get_running_loop().create_task(self._run(session, events))
         if connection not in self._watched:
             self._watched.add(connection)
             asyncio.get_running_loop().create_task(self._cancel_on_close(connection))
         return session
 
-    async def _run(self, session: FlowSession, events: AsyncIterator[Event],
-                   enrich: Callable[[Event], dict[str, Any]]) -> None:
+    async def _run(self, session: FlowSession, events: Events) -> None:
         try:
-            await session.run(events, enrich)
+            await session.run(events)
         finally:
             self.sessions.pop(session.id, None)
 
@@ -146,7 +143,7 @@ class FlowTable:
     def get(self, flow_id: Any) -> FlowSession:
         session = self.sessions.get(flow_id) if isinstance(flow_id, str) else None
         if session is None:
-            raise RpcError("no-such-flow", f"no running flow {flow_id!r}")
+            raise RpcError(ErrorCode.NO_SUCH_FLOW, f"no running flow {flow_id!r}")
         return session
 
     def cancel(self, flow_id: str) -> bool:

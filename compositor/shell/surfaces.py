@@ -1,0 +1,142 @@
+"""The shell's two layers on screen: the central panel (launcher, welcome, settings, flow dialogs)
+and the dock. `refresh()` rebuilds their trees from the state (views.py), places them, dims the
+screen behind a modal dialog, and takes the keyboard while a panel is open. Toasts are not here:
+they are the compositor's (toasts.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from llmos.compositor.scene import Rect
+from llmos.compositor.shell import views
+from llmos.compositor.shell.layer import Layer
+from llmos.compositor.shell.markers import marker
+from llmos.sdk.render import DARK, LIGHT
+
+if TYPE_CHECKING:
+    import cairocffi as cairo
+
+    from llmos.compositor.shell.shell import Shell
+
+PANEL_THEME = dataclasses.replace(LIGHT, background=LIGHT.surface)
+DOCK_THEME = dataclasses.replace(DARK, background=(0.12, 0.13, 0.15, 0.96))
+BACKDROP = (0.03, 0.05, 0.09, 0.55)
+MODAL = ("flow:", "welcome")
+FIRST_FOCUS = {"launcher": "prompt", "settings": "local_model", "welcome": "start"}
+
+
+class Surfaces:
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+        damage = shell.server.scene.damage
+        self.panel = Layer("panel", PANEL_THEME, lambda n, a: self._on_widget_event("panel", n, a), damage)
+        self.dock = Layer("dock", DOCK_THEME, lambda n, a: self._on_widget_event("dock", n, a), damage,
+                          radius=12)
+        self.handlers: dict[str, views.Handlers] = {"panel": views.Handlers(), "dock": views.Handlers()}
+        self.backdrop = False
+        self.has_keyboard = False
+        self.refreshes = 0
+        self._shown_kind: str | None = None
+
+    @property
+    def screen(self) -> tuple[int, int]:
+        scene = self.shell.server.scene
+        return scene.width, scene.height
+
+    def refresh(self) -> None:
+        self.refreshes += 1
+        shell = self.shell
+        state = shell.state
+        width, height = self.screen
+        kind = state.current_panel()
+        handlers = views.Handlers()
+        tree = views.panel(state, shell.actions, handlers, self.screen)
+        self.handlers["panel"] = handlers
+        self.panel.show(tree, self._place_panel)
+        dock_handlers = views.Handlers()
+        focused = shell.server.wm.focused
+        dock_tree = views.dock(state, shell.actions, dock_handlers, focused.title if focused else "")
+        self.handlers["dock"] = dock_handlers
+        self.dock.show(dock_tree, lambda size: ((width - size[0]) // 2, height - size[1] - 12))
+        backdrop = kind is not None and kind.startswith(MODAL)
+        if backdrop != self.backdrop:
+            self.backdrop = backdrop
+            shell.server.scene.damage()
+        self._grab_keyboard(kind is not None)
+        if kind != self._shown_kind:
+            self._shown_kind = kind
+            self._focus_first(kind)
+            if kind == "launcher":
+                marker("launcher visible")
+            elif kind == "flow:approval":
+                marker("approval visible")
+            elif kind is not None:
+                marker(f"{kind.removeprefix('flow:')} visible")
+
+    def paint(self, ctx: cairo.Context) -> Rect:
+        """Scene overlay: the dock, the backdrop of a modal dialog, then the panel."""
+        self.dock.paint(ctx)
+        if self.backdrop:
+            ctx.set_source_rgba(*BACKDROP)
+            ctx.paint()
+        self.panel.paint(ctx)
+        return Rect(0, 0, 0, 0)
+
+    def focused_key(self) -> str:
+        """The `key` of the panel widget with the keyboard focus ("" when none)."""
+        interaction = self.panel.renderer.interaction
+        node = interaction.by_key.get(interaction.state.focused or "")
+        return str(node.props.get("key", "")) if node is not None else ""
+
+    def focused_button(self) -> bool:
+        interaction = self.panel.renderer.interaction
+        node = interaction.by_key.get(interaction.state.focused or "")
+        return node is not None and node.type == "Button"
+
+    def widgets(self) -> dict[str, dict[str, list[int]]]:
+        """Screen rectangles of the keyed widgets of each visible layer (tests click them; no OCR)."""
+        return {layer.name: _widgets(layer) for layer in (self.panel, self.dock) if layer.visible}
+
+    def _on_widget_event(self, layer: str, handler: int, args: list[Any]) -> None:
+        if self.handlers[layer].dispatch(handler, args):
+            self.shell.invalidate()
+
+    def _place_panel(self, size: tuple[int, int]) -> tuple[int, int]:
+        width, height = self.screen
+        x = (width - size[0]) // 2
+        if size[1] >= height - 32:
+            return x, 0
+        launcher = self.shell.state.current_panel() == "launcher"
+        y = max(16, height // 8) if launcher else (height - size[1]) // 2
+        return x, max(16, min(y, height - size[1] - 16))
+
+    def _focus_first(self, kind: str | None) -> None:
+        wanted = FIRST_FOCUS.get(kind or "")
+        renderer = self.panel.renderer
+        node = renderer.find(lambda n: n.props.get("key") == wanted) if wanted else None
+        renderer.interaction.focus(node)
+        self.panel.refresh()
+
+    def _grab_keyboard(self, wanted: bool) -> None:
+        """While a panel is open the shell has the keyboard: the app gets a leave, then an enter back."""
+        if wanted == self.has_keyboard:
+            return
+        self.has_keyboard = wanted
+        server = self.shell.server
+        if wanted:
+            server.seat.set_keyboard_focus(None)
+        else:
+            focused = server.wm.focused
+            server.seat.set_keyboard_focus(focused.surface if focused is not None else None)
+        server.flush()
+
+
+def _widgets(layer: Layer) -> dict[str, list[int]]:
+    root = layer.renderer.interaction.root
+    found: dict[str, list[int]] = {}
+    for item in root.walk() if root is not None else []:
+        if "key" in item.props:
+            found[str(item.props["key"])] = [round(layer.x + item.x), round(layer.y + item.y), round(item.w),
+                                             round(item.h)]
+    return found

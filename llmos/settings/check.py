@@ -1,0 +1,119 @@
+"""Checking values from llmos.toml against the declarations. A bad value never stops anything: it
+becomes one located problem (`gateway.requests_per_minute: expected an integer, got "x"; using 30`)
+and the value in effect before it (the default, or the system file's value under the user's)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from llmos.settings.declare import Declaration, Kind, Section, declarations
+
+
+@dataclass
+class ConfigProblem:
+    """One thing wrong with the configuration, with where it is. A warning (an unknown key) changes
+    nothing; it is reported so that a typo does not go unnoticed."""
+
+    where: str
+    message: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def shown(value: Any) -> str:
+    """A value as it would be written in llmos.toml."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(shown(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key} = {shown(item)}" for key, item in value.items()) + "}"
+    return repr(value)
+
+
+class Mismatch(ValueError):
+    """A value that cannot be used; the message says what was expected."""
+
+
+def _matches(kind: type, value: Any) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def coerce(kind: Kind, value: Any) -> Any:
+    """The value in its declared type, or Mismatch."""
+    if kind.base is tuple:
+        if isinstance(value, list) and all(_matches(kind.item or str, item) for item in value):
+            return tuple(value)
+    elif kind.base is dict:
+        if isinstance(value, dict):
+            return value
+    elif _matches(kind.base, value):
+        return float(value) if kind.base is float else value
+    raise Mismatch(f"expected {kind.words()}, got {shown(value)}")
+
+
+def _using(current: Any) -> str:
+    return "leaving it unset" if current is None else f"using {shown(current)}"
+
+
+def check_value(declaration: Declaration, value: Any, current: Any) -> tuple[Any, str | None]:
+    """(value to use, problem or None)."""
+    declared = declaration.declared
+    try:
+        value = coerce(declaration.kind, value)
+    except Mismatch as mismatch:
+        return current, f"{mismatch}; {_using(current)}"
+    if declared.choices and value not in declared.choices:
+        options = ", ".join(shown(choice) for choice in declared.choices)
+        return current, f"expected one of {options}, got {shown(value)}; {_using(current)}"
+    if declared.minimum is not None and value < declared.minimum:
+        low = declared.minimum
+        return low, f"expected at least {low}, got {value}; using {low}"
+    if declared.maximum is not None and value > declared.maximum:
+        high = declared.maximum
+        return high, f"expected at most {high}, got {value}; using {high}"
+    return value, None
+
+
+def merge_tables(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Free-form tables (network.interfaces, services) overlay key by key, sub-tables recursively."""
+    merged = copy.deepcopy(base)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_tables(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def check_section(section: type[Section], given: dict[str, Any], current: dict[str, Any], where: str,
+                  problems: list[ConfigProblem]) -> dict[str, Any]:
+    """`current` with the usable values of `given` applied; unknown keys are kept (harmless: no
+    declared reader looks at them) and reported as warnings."""
+    merged = dict(current)
+    by_name = {declaration.name: declaration for declaration in declarations(section)}
+    for key, value in given.items():
+        declaration = by_name.get(key)
+        if declaration is None:
+            merged[key] = value
+            problems.append(ConfigProblem(f"{where}.{key}", "unknown setting; ignored", warning=True))
+            continue
+        before = current.get(key, declaration.default)
+        used, problem = check_value(declaration, value, before)
+        if problem:
+            problems.append(ConfigProblem(f"{where}.{key}", problem))
+        if declaration.kind.base is dict and problem is None:
+            used = merge_tables(before or {}, used)
+        merged[key] = used
+    return merged

@@ -1,0 +1,220 @@
+"""Every setting of llmos.toml, declared once: one frozen dataclass per [section], each field with its
+type, default and one line of documentation. Adding a setting means adding one field here; the
+loader checks it, the services read it as an attribute and docs/settings.md is generated from it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+from llmos.settings.declare import Section, setting
+
+
+@dataclass(frozen=True)
+class SystemSettings(Section):
+    """The machine as a whole."""
+
+    NAME = "system"
+    mode: str = setting("desktop", "desktop: the launcher and any number of windows; kiosk: one app full "
+                        "screen, restarted when it stops", choices=("desktop", "kiosk"))
+
+
+@dataclass(frozen=True)
+class KioskSettings(Section):
+    """What kiosk mode ([system] mode = "kiosk") runs and how."""
+
+    NAME = "kiosk"
+    app: str = setting("", "the registry app (sha256:…) to keep running; empty: none")
+    hide_cursor: bool = setting(True, "hide the pointer in kiosk mode")
+    rotation: int = setting(0, "screen rotation in kiosk mode, unless [display] rotation is set",
+                            choices=(0, 90, 180, 270))
+
+
+@dataclass(frozen=True)
+class InputSettings(Section):
+    """The keyboard, compiled by xkbcommon (hal and the compositor)."""
+
+    NAME = "input"
+    layout: str = setting("us", "XKB layout, e.g. de or fr")
+    variant: str = setting("", "XKB variant, e.g. nodeadkeys")
+    options: str = setting("", "XKB options, e.g. ctrl:nocaps")
+
+
+@dataclass(frozen=True)
+class NetworkSettings(Section):
+    """Links, addresses and DNS, managed by hal (docs/hal.md)."""
+
+    NAME = "network"
+    manage: bool = setting(True, "hal configures the network links at all")
+    dhcp: bool = setting(True, "DHCPv4 on wired links that have no [network.interfaces] entry")
+    resolv_conf: str | None = setting(None, "file hal writes the name servers to; unset: "
+                                      "$LLMOS_RUN_DIR/resolv.conf (/etc/resolv.conf links there)")
+    interfaces: Mapping[str, Any] = setting({}, "per-link tables, [network.interfaces.eth0] address, "
+                                            "gateway, dns or dhcp (checked by hal, see docs/hal.md)")
+
+
+@dataclass(frozen=True)
+class DisplaySettings(Section):
+    """The screen (compositor) and how apps draw on it."""
+
+    NAME = "display"
+    backend: str = setting("auto", "auto tries drm, then fbdev, then headless",
+                           choices=("auto", "drm", "fbdev", "headless"))
+    scale: int = setting(1, "scale factor apps render at", choices=(1, 2, 3))
+    rotation: int | None = setting(None, "screen rotation in degrees; unset: [kiosk] rotation in kiosk "
+                                   "mode, else 0", choices=(0, 90, 180, 270))
+
+
+@dataclass(frozen=True)
+class GatewaySettings(Section):
+    """The model gateway: which models write apps, and the budgets that bound them (docs/gateway.md)."""
+
+    NAME = "gateway"
+    local_model: str = setting("", "path to a larger GGUF; empty: the embedded Gemma 3 270M")
+    local_model_sha256: str = setting("", "expected sha256 of local_model; empty: not checked")
+    local_model_capable: bool = setting(False, "the local model writes SDK code directly (needs a chat "
+                                        "template) instead of filling a spec")
+    local_threads: int = setting(2, "llama.cpp threads")
+    local_context: int = setting(2048, "llama.cpp context length in tokens")
+    local_max_tokens: int = setting(200, "answer cap of the local model, in tokens")
+    cloud_model: str = setting("claude-sonnet-4-6", "Claude model used when an API key is set")
+    cloud_max_tokens: int = setting(4096, "answer cap of the cloud model, in tokens")
+    anthropic_api_key: str = setting("", "Anthropic API key; empty: $ANTHROPIC_API_KEY or the firmware "
+                                     "credential, else no cloud model")
+    anthropic_base_url: str = setting("", "API base URL; empty: the SDK's default (tests point it at a stub)")
+    cloud_max_retries: int = setting(2, "retries of the Anthropic SDK")
+    cloud_timeout: float = setting(120.0, "seconds the Anthropic SDK waits for an answer")
+    cloud_price_in_per_mtok: float = setting(3.0, "USD per million input tokens, for the cost budget")
+    cloud_price_out_per_mtok: float = setting(15.0, "USD per million output tokens, for the cost budget")
+    complexity_threshold: int = setting(4, "router score at which a request goes to the cloud model")
+    daily_token_budget: int = setting(200_000, "tokens per UTC day, all apps together")
+    per_app_token_budget: int = setting(20_000, "tokens per app per UTC day")
+    daily_cost_budget_usd: float = setting(2.0, "USD per UTC day, all apps together")
+    per_app_cost_budget_usd: float = setting(0.5, "USD per app per UTC day")
+    requests_per_minute: int = setting(30, "token-bucket rate per requester (four times that for everyone)")
+    max_prompt_chars: int = setting(4000, "longest prompt accepted, in characters; the maximum is what the "
+                                    "registry stores", minimum=1, maximum=8000)
+    allowed_capabilities: tuple[str, ...] = setting(
+        ("ui:window", "storage:local", "timer", "notify", "clipboard:read", "clipboard:write", "network:*",
+         "bus:*"),
+        "capabilities generated code may ask for; network:* here means any one literal host")
+
+
+@dataclass(frozen=True)
+class SandboxSettings(Section):
+    """Limits of each app host (docs/runtime.md)."""
+
+    NAME = "sandbox"
+    memory_mb: int = setting(32, "QuickJS heap per app, in MiB")
+    stack_kb: int = setting(256, "QuickJS stack limit, in KiB (wasmtime's wasm stack may trip first)")
+    deadline_ms: int = setting(500, "CPU deadline per callback (render, event handler, timer)")
+    load_deadline_ms: int = setting(2000, "CPU deadline for the module body and first render")
+    max_nodes: int = setting(2000, "most nodes in an app's UI tree")
+    storage_quota_kb: int = setting(1024, "storage per app, in KiB")
+    uid_base: int = setting(100_000, "app hosts run as unique uids from here (state/sandbox/uids.json)")
+    renderer: str = setting("wayland", "wayland: apps draw windows when the compositor runs; null: headless",
+                            choices=("wayland", "null"))
+
+
+@dataclass(frozen=True)
+class CompositorSettings(Section):
+    """The Wayland compositor's own settings (docs/compositor.md)."""
+
+    NAME = "compositor"
+    runtime_dir: str = setting("/run/llmos/wayland", "XDG_RUNTIME_DIR of the Wayland socket")
+    socket: str = setting("wayland-0", "name of the Wayland socket (WAYLAND_DISPLAY)")
+    tiling: bool = setting(False, "tile windows instead of stacking them")
+    launcher_keys: tuple[str, ...] = setting(("super", "ctrl+space"), "keys that open the launcher")
+    background: str = setting("#21303f", "desktop colour, #rrggbb")
+    headless_width: int = setting(1280, "width of the headless output, in pixels")
+    headless_height: int = setting(800, "height of the headless output, in pixels")
+    device: str = setting("", "DRM card or fbdev node to use; empty: found automatically")
+
+
+@dataclass(frozen=True)
+class ShellSettings(Section):
+    """The OS shell drawn by the compositor: launcher, dialogs, toasts (docs/shell.md)."""
+
+    NAME = "shell"
+    enabled: bool = setting(True, "draw the OS shell inside the compositor")
+    suggest_delay_ms: int = setting(120, "debounce of apps.search while typing")
+    suggestions: int = setting(8, "how many cached apps the launcher lists", minimum=1, maximum=20)
+    toast_ms: int = setting(4000, "default lifetime of a notification")
+    reconnect_max_s: float = setting(5.0, "kernel reconnect backoff ceiling (0.25 s doubling)")
+
+
+@dataclass(frozen=True)
+class AppsSettings(Section):
+    """What a generated app may ask for, and how hard the kernel tries to fix one (docs/analysis.md)."""
+
+    NAME = "apps"
+    repair_tries: int = setting(3, "times the model may repair code that failed analysis", minimum=0)
+    deny_capabilities: tuple[str, ...] = setting((), "capabilities no app may require")
+    allow_network_wildcard: bool = setting(False, "apps may ask for network:* (any website)")
+    max_network_hosts: int = setting(4, "most network hosts one app may name")
+
+
+@dataclass(frozen=True)
+class RegistrySettings(Section):
+    """The store of generated apps (docs/registry.md)."""
+
+    NAME = "registry"
+    offer_threshold: float = setting(0.6, "how close a saved app's prompt must be to be offered instead "
+                                     "of generating a new one")
+
+
+@dataclass(frozen=True)
+class KernelSettings(Section):
+    """The kernel service (docs/kernel-api.md)."""
+
+    NAME = "kernel"
+    decision_timeout_s: float = setting(300.0, "an unanswered cached-offer or approval question ends the "
+                                        "flow after this many seconds")
+    token_ttl_days: int = setting(30, "app tokens expire after this; a host stops then (a kiosk app is "
+                                  "relaunched)")
+    kiosk_backoff_max_s: float = setting(30.0, "longest wait before relaunching a kiosk app that stopped")
+
+
+@dataclass(frozen=True)
+class InitSettings(Section):
+    """PID 1 (docs/init.md)."""
+
+    NAME = "init"
+    power_button: bool = setting(True, "a press of the power button shuts the machine down cleanly")
+
+
+SERVICES_DOC = ("[services.NAME] tables override one service of PID 1's table: enabled, memory_max, "
+                "pids_max, ready_timeout, stop_timeout, environment (checked by init, see docs/init.md)")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of llmos.toml, typed. `services` stays a free-form table: its keys are service names."""
+
+    system: SystemSettings = field(default_factory=SystemSettings)
+    kiosk: KioskSettings = field(default_factory=KioskSettings)
+    input: InputSettings = field(default_factory=InputSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    display: DisplaySettings = field(default_factory=DisplaySettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    compositor: CompositorSettings = field(default_factory=CompositorSettings)
+    shell: ShellSettings = field(default_factory=ShellSettings)
+    apps: AppsSettings = field(default_factory=AppsSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    kernel: KernelSettings = field(default_factory=KernelSettings)
+    init: InitSettings = field(default_factory=InitSettings)
+    services: Mapping[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Section:
+        value = getattr(self, name, None) if name in SECTIONS else None
+        if not isinstance(value, Section):
+            raise KeyError(f"no settings section [{name}]")
+        return value
+
+
+SECTIONS: dict[str, type[Section]] = {
+    name: hint for name, hint in get_type_hints(Settings).items()
+    if isinstance(hint, type) and issubclass(hint, Section)}
+FREE_FORM: dict[str, str] = {"services": SERVICES_DOC}  # tables keyed by names, checked by their reader
