@@ -12,10 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmos.ipc import RpcError
+
+if TYPE_CHECKING:
+    from llmos.kernel.registry import Registry
+
+Command = Callable[[argparse.Namespace], int]
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -97,7 +103,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_registry(fn) -> Any:
+def _with_registry(fn: Callable[[argparse.Namespace, Registry], int]) -> Command:
     def run(args: argparse.Namespace) -> int:
         from llmos.kernel.registry import BundleError, NotFound, RecordError, Registry
 
@@ -110,7 +116,7 @@ def _with_registry(fn) -> Any:
     return run
 
 
-def cmd_list(args, registry) -> int:
+def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
     records = registry.list()
     if args.json:
         print(json.dumps([{k: v for k, v in r.to_json().items() if k != "generatedCode"} for r in records]))
@@ -122,7 +128,7 @@ def cmd_list(args, registry) -> int:
     return 0
 
 
-def cmd_show(args, registry) -> int:
+def cmd_show(args: argparse.Namespace, registry: Registry) -> int:
     record = registry.get(args.app)
     if args.json:
         print(json.dumps(record.to_json(), indent=2))
@@ -135,13 +141,14 @@ def cmd_show(args, registry) -> int:
     return 0
 
 
-def cmd_search(args, registry) -> int:
+def cmd_search(args: argparse.Namespace, registry: Registry) -> int:
     for match in registry.search(args.prompt, args.limit):
-        print(f"{match.codeHash[7:19]}  {match.score:.2f}  {match.prompt[:70]}")
+        where = match.origin if match.trusted else f"{match.origin}, untrusted"
+        print(f"{match.codeHash[7:19]}  {match.score:.2f}  {match.prompt[:70]}  [{where}]")
     return 0
 
 
-def cmd_fork(args, registry) -> int:
+def cmd_fork(args: argparse.Namespace, registry: Registry) -> int:
     code = Path(args.code).read_text(encoding="utf-8")
     from llmos.kernel.analysis import analyse
 
@@ -155,36 +162,36 @@ def cmd_fork(args, registry) -> int:
     return 0
 
 
-def cmd_rate(args, registry) -> int:
+def cmd_rate(args: argparse.Namespace, registry: Registry) -> int:
     print(f"{registry.rate(args.app, args.stars).short} rated {args.stars:g}")
     return 0
 
 
-def cmd_audit(args, registry) -> int:
+def cmd_audit(args: argparse.Namespace, registry: Registry) -> int:
     record = registry.audit(args.app, not args.undo)
     print(f"{record.short} audited={record.audited}")
     return 0
 
 
-def cmd_rm(args, registry) -> int:
+def cmd_rm(args: argparse.Namespace, registry: Registry) -> int:
     registry.rm(args.app)
     print(f"removed {args.app}")
     return 0
 
 
-def cmd_export(args, registry) -> int:
+def cmd_export(args: argparse.Namespace, registry: Registry) -> int:
     count = registry.export(args.apps, Path(args.output))
     print(f"exported {count} app(s) to {args.output}")
     return 0
 
 
-def cmd_import(args, registry) -> int:
+def cmd_import(args: argparse.Namespace, registry: Registry) -> int:
     digests = registry.import_bundle(Path(args.bundle))
     print(f"imported {len(digests)} app(s)")
     return 0
 
 
-def cmd_seed(args, registry) -> int:
+def cmd_seed(args: argparse.Namespace, registry: Registry) -> int:
     from llmos.kernel import starter
 
     before = len(registry)
@@ -193,7 +200,7 @@ def cmd_seed(args, registry) -> int:
     return 0
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     app = subparsers.add_parser("app", help="generate, run and manage apps")
     sub = app.add_subparsers(dest="app_command", metavar="ACTION", required=True)
 
@@ -263,3 +270,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_with_registry(cmd_import))
     p = sub.add_parser("seed", help="add the starter apps")
     p.set_defaults(run=_with_registry(cmd_seed))
+
+    from llmos.kernel.registry import cli as sharing  # remote, pull, push, trust, key, provenance
+
+    sharing.add_commands(sub)

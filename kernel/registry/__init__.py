@@ -1,5 +1,6 @@
 """The app registry: signed, content-addressed records in a git history (dulwich) with a SQLite
-index (sqlite-utils, FTS5) for lookup.
+index (sqlite-utils, FTS5) for lookup, shared with other machines over git remotes (sync.py), with a
+trust store deciding whose signatures count (trust.py). docs/registry.md describes it whole.
 
 Write order, for crash safety: take the registry lock, write git objects, move the git ref (the
 commit point), then update SQLite and its `synced head` in one transaction. On open, and before every
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,16 +21,24 @@ from typing import Any
 from llmos import paths
 from llmos.settings import RegistrySettings, default_of
 
-from . import keys
+from . import keys, layout, remotes, statements, sync, upgrade
 from .history import History, remove_stale_locks
-from .index import Index
+from .index import LOCAL, Changes, Index
 from .record import MAX_PROMPT_CHARS, Record, RecordError, code_hash
-from .similarity import fts_query, score
+from .remotes import Refused, Remote, RemoteError, SyncError
+from .similarity import best_possible, query_words, score, terms, tier_query
+from .sync import PullResult, PushResult
+from .trust import Signer, TrustedKey, TrustError, TrustStore, trusted_keys
 
-__all__ = ["BundleError", "Match", "NotFound", "Record", "RecordError", "Registry", "code_hash"]
+__all__ = ["AuditBy", "BundleError", "Match", "NotFound", "Provenance", "PullResult", "PushResult", "Record",
+           "RecordError", "Refused", "Registry", "Remote", "RemoteError", "Signer", "SyncError", "TrustError",
+           "TrustedKey", "Untrusted", "code_hash"]
+
+log = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = "llmos-registry-bundle"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+CANDIDATES = 200  # rows one search tier re-scores at most
 DEFAULT_OFFER_THRESHOLD: float = default_of(RegistrySettings, "offer_threshold")
 
 
@@ -40,11 +50,40 @@ class BundleError(ValueError):
     """The bundle was refused as a whole; nothing was imported."""
 
 
+class Untrusted(RecordError):
+    """The record verifies, but its signer is a key this node does not trust and no trusted key
+    audited it: it is never offered as a cached answer, and runs only after an extra confirmation
+    (get(ref, allow_untrusted=True))."""
+
+
 @dataclass(frozen=True)
 class Match:
     codeHash: str
     prompt: str
     score: float
+    origin: str = LOCAL  # "local", or the remote it was pulled from
+    trusted: bool = True
+
+
+@dataclass(frozen=True)
+class AuditBy:
+    """One key's audit of an app: "I audited this hash" (or, audited=False, a withdrawn audit)."""
+    signer: Signer
+    audited: bool
+    note: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an app came from and who vouches for it: what the shell shows beside an app."""
+    codeHash: str
+    origin: str
+    author: Signer
+    trusted: bool  # the author is trusted, or a trusted key audited this hash
+    audits: tuple[AuditBy, ...]
+    ratings: tuple[tuple[Signer, float], ...]
+    rating: float | None  # the mean of the trusted keys' ratings
 
 
 class Registry:
@@ -52,12 +91,20 @@ class Registry:
         self.root = root or paths.state_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.offer_threshold = offer_threshold
-        self.key = keys.NodeKey.load_or_create(self.root / "keys")
+        self.keys_dir = self.root / "keys"
+        self.key = keys.NodeKey.load_or_create(self.keys_dir)
+        self.trust = TrustStore(self.root / "trust.json")
+        self._trusted_cache: tuple[object, dict[str, TrustedKey]] | None = None
+        self._key_stamp: int | None = None
         self._lock_path = self.root / "registry.lock"
         with self._locked():
             self.history = History(self.root / "registry.git")
             self.index = Index(self.root / "registry.db")
             self._reconcile()
+            if upgrade.upgrade(self.history, self.key):
+                self._reconcile()
+            self._finish_rotation()
+            sync.clear_quarantine(self.root)
 
     @classmethod
     def open(cls, root: Path | None = None) -> Registry:
@@ -86,44 +133,197 @@ class Registry:
         finally:
             os.close(fd)
 
-    def _reconcile(self) -> None:
-        """Bring SQLite to the git head (git is the record of truth). Caller holds the lock."""
-        remove_stale_locks(Path(self.history.repo.controldir()))
-        head = self.history.head()
-        if head is None or head.decode() == self.index.synced_head:
-            return
-        in_git = self.history.entries(head)
-        in_index = self.index.blobs()
-        upserts = {}
-        for digest, blob in in_git.items():
-            if in_index.get(digest) != blob.decode():
-                record = Record.from_json(json.loads(self.history.read(blob)), f"registry.git:{digest}")
-                upserts[digest] = (record, blob.decode())
-        deletes = [digest for digest in in_index if digest not in in_git]
-        self.index.apply(upserts, deletes, head.decode())
+    def _reconcile(self, known: dict[bytes, Any] | None = None) -> None:
+        """Bring SQLite to the git head (git is the record of truth). Caller holds the lock.
 
-    def _write(self, changes: dict[str, Record | None], message: str) -> None:
-        with self._locked():
-            self._reconcile()
-            signed = {digest: self._sign(record) if record else None for digest, record in changes.items()}
-            commit, blobs = self.history.commit(
-                {digest: record.dumps() if record else None for digest, record in signed.items()}, message)
-            upserts = {d: (r, blobs[d].decode()) for d, r in signed.items() if r is not None}
-            deletes = [d for d, r in signed.items() if r is None]
-            self.index.apply(upserts, deletes, commit.decode())
+        The git trees of the synced head and the head are diffed, so the cost follows the change;
+        without a usable synced head the index is rebuilt from the whole tree. `known` maps blob ids
+        to files already parsed (by the write or pull that made them)."""
+        remove_stale_locks(Path(self.history.repo.controldir()))
+        self._reload_key()
+        head = self.history.head()
+        synced = self.index.synced_head
+        if head is None or head.decode() == synced:
+            return
+        base = synced.encode() if synced and synced.encode() in self.history.store else None
+        known = known or {}
+        pulled = self.history.pulled(head, base)
+        changes = Changes()
+        for change in self.history.changes(base, head):
+            old, new = change.old, change.new
+            if old is not None and (new is None or new.path != old.path):
+                entry = _entry(old.path, old.mode)
+                if entry is not None and entry.kind == "app":
+                    changes.deleted_apps.append(entry.app or "")
+                elif entry is not None:
+                    changes.deleted_paths.append(old.path.decode())
+            if new is None:
+                continue
+            entry = _entry(new.path, new.mode)
+            if entry is None or entry.kind == "marker":
+                continue
+            try:
+                item = known[new.sha] if new.sha in known else layout.read(entry, self.history.read(new.sha))
+            except RecordError as error:
+                log.warning("registry.git: skipping %s: %s", new.path.decode(), error)
+                continue
+            if isinstance(item, Record):
+                origin = pulled.get(new.path) or (self.index.origin(item.codeHash) if base else None) or LOCAL
+                changes.apps[item.codeHash] = (item, new.sha.decode(), origin)
+            elif entry.kind == "removed":
+                changes.removed[new.path.decode()] = (entry.app or "", new.sha.decode())
+            elif item is not None:
+                changes.statements[new.path.decode()] = (item, new.sha.decode())
+        self.index.apply(changes, head.decode(), reset=base is None)
+
+    def _reload_key(self) -> None:
+        """Another process (`llmos app key rotate`) may have rotated the key: sign with the current one."""
+        stamp = (self.keys_dir / keys.KEY_NAME).stat().st_mtime_ns
+        if stamp != self._key_stamp:
+            if self._key_stamp is not None:
+                self.key = keys.NodeKey.load(self.keys_dir / keys.KEY_NAME)
+            self._key_stamp = stamp
+
+    def _commit(self, files: dict[bytes, bytes | None], message: str, known: dict[bytes, Any]) -> None:
+        """Commit file changes (path -> content, None deletes) and sync the index. Caller holds the lock."""
+        _, blobs = self.history.commit(
+            files if self.history.head() else {layout.MARKER: layout.marker(), **files}, message)
+        self._reconcile({blobs[path]: item for path, item in known.items() if path in blobs})
 
     def _sign(self, record: Record) -> Record:
         unsigned = record.with_changes(signedBy=self.key.public_hex)
         return unsigned.with_changes(signature=self.key.sign(unsigned.canonical()))
 
-    def verify(self, record: Record) -> Record:
-        """Reject a record whose code does not match its hash, or that this node did not sign."""
+    def _state(self, item: statements.Statement) -> tuple[bytes, bytes, statements.Statement]:
+        signed = statements.sign(item, self.key)
+        return layout.statement_path(signed), statements.dumps(signed), signed
+
+    def verify(self, record: Record, *, allow_untrusted: bool = False) -> Record:
+        """Reject a record whose code does not match its hash or whose signature does not verify; and,
+        unless allowed, one that no trusted key signed or audited (Untrusted)."""
         record.check_hash()
-        if record.signedBy != self.key.public_hex:
-            raise RecordError(f"{record.short}: not signed by this node's key (tampered)")
-        if not keys.verify(record.signedBy, record.signature, record.canonical()):
+        if not record.signedBy or not keys.verify(record.signedBy, record.signature, record.canonical()):
             raise RecordError(f"{record.short}: bad signature (tampered)")
+        if not allow_untrusted and not self._vouched(record.codeHash, record.signedBy):
+            raise Untrusted(f"{record.short}: signed by {record.signedBy[:16]}…, a key this machine does "
+                            "not trust, and audited by no trusted key (untrusted): confirm to run it, or "
+                            "`llmos app trust add NAME KEYFILE`")
         return record
+
+    # -- trust ---------------------------------------------------------------------------------------
+    def trusted_keys(self) -> dict[str, TrustedKey]:
+        """key -> why this node trusts it (its own keys, the trust store, and their rotations)."""
+        stamp = (self.trust.entries(), self.index.synced_head, self.key.public_hex)
+        if self._trusted_cache is None or self._trusted_cache[0] != stamp:
+            found = trusted_keys(self.key.public_hex, keys.retired(self.keys_dir), stamp[0],
+                                 self.index.rotations())
+            self._trusted_cache = (stamp, found)
+        return self._trusted_cache[1]
+
+    def signer(self, key: str) -> Signer:
+        known = self.trusted_keys().get(key)
+        return Signer(key, known.name if known else None, known is not None)
+
+    def _vouched(self, digest: str, author: str, audits: list[statements.Audit] | None = None) -> bool:
+        trusted = self.trusted_keys()
+        if author in trusted:
+            return True
+        audits = self.index.audits(digest) if audits is None else audits
+        return any(a.audited and a.by in trusted and statements.verifies(a) for a in audits)
+
+    def is_trusted(self, ref: str) -> bool:
+        """Whether the app may be offered and run without an extra confirmation."""
+        record = self.index.get(self.resolve(ref))
+        return record is not None and self._vouched(record.codeHash, record.signedBy)
+
+    def untrusted(self, authors: dict[str, str]) -> list[str]:
+        """Of these apps (code hash -> signer), those neither signed nor audited by a trusted key;
+        one query per 500 apps, for a pull's summary."""
+        trusted = self.trusted_keys()
+        strangers = [digest for digest, signer in authors.items() if signer not in trusted]
+        audited = {a.app for a in self.index.audits_of(strangers)
+                   if a.audited and a.by in trusted and statements.verifies(a)}
+        return [digest for digest in strangers if digest not in audited]
+
+    def provenance(self, ref: str) -> Provenance:
+        digest = self.resolve(ref)
+        record = self.index.get(digest)
+        if record is None:
+            raise NotFound(f"no app {ref!r} in the registry")
+        audits = self.index.audits(digest)
+        ratings = [r for r in self.index.ratings(digest) if statements.verifies(r)]
+        trusted = self.trusted_keys()
+        return Provenance(
+            digest, self.index.origin(digest) or LOCAL, self.signer(record.signedBy),
+            self._vouched(digest, record.signedBy, audits),
+            tuple(AuditBy(self.signer(a.by), a.audited, a.note, a.at)
+                  for a in audits if statements.verifies(a)),
+            tuple((self.signer(r.by), float(r.stars)) for r in ratings),
+            _mean([r.stars for r in ratings if r.by in trusted]))
+
+    def trust_add(self, name: str, key: str) -> TrustedKey:
+        with self._locked():
+            self.trust.add(name, key)
+        return TrustedKey(name, key)
+
+    def trust_remove(self, name: str) -> TrustedKey:
+        with self._locked():
+            return TrustedKey(name, self.trust.remove(name))
+
+    def trust_list(self) -> list[TrustedKey]:
+        """The store's keys, and the keys they rotated to."""
+        own = {self.key.public_hex, *keys.retired(self.keys_dir)}
+        listed = [t for k, t in self.trusted_keys().items() if k not in own]
+        return sorted(listed, key=lambda t: (t.name, t.key))
+
+    def rotate_key(self) -> statements.Rotation:
+        """Replace the node key: the new key is written first, a rotation statement signed by the old
+        key is committed, then the new key is installed. Records the old key signed stay valid: this
+        node keeps trusting it, and other nodes that trust it follow the rotation."""
+        with self._locked():
+            self._reconcile()
+            upcoming = keys.NodeKey.generate()
+            upcoming.write(self.keys_dir / keys.NEXT_NAME)
+            rotation = statements.sign(statements.Rotation(
+                old=self.key.public_hex, new=upcoming.public_hex, at=statements.now()), self.key)
+            path = layout.statement_path(rotation)
+            message = f"Rotate the node key {rotation.old[:16]}… -> {rotation.new[:16]}…"
+            self._commit({path: statements.dumps(rotation)}, message, {path: rotation})
+            self.key = keys.install_next(self.keys_dir)
+        return rotation
+
+    def _finish_rotation(self) -> None:
+        """A rotation cut off between its commit and installing the key is finished; one cut off before
+        its commit is dropped. Caller holds the lock."""
+        upcoming = self.keys_dir / keys.NEXT_NAME
+        if not upcoming.exists():
+            return
+        new = keys.NodeKey.load(upcoming).public_hex
+        if any(r.old == self.key.public_hex and r.new == new for r in self.index.rotations()):
+            self.key = keys.install_next(self.keys_dir)
+        else:
+            upcoming.unlink()
+
+    # -- remotes -------------------------------------------------------------------------------------
+    def remotes(self) -> list[Remote]:
+        return remotes.all_remotes(self.history.repo)
+
+    def remote_add(self, name: str, url: str) -> Remote:
+        with self._locked():
+            return remotes.add(self.history.repo, name, url)
+
+    def remote_remove(self, name: str) -> Remote:
+        with self._locked():
+            removed = remotes.remove(self.history.repo, name)
+            self.history.drop_tracking(name)
+        return removed
+
+    def pull(self, name: str) -> sync.PullResult:
+        """Fetch a remote and merge its records (merge.py); refused whole, or landed whole."""
+        return sync.pull(self, name)
+
+    def push(self, name: str) -> sync.PushResult:
+        return sync.push(self, name)
 
     # -- reading -------------------------------------------------------------------------------------
     def resolve(self, ref: str) -> str:
@@ -135,30 +335,59 @@ class Registry:
             raise NotFound(f"{ref!r} is ambiguous: {', '.join(h[7:19] for h in found)}")
         return found[0]
 
-    def get(self, ref: str) -> Record:
+    def get(self, ref: str, *, allow_untrusted: bool = False) -> Record:
+        """A verified record, with the registry's view of its rating and audit. An untrusted app raises
+        Untrusted unless the caller got the user's extra confirmation (allow_untrusted)."""
         record = self.index.get(self.resolve(ref))
         if record is None:
             raise NotFound(f"no app {ref!r} in the registry")
-        return self.verify(record)
+        return self._annotate([self.verify(record, allow_untrusted=allow_untrusted)], record.codeHash)[0]
 
     def list(self, limit: int | None = None) -> list[Record]:
         """Every record, newest first, unverified: callers that run code use get()."""
-        return self.index.all(limit)
+        return self._annotate(self.index.all(limit))
+
+    def _annotate(self, records: list[Record], digest: str | None = None) -> list[Record]:
+        """Records with rating (mean of the trusted keys' ratings) and audited (a trusted key's latest
+        audit says so). Statements were checked when they arrived; the index holds only those."""
+        trusted = self.trusted_keys()
+        stars: dict[str, list[float]] = {}
+        for rating in self.index.ratings(digest):
+            if rating.by in trusted:
+                stars.setdefault(rating.app, []).append(float(rating.stars))
+        audited = {a.app for a in self.index.audits(digest) if a.audited and a.by in trusted}
+        return [r.annotated(_mean(stars.get(r.codeHash, [])), r.codeHash in audited) for r in records]
 
     def search(self, prompt: str, limit: int = 5) -> list[Match]:
-        """Candidates ranked by similarity (0..1) to `prompt`, best first."""
-        match = fts_query(prompt)
-        if match is None:
-            return []
-        candidates = self.index.candidates(match, 50)
-        found = [Match(digest, text, score(prompt, text)) for digest, text in candidates]
-        found.sort(key=lambda m: (-m.score, m.codeHash))
-        return found[:limit]
+        """Candidates ranked by similarity (0..1) to `prompt`, best first, with where each came from
+        and whether it is trusted."""
+        return self._ranked(prompt, limit, floor=0.0, trusted_only=False)
 
     def lookup(self, prompt: str) -> Match | None:
-        """The cached app to offer for `prompt`, if one is similar enough."""
-        best = self.search(prompt, 1)
+        """The cached app to offer for `prompt`, if a trusted one is similar enough; an untrusted app
+        is never offered."""
+        best = self._ranked(prompt, 1, floor=self.offer_threshold, trusted_only=True)
         return best[0] if best and best[0].score >= self.offer_threshold else None
+
+    def _ranked(self, prompt: str, limit: int, *, floor: float, trusted_only: bool) -> list[Match]:
+        """FTS5 finds candidates tier by tier: rows holding all the prompt's words, then all but one,
+        and so on, stopping once a weaker tier could not score above `floor` or above the `limit`
+        best found so far. Strong matches are rare, so the usual query touches few rows."""
+        words, wanted = query_words(prompt), terms(prompt)
+        found: dict[str, Match] = {}
+        for tier in range(len(words), 0, -1):
+            bound = best_possible(tier, len(words))
+            best = sorted(found.values(), key=lambda m: (-m.score, m.codeHash))[:limit]
+            if bound < floor or (len(best) == limit and best[-1].score >= bound):
+                break
+            candidates = [c for c in self.index.candidates(tier_query(words, tier) or "", CANDIDATES)
+                          if c.digest not in found]
+            doubtful = set(self.untrusted({c.digest: c.signer for c in candidates}))
+            for c in candidates:
+                match = Match(c.digest, c.prompt, score(wanted, c.terms), c.origin, c.digest not in doubtful)
+                if match.trusted or not trusted_only:
+                    found[c.digest] = match
+        return sorted(found.values(), key=lambda m: (-m.score, m.codeHash))[:limit]
 
     def history_log(self, limit: int = 50) -> list[tuple[str, str]]:
         return [(commit.decode(), message) for commit, message in self.history.log(limit)]
@@ -174,30 +403,49 @@ class Registry:
         digest = self.add_many([{"prompt": prompt, "generatedCode": code, "llmModel": model,
                                  "capabilities": capabilities, "optionalCapabilities": list(optional),
                                  "parent": parent, "audited": audited}], message=message)[0]
-        return self.get(digest)
+        return self.get(digest, allow_untrusted=True)
 
     def add_many(self, items: list[dict[str, Any]], message: str | None = None) -> list[str]:
-        """Save several apps in one commit; returns their hashes (existing ones are left as they are)."""
-        new: dict[str, Record] = {}
+        """Save several apps in one commit; returns their hashes (existing ones are left as they are).
+        `audited` and `rating` become this node's signed statements."""
+        files: dict[bytes, bytes | None] = {}
+        known: dict[bytes, Any] = {}
         digests = []
-        for item in items:
-            prompt = _check_prompt(item["prompt"])
-            record = Record.new(prompt, item["generatedCode"], item["llmModel"], item.get("capabilities", []),
-                                optionalCapabilities=sorted(set(item.get("optionalCapabilities") or ())),
-                                parent=item.get("parent"), audited=bool(item.get("audited", False)),
-                                rating=item.get("rating"), generatedAt=item.get("generatedAt"))
-            digests.append(record.codeHash)
-            if self.index.get(record.codeHash) is None:
-                new[record.codeHash] = record
-        if new:
-            first = next(iter(new.values()))
-            self._write(new, message or f"Add {first.short}: {first.prompt[:60]}"
-                        + (f" (+{len(new) - 1} more)" if len(new) > 1 else ""))
+        new: list[Record] = []
+        with self._locked():
+            self._reconcile()
+            for item in items:
+                prompt = _check_prompt(item["prompt"])
+                record = self._sign(Record.new(
+                    prompt, item["generatedCode"], item["llmModel"], item.get("capabilities", []),
+                    optionalCapabilities=sorted(set(item.get("optionalCapabilities") or ())),
+                    parent=item.get("parent"), generatedAt=item.get("generatedAt")))
+                digests.append(record.codeHash)
+                path = layout.app_path(record.codeHash)
+                if path in files or self.index.get(record.codeHash) is not None:
+                    continue
+                new.append(record)
+                files[path], known[path] = record.dumps(), record
+                if self.index.removed([record.codeHash]):
+                    files[layout.tombstone_path(record.codeHash)] = None
+                said: list[statements.Statement] = []
+                if item.get("audited"):
+                    said.append(statements.Audit(app=record.codeHash, audited=True, note="",
+                                                 by=self.key.public_hex, at=statements.now()))
+                if item.get("rating") is not None:
+                    said.append(statements.Rating(app=record.codeHash, stars=_stars(item["rating"]),
+                                                  by=self.key.public_hex, at=statements.now()))
+                for statement in said:
+                    spath, data, signed = self._state(statement)
+                    files[spath], known[spath] = data, signed
+            if new:
+                self._commit(files, message or f"Add {new[0].short}: {new[0].prompt[:60]}"
+                             + (f" (+{len(new) - 1} more)" if len(new) > 1 else ""), known)
         return digests
 
     def fork(self, ref: str, code: str, model: str, *, prompt: str | None = None,
              capabilities: list[str] | None = None, optional: list[str] | None = None) -> Record:
-        parent = self.get(ref)
+        parent = self.get(ref, allow_untrusted=True)
         if code_hash(code) == parent.codeHash:
             raise RecordError("a fork must change the code; this is the same app")
         return self.add(prompt or parent.prompt, code, model,
@@ -205,27 +453,40 @@ class Registry:
                         optional=parent.optionalCapabilities if optional is None else optional,
                         parent=parent.codeHash, message=f"Fork {parent.short}")
 
-    def _update(self, ref: str, message: str, **changes: Any) -> Record:
-        record = self.get(ref).with_changes(**changes)
-        self._write({record.codeHash: record}, f"{message} {record.short}")
-        return self.get(record.codeHash)
+    def _say(self, ref: str, statement: statements.Statement, message: str) -> Record:
+        with self._locked():
+            self._reconcile()
+            path, data, signed = self._state(statement)
+            self._commit({path: data}, message, {path: signed})
+        return self.get(ref, allow_untrusted=True)
 
     def rate(self, ref: str, stars: float) -> Record:
-        if not 0 <= stars <= 5:
-            raise ValueError("a rating is between 0 and 5 stars")
-        return self._update(ref, f"Rate {stars:g} stars:", rating=float(stars))
+        """This node's signed rating; it replaces this node's earlier rating of the app."""
+        record = self.get(ref, allow_untrusted=True)
+        return self._say(record.codeHash, statements.Rating(
+            app=record.codeHash, stars=_stars(stars), by=self.key.public_hex, at=statements.now()),
+            f"Rate {stars:g} stars: {record.short}")
 
-    def audit(self, ref: str, audited: bool = True) -> Record:
-        return self._update(ref, "Audit" if audited else "Unaudit", audited=audited)
+    def audit(self, ref: str, audited: bool = True, note: str = "") -> Record:
+        """A signed statement by this node: "I audited this hash" (audited=False withdraws it)."""
+        record = self.get(ref, allow_untrusted=True)
+        return self._say(record.codeHash, statements.Audit(
+            app=record.codeHash, audited=audited, note=note, by=self.key.public_hex, at=statements.now()),
+            f"{'Audit' if audited else 'Unaudit'} {record.short}")
 
     def rm(self, ref: str) -> None:
+        """Remove an app, leaving a tombstone so a later pull does not bring it back."""
         digest = self.resolve(ref)
-        self._write({digest: None}, f"Remove {digest[7:19]}")
+        with self._locked():
+            self._reconcile()
+            self._commit({layout.app_path(digest): None, layout.tombstone_path(digest): b""},
+                         f"Remove {digest[7:19]}", {})
 
     # -- bundles -------------------------------------------------------------------------------------
     def export(self, refs: list[str], path: Path) -> int:
+        """Apps as a bundle; by default every trusted app (an untrusted one is not passed on)."""
         records = [self.get(ref).to_json() for ref in refs] if refs else [
-            self.verify(r).to_json() for r in self.list()]
+            self.verify(r).to_json() for r in self.list() if self.is_trusted(r.codeHash)]
         data = json.dumps({"format": BUNDLE_FORMAT, "version": 1, "records": records}, indent=1,
                           ensure_ascii=False).encode("utf-8")
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -261,6 +522,24 @@ class Registry:
         for item in items:
             item.pop("signature"), item.pop("signedBy"), item.pop("codeHash")
         return self.add_many(items, message=f"Import {len(items)} apps from {path.name}")
+
+
+def _entry(path: bytes, mode: int) -> layout.Entry | None:
+    try:
+        return layout.classify(path, mode)
+    except layout.LayoutError as error:
+        log.warning("registry.git: skipping %s", error)
+        return None
+
+
+def _stars(stars: Any) -> float:
+    if isinstance(stars, bool) or not isinstance(stars, int | float) or not 0 <= stars <= 5:
+        raise ValueError("a rating is between 0 and 5 stars")
+    return float(stars)
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
 
 
 def _check_prompt(prompt: Any) -> str:

@@ -1,26 +1,34 @@
-"""The registry's git history, written with dulwich: one commit per change, one file per app
-(apps/<2 hex>/<hash>.json, sharded like git's own objects so a commit rewrites two small trees, not a
-10,000-entry one). Objects are written before the ref moves, so a crash leaves the ref on a complete
-commit; `git log` on the bare repository reads it."""
+"""The registry's git history, written with dulwich: one commit per change on `main`, one file per app
+or statement (layout.py). Objects are written before the ref moves, so a crash leaves the ref on a
+complete commit; `git log` on the bare repository reads it.
+
+`main`'s first-parent chain holds only this node's own commits: a pull always lands as a merge commit
+whose second parent is the remote's head and whose message carries a `Pulled-from: NAME` trailer, so
+where each app came from can be rebuilt from the history alone."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from dulwich.object_store import commit_tree_changes
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.diff_tree import TreeChange, tree_changes
+from dulwich.object_store import BaseObjectStore, MemoryObjectStore, OverlayObjectStore, commit_tree_changes
+from dulwich.objects import Blob, Commit, ShaFile, Tree, TreeEntry
 from dulwich.repo import Repo
 
 BRANCH = b"refs/heads/main"
 IDENTITY = b"LLM OS registry <registry@llmos.local>"
 FILE_MODE = 0o100644
+PACK_THRESHOLD = 64  # objects in one commit above which they are written as a pack
+TRAILER = "Pulled-from"
+_TRAILER_RE = re.compile(rb"^" + TRAILER.encode() + rb": (\S+)$", re.MULTILINE)
 
 
-def app_path(digest: str) -> bytes:
-    hexdigest = digest.removeprefix("sha256:")
-    return f"apps/{hexdigest[:2]}/{hexdigest}.json".encode()
+def tracking_ref(remote: str) -> bytes:
+    """Where the remote's head was when this node last pulled from or pushed to it."""
+    return f"refs/remotes/{remote}/main".encode()
 
 
 class History:
@@ -34,11 +42,19 @@ class History:
     def close(self) -> None:
         self.repo.close()
 
+    @property
+    def store(self) -> BaseObjectStore:
+        return self.repo.object_store
+
     def head(self) -> bytes | None:
         try:
             return self.repo.refs[BRANCH]
         except KeyError:
             return None
+
+    def tree(self, commit: bytes | None) -> bytes | None:
+        """The root tree of a commit (None for no commit: the empty registry)."""
+        return self.repo[commit].tree if commit else None
 
     def _tree(self, head: bytes | None) -> Tree:
         return self.repo[self.repo[head].tree] if head else Tree()
@@ -58,39 +74,102 @@ class History:
                     found["sha256:" + name.removesuffix(".json")] = item.sha
         return found
 
+    def changes(self, old: bytes | None, new: bytes | None,
+                store: BaseObjectStore | None = None) -> Iterator[TreeChange]:
+        """File changes from commit `old` to commit `new` (None: the empty tree). Equal subtrees are
+        skipped by id, so the cost follows the size of the change, not of the registry."""
+        store = store or self.store
+        old_tree = store[old].tree if old else None
+        new_tree = store[new].tree if new else None
+        return tree_changes(store, old_tree, new_tree)
+
     def read(self, blob_id: bytes) -> bytes:
         return self.repo[blob_id].data
 
-    def commit(self, changes: dict[str, bytes | None], message: str) -> tuple[bytes, dict[str, bytes]]:
+    def commit(self, changes: dict[bytes, bytes | None], message: str) -> tuple[bytes, dict[bytes, bytes]]:
         """Write blobs, trees and the commit, then move the branch (compare-and-swap on the old head).
-        `changes` maps code hash -> file content, or None to delete the app."""
-        store = self.repo.object_store
+        `changes` maps a path to the file's content, or to None to delete it. Returns the commit and
+        the blob id of each written path."""
+        new = MemoryObjectStore()
+        store = OverlayObjectStore([new, self.store], add_store=new)
         old = self.head()
-        tree_changes = []
-        blobs: dict[str, bytes] = {}
-        for digest, content in sorted(changes.items()):
+        tree_changes_: list[tuple[bytes, int | None, bytes | None]] = []
+        blobs: dict[bytes, bytes] = {}
+        for path, content in sorted(changes.items()):
             if content is None:
-                tree_changes.append((app_path(digest), None, None))
+                tree_changes_.append((path, None, None))
             else:
                 blob = Blob.from_string(content)
                 store.add_object(blob)
-                tree_changes.append((app_path(digest), FILE_MODE, blob.id))
-                blobs[digest] = blob.id
-        base = self.repo[old].tree if old else Tree().id
-        if not old:
-            store.add_object(Tree())
-        commit = Commit()
-        commit.tree = commit_tree_changes(store, base, tree_changes)
-        commit.parents = [old] if old else []
-        commit.author = commit.committer = IDENTITY
-        commit.author_time = commit.commit_time = int(time.time())
-        commit.author_timezone = commit.commit_timezone = 0
-        commit.encoding = b"UTF-8"
-        commit.message = message.encode("utf-8") + b"\n"
+                tree_changes_.append((path, FILE_MODE, blob.id))
+                blobs[path] = blob.id
+        base = self.repo[old].tree if old else Tree()
+        commit = make_commit(commit_tree_changes(store, base, tree_changes_), [old] if old else [], message)
         store.add_object(commit)
-        if not self.repo.refs.set_if_equals(BRANCH, old, commit.id):
-            raise RuntimeError("registry history moved during a write (is the lock held?)")
+        self.write_objects([new[sha] for sha in new])
+        self.move_head(old, commit.id)
         return commit.id, blobs
+
+    def write_objects(self, objects: list[ShaFile]) -> None:
+        """A few objects as loose files; many as one pack (one file to write, not thousands)."""
+        if len(objects) > PACK_THRESHOLD:
+            self.store.add_objects([(obj, None) for obj in objects])
+        else:
+            for obj in objects:
+                self.store.add_object(obj)
+
+    def move_head(self, old: bytes | None, new: bytes) -> None:
+        """The commit point of every change: compare-and-swap, so a concurrent writer is caught."""
+        if not self.repo.refs.set_if_equals(BRANCH, old, new):
+            raise RuntimeError("registry history moved during a write (is the lock held?)")
+
+    def tracking(self, remote: str) -> bytes | None:
+        try:
+            return self.repo.refs[tracking_ref(remote)]
+        except KeyError:
+            return None
+
+    def set_tracking(self, remote: str, commit: bytes) -> None:
+        self.repo.refs[tracking_ref(remote)] = commit
+
+    def drop_tracking(self, remote: str) -> None:
+        self.repo.refs.remove_if_equals(tracking_ref(remote), None)
+
+    def is_ancestor(self, ancestor: bytes, commit: bytes) -> bool:
+        """Whether `ancestor` is in `commit`'s history (a walk; used off the hot path)."""
+        seen: set[bytes] = set()
+        todo = [commit]
+        while todo:
+            current = todo.pop()
+            if current == ancestor:
+                return True
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(self.repo[current].parents)
+        return False
+
+    def pulled(self, head: bytes | None, stop: bytes | None) -> dict[bytes, str]:
+        """path -> remote name, for files that pull merges added, walking `main`'s first parents from
+        `head` back to `stop` (or to the root): how the index learns where a pulled app came from."""
+        found: dict[bytes, str] = {}
+        current = head
+        while current and current != stop:
+            commit = self.repo[current]
+            match = _TRAILER_RE.search(commit.message)
+            if match and len(commit.parents) >= 2:
+                remote = match.group(1).decode()
+                for change in tree_changes(self.store, self.repo[commit.parents[0]].tree, commit.tree):
+                    if change.type == "add" and change.new is not None:
+                        found.setdefault(change.new.path, remote)
+            current = commit.parents[0] if commit.parents else None
+        return found
+
+    def files(self, commit: bytes) -> Iterator[TreeEntry]:
+        """Every file at `commit`."""
+        for change in tree_changes(self.store, None, self.repo[commit].tree):
+            if change.new is not None:
+                yield change.new
 
     def log(self, limit: int = 50) -> Iterator[tuple[bytes, str]]:
         head = self.head()
@@ -98,6 +177,22 @@ class History:
             return
         for entry in self.repo.get_walker(include=[head], max_entries=limit):
             yield entry.commit.id, entry.commit.message.decode("utf-8", "replace").strip()
+
+
+def make_commit(tree: bytes, parents: list[bytes], message: str) -> Commit:
+    commit = Commit()
+    commit.tree = tree
+    commit.parents = parents
+    commit.author = commit.committer = IDENTITY
+    commit.author_time = commit.commit_time = int(time.time())
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.encoding = b"UTF-8"
+    commit.message = message.encode("utf-8") + b"\n"
+    return commit
+
+
+def pull_message(remote: str, url: str, summary: str) -> str:
+    return f"Pull from {remote}: {summary}\n\n{url}\n\n{TRAILER}: {remote}"
 
 
 def remove_stale_locks(path: Path) -> list[Path]:

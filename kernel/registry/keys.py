@@ -1,9 +1,14 @@
-"""The node's Ed25519 key that signs registry records. Created once, 0600, under state_dir()/keys/."""
+"""The node's Ed25519 key that signs registry records. Created once, 0600, under state_dir()/keys/.
+
+Rotation (Registry.rotate_key) writes the new key beside the current one as NEXT_NAME, commits a
+rotation statement signed by the old key, then installs the new key; the old public key is listed in
+RETIRED_NAME so this node keeps trusting what it signed before."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -11,13 +16,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 KEY_NAME = "registry-ed25519.pem"
+NEXT_NAME = "registry-ed25519.next.pem"
+RETIRED_NAME = "retired-keys"  # hex public keys this node signed with before, one a line
 
 
 @dataclass(frozen=True)
 class NodeKey:
     private: Ed25519PrivateKey
 
-    @property
+    @cached_property
     def public_hex(self) -> str:
         return self.private.public_key().public_bytes(serialization.Encoding.Raw,
                                                       serialization.PublicFormat.Raw).hex()
@@ -25,12 +32,42 @@ class NodeKey:
     def sign(self, data: bytes) -> str:
         return self.private.sign(data).hex()
 
+    def public_pem(self) -> bytes:
+        return self.private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    @classmethod
+    def generate(cls) -> NodeKey:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def load(cls, path: Path) -> NodeKey:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path}: not an Ed25519 private key")
+        return cls(key)
+
+    def write(self, path: Path) -> None:
+        """Atomically, 0600, synced: a key that signed something must survive a power cut."""
+        pem = self.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+        temp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, pem)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        temp.replace(path)
+
     @classmethod
     def load_or_create(cls, keys_dir: Path) -> NodeKey:
         """Load the key, or create it atomically: written to a private temp file, then hard-linked into
         place so two processes starting together end up with the same key."""
         keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = keys_dir / KEY_NAME
+        if not path.exists() and (keys_dir / NEXT_NAME).exists():  # cut off inside install_next
+            os.replace(keys_dir / NEXT_NAME, path)
         if not path.exists():
             pem = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
@@ -47,10 +84,30 @@ class NodeKey:
                 pass
             finally:
                 temp.unlink()
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path}: not an Ed25519 private key")
-        return cls(key)
+        return cls.load(path)
+
+
+def retired(keys_dir: Path) -> list[str]:
+    path = keys_dir / RETIRED_NAME
+    return path.read_text().split() if path.exists() else []
+
+
+def install_next(keys_dir: Path) -> NodeKey:
+    """Finish a rotation whose statement is committed: retire the current key, make the next current."""
+    current, upcoming = NodeKey.load(keys_dir / KEY_NAME), NodeKey.load(keys_dir / NEXT_NAME)
+    if current.public_hex not in retired(keys_dir):
+        with open(keys_dir / RETIRED_NAME, "a", encoding="ascii") as file:
+            file.write(current.public_hex + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+    os.replace(keys_dir / KEY_NAME, keys_dir / f"retired-{current.public_hex[:16]}.pem")
+    os.replace(keys_dir / NEXT_NAME, keys_dir / KEY_NAME)
+    fd = os.open(keys_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return upcoming
 
 
 def verify(public_hex: str, signature_hex: str, data: bytes) -> bool:

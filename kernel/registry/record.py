@@ -1,5 +1,7 @@
 """The registry record: the seed's format plus signature, signer and parent. Content-addressed by the
-sha256 of the code, signed over a canonical JSON of everything but the signature."""
+sha256 of the code, signed over a canonical JSON of the publication: every field but the signature and
+the two annotations, rating and audited. Those are the registry's view, computed from signed rating and
+audit statements (statements.py), so they can change and merge without re-signing anyone's record."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from llmos.settings import GatewaySettings, declared
 MAX_CODE_BYTES = 512 * 1024
 # Storage bound: the highest [gateway] max_prompt_chars may be set to, so every accepted prompt fits.
 MAX_PROMPT_CHARS = int(declared(GatewaySettings, "max_prompt_chars").maximum or 0)
+ANNOTATIONS = ("rating", "audited")  # the registry's view, not part of the signed publication
 
 
 class RecordError(ValueError):
@@ -53,9 +56,16 @@ class Record:
     def short(self) -> str:
         return self.codeHash.removeprefix("sha256:")[:12]
 
-    def canonical(self) -> bytes:
-        """What the signature covers: every field but the signature, keys sorted, no whitespace."""
+    def publication(self) -> dict[str, Any]:
+        """The record as its author published it: everything but the annotations."""
         body = asdict(self)
+        for name in ANNOTATIONS:
+            body.pop(name)
+        return body
+
+    def canonical(self) -> bytes:
+        """What the signature covers: the publication without the signature, keys sorted, no whitespace."""
+        body = self.publication()
         body.pop("signature")
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -63,12 +73,17 @@ class Record:
         return asdict(self)
 
     def dumps(self) -> bytes:
-        text = json.dumps(self.to_json(), sort_keys=True, indent=2, ensure_ascii=False)
+        """The file stored in git: the signed publication (annotations live in statements)."""
+        text = json.dumps(self.publication(), sort_keys=True, indent=2, ensure_ascii=False)
         return (text + "\n").encode("utf-8")
 
     def with_changes(self, **changes: Any) -> Record:
         """A copy with `changes`; any change invalidates the signature unless it sets one."""
         return replace(self, **{"signature": "", **changes})
+
+    def annotated(self, rating: float | None, audited: bool) -> Record:
+        """The registry's view of the record; the signature stays valid (annotations are not signed)."""
+        return replace(self, rating=rating, audited=audited)
 
     def check_hash(self) -> None:
         if code_hash(self.generatedCode) != self.codeHash:

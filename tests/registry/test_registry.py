@@ -84,7 +84,9 @@ def test_fork_rate_audit_rm(registry: Registry) -> None:
     with pytest.raises(NotFound):
         registry.get(parent.codeHash)
     assert git(registry.root, "log", "--format=%s").splitlines()[0].startswith("Remove")
-    assert parent.codeHash[7:] not in git(registry.root, "ls-tree", "-r", "--name-only", "main")
+    tree = git(registry.root, "ls-tree", "-r", "--name-only", "main").split()
+    gone = parent.codeHash[7:]
+    assert f"apps/{gone[:2]}/{gone}.json" not in tree and f"removed/{gone[:2]}/{gone}" in tree  # a tombstone
 
 
 def test_export_import_and_bad_bundle(tmp_path: Path, registry: Registry) -> None:

@@ -1,0 +1,111 @@
+"""dulwich's own git clients for the transports a remote may use: git's smart HTTP(S) protocol, the
+git protocol (git://) and a local path. Each call is bounded by limits.py (a timeout, a pack size)
+and every failure to reach or talk to the remote comes out as one RemoteError that says so."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import SpooledTemporaryFile
+from urllib.parse import urlparse
+
+import urllib3
+from dulwich.client import GitClient, LocalGitClient, default_urllib3_manager, get_transport_and_path
+from dulwich.errors import GitProtocolError, NotGitRepository
+from dulwich.repo import Repo
+
+from .history import BRANCH
+from .limits import MAX_PACK_BYTES, NETWORK_TIMEOUT
+from .remotes import RemoteError
+
+SPOOL_IN_MEMORY = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fetched:
+    head: bytes | None  # the remote's refs/heads/main, if it has one
+    refs: int  # how many refs the remote has (0: an empty repository)
+    pack_bytes: int
+
+
+class PackTooLarge(RemoteError):
+    pass
+
+
+@contextmanager
+def connect(name: str, url: str) -> Iterator[tuple[GitClient, str]]:
+    """A client for `url`; any transport failure inside the block becomes a RemoteError naming it."""
+    scheme = urlparse(url).scheme
+    if scheme in ("http", "https"):
+        pool = default_urllib3_manager(None, timeout=NETWORK_TIMEOUT)
+        client, path = get_transport_and_path(url, pool_manager=pool)
+    elif scheme == "git":
+        client, path = get_transport_and_path(url)
+    else:
+        if not Path(url).is_dir():
+            raise RemoteError(f"remote {name!r}: {url} does not exist "
+                              f"(create it with `git init --bare {url}`)")
+        client, path = LocalGitClient(), url
+    previous = socket.getdefaulttimeout()
+    if scheme == "git":  # dulwich's git:// client opens its socket without a timeout
+        socket.setdefaulttimeout(NETWORK_TIMEOUT)
+    try:
+        yield client, path
+    except RemoteError:
+        raise
+    except NotGitRepository:
+        raise RemoteError(f"remote {name!r}: {url} is not a git repository") from None
+    except (OSError, GitProtocolError, urllib3.exceptions.HTTPError) as error:
+        raise RemoteError(f"remote {name!r} at {url} cannot be reached: {_reason(error)}") from None
+    finally:
+        socket.setdefaulttimeout(previous)
+        client.close()
+
+
+def _reason(error: BaseException) -> str:
+    while isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+        error = error.reason
+    text = str(error) or type(error).__name__
+    if isinstance(error, ConnectionRefusedError | urllib3.exceptions.NewConnectionError):
+        return f"connection refused, is the server up? ({text})"
+    if isinstance(error, TimeoutError | socket.timeout | urllib3.exceptions.TimeoutError):
+        return f"no answer within {NETWORK_TIMEOUT:g} s ({text})"
+    return text
+
+
+def fetch(name: str, url: str, target: Repo, haves: list[bytes]) -> Fetched:
+    """Fetch the remote's main branch into `target` (a quarantine repository), at most MAX_PACK_BYTES."""
+    seen: dict[str, object] = {}
+
+    def determine_wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
+        head = refs.get(BRANCH)
+        seen["refs"], seen["head"] = len(refs), head
+        return [head] if head is not None and head not in target.object_store else []
+
+    received = 0
+    with SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=target.controldir()) as spool:
+        def write(data: bytes) -> int:
+            nonlocal received
+            received += len(data)
+            if received > MAX_PACK_BYTES:
+                raise PackTooLarge(f"remote {name!r} sent more than {MAX_PACK_BYTES} bytes; refused")
+            return spool.write(data)
+
+        with connect(name, url) as (client, path):
+            client.fetch_pack(path, determine_wants, target.get_graph_walker(haves), write)
+        if received:
+            spool.seek(0)
+            target.object_store.add_thin_pack(spool.read, None, max_input_size=MAX_PACK_BYTES)
+    head = seen.get("head")
+    return Fetched(head if isinstance(head, bytes) else None, int(seen.get("refs", 0) or 0), received)
+
+
+def push(name: str, url: str, source: Repo,
+         update_refs: Callable[[dict[bytes, bytes]], dict[bytes, bytes]]) -> dict[bytes, str | None]:
+    """Send what the remote lacks and move its refs as `update_refs` says; ref -> error (None: done)."""
+    with connect(name, url) as (client, path):
+        result = client.send_pack(path, update_refs, generate_pack_data=source.generate_pack_data)
+    return dict(result.ref_status or {})
