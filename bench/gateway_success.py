@@ -20,6 +20,12 @@ from llmos.kernel.analysis import analyse
 from llmos.kernel.codegen import syntax_problems
 from llmos.kernel.gateway import Gateway, GatewayError, GatewaySettings
 
+
+def _kinds(view: list[dict]) -> list[str]:
+    """The widget kinds of an app document's view, rows included (kernel/applang)."""
+    return [w.get("kind", "") for top in view for w in (top, *top.get("items", []))]
+
+
 # (prompt, a widget kind the app clearly needs); none is a few-shot example in kernel/gateway/prompts.py
 PROMPTS = [
     ("a tally counter for birds I spot", "button"),
@@ -53,7 +59,7 @@ async def run(max_tokens: int) -> None:
         ok_analysis = analyse(result.code, result.manifest.to_json()).ok
         parsed += ok_syntax
         analysed += ok_analysis
-        kinds = ",".join(w.kind for w in result.spec.widgets) if result.spec else "-"
+        kinds = ",".join(_kinds(result.spec.get("view", []))) if result.spec else "-"
         fitting += needed in kinds.split(",")
         print(f"{'ok ' if ok_syntax and ok_analysis else 'BAD'}  {elapsed:5.1f} s  {prompt!r} -> "
               f"{result.title!r} [{kinds}] {result.manifest.scopes}")

@@ -22,7 +22,7 @@ from llmos.kernel.registry import Registry
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from registry.gitserver import bare, git_daemon, git_http  # noqa: E402 - the tests' real git servers
+from kernel.registry.gitserver import bare, git_daemon, git_http  # noqa: E402 - the tests' real git servers
 
 _VOCABULARY = """timer todo notes counter weather clock calendar budget recipe music chat converter dice
 stopwatch checklist habit tracker journal quiz flashcard drawing paint map compass alarm pomodoro shopping

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "render"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "sdk" / "render"))
 import samples
 
 from llmos.sdk.render import Renderer

@@ -8,6 +8,8 @@ ci/setup.sh
 export LLMOS_CACHE_DIR="${LLMOS_CACHE_DIR:-/var/cache/llmos}"
 echo "== ruff"
 .venv/bin/ruff check .
+echo "== mypy"
+ci/typecheck.sh
 echo "== building the qemu image (cached packages under $LLMOS_CACHE_DIR)"
 .venv/bin/python -c "from llmos.host import image; image.ensure_built('qemu')"
 echo "== pytest"

@@ -18,21 +18,29 @@ from __future__ import annotations
 import contextlib
 import logging
 import traceback
+import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import cffi
 from pywayland import ffi, lib
 from pywayland.dispatcher import Dispatcher
-from pywayland.protocol_core.argument import ArgumentType
+from pywayland.protocol_core.globals import Global
+from pywayland.protocol_core.interface import Interface
+from pywayland.protocol_core.message import Message
 from pywayland.protocol_core.resource import Resource
+from pywayland.scanner.argument import ArgumentType
+from pywayland.server.display import Display
 from pywayland.server.listener import Listener
 
 log = logging.getLogger("llmos.compositor")
 
 # Live resources by address: the only strong reference keeping them alive (pywayland relies on a
 # reference cycle that the garbage collector may break while libwayland still points at it).
-RESOURCES: dict[int, Resource] = {}
+RESOURCES: dict[int, Resource[Any]] = {}
+# The client each adopted resource belonged to, kept after its destruction for per-client tables.
+_owners: weakref.WeakKeyDictionary[Resource[Any], int] = weakref.WeakKeyDictionary()
+R = TypeVar("R", bound=Resource[Any])
 # Live resource count per client address: a client creating objects without bound is disconnected.
 MAX_OBJECTS_PER_CLIENT = 20_000
 _per_client: dict[int, int] = {}
@@ -73,14 +81,21 @@ wl_ffi.cdef(_CDEF)
 wl = wl_ffi.dlopen(_bundled_server_library())
 
 
-def address(pointer: Any) -> int:
+def address(pointer: Resource[Any] | ffi.CData | None) -> int:
     """The integer address of a pywayland cdata pointer (or of a Resource)."""
-    if isinstance(pointer, Resource):
-        pointer = pointer._ptr
-    return int(ffi.cast("uintptr_t", pointer))
+    cdata = pointer._ptr if isinstance(pointer, Resource) else pointer
+    if cdata is None:
+        raise ValueError("no address: the object was already destroyed")
+    return int(ffi.cast("uintptr_t", cdata))
 
 
-def wl_resource(pointer: Any) -> Any:
+def alive(resource: Resource[Any]) -> bool:
+    """Whether libwayland still holds the resource: false once a request, a protocol error or the
+    client's disconnect destroyed it, after which no event may be sent on it."""
+    return resource._ptr is not None
+
+
+def wl_resource(pointer: Resource[Any] | ffi.WlResource) -> Any:  # a cdata of the untyped `wl`
     """The same `struct wl_resource *` as a cdata of our ABI-mode `wl` library."""
     return wl_ffi.cast("struct wl_resource *", address(pointer))
 
@@ -88,25 +103,38 @@ def wl_resource(pointer: Any) -> Any:
 class ProtocolError(Exception):
     """Raised by a request handler: the client gets this error on `resource` and is disconnected."""
 
-    def __init__(self, resource: Resource | Any, code: int, message: str) -> None:
+    def __init__(self, resource: Resource[Any] | ffi.WlResource, code: int, message: str) -> None:
         super().__init__(message)
         self.resource = resource
         self.code = code
         self.message = message
 
 
-def post_error(resource: Resource | Any, code: int, message: str) -> None:
+def _pointer(resource: Resource[Any] | ffi.WlResource) -> ffi.WlResource | None:
+    """The `struct wl_resource *` of a resource (or a raw one as is); None once it was destroyed."""
+    return resource._ptr if isinstance(resource, Resource) else resource
+
+
+def post_error(resource: Resource[Any] | ffi.WlResource, code: int, message: str) -> None:
     """Send a protocol error (the client is disconnected once it is flushed)."""
-    pointer = resource._ptr if isinstance(resource, Resource) else resource
+    pointer = _pointer(resource)
     if pointer is not None:
         log.info("protocol error %d: %s", code, message)
         lib.wl_resource_post_error(pointer, code, message.replace("%", "%%").encode())
 
 
-def client_of(resource: Resource | Any) -> int:
-    """The address of the wl_client owning a resource: our key for per-client state."""
-    pointer = resource._ptr if isinstance(resource, Resource) else resource
+def client_of(resource: Resource[Any] | ffi.WlResource) -> int:
+    """The address of the wl_client owning a live resource."""
+    pointer = _pointer(resource)
+    if pointer is None:
+        raise ValueError("the resource was already destroyed")
     return address(lib.wl_resource_get_client(pointer))
+
+
+def owner(resource: Resource[Any]) -> int:
+    """The address of the wl_client an adopted resource belongs to, also after its destruction: our key
+    for per-client state."""
+    return _owners[resource]
 
 
 def client_credentials(client: int) -> tuple[int, int, int]:
@@ -123,12 +151,12 @@ def implementation_error(client: int, message: str) -> None:
 class _Request:
     """Decodes one request's arguments the server way (defects 2 and 3)."""
 
-    def __init__(self, message: Any) -> None:
+    def __init__(self, message: Message) -> None:
         self.name = message.name
         self.arguments = message.arguments
 
-    def c_to_arguments(self, c_args: Any) -> list[Any]:
-        values: list[Any] = []
+    def c_to_arguments(self, c_args: ffi.WlArgument) -> list[object]:
+        values: list[object] = []
         for index, argument in enumerate(self.arguments):
             value = c_args[index]
             kind = argument.argument_type
@@ -158,15 +186,17 @@ class _Request:
         return values
 
 
-class _ServerDispatcher(Dispatcher):
+class _ServerDispatcher(Dispatcher, Generic[R]):
     """Routes request `name` to `impl.name(resource, *args)`; errors become protocol errors."""
 
-    def __init__(self, messages: list[Any], impl: Any, on_destroy: Callable[[Resource], None] | None) -> None:
+    def __init__(self, messages: list[Message], impl: object, on_destroy: Callable[[R], None] | None) -> None:
         super().__init__(messages, destructor=True)
-        self.messages = [_Request(message) for message in messages]
+        # pywayland's dispatcher_func decodes through .messages[opcode].c_to_arguments and calls
+        # .destructor; its stub types them as Message and None, which these stand in for.
+        self.messages = [_Request(message) for message in messages]  # type: ignore[misc]
         self.impl = impl
         self.on_destroy = on_destroy
-        self.destructor = _destroyed
+        self.destructor = _destroyed  # type: ignore[assignment]
 
     def __getitem__(self, opcode_or_name: str | int) -> Callable[..., None]:
         opcode = self._names[opcode_or_name] if isinstance(opcode_or_name, str) else opcode_or_name
@@ -177,12 +207,12 @@ class _ServerDispatcher(Dispatcher):
         return _guarded(handler, name)
 
 
-def _destroy_request(resource: Resource) -> None:
+def _destroy_request(resource: Resource[Any]) -> None:
     resource.destroy()
 
 
-def _guarded(handler: Callable[..., Any] | None, name: str) -> Callable[..., None]:
-    def call(resource: Resource, *args: Any) -> None:
+def _guarded(handler: Callable[..., object] | None, name: str) -> Callable[..., None]:
+    def call(resource: Resource[Any], *args: object) -> None:
         if handler is None:
             return
         try:
@@ -191,24 +221,24 @@ def _guarded(handler: Callable[..., Any] | None, name: str) -> Callable[..., Non
             post_error(error.resource, error.code, error.message)
         except Exception:
             log.error("request %s.%s failed:\n%s", resource.interface.name, name, traceback.format_exc())
-            if resource._ptr is not None:
+            if alive(resource):
                 implementation_error(client_of(resource), f"{resource.interface.name}.{name} failed")
     return call
 
 
-def _destroyed(resource: Resource) -> None:
+def _destroyed(resource: Resource[Any]) -> None:
     """libwayland destroyed the resource (request, error or disconnect): drop our references."""
-    key = address(resource._ptr) if resource._ptr is not None else None
-    if key is not None:
-        RESOURCES.pop(key, None)
-        client = getattr(resource, "client", None)
-        if client in _per_client:
+    if resource._ptr is not None:
+        RESOURCES.pop(address(resource._ptr), None)
+        client = _owners.get(resource)
+        if client is not None and client in _per_client:
             _per_client[client] -= 1
             if _per_client[client] <= 0:
                 del _per_client[client]
     dispatcher = resource.dispatcher
-    callback = dispatcher.on_destroy
-    dispatcher.on_destroy = None
+    callback = None
+    if isinstance(dispatcher, _ServerDispatcher):  # always: only it installs this destructor
+        callback, dispatcher.on_destroy = dispatcher.on_destroy, None
     resource._ptr = None
     if callback is not None:
         try:
@@ -217,16 +247,17 @@ def _destroyed(resource: Resource) -> None:
             log.error("destroy handler of %s failed:\n%s", resource.interface.name, traceback.format_exc())
 
 
-def adopt(resource: Resource, impl: Any = None,
-          on_destroy: Callable[[Resource], None] | None = None) -> Resource:
+def adopt(resource: R, impl: object = None, on_destroy: Callable[[R], None] | None = None) -> R:
     """Make a freshly created resource dispatch its requests to `impl` (defect 1) and keep it alive."""
+    pointer = resource._ptr
+    if pointer is None:
+        raise ValueError(f"cannot adopt a destroyed {resource.interface.name}")
     resource.dispatcher = _ServerDispatcher(resource.interface.requests, impl, on_destroy)
-    lib.wl_resource_set_dispatcher(resource._ptr, lib.dispatcher_func, resource._handle, resource._handle,
+    lib.wl_resource_set_dispatcher(pointer, lib.dispatcher_func, resource._handle, resource._handle,
                                    lib.resource_destroy_func)
-    key = address(resource._ptr)
-    RESOURCES[key] = resource
+    RESOURCES[address(pointer)] = resource
     client = client_of(resource)
-    resource.client = client
+    _owners[resource] = client
     count = _per_client.get(client, 0) + 1
     _per_client[client] = count
     if count > MAX_OBJECTS_PER_CLIENT:
@@ -235,9 +266,11 @@ def adopt(resource: Resource, impl: Any = None,
     return resource
 
 
-def create(resource_class: type[Resource], parent: Resource, new_id: int, impl: Any = None,
-           on_destroy: Callable[[Resource], None] | None = None, version: int | None = None) -> Resource:
+def create(resource_class: type[R], parent: Resource[Any], new_id: int, impl: object = None,
+           on_destroy: Callable[[R], None] | None = None, version: int | None = None) -> R:
     """Create the object a client asked for with a new_id argument (defect 2)."""
+    if parent._ptr is None:
+        raise ValueError(f"{parent.interface.name} was already destroyed")
     client = lib.wl_resource_get_client(parent._ptr)
     resource = resource_class(client, version or parent.version, new_id)
     if resource._ptr == ffi.NULL:
@@ -246,37 +279,38 @@ def create(resource_class: type[Resource], parent: Resource, new_id: int, impl: 
     return adopt(resource, impl, on_destroy)
 
 
-def create_server_object(resource_class: type[Resource], peer: Resource, impl: Any = None,
-                         on_destroy: Callable[[Resource], None] | None = None) -> Resource:
+def create_server_object(resource_class: type[R], peer: Resource[Any], impl: object = None,
+                         on_destroy: Callable[[R], None] | None = None) -> R:
     """Create an object on the server's initiative (id 0: libwayland picks one), e.g. wl_data_offer."""
     return create(resource_class, peer, 0, impl, on_destroy)
 
 
-def make_global(display: Any, interface: Any, version: int, bind: Callable[[Resource], None]) -> Any:
+def make_global(display: Display, interface: type[Interface], version: int,
+                bind: Callable[[Resource[Any]], object]) -> Global[Any]:
     """A global whose bind handler cannot crash the compositor."""
     glob = interface.global_class(display, version=version)
 
-    def bound(resource: Resource) -> None:
+    def bound(resource: Resource[Any]) -> None:
         try:
             bind(resource)
         except Exception:
             log.error("binding %s failed:\n%s", interface.name, traceback.format_exc())
-            if resource._ptr is not None:
+            if alive(resource):
                 implementation_error(client_of(resource), f"binding {interface.name} failed")
 
-    glob.bind_func = bound
+    glob.bind_func = bound  # type: ignore[assignment]  # pywayland's stub says type[T]; it is the callback
     return glob
 
 
-def _post_event(self: Resource, opcode: int, *args: Any) -> None:
+def _post_event(self: Resource[Any], opcode: int, *args: Any) -> None:
     """Marshal an event, arrays included (defect 4); events to dead or too-old resources are dropped."""
     if self._ptr is None:
         return
     message = self.interface.events[opcode]
     if message.version is not None and self.version < message.version:
         return
-    c_args = ffi.new("union wl_argument []", max(1, len(message.arguments)))
-    keep: list[Any] = []
+    c_args: ffi.WlArgument = ffi.new("union wl_argument []", max(1, len(message.arguments)))
+    keep: list[ffi.CData] = []
     for index, (argument, value) in enumerate(zip(message.arguments, args, strict=True)):
         slot = c_args[index]
         kind = argument.argument_type
@@ -292,7 +326,7 @@ def _post_event(self: Resource, opcode: int, *args: Any) -> None:
             if value is None:
                 slot.s = ffi.NULL
             else:
-                text = ffi.new("char []", value.encode())
+                text: ffi.CharCData = ffi.new("char []", value.encode())
                 keep.append(text)
                 slot.s = text
         elif kind in (ArgumentType.Object, ArgumentType.NewId):
@@ -300,9 +334,9 @@ def _post_event(self: Resource, opcode: int, *args: Any) -> None:
             slot.o = ffi.NULL if pointer is None else ffi.cast("struct wl_object *", pointer)
         elif kind == ArgumentType.Array:
             data = bytes(value)
-            array = ffi.new("struct wl_array *")
-            storage = ffi.new("char []", max(1, len(data)))
-            ffi.memmove(storage, data, len(data))
+            array: ffi.WlArray = ffi.new("struct wl_array *")
+            storage: ffi.CData = ffi.new("char []", max(1, len(data)))
+            ffi.buffer(storage, len(data))[:] = data
             array.size = array.alloc = len(data)
             array.data = storage
             keep += [array, storage]
@@ -316,12 +350,14 @@ Resource._post_event = _post_event  # type: ignore[method-assign]
 class DestroyWatch:
     """Calls `callback` once when a libwayland-owned resource (e.g. a wl_buffer) is destroyed."""
 
-    def __init__(self, pointer: Any, callback: Callable[[], None]) -> None:
+    def __init__(self, pointer: ffi.WlResource, callback: Callable[[], None]) -> None:
         self._callback: Callable[[], None] | None = callback
-        self._listener: Listener | None = Listener(self._notify)
-        lib.wl_resource_add_destroy_listener(pointer, self._listener._ptr)
+        listener = Listener(self._notify)
+        self._listener: Listener | None = listener
+        assert listener._ptr is not None  # Listener's constructor sets it
+        lib.wl_resource_add_destroy_listener(pointer, listener._ptr)
 
-    def _notify(self, _listener: Listener, _data: Any) -> None:
+    def _notify(self, _listener: Listener, _data: object) -> None:
         callback = self._callback
         self.cancel()
         if callback is not None:
@@ -334,13 +370,14 @@ class DestroyWatch:
         self._callback = None
 
 
-def event_loop_fd(display: Any) -> int:
+def event_loop_fd(display: Display) -> int:
     """The epoll fd of the display's wl_event_loop, for asyncio's add_reader."""
+    assert display._ptr is not None, "the display was destroyed"
     loop = lib.wl_display_get_event_loop(display._ptr)
-    return wl.wl_event_loop_get_fd(wl_ffi.cast("struct wl_event_loop *", address(loop)))
+    return int(wl.wl_event_loop_get_fd(wl_ffi.cast("struct wl_event_loop *", address(loop))))
 
 
-def set_max_buffer_size(display: Any, size: int) -> None:
+def set_max_buffer_size(display: Display, size: int) -> None:
     """Bound what libwayland buffers for a client that stops reading (it is then disconnected)."""
     with contextlib.suppress(AttributeError):  # libwayland < 1.23 lacks it
         wl.wl_display_set_default_max_buffer_size(

@@ -164,6 +164,7 @@ class Window:
     min_size: tuple[int, int] = (0, 0)
     max_size: tuple[int, int] = (0, 0)
     fullscreen: bool = False
+    maximized: bool = False
     saved: tuple[int, int] | None = None  # position before fullscreen/tiling
 
     @property

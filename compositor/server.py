@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cairocffi as cairo
-from pywayland.server import Display
+from pywayland.protocol.wayland import WlCallbackResource
+from pywayland.server.display import Display
 
 from llmos import ipc, paths
 from llmos.compositor import compat
@@ -28,32 +30,39 @@ from llmos.compositor.protocol.data import DataDeviceManager
 from llmos.compositor.protocol.output import OutputGlobal
 from llmos.compositor.protocol.seat import Keymap, Seat
 from llmos.compositor.protocol.xdg import WmBaseGlobal
-from llmos.compositor.scene import Rect, Scene, Surface
+from llmos.compositor.scene import Rect, Scene, Surface, Window
 from llmos.compositor.shell.toasts import Toasts
 from llmos.compositor.wm import WindowManager
+from llmos.settings import ShellSettings
+
+if TYPE_CHECKING:
+    from llmos.compositor.shell.shell import Shell
 
 CURSOR_SIZE = 16
 
 
-@dataclass
-class Settings:
-    runtime_dir: Path = Path("/run/llmos/wayland")
-    socket_name: str = "wayland-0"
-    control_socket: Path = field(default_factory=lambda: paths.socket_path("compositor"))
-    hal_socket: Path | None = field(default_factory=lambda: paths.socket_path("hal"))
-    mode: str = "desktop"
-    tiling: bool = False
-    hide_cursor: bool = False
-    layout: str = "us"
-    variant: str = ""
-    options: str = ""
-    launcher_keys: tuple[str, ...] = ("super", "ctrl+space")
-    background: tuple[float, float, float] = (0.13, 0.19, 0.25)
-    shell: Any = None  # a shell.ShellConfig: draw the OS shell (None or enabled=False: no shell)
+@dataclass(frozen=True)
+class CompositorOptions:
+    """What the compositor runs with, gathered from several sections of llmos.toml (their defaults are
+    declared in llmos/settings/sections.py; compositor/settings.py builds this)."""
+
+    runtime_dir: Path
+    socket_name: str
+    control_socket: Path
+    hal_socket: Path | None
+    mode: str
+    tiling: bool
+    hide_cursor: bool
+    layout: str
+    variant: str
+    options: str
+    launcher_keys: tuple[str, ...]
+    background: tuple[float, float, float]
+    shell: ShellSettings | None  # draw the OS shell (None or enabled=False: no shell)
 
 
 class Compositor:
-    def __init__(self, settings: Settings, output: Output) -> None:
+    def __init__(self, settings: CompositorOptions, output: Output) -> None:
         self.settings = settings
         self.output = output
         self.display = Display()
@@ -73,20 +82,20 @@ class Compositor:
         self.router = InputRouter(self, settings.launcher_keys)
         self.ipc = ipc.Server(ipc.handlers(self))
         self.toasts = Toasts(self.scene)  # the one toast system, shell or not
-        self.shell: Any = None
+        self.shell: Shell | None = None
         if settings.shell is not None and settings.shell.enabled:
             # imported here: Pango and the SDK renderer load only when there is a shell
             from llmos.compositor.shell.shell import Shell
 
             self.shell = Shell(self, settings.shell, paths.socket_path("kernel"))
         self.frames_presented = 0
-        self._callbacks: list[Any] = []  # committed, waiting for the next repaint
-        self._in_flight: list[Any] = []  # waiting for the frame being presented
+        self._callbacks: list[WlCallbackResource] = []  # committed, waiting for the next repaint
+        self._in_flight: list[WlCallbackResource] = []  # waiting for the frame being presented
         self._repaint_handle: asyncio.Handle | None = None
         self._flip_pending = False
         self._last_frame = 0.0
         self._cursor_rect = Rect(0, 0, 0, 0)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.scene.damage()
 
@@ -132,7 +141,7 @@ class Compositor:
             self.output.close()
             self.seat.keymap.close()
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Coroutine[object, object, object]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -154,7 +163,7 @@ class Compositor:
             self._spawn(self.ipc.broadcast(event, data))
 
     # frames
-    def queue_frame_callbacks(self, callbacks: list[Any]) -> None:
+    def queue_frame_callbacks(self, callbacks: list[WlCallbackResource]) -> None:
         self._callbacks += callbacks
         self.schedule_repaint()
 
@@ -195,7 +204,7 @@ class Compositor:
         callbacks, self._in_flight = self._in_flight, []
         stamp = now_ms()
         for callback in callbacks:
-            if callback._ptr is not None:
+            if compat.alive(callback):
                 callback.done(stamp)
                 callback.destroy()
         self.flush()
@@ -286,7 +295,7 @@ class Compositor:
     async def rpc_windows(self, conn: ipc.Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
         return [self.wm.describe(w) for w in self.scene.windows if not w.popup]
 
-    def _window(self, params: dict[str, Any]) -> Any:
+    def _window(self, params: dict[str, Any]) -> Window:
         window = self.wm.window(int(params.get("id", -1)))
         if window is None:
             raise ipc.RpcError(ipc.ErrorCode.NO_SUCH_WINDOW, f"no window with id {params.get('id')!r}")

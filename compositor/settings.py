@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from llmos import config, paths
-from llmos.compositor.server import Settings
+from llmos.compositor.server import CompositorOptions
 from llmos.settings import CompositorSettings, default_of
 
 
@@ -15,10 +15,11 @@ def _colour(text: str) -> tuple[float, float, float]:
     text = text.lstrip("#")
     if len(text) != 6:
         raise ValueError(f"colour {text!r} is not #rrggbb")
-    return tuple(int(text[i:i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
+    red, green, blue = (int(text[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    return red, green, blue
 
 
-def load(cfg: config.Config | None = None) -> tuple[Settings, dict[str, Any], list[str]]:
+def load(cfg: config.Config | None = None) -> tuple[CompositorOptions, dict[str, Any], list[str]]:
     """Settings, the display options (backend, rotation, size, device) and located problems."""
     cfg = cfg or config.load()
     problems = [str(p) for p in cfg.problems]
@@ -31,7 +32,7 @@ def load(cfg: config.Config | None = None) -> tuple[Settings, dict[str, Any], li
     except ValueError as error:
         problems.append(f"compositor.background: {error}")
         background = _colour(default_of(CompositorSettings, "background"))
-    settings = Settings(
+    settings = CompositorOptions(
         runtime_dir=Path(own.runtime_dir), socket_name=own.socket,
         control_socket=paths.socket_path("compositor"), hal_socket=paths.socket_path("hal"),
         mode=values.system.mode, tiling=own.tiling, hide_cursor=kiosk.hide_cursor,

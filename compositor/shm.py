@@ -9,9 +9,9 @@ we never hold a pointer into client memory past the commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import cairocffi as cairo
+from pywayland import ffi
 
 from llmos.compositor.compat import wl, wl_ffi, wl_resource
 
@@ -44,7 +44,7 @@ MAX_SIDE = 8192
 MAX_BYTES = 128 << 20
 
 
-def copy_buffer(buffer: Any, previous: Image | None, rows: tuple[int, int] | None) -> Image:
+def copy_buffer(buffer: ffi.WlResource, previous: Image | None, rows: tuple[int, int] | None) -> Image:
     """Copy `buffer` (a wl_buffer resource pointer); only `rows` (y0, y1) when `previous` matches."""
     shm = wl.wl_shm_buffer_get(wl_resource(buffer))
     if shm == wl_ffi.NULL:
@@ -82,6 +82,6 @@ def copy_buffer(buffer: Any, previous: Image | None, rows: tuple[int, int] | Non
     return image
 
 
-def release(buffer: Any) -> None:
+def release(buffer: ffi.WlResource) -> None:
     """wl_buffer.release: the client may reuse the buffer."""
     wl.wl_resource_post_event(wl_resource(buffer), 0)

@@ -153,7 +153,7 @@ class WindowManager:
         self._fill_screen(window, on)
 
     def set_maximized(self, window: Window, on: bool) -> None:
-        window.maximized = on  # type: ignore[attr-defined]
+        window.maximized = on
         if self.mode != "kiosk":
             self._fill_screen(window, on)
 

@@ -86,7 +86,7 @@ def run_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     net = subparsers.add_parser("net", help="network links, addresses, routes and DHCP leases")
     net.add_argument("--json", action="store_true", help="print hal's answer as JSON")
     net.set_defaults(run=run_net)

@@ -51,14 +51,16 @@ class Timing:
     max_retry: float = 32.0
 
     def retransmission(self) -> Iterator[float]:
-        return randomized_increasing_backoff(self.first_retry * self.scale, self.max_retry * self.scale)
+        delays: Iterator[float] = randomized_increasing_backoff(self.first_retry * self.scale,
+                                                                self.max_retry * self.scale)
+        return delays
 
     def timeouts(self) -> dict[fsm.State, float]:
         base = {fsm.State.REBOOTING: 10, fsm.State.REQUESTING: 30, fsm.State.SELECTING: 15 * 60}
         return {state: seconds * self.scale for state, seconds in base.items()}
 
 
-class StoredLease(JSONFileLease):
+class StoredLease(JSONFileLease):  # type: ignore[misc]  # pyroute2 ships no type information
     """A lease kept in `directory` (run dir), whose timers are scaled by `time_scale`."""
 
     directory: ClassVar[Path] = Path("/run/llmos/hal/leases")
@@ -75,7 +77,7 @@ class StoredLease(JSONFileLease):
     def _seconds_til_timer(self, value: int) -> float | None:
         if value == -1 or value == 0xFFFFFFFF:
             return None  # infinite
-        return self.obtained + value * self.time_scale - time.time()
+        return float(self.obtained + value * self.time_scale - time.time())
 
     def at(self, seconds_from_now: float | None) -> float | None:
         return None if seconds_from_now is None else time.time() + seconds_from_now
@@ -140,7 +142,7 @@ def reply_problem(message: ReceivedDHCPMessage, our_mac: str) -> str | None:
     return None
 
 
-class CheckedSocket(AsyncDHCP4Socket):
+class CheckedSocket(AsyncDHCP4Socket):  # type: ignore[misc]  # pyroute2 ships no type information
     """The pyroute2 raw DHCP socket, but it only ever returns replies that are safe to act on."""
 
     ignored = 0
@@ -159,7 +161,7 @@ class CheckedSocket(AsyncDHCP4Socket):
             LOG.warning("%s: ignoring DHCP packet (%d bytes): %s", self.ifname, len(raw), problem)
 
 
-class CheckedClient(AsyncDHCPClient):
+class CheckedClient(AsyncDHCPClient):  # type: ignore[misc]  # pyroute2 ships no type information
     def __init__(self, config: ClientConfig) -> None:
         super().__init__(config)
         self._sock = CheckedSocket(config.interface)  # the base class's socket is not open yet
@@ -192,7 +194,7 @@ class DhcpLink:
         config = ClientConfig(
             interface=self.ifname, lease_type=self.lease_type,
             hooks=[self._hook(trigger) for trigger in Trigger],
-            timeouts=self.timing.timeouts(),  # type: ignore[arg-type]
+            timeouts=self.timing.timeouts(),
             retransmission=self.timing.retransmission,
             handle_signals=False, release=False, write_pidfile=False,
             vendor_id="llmos", host_name=socket.gethostname(),

@@ -29,7 +29,8 @@ class KeyboardLayout:
 def _compile(layout: str, variant: str, options: str) -> str:
     keymap = xkb.Context().keymap_new_from_names(layout=layout, variant=variant or None,
                                                  options=options or None)
-    return keymap.get_as_string()
+    text: str = keymap.get_as_string()  # xkbcommon ships no type information
+    return text
 
 
 def compile_keymap(layout: str = "us", variant: str = "", options: str = "") -> KeyboardLayout:

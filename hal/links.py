@@ -153,8 +153,10 @@ class NetworkManager:
             link.dhcp = DhcpLink(link.name, self._on_lease, self.lease_dir, self.timing)
             await link.dhcp.start()
             return
+        address = link.config.address
+        assert address is not None  # netconfig gives every non-DHCP link an address
         try:
-            await self._apply(link, str(link.config.address.ip), link.config.address.network.prefixlen,
+            await self._apply(link, str(address.ip), address.network.prefixlen,
                               str(link.config.gateway) if link.config.gateway else None,
                               [str(d) for d in link.config.dns], list(link.config.search))
         except NetlinkError as error:
@@ -201,7 +203,7 @@ class NetworkManager:
         """Set one address (replacing any we set before), the default route and DNS."""
         assert self._ipr is not None
         stale = [item for item in link.configured if item != (address, prefix)]
-        lifetime: dict[str, int] = {}
+        lifetime: dict[str, dict[str, int]] = {}
         if lease is not None and lease.expiration_in:
             valid = max(int(lease.expiration_in), 1)
             lifetime = {"IFA_CACHEINFO": {"ifa_valid": valid, "ifa_preferred": valid}}

@@ -8,11 +8,13 @@ refuses to touch a link whose entry has an error.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmos import paths
+from llmos.settings import NetworkSettings
 
 ALLOWED_KEYS = {"address", "gateway", "dns", "dhcp", "search"}
 
@@ -31,8 +33,8 @@ class InterfaceConfig:
 
 @dataclass
 class NetworkConfig:
-    manage: bool = True
-    dhcp: bool = True  # DHCP on wired links that have no entry of their own
+    manage: bool
+    dhcp: bool  # DHCP on wired links that have no entry of their own
     interfaces: dict[str, InterfaceConfig] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # interface name -> located error
     resolv_conf: Path = field(default_factory=lambda: paths.run_dir() / "resolv.conf")
@@ -109,13 +111,14 @@ def parse_interface(name: str, table: Any) -> InterfaceConfig:
     return InterfaceConfig(name, dhcp, address, gateway, dns, tuple(search_raw))
 
 
-def parse_network(section: dict[str, Any]) -> NetworkConfig:
-    """Build a NetworkConfig; errors land in .errors (per interface) instead of raising."""
-    config = NetworkConfig(manage=bool(section.get("manage", True)), dhcp=bool(section.get("dhcp", True)))
-    if "resolv_conf" in section:
-        config.resolv_conf = Path(str(section["resolv_conf"]))
-    interfaces = section.get("interfaces", {})
-    if not isinstance(interfaces, dict):
+def parse_network(network: NetworkSettings) -> NetworkConfig:
+    """Build a NetworkConfig from the [network] settings; errors land in .errors (per interface)
+    instead of raising."""
+    config = NetworkConfig(manage=network.manage, dhcp=network.dhcp)
+    if network.resolv_conf is not None:
+        config.resolv_conf = Path(network.resolv_conf)
+    interfaces = network.interfaces
+    if not isinstance(interfaces, Mapping):
         config.errors["*"] = "network.interfaces: expected a table of tables"
         return config
     for name, table in interfaces.items():

@@ -59,7 +59,7 @@ class Hal:
         self.registry.start()
         for summary in self.registry.list("input"):
             self.input.on_udev("add", summary)
-        net_config = parse_network(self.cfg.section("network"))
+        net_config = parse_network(self.cfg.settings.network)
         if self._want_network and net_config.manage:
             scale = float(os.environ.get(TIME_SCALE_ENV, "1") or 1)
             self.network = NetworkManager(net_config, self._publish_async,

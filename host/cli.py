@@ -60,7 +60,7 @@ def _bench_boot(args: argparse.Namespace) -> int:
     return bench.boot(args.variant, runs=args.runs, uefi=args.uefi)
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     image_parser = subparsers.add_parser("image", help="build the OS image")
     image_commands = image_parser.add_subparsers(dest="image_command", required=True)
     build = image_commands.add_parser("build", help="build a disk image with mkosi (shows progress)")

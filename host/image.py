@@ -184,9 +184,10 @@ def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str
     output_root = output_root or REPO / "build"
     output = output_root / "images" / variant
     output.mkdir(parents=True, exist_ok=True)
-    steps = [("1/4 Python dependencies", lambda: dependency_tree(progress)),
-             ("2/4 LLM OS code", lambda: code_tree(output_root / "trees", progress)),
-             ("3/4 embedded model", lambda: model_tree(progress))]
+    steps: list[tuple[str, Callable[[], Path]]] = [
+        ("1/4 Python dependencies", lambda: dependency_tree(progress)),
+        ("2/4 LLM OS code", lambda: code_tree(output_root / "trees", progress)),
+        ("3/4 embedded model", lambda: model_tree(progress))]
     trees = []
     for title, step in steps:
         progress(f"[{title}]")

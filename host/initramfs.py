@@ -137,11 +137,17 @@ def _resolve_in_tree(root: Path, path: str) -> str:
     raise RuntimeError(f"symlink loop resolving {path}")
 
 
+def _module_file(module: modulefinder.Module) -> str | None:
+    """The module's __file__: modulefinder sets it, typeshed's stub of Module leaves it out."""
+    file: str | None = vars(module).get("__file__")
+    return file
+
+
 def add_python(archive: Archive, root: Path, stage1: Path, done: set[str]) -> None:
     stdlib = root / "usr/lib/python3.11"
     finder = modulefinder.ModuleFinder(path=[str(stdlib), str(stdlib / "lib-dynload")])
     finder.run_script(str(stage1))
-    files = {module.__file__ for module in finder.modules.values() if module.__file__}
+    files = {file for module in finder.modules.values() if (file := _module_file(module))}
     # The interpreter imports these itself at start-up, before any script line runs.
     for startup in ["encodings", "codecs.py", "io.py", "abc.py", "os.py", "stat.py", "posixpath.py",
                     "genericpath.py", "_collections_abc.py", "_sitebuiltins.py", "site.py"]:

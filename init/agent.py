@@ -16,9 +16,17 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any, TypedDict
 
 PORT_NAME = "org.llmos.agent"
 OUTPUT_LIMIT = 1 << 20
+
+
+class Answer(TypedDict):
+    id: object  # the request's id, echoed
+    rc: int
+    stdout: str
+    stderr: str
 
 
 def find_port() -> Path | None:
@@ -29,27 +37,29 @@ def find_port() -> Path | None:
     return None
 
 
-async def run(request: dict) -> dict:
+async def run(request: dict[str, Any]) -> Answer:
+    """`request` is a parsed JSON line: its fields are checked or converted here."""
     argv = request.get("argv")
-    answer: dict = {"id": request.get("id")}
+    request_id = request.get("id")
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-        return answer | {"rc": 127, "stdout": "", "stderr": "agent: argv must be a non-empty list of strings"}
+        return Answer(id=request_id, rc=127, stdout="",
+                      stderr="agent: argv must be a non-empty list of strings")
     try:
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=True)
     except OSError as error:
-        return answer | {"rc": 127, "stdout": "", "stderr": f"agent: {error}"}
+        return Answer(id=request_id, rc=127, stdout="", stderr=f"agent: {error}")
     try:
         stdout, stderr = await asyncio.wait_for(
             process.communicate(str(request.get("input", "")).encode()), float(request.get("timeout", 60)))
     except TimeoutError:
         os.killpg(process.pid, 9)
         await process.wait()
-        return answer | {"rc": 124, "stdout": "", "stderr": "agent: timed out"}
-    return answer | {"rc": process.returncode,
-                     "stdout": stdout[:OUTPUT_LIMIT].decode(errors="replace"),
-                     "stderr": stderr[:OUTPUT_LIMIT].decode(errors="replace")}
+        return Answer(id=request_id, rc=124, stdout="", stderr="agent: timed out")
+    return Answer(id=request_id, rc=await process.wait(),  # communicate() waited: this is its exit code
+                  stdout=stdout[:OUTPUT_LIMIT].decode(errors="replace"),
+                  stderr=stderr[:OUTPUT_LIMIT].decode(errors="replace"))
 
 
 async def serve(port: Path) -> None:
@@ -63,13 +73,13 @@ async def serve(port: Path) -> None:
         asyncio.streams.FlowControlMixin, os.fdopen(os.dup(fd), "wb", 0))
     out = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
     print(f"agent: serving on {port}", flush=True)
-    pending: set[asyncio.Task] = set()
+    pending: set[asyncio.Task[None]] = set()
 
     async def handle(line: bytes) -> None:
         try:
             request = json.loads(line)
         except ValueError as error:
-            request, answer = {}, {"id": None, "rc": 2, "stdout": "", "stderr": f"agent: bad JSON: {error}"}
+            answer = Answer(id=None, rc=2, stdout="", stderr=f"agent: bad JSON: {error}")
         else:
             answer = await run(request)
         out.write(json.dumps(answer).encode() + b"\n")

@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from llmos import ipc, paths
+
+Command = Callable[[argparse.Namespace], int]
 
 
 def _call(method: str, **params: Any) -> Any:
@@ -24,7 +27,9 @@ def _ago(since: float) -> str:
     return f"{seconds // 3600}h"
 
 
-def _run(fn):  # wraps a command: connection problems become one line
+def _run(fn: Command) -> Command:
+    """Wraps a command: connection problems become one line."""
+
     def wrapped(args: argparse.Namespace) -> int:
         try:
             return fn(args)
@@ -83,7 +88,7 @@ async def _follow(service: str, lines: int) -> None:
         await client.close()
 
 
-def _simple(method: str):
+def _simple(method: str) -> Command:
     @_run
     def run(args: argparse.Namespace) -> int:
         params = {"service": args.service} if hasattr(args, "service") else {}
@@ -94,7 +99,7 @@ def _simple(method: str):
     return run
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sub = subparsers.add_parser("status", help="services and their states")
     sub.set_defaults(run=status)
     sub = subparsers.add_parser("logs", help="a service's recent output (or 'init')")

@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from llmos import config as llmos_config
@@ -39,12 +40,15 @@ def _cmdline() -> str:
         return ""
 
 
-def _exception_handler(supervisor: Supervisor):
-    def handle(_loop: asyncio.AbstractEventLoop, context: dict) -> None:
+ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, object]], None]
+
+
+def _exception_handler(supervisor: Supervisor) -> ExceptionHandler:
+    def handle(_loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
         error = context.get("exception")
         detail = f"{type(error).__name__}: {error}" if error else context.get("message", "?")
         supervisor.log(f"init: survived an error: {detail}")
-        if error is not None:
+        if isinstance(error, BaseException):  # asyncio's "exception" key always holds one
             for line in traceback.format_exception(error)[-6:]:
                 supervisor.init_log.append(line.rstrip())
 

@@ -132,6 +132,14 @@ def parse_service(raw: Any, where: str) -> tuple[Service | None, list[ConfigProb
     return _checked(service, where, problems)
 
 
+def _size(raw: object, where: str, problems: list[ConfigProblem]) -> str:
+    value = str(raw)
+    if not _SIZE.match(value):
+        problems.append(ConfigProblem(where, f"expected 'max' or a size like 512M, got {value!r}"))
+        value = "max"
+    return value
+
+
 def _checked(service: Service, where: str,
              problems: list[ConfigProblem]) -> tuple[Service | None, list[ConfigProblem]]:
     defaults = Service("x", ("x",))
@@ -140,13 +148,9 @@ def _checked(service: Service, where: str,
         if not isinstance(value, int | float) or value <= 0:
             problems.append(ConfigProblem(f"{where}.{key}", f"expected a positive number, got {value!r}"))
             service = replace(service, **{key: getattr(defaults, key)})
-    for key in ("memory_max", "pids_max"):
-        value = str(getattr(service, key))
-        if not _SIZE.match(value):
-            problems.append(ConfigProblem(f"{where}.{key}",
-                                          f"expected 'max' or a size like 512M, got {value!r}"))
-            value = "max"
-        service = replace(service, **{key: value})  # cgroup files take text, whatever TOML gave
+    # cgroup files take text, whatever TOML gave
+    service = replace(service, memory_max=_size(service.memory_max, f"{where}.memory_max", problems),
+                      pids_max=_size(service.pids_max, f"{where}.pids_max", problems))
     if service.restart not in RESTART_POLICIES:
         problems.append(ConfigProblem(f"{where}.restart", f"expected one of {', '.join(RESTART_POLICIES)}"))
         service = replace(service, restart="on-failure")

@@ -80,6 +80,10 @@ class Runner:
     def name(self) -> str:
         return self.service.name
 
+    @property
+    def failed(self) -> bool:
+        return self.state == State.FAILED
+
 
 def describe_exit(code: int) -> str:
     if code < 0:
@@ -318,8 +322,9 @@ class Supervisor:
         while not runner.exited.done():
             runner.wake.clear()
             woken = asyncio.ensure_future(runner.wake.wait())
+            either: list[asyncio.Future[Any]] = [runner.exited, woken]
             try:
-                await asyncio.wait([runner.exited, woken], return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 woken.cancel()
             self._check_fault(runner)
@@ -339,7 +344,7 @@ class Supervisor:
             if not await self._requirements(runner):
                 return
             if not self._spawn(runner):
-                if runner.state != State.FAILED:
+                if not runner.failed:  # _spawn gives up for good on what a retry cannot fix
                     await self._after_failure(runner, "could not start")
                 return
         if runner.state == State.STARTING and not await self._until_ready(runner):

@@ -117,7 +117,7 @@ def _with_registry(fn: Callable[[argparse.Namespace, Registry], int]) -> Command
 
 
 def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
-    records = registry.list()
+    records = registry.records()
     if args.json:
         print(json.dumps([{k: v for k, v in r.to_json().items() if k != "generatedCode"} for r in records]))
         return 0

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from llmos.kernel.launcher import RunningApp
+from llmos.kernel.launcher import AppInstance
 from llmos.kernel.registry import Record
 
 log = logging.getLogger("llmos.kernel.kiosk")
@@ -36,7 +36,7 @@ class Backoff:
 
 class Kiosk:
     def __init__(self, ref: str, resolve: Callable[[str], Record],
-                 launch: Callable[[Record, list[str]], Awaitable[RunningApp]],
+                 launch: Callable[[Record, list[str]], Awaitable[AppInstance]],
                  notify: Callable[[str], None], backoff: Backoff | None = None) -> None:
         self.ref = ref
         self.resolve = resolve
@@ -44,7 +44,7 @@ class Kiosk:
         self.notify = notify
         self.backoff = backoff or Backoff()
         self.restarts = 0
-        self.current: RunningApp | None = None
+        self.current: AppInstance | None = None
         self.problem: str | None = None
         self._task: asyncio.Task[None] | None = None
 

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
+from llmos.api import RunningApp
 from llmos.kernel.caps import Authority
+from llmos.kernel.caps.table import reserved
 from llmos.kernel.registry import Record
 from llmos.kernel.sandbox.manager import AppManager, AppProcess, LaunchError
 
@@ -25,7 +26,7 @@ log = logging.getLogger("llmos.kernel.launcher")
 _WINDOW_TITLE = re.compile(r"""ui\.Window\(\s*\{[^{}]*?\btitle\s*:\s*(['"])((?:(?!\1).){1,80})\1""")
 
 # (app, state, reason): state is launched | exited | crashed | stopped
-AppEventSink = Callable[["RunningApp", str, str | None], None]
+AppEventSink = Callable[["AppInstance", str, str | None], None]
 
 
 def app_title(record: Record) -> str:
@@ -44,7 +45,10 @@ def token_app_id(record: Record) -> str:
 
 
 @dataclass(eq=False)
-class RunningApp:
+class AppInstance:
+    """One running instance of a saved app, as the launcher keeps it: its token, grants and host
+    process. What the API shows of it is `row()`."""
+
     app_id: str            # this instance; unique among running apps
     token_app: str         # the id inside its token (storage, uid, audit)
     hash: str
@@ -62,10 +66,10 @@ class RunningApp:
     def pid(self) -> int:
         return self.process.pid
 
-    def to_json(self) -> dict[str, Any]:
-        return {"app_id": self.app_id, "hash": self.hash, "title": self.title, "pid": self.pid,
-                "state": self.state, "granted": self.granted,
-                "uptime_s": round(time.monotonic() - self.started, 3)}
+    def row(self) -> RunningApp:
+        """This instance as apps.running lists it."""
+        return RunningApp(self.app_id, self.hash, self.title, self.pid, self.state, tuple(self.granted),
+                          round(time.monotonic() - self.started, 3))
 
 
 class Launcher:
@@ -76,7 +80,7 @@ class Launcher:
         self.on_event = on_event
         self.renderer = renderer
         self.token_ttl = token_ttl
-        self.apps: dict[str, RunningApp] = {}
+        self.apps: dict[str, AppInstance] = {}
         self.titles: dict[str, str] = {}  # token app id -> title, known before the host is ready
         self._watchers: set[asyncio.Task[None]] = set()
 
@@ -88,11 +92,14 @@ class Launcher:
             n += 1
         return f"{base}.{n}"
 
-    async def launch(self, record: Record, granted: list[str]) -> RunningApp:
+    async def launch(self, record: Record, granted: list[str]) -> AppInstance:
         """Start `record` with a fresh token for `granted` (a subset of what it declares)."""
         unknown = sorted(set(granted) - set(record.capabilities))
         if unknown:
             raise ValueError(f"{record.short} does not declare {', '.join(unknown)}")
+        never = [(scope, why) for scope in sorted(set(granted)) if (why := reserved(scope)) is not None]
+        if never:  # the flow never asks for these; an apps.run naming one is refused here too
+            raise ValueError("; ".join(f"{scope} can never be granted: {why}" for scope, why in never))
         token_app = token_app_id(record)
         self.titles[token_app] = app_title(record)  # an app may notify while it loads
         token = self.authority.mint(token_app, sorted(set(granted)), self.token_ttl)
@@ -104,7 +111,7 @@ class Launcher:
             if isinstance(error, LaunchError):
                 raise RuntimeError(f"the app did not start: {error}") from None
             raise
-        app = RunningApp(self._instance_id(token_app), token_app, record.codeHash, self.titles[token_app],
+        app = AppInstance(self._instance_id(token_app), token_app, record.codeHash, self.titles[token_app],
                          sorted(set(granted)), process, token)
         self.apps[app.app_id] = app
         log.info("launched %s (%s) pid %d renderer %s scopes %s", app.app_id, app.title, app.pid,
@@ -115,8 +122,8 @@ class Launcher:
         task.add_done_callback(self._watchers.discard)
         return app
 
-    async def _watch(self, app: RunningApp) -> None:
-        code, status = await app.process.wait(timeout=None)  # type: ignore[arg-type]
+    async def _watch(self, app: AppInstance) -> None:
+        code, status = await app.process.wait(timeout=None)
         if app.stop_requested:
             state, reason = "stopped", "stopped on request"
         elif code == 0:
@@ -142,7 +149,7 @@ class Launcher:
         app.exited.set()
         self.on_event(app, state, reason)
 
-    async def stop(self, app_id: str, timeout: float = 5.0) -> RunningApp:
+    async def stop(self, app_id: str, timeout: float = 5.0) -> AppInstance:
         app = self.apps.get(app_id)
         if app is None:
             raise KeyError(app_id)
@@ -164,7 +171,7 @@ class Launcher:
         except Exception as error:
             log.warning("could not revoke a finished app's token: %s", error)
 
-    def by_token_app(self, token_app: str) -> RunningApp | None:
+    def by_token_app(self, token_app: str) -> AppInstance | None:
         return next((a for a in self.apps.values() if a.token_app == token_app), None)
 
     async def stop_all(self) -> None:

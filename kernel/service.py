@@ -3,7 +3,7 @@ capability authority, the broker for app calls, the registry, the app hosts, the
 (lazily created) gateway, and serves the shell/CLI API in docs/kernel-api.md.
 
 Two sockets, both root-only (0600):
-- kernel.sock: the shell/CLI API plus the caps.* admin methods. Ready = this accepts.
+- kernel.sock: the shell/CLI API (kernel/api.py) plus the caps.* admin methods. Ready = this accepts.
 - kernel-apps.sock: only the broker's app.* methods. App hosts open it as root *before* they drop
   to their per-app uid, so SO_PEERCRED says 0 on their connection; keeping them off kernel.sock
   means a host that was taken over still cannot call flow.*, apps.*, settings.* or caps.mint.
@@ -22,19 +22,21 @@ from pathlib import Path
 from typing import Any
 
 from llmos import config, ipc, paths
-from llmos.ipc import Connection, ErrorCode, RpcError, Server, rpc
-from llmos.kernel import starter, usersettings
+from llmos.api import Launched
+from llmos.ipc import Connection, RpcError, Server
+from llmos.kernel import starter
+from llmos.kernel.api import KernelApi
 from llmos.kernel.caps import Authority, open_authority
 from llmos.kernel.caps.policy import Policy
-from llmos.kernel.flow import AppFlow, Launched
-from llmos.kernel.flow.events import Events, candidate
+from llmos.kernel.flow import AppFlow
+from llmos.kernel.flow.events import Events
 from llmos.kernel.flow.sessions import FlowSession, FlowTable, SessionDecisions
 from llmos.kernel.grants import Grants
 from llmos.kernel.kiosk import Backoff, Kiosk
-from llmos.kernel.launcher import Launcher, RunningApp, app_title
-from llmos.kernel.registry import NotFound, Record, RecordError, Registry
-from llmos.kernel.sandbox import settings as sandbox_settings
+from llmos.kernel.launcher import AppInstance, Launcher
+from llmos.kernel.registry import Record, Registry
 from llmos.kernel.sandbox.broker import Broker
+from llmos.kernel.sandbox.guest import GuestLimits
 from llmos.kernel.sandbox.manager import AppManager
 from llmos.kernel.sandbox.storage import AppStorage
 
@@ -68,12 +70,15 @@ class LazyGateway:
     def __init__(self) -> None:
         self.gateway: Any = None
 
-    def generate(self, prompt: str, *, repair: Any = None, prefer: str | None = None) -> Any:
+    def instance(self) -> Any:
         if self.gateway is None:
             from llmos.kernel.gateway import Gateway
 
             self.gateway = Gateway()
-        return self.gateway.generate(prompt, requester="kernel", repair=repair, prefer=prefer)
+        return self.gateway
+
+    def generate(self, prompt: str, *, repair: Any = None, prefer: str | None = None) -> Any:
+        return self.instance().generate(prompt, requester="kernel", repair=repair, prefer=prefer)
 
     @property
     def loaded(self) -> bool:
@@ -120,17 +125,18 @@ class KernelService:
         cache = state / "cache" / "quickjs"
         cache.mkdir(parents=True, exist_ok=True, mode=0o700)
         apps_socket = paths.socket_path("kernel-apps")
-        self.manager = AppManager(apps_socket, limits=sandbox_settings.guest_limits(sandbox), cache_dir=cache,
-                                  renderer=self._renderer(), uid_base=sandbox.uid_base)
-        self.launcher = Launcher(self.manager, self.authority, self._app_event, self._renderer,
+        self.manager = AppManager(apps_socket, limits=GuestLimits.from_settings(sandbox), cache_dir=cache,
+                                  renderer=self.renderer(), uid_base=sandbox.uid_base)
+        self.manager.warm()  # the one-time QuickJS compile, now rather than inside the first app's start
+        self.launcher = Launcher(self.manager, self.authority, self._app_event, self.renderer,
                                  timedelta(days=self.options.token_ttl_days))
         self.flows = FlowTable(self.options.decision_timeout_s)
         self.app_server = Server(self.broker.handlers(), mode=0o600)
         await self.app_server.start(apps_socket)
-        self.server = Server({**self.broker.admin_handlers(), **ipc.handlers(self)}, mode=0o600)
+        self.server = Server({**self.broker.admin_handlers(), **ipc.handlers(KernelApi(self))}, mode=0o600)
         await self.server.start(paths.socket_path("kernel"))
         log.info("kernel ready: %d apps in the registry%s, renderer %s, mode %s", len(self.registry),
-                 " (first boot: starter set seeded)" if self.first_boot else "", self._renderer(),
+                 " (first boot: starter set seeded)" if self.first_boot else "", self.renderer(),
                  self.cfg.settings.system.mode)
         self._start_kiosk()
 
@@ -170,7 +176,7 @@ class KernelService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _renderer(self) -> str:
+    def renderer(self) -> str:
         """Wayland when asked for and the compositor's socket exists, else headless: checked per
         launch, so apps started before the compositor is up still run (headless) instead of failing."""
         if self.renderer_setting == "wayland" and find_wayland(self.cfg) is not None:
@@ -200,12 +206,22 @@ class KernelService:
             self.kiosk = None
         self._start_kiosk()
 
+    async def settings_changed(self, section: str, key: str) -> None:
+        """A setting was saved (settings.set): reload, and make the parts that read it pick it up."""
+        self.cfg = config.load()
+        log.info("setting %s.%s changed", section, key)
+        if section == "gateway":
+            self.gateway.reset()
+        if (section, key) == ("kiosk", "app"):
+            await self._restart_kiosk()
+        self._broadcast("settings", {"section": section, "key": key})
+
     # -- events --------------------------------------------------------------------------------
     def _broadcast(self, event: str, data: dict[str, Any]) -> None:
         if self.server is not None:
             self._spawn(self.server.broadcast(event, data))
 
-    def _app_event(self, app: RunningApp, state: str, reason: str | None) -> None:
+    def _app_event(self, app: AppInstance, state: str, reason: str | None) -> None:
         data = {"app_id": app.app_id, "hash": app.hash, "title": app.title, "pid": app.pid, "state": state}
         if reason:
             data["reason"] = reason
@@ -247,7 +263,7 @@ class KernelService:
     def _flow(self, decisions: SessionDecisions, params: dict[str, Any]) -> AppFlow:
         apps = self.cfg.settings.apps
         return AppFlow(self.registry, decisions, generator=self.gateway,
-                       policy=Policy.from_config(self.cfg.section("apps")),
+                       policy=Policy.from_settings(self.cfg.settings.apps),
                        launcher=self._flow_launch, use_cache=bool(params.get("use_cache", True)),
                        run=bool(params.get("launch", True)), repair_tries=apps.repair_tries,
                        max_prompt_chars=self.cfg.settings.gateway.max_prompt_chars,
@@ -265,164 +281,12 @@ class KernelService:
             if connection is not session.connection and ("flow" in connection.subscriptions):
                 await connection.push("flow", data)
 
-    def _start_flow(self, connection: Connection, params: dict[str, Any],
-                    make: Callable[[AppFlow], Events]) -> dict[str, str]:
+    def start_flow(self, connection: Connection, params: dict[str, Any],
+                   make: Callable[[AppFlow], Events]) -> dict[str, str]:
+        """Start a flow session for `connection`; its events are pushed to it (and to "flow" subscribers)."""
         session = self.flows.start(connection, self._push_flow,
                                    lambda decisions: make(self._flow(decisions, params)))
         return {"flow": session.id}
-
-    # -- API -----------------------------------------------------------------------------------
-    def _record(self, ref: Any) -> Record:
-        if not isinstance(ref, str) or not ref.strip():
-            raise RpcError(ErrorCode.BAD_REQUEST, "ref must be an app hash or a unique prefix of one")
-        try:
-            return self.registry.get(ref)
-        except NotFound as error:
-            raise RpcError(ErrorCode.NO_SUCH_APP, str(error)) from None
-        except RecordError as error:
-            raise RpcError(ErrorCode.TAMPERED, str(error)) from None
-
-    @staticmethod
-    def _app_json(record: Record) -> dict[str, Any]:
-        return {"hash": record.codeHash, "title": app_title(record), "prompt": record.prompt,
-                "capabilities": record.capabilities, "optional": record.optionalCapabilities,
-                "rating": record.rating, "model": record.llmModel, "audited": record.audited,
-                "generatedAt": record.generatedAt, "parent": record.parent}
-
-    @rpc("flow.start")
-    async def rpc_flow_start(self, connection: Connection, params: dict[str, Any]) -> dict[str, str]:
-        prompt = params.get("prompt")
-        if not isinstance(prompt, str):
-            raise RpcError(ErrorCode.BAD_REQUEST, "flow.start needs a 'prompt' string")
-        return self._start_flow(connection, params, lambda flow: flow.new(prompt))
-
-    @rpc("flow.run")
-    async def rpc_flow_run(self, connection: Connection, params: dict[str, Any]) -> dict[str, str]:
-        record = self._record(params.get("ref"))
-        return self._start_flow(connection, params, lambda flow: flow.launch(record.codeHash))
-
-    @rpc("flow.regenerate")
-    async def rpc_flow_regenerate(self, connection: Connection, params: dict[str, Any]) -> dict[str, str]:
-        record = self._record(params.get("ref"))
-        prefer = params.get("prefer")
-        return self._start_flow(connection, params, lambda flow: flow.regenerate(record.codeHash, prefer))
-
-    @rpc("flow.answer")
-    async def rpc_flow_answer(self, connection: Connection, params: dict[str, Any]) -> bool:
-        accept = params.get("accept_cached")
-        if not isinstance(accept, bool):
-            raise RpcError(ErrorCode.BAD_REQUEST, "flow.answer needs accept_cached: true or false")
-        self.flows.get(params.get("flow")).answer("offered-cached", accept)
-        return True
-
-    @rpc("flow.approve")
-    async def rpc_flow_approve(self, connection: Connection, params: dict[str, Any]) -> bool:
-        granted = params.get("granted")
-        if not isinstance(granted, list) or not all(isinstance(s, str) for s in granted):
-            raise RpcError(ErrorCode.BAD_REQUEST,
-                           "flow.approve needs granted: a list of scopes ([] denies all)")
-        self.flows.get(params.get("flow")).answer("needs-approval", granted)
-        return True
-
-    @rpc("flow.cancel")
-    async def rpc_flow_cancel(self, connection: Connection, params: dict[str, Any]) -> bool:
-        return self.flows.cancel(params.get("flow"))
-
-    @rpc("apps.list")
-    async def rpc_apps_list(self, connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return [self._app_json(r) for r in self.registry.list()]
-
-    @rpc("apps.search")
-    async def rpc_apps_search(self, connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
-        text, limit = params.get("text"), params.get("limit", 5)
-        if not isinstance(text, str) or not isinstance(limit, int) or not 1 <= limit <= 100:
-            raise RpcError(ErrorCode.BAD_REQUEST, "apps.search needs text (string) and limit (1..100)")
-        found = []
-        for match in self.registry.search(text, limit):
-            item = candidate(match.codeHash, match.prompt, match.score)
-            with contextlib.suppress(LookupError, RecordError):
-                item["title"] = app_title(self.registry.get(match.codeHash))
-            found.append(item)
-        return found
-
-    @rpc("apps.run")
-    async def rpc_apps_run(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._record(params.get("ref"))
-        granted = params.get("granted")
-        if granted is None:
-            granted = self.grants.get(record.codeHash)
-            if granted is None:  # never approved: only the approval dialog (flow.run) may grant
-                raise RpcError(ErrorCode.NEEDS_APPROVAL, f"{record.short} has not been approved yet; "
-                               "start flow.run to ask the user")
-        elif not isinstance(granted, list) or not all(isinstance(s, str) for s in granted):
-            raise RpcError(ErrorCode.BAD_REQUEST, "granted is a list of scopes")
-        missing = sorted(set(record.capabilities) - set(record.optionalCapabilities) - set(granted))
-        if missing:
-            raise RpcError(ErrorCode.DENIED,
-                           f"{record.short} needs {', '.join(missing)}, which is not granted")
-        try:
-            app = await self.launcher.launch(record, granted)
-        except (RuntimeError, ValueError) as error:
-            raise RpcError(ErrorCode.LAUNCH_FAILED, str(error)) from None
-        if params.get("granted") is not None:
-            self.grants.set(record.codeHash, granted)
-        return {"app_id": app.app_id, "hash": app.hash, "title": app.title, "pid": app.pid}
-
-    @rpc("apps.running")
-    async def rpc_apps_running(self, connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return [app.to_json() for app in self.launcher.apps.values()]
-
-    @rpc("apps.stop")
-    async def rpc_apps_stop(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            app = await self.launcher.stop(str(params.get("app_id")))
-        except KeyError:
-            raise RpcError(ErrorCode.NO_SUCH_APP, f"no running app {params.get('app_id')!r}") from None
-        return {"app_id": app.app_id, "state": app.state}
-
-    @rpc("subscribe")
-    async def rpc_subscribe(self, connection: Connection, params: dict[str, Any]) -> list[str]:
-        events = params.get("events") or ["notify", "app"]
-        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-            raise RpcError(ErrorCode.BAD_REQUEST, "events is a list of names: notify, app, flow, settings")
-        connection.subscriptions.update(events)
-        return sorted(connection.subscriptions)
-
-    @rpc("settings.get")
-    async def rpc_settings_get(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-        return usersettings.current()
-
-    @rpc("settings.set")
-    async def rpc_settings_set(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            section, key, value = usersettings.check(params.get("section"), params.get("key"),
-                                                     params.get("value"))
-        except ValueError as error:
-            raise RpcError(ErrorCode.BAD_REQUEST, str(error)) from None
-        if (section, key) == ("kiosk", "app") and value:
-            value = self._record(value).codeHash
-        usersettings.save(section, key, value)
-        self.cfg = config.load()
-        log.info("setting %s.%s changed", section, key)
-        if section == "gateway":
-            self.gateway.reset()
-        if (section, key) == ("kiosk", "app"):
-            await self._restart_kiosk()
-        self._broadcast("settings", {"section": section, "key": key})
-        return usersettings.current(self.cfg)
-
-    @rpc("status")
-    async def rpc_status(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-        kiosk = None
-        if self.kiosk is not None:
-            current = self.kiosk.current
-            kiosk = {"app": self.kiosk.ref, "restarts": self.kiosk.restarts,
-                     "problem": self.kiosk.problem, "app_id": current.app_id if current else None}
-        return {"model_loaded": self.gateway.loaded, "model": self.gateway.model(self.cfg),
-                "apps_running": len(self.launcher.apps), "first_boot": self.first_boot,
-                "apps": len(self.registry), "mode": self.cfg.settings.system.mode,
-                "renderer": self._renderer(), "flows": len(self.flows.sessions), "kiosk": kiosk,
-                "uptime_s": round(time.monotonic() - self.started, 3), "pid": os.getpid()}
 
 
 async def serve(stop: asyncio.Event) -> None:

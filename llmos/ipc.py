@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     NEEDS_APPROVAL = "needs-approval"    # the user has not approved the app yet: start flow.run
     NOT_ASKED = "not-asked"              # an answer to a question the flow is not asking now
     TAMPERED = "tampered"                # a registry record failed its signature or hash check
+    UNTRUSTED = "untrusted"              # signed by a key the user does not trust: confirm to run it anyway
     LAUNCH_FAILED = "launch-failed"      # the app host did not start
     NO_SUCH_APP = "no-such-app"          # no saved app has that hash, or no running app that id
     NO_SUCH_FLOW = "no-such-flow"
@@ -184,7 +185,7 @@ class Server:
             request = json.loads(line)
             if not isinstance(request, dict) or not isinstance(request.get("method"), str):
                 raise ValueError("a request is an object with a string 'method'")
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: JSON nested thousands deep
             return {"id": None, "error": {"code": ErrorCode.BAD_REQUEST, "message": str(error)}}
         request_id = request.get("id")
         handler = self.handlers.get(request["method"])
@@ -227,6 +228,11 @@ class Client:
         await self._writer.drain()
         return await asyncio.wait_for(future, timeout)
 
+    async def wait_closed(self) -> None:
+        """Return once the connection is gone: the server closed it, or `close()` was called.
+        Cancelling the waiter leaves the connection alone."""
+        await asyncio.wait({self._task})
+
     async def close(self) -> None:
         self._task.cancel()
         self._writer.close()
@@ -236,15 +242,25 @@ class Client:
     async def _read(self) -> None:
         try:
             while line := await self._reader.readline():
-                message = json.loads(line)
+                try:
+                    message = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue  # not a line of this protocol: skipped, so a stray line fails no call
+                if not isinstance(message, dict):
+                    continue
                 if "event" in message:
                     await self.events.put((message["event"], message.get("data")))
                     continue
-                future = self._pending.pop(message.get("id"), None)
+                request_id = message.get("id")
+                if not isinstance(request_id, int) or ("error" not in message and "result" not in message):
+                    continue
+                future = self._pending.pop(request_id, None)
                 if future is None or future.done():
                     continue
                 if "error" in message:
-                    future.set_exception(RpcError.from_reply(message["error"]))
+                    error = message["error"]
+                    future.set_exception(RpcError.from_reply(error if isinstance(error, dict)
+                                                             else {"message": str(error)}))
                 else:
                     future.set_result(message.get("result"))
         finally:

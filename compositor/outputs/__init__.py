@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -118,7 +119,7 @@ class Output(Protocol):
 
 
 def open_output(backend: str, rotation: int, size: tuple[int, int], device: str = "",
-                log: object = print) -> Output:
+                log: Callable[[str], object] = print) -> Output:
     """Pick a backend: 'auto' tries DRM, then fbdev, then headless."""
     from llmos.compositor.outputs.drm import DrmOutput
     from llmos.compositor.outputs.fbdev import FbdevOutput

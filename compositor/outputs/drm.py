@@ -17,6 +17,7 @@ import fcntl
 import mmap
 import os
 import struct
+from typing import TypeVar
 
 import cairocffi as cairo
 
@@ -24,6 +25,7 @@ from llmos.compositor.outputs import OutputError, Transform, blit
 from llmos.compositor.scene import Rect
 
 u32, u16, u64 = ctypes.c_uint32, ctypes.c_uint16, ctypes.c_uint64
+_Item = TypeVar("_Item", ctypes.c_uint32, ctypes.c_uint64, "ModeInfo")
 
 
 def _iowr(nr: int, size: int) -> int:
@@ -129,7 +131,7 @@ def _ioctl(fd: int, request: int, arg: ctypes.Structure | ctypes.c_uint32 | None
             raise
 
 
-def _array(count: int, ctype: type = u32) -> ctypes.Array:
+def _array(count: int, ctype: type[_Item]) -> ctypes.Array[_Item]:
     return (ctype * max(count, 1))()
 
 
@@ -197,19 +199,20 @@ class DrmOutput:
     def _connector(self) -> tuple[GetConnector, ModeInfo]:
         res = CardRes()
         _ioctl(self.fd, GETRESOURCES, res)
-        connector_ids = _array(res.count_connectors)
-        crtcs, encoders, fbs = _array(res.count_crtcs), _array(res.count_encoders), _array(res.count_fbs)
+        connector_ids = _array(res.count_connectors, u32)
+        crtcs = _array(res.count_crtcs, u32)
+        encoders, fbs = _array(res.count_encoders, u32), _array(res.count_fbs, u32)
         res.connector_id_ptr = ctypes.addressof(connector_ids)
         res.crtc_id_ptr, res.encoder_id_ptr = ctypes.addressof(crtcs), ctypes.addressof(encoders)
         res.fb_id_ptr = ctypes.addressof(fbs)
         _ioctl(self.fd, GETRESOURCES, res)
-        self._crtc_ids = list(crtcs)[:res.count_crtcs]
+        self._crtc_ids: list[int] = list(crtcs)[:res.count_crtcs]  # a u32 array yields ints
         for index in range(res.count_connectors):
             connector = GetConnector(connector_id=connector_ids[index])
             _ioctl(self.fd, GETCONNECTOR, connector)  # counts first
             modes = _array(connector.count_modes, ModeInfo)
-            encoder_ids = _array(connector.count_encoders)
-            props, values = _array(connector.count_props), _array(connector.count_props, u64)
+            encoder_ids = _array(connector.count_encoders, u32)
+            props, values = _array(connector.count_props, u32), _array(connector.count_props, u64)
             connector.modes_ptr = ctypes.addressof(modes)
             connector.encoders_ptr = ctypes.addressof(encoder_ids)
             connector.props_ptr, connector.prop_values_ptr = ctypes.addressof(props), ctypes.addressof(values)
@@ -218,7 +221,7 @@ class DrmOutput:
                 continue
             available = list(modes)[:connector.count_modes]
             preferred = next((m for m in available if m.type & MODE_TYPE_PREFERRED), available[0])
-            self._encoder_ids = list(encoder_ids)[:connector.count_encoders]
+            self._encoder_ids: list[int] = list(encoder_ids)[:connector.count_encoders]
             return connector, preferred
         raise OutputError("no connected connector with a mode")
 
@@ -231,7 +234,7 @@ class DrmOutput:
             except OSError:
                 continue
             if encoder.crtc_id:
-                return encoder.crtc_id
+                return int(encoder.crtc_id)
             for bit, crtc_id in enumerate(self._crtc_ids):
                 if encoder.possible_crtcs & (1 << bit):
                     return crtc_id

@@ -45,7 +45,7 @@ class FixScreenInfo(ctypes.Structure):
 
 class FbdevOutput:
     kind = "fbdev"
-    flip_fd = None
+    flip_fd: int | None = None  # no flip events: frames are paced by a timer
 
     def __init__(self, path: str, rotation: int = 0) -> None:
         try:

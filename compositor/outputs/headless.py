@@ -10,7 +10,7 @@ from llmos.compositor.scene import Rect
 
 class HeadlessOutput:
     kind = "headless"
-    flip_fd = None
+    flip_fd: int | None = None  # no flip events: frames are paced by a timer
 
     def __init__(self, width: int, height: int, rotation: int = 0, refresh_hz: float = 60.0) -> None:
         self.name = "HEADLESS-1"

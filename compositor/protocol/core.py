@@ -7,26 +7,36 @@ surface damage into output damage.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Final, TypeVar
 
+from pywayland import ffi
 from pywayland.protocol.wayland import (
-    WlCallback,
+    WlCallbackResource,
     WlCompositor,
-    WlRegion,
+    WlCompositorResource,
+    WlRegionResource,
     WlSubcompositor,
-    WlSubsurface,
-    WlSurface,
+    WlSubcompositorResource,
+    WlSubsurfaceResource,
+    WlSurfaceResource,
 )
 
 from llmos.compositor import shm
-from llmos.compositor.compat import DestroyWatch, ProtocolError, adopt, create, make_global
+from llmos.compositor.compat import DestroyWatch, ProtocolError, adopt, create, make_global, owner
 from llmos.compositor.scene import Rect, Region, Surface
 
 if TYPE_CHECKING:
     from llmos.compositor.server import Compositor
 
-_UNSET: Any = object()
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+_UNSET: Final = _Unset.UNSET  # a pending field this commit does not change
 
 # wl_surface errors
 INVALID_SCALE, INVALID_TRANSFORM, INVALID_SIZE, INVALID_OFFSET = 0, 1, 2, 3
@@ -34,36 +44,41 @@ INVALID_SCALE, INVALID_TRANSFORM, INVALID_SIZE, INVALID_OFFSET = 0, 1, 2, 3
 BAD_SURFACE, BAD_PARENT = 0, 1
 
 
-def handler_of(resource: Any) -> Any:
-    """Our handler object behind a resource argument (None for foreign objects)."""
+Handler = TypeVar("Handler")
+
+
+def handler_of(resource: object, kind: type[Handler]) -> Handler | None:
+    """Our handler object behind a resource argument: None for a null or foreign object (libwayland
+    already checked the argument's interface, so a handler of another kind does not occur)."""
     dispatcher = getattr(resource, "dispatcher", None)
-    return getattr(dispatcher, "impl", None)
+    handler = getattr(dispatcher, "impl", None)
+    return handler if isinstance(handler, kind) else None
 
 
 @dataclass
 class Pending:
-    buffer: Any = _UNSET
+    buffer: ffi.WlResource | _Unset | None = _UNSET
     offset: tuple[int, int] = (0, 0)
     damage: list[Rect] = field(default_factory=list)
     buffer_damage: list[Rect] = field(default_factory=list)
-    frames: list[Any] = field(default_factory=list)
+    frames: list[WlCallbackResource] = field(default_factory=list)
     scale: int | None = None
-    input_region: Any = _UNSET
+    input_region: Region | _Unset | None = _UNSET
 
 
 class SurfaceHandler:
     """One wl_surface."""
 
-    def __init__(self, server: Compositor, parent: Any, new_id: int) -> None:
+    def __init__(self, server: Compositor, parent: WlCompositorResource, new_id: int) -> None:
         self.server = server
-        self.resource = create(WlSurface.resource_class, parent, new_id, self, self._destroyed)
-        self.surface = Surface(self.resource, self.resource.client)
+        self.resource = create(WlSurfaceResource, parent, new_id, self, self._destroyed)
+        self.surface = Surface(self.resource, owner(self.resource))
         self.surface.role_object = None
         self.pending = Pending()
         self._watch: DestroyWatch | None = None
 
     # requests
-    def attach(self, resource: Any, buffer: Any, x: int, y: int) -> None:
+    def attach(self, resource: WlSurfaceResource, buffer: ffi.WlResource | None, x: int, y: int) -> None:
         if resource.version >= 5 and (x, y) != (0, 0):
             raise ProtocolError(resource, INVALID_OFFSET, "attach with a non-zero offset (use offset)")
         self._unwatch()
@@ -81,35 +96,35 @@ class SurfaceHandler:
             self._watch.cancel()
             self._watch = None
 
-    def damage(self, resource: Any, x: int, y: int, width: int, height: int) -> None:
+    def damage(self, resource: WlSurfaceResource, x: int, y: int, width: int, height: int) -> None:
         self.pending.damage.append(Rect(x, y, min(width, 1 << 16), min(height, 1 << 16)))
 
-    def damage_buffer(self, resource: Any, x: int, y: int, width: int, height: int) -> None:
+    def damage_buffer(self, resource: WlSurfaceResource, x: int, y: int, width: int, height: int) -> None:
         self.pending.buffer_damage.append(Rect(x, y, min(width, 1 << 16), min(height, 1 << 16)))
 
-    def frame(self, resource: Any, new_id: int) -> None:
-        self.pending.frames.append(create(WlCallback.resource_class, resource, new_id, version=1))
+    def frame(self, resource: WlSurfaceResource, new_id: int) -> None:
+        self.pending.frames.append(create(WlCallbackResource, resource, new_id, version=1))
 
-    def set_opaque_region(self, resource: Any, region: Any) -> None:
+    def set_opaque_region(self, resource: WlSurfaceResource, region: WlRegionResource | None) -> None:
         pass  # only an optimisation hint; we always blend
 
-    def set_input_region(self, resource: Any, region: Any) -> None:
-        handler = handler_of(region)
+    def set_input_region(self, resource: WlSurfaceResource, region: WlRegionResource | None) -> None:
+        handler = handler_of(region, RegionHandler)
         self.pending.input_region = None if handler is None else Region(list(handler.region.ops))
 
-    def set_buffer_transform(self, resource: Any, transform: int) -> None:
+    def set_buffer_transform(self, resource: WlSurfaceResource, transform: int) -> None:
         if not 0 <= transform <= 7:
             raise ProtocolError(resource, INVALID_TRANSFORM, f"buffer transform {transform} is invalid")
 
-    def set_buffer_scale(self, resource: Any, scale: int) -> None:
+    def set_buffer_scale(self, resource: WlSurfaceResource, scale: int) -> None:
         if scale < 1:
             raise ProtocolError(resource, INVALID_SCALE, f"buffer scale {scale} is not positive")
         self.pending.scale = scale
 
-    def offset(self, resource: Any, x: int, y: int) -> None:
+    def offset(self, resource: WlSurfaceResource, x: int, y: int) -> None:
         self.pending.offset = (x, y)
 
-    def commit(self, resource: Any) -> None:
+    def commit(self, resource: WlSurfaceResource) -> None:
         surface = self.surface
         pending, self.pending = self.pending, Pending()
         scene = self.server.scene
@@ -186,7 +201,7 @@ class SurfaceHandler:
                 if after is not None:
                     scene.damage(child.extent(*after))
 
-    def _destroyed(self, resource: Any) -> None:
+    def _destroyed(self, resource: WlSurfaceResource) -> None:
         self._unwatch()
         surface = self.surface
         surface.alive = False
@@ -203,14 +218,14 @@ class SurfaceHandler:
 
 
 class RegionHandler:
-    def __init__(self, parent: Any, new_id: int) -> None:
+    def __init__(self, parent: WlCompositorResource, new_id: int) -> None:
         self.region = Region()
-        create(WlRegion.resource_class, parent, new_id, self)
+        create(WlRegionResource, parent, new_id, self)
 
-    def add(self, resource: Any, x: int, y: int, width: int, height: int) -> None:
+    def add(self, resource: WlRegionResource, x: int, y: int, width: int, height: int) -> None:
         self.region.ops.append((True, Rect(x, y, width, height)))
 
-    def subtract(self, resource: Any, x: int, y: int, width: int, height: int) -> None:
+    def subtract(self, resource: WlRegionResource, x: int, y: int, width: int, height: int) -> None:
         self.region.ops.append((False, Rect(x, y, width, height)))
 
 
@@ -223,35 +238,35 @@ class CompositorGlobal:
         self.server = server
         self.glob = make_global(server.display, WlCompositor, self.VERSION, lambda r: adopt(r, self))
 
-    def create_surface(self, resource: Any, new_id: int) -> None:
+    def create_surface(self, resource: WlCompositorResource, new_id: int) -> None:
         SurfaceHandler(self.server, resource, new_id)
 
-    def create_region(self, resource: Any, new_id: int) -> None:
+    def create_region(self, resource: WlCompositorResource, new_id: int) -> None:
         RegionHandler(resource, new_id)
 
 
 class SubsurfaceHandler:
     """wl_subsurface: a child surface drawn at an offset from its parent, in its parent's stack."""
 
-    def __init__(self, server: Compositor, parent_resource: Any, new_id: int, surface: Surface,
-                 parent: Surface) -> None:
+    def __init__(self, server: Compositor, parent_resource: WlSubcompositorResource, new_id: int,
+                 surface: Surface, parent: Surface) -> None:
         self.server = server
         self.surface = surface
         self.pending_position: tuple[int, int] | None = None
-        self.resource = create(WlSubsurface.resource_class, parent_resource, new_id, self, self._destroyed)
+        self.resource = create(WlSubsurfaceResource, parent_resource, new_id, self, self._destroyed)
         surface.role = "subsurface"
         surface.role_object = self
         surface.parent = parent
         surface.offset = (0, 0)
         parent.stack.append(surface)
 
-    def set_position(self, resource: Any, x: int, y: int) -> None:
+    def set_position(self, resource: WlSubsurfaceResource, x: int, y: int) -> None:
         self.pending_position = (x, y)
 
-    def _restack(self, resource: Any, sibling: Any, above: bool) -> None:
-        handler = handler_of(sibling)
+    def _restack(self, resource: WlSubsurfaceResource, sibling: WlSurfaceResource, above: bool) -> None:
+        handler = handler_of(sibling, SurfaceHandler)
         parent = self.surface.parent
-        other = getattr(handler, "surface", None)
+        other = handler.surface if handler is not None else None
         if parent is None or other is None or other is self.surface or (other is not parent and
                                                                          other.parent is not parent):
             raise ProtocolError(resource, 0, "sibling is neither the parent nor a sibling")
@@ -260,16 +275,16 @@ class SubsurfaceHandler:
         parent.stack.insert(index + 1 if above else index, self.surface)
         self._damage()
 
-    def place_above(self, resource: Any, sibling: Any) -> None:
+    def place_above(self, resource: WlSubsurfaceResource, sibling: WlSurfaceResource) -> None:
         self._restack(resource, sibling, True)
 
-    def place_below(self, resource: Any, sibling: Any) -> None:
+    def place_below(self, resource: WlSubsurfaceResource, sibling: WlSurfaceResource) -> None:
         self._restack(resource, sibling, False)
 
-    def set_sync(self, resource: Any) -> None:
+    def set_sync(self, resource: WlSubsurfaceResource) -> None:
         pass  # child state is applied on its own commit either way (desynchronised behaviour)
 
-    def set_desync(self, resource: Any) -> None:
+    def set_desync(self, resource: WlSubsurfaceResource) -> None:
         pass
 
     def _damage(self) -> None:
@@ -289,7 +304,7 @@ class SubsurfaceHandler:
         surface.parent = None
         surface.role_object = None
 
-    def _destroyed(self, resource: Any) -> None:
+    def _destroyed(self, resource: WlSubsurfaceResource) -> None:
         if self.surface.role_object is self:
             self._detach()
 
@@ -299,8 +314,9 @@ class SubcompositorGlobal:
         self.server = server
         self.glob = make_global(server.display, WlSubcompositor, 1, lambda r: adopt(r, self))
 
-    def get_subsurface(self, resource: Any, new_id: int, surface: Any, parent: Any) -> None:
-        child, parent_handler = handler_of(surface), handler_of(parent)
+    def get_subsurface(self, resource: WlSubcompositorResource, new_id: int, surface: WlSurfaceResource,
+                       parent: WlSurfaceResource) -> None:
+        child, parent_handler = handler_of(surface, SurfaceHandler), handler_of(parent, SurfaceHandler)
         if child is None or parent_handler is None:
             raise ProtocolError(resource, BAD_SURFACE, "unknown surface")
         if child.surface.role_object is not None or child.surface.role not in (None, "subsurface"):

@@ -11,13 +11,20 @@ import fcntl
 import os
 import struct
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pywayland.protocol.wayland import WlKeyboard, WlPointer, WlSeat, WlTouch
+from pywayland.protocol.wayland import (
+    WlKeyboardResource,
+    WlPointerResource,
+    WlSeat,
+    WlSeatResource,
+    WlSurfaceResource,
+    WlTouchResource,
+)
 from xkbcommon import xkb
 
-from llmos.compositor.compat import ProtocolError, adopt, create, make_global
-from llmos.compositor.protocol.core import handler_of
+from llmos.compositor.compat import ProtocolError, adopt, create, make_global, owner
+from llmos.compositor.protocol.core import SurfaceHandler, handler_of
 from llmos.compositor.scene import Surface
 
 if TYPE_CHECKING:
@@ -70,8 +77,8 @@ class Seat:
     def __init__(self, server: Compositor, keymap: Keymap) -> None:
         self.server = server
         self.keymap = keymap
-        self.keyboards: dict[int, list[Any]] = defaultdict(list)
-        self.pointers: dict[int, list[Any]] = defaultdict(list)
+        self.keyboards: dict[int, list[WlKeyboardResource]] = defaultdict(list)
+        self.pointers: dict[int, list[WlPointerResource]] = defaultdict(list)
         self.keyboard_focus: Surface | None = None
         self.pointer_focus: Surface | None = None
         self.pressed: set[int] = set()  # evdev codes currently down (as seen by clients)
@@ -94,33 +101,34 @@ class Seat:
         return serial
 
     # wl_seat requests
-    def get_keyboard(self, resource: Any, new_id: int) -> None:
-        keyboard = create(WlKeyboard.resource_class, resource, new_id, None, self._keyboard_gone)
-        self.keyboards[keyboard.client].append(keyboard)
+    def get_keyboard(self, resource: WlSeatResource, new_id: int) -> None:
+        keyboard = create(WlKeyboardResource, resource, new_id, None, self._keyboard_gone)
+        client = owner(keyboard)
+        self.keyboards[client].append(keyboard)
         keyboard.keymap(KEYMAP_XKB_V1, self.keymap.fd, self.keymap.size)
         keyboard.repeat_info(*self.repeat)
         focus = self.keyboard_focus
-        if focus is not None and focus.client == keyboard.client:
-            self._enter_keyboard(keyboard, focus, self._serial(keyboard.client))
+        if focus is not None and focus.client == client:
+            self._enter_keyboard(keyboard, focus, self._serial(client))
 
-    def get_pointer(self, resource: Any, new_id: int) -> None:
-        pointer = create(WlPointer.resource_class, resource, new_id, _PointerRequests(self),
-                         self._pointer_gone)
-        self.pointers[pointer.client].append(pointer)
+    def get_pointer(self, resource: WlSeatResource, new_id: int) -> None:
+        pointer = create(WlPointerResource, resource, new_id, _PointerRequests(self), self._pointer_gone)
+        self.pointers[owner(pointer)].append(pointer)
 
-    def get_touch(self, resource: Any, new_id: int) -> None:
-        create(WlTouch.resource_class, resource, new_id)  # touch is delivered as pointer events
+    def get_touch(self, resource: WlSeatResource, new_id: int) -> None:
+        create(WlTouchResource, resource, new_id)  # touch is delivered as pointer events
 
-    def _keyboard_gone(self, resource: Any) -> None:
+    def _keyboard_gone(self, resource: WlKeyboardResource) -> None:
         _discard(self.keyboards, resource)
 
-    def _pointer_gone(self, resource: Any) -> None:
+    def _pointer_gone(self, resource: WlPointerResource) -> None:
         _discard(self.pointers, resource)
 
     # keyboard
-    def _enter_keyboard(self, keyboard: Any, surface: Surface, serial: int) -> None:
+    def _enter_keyboard(self, keyboard: WlKeyboardResource, surface: Surface, serial: int) -> None:
         keys = struct.pack(f"={len(self.pressed)}I", *sorted(self.pressed))
-        keyboard.enter(serial, surface.resource, keys)
+        # pywayland's signature says list for this wl_array; its marshaller and compat's send bytes
+        keyboard.enter(serial, surface.resource, keys)  # type: ignore[arg-type]
         keyboard.modifiers(serial, *self.keymap.modifiers())
 
     def set_keyboard_focus(self, surface: Surface | None) -> None:
@@ -223,12 +231,13 @@ class _PointerRequests:
     def __init__(self, seat: Seat) -> None:
         self.seat = seat
 
-    def set_cursor(self, resource: Any, serial: int, surface: Any, hotspot_x: int, hotspot_y: int) -> None:
+    def set_cursor(self, resource: WlPointerResource, serial: int, surface: WlSurfaceResource | None,
+                   hotspot_x: int, hotspot_y: int) -> None:
         seat = self.seat
         focus = seat.pointer_focus
-        if focus is None or focus.client != resource.client:
+        if focus is None or focus.client != owner(resource):
             return  # only the client under the pointer may set it
-        handler = handler_of(surface)
+        handler = handler_of(surface, SurfaceHandler)
         if handler is None:
             seat.cursor_surface = None
             seat.cursor_hidden_by_client = True
@@ -258,9 +267,13 @@ class _CursorRole:
             self.seat.server.cursor_changed()
 
 
-def _discard(table: dict[int, list[Any]], resource: Any) -> None:
-    items = table.get(resource.client, [])
+_Device = TypeVar("_Device", WlKeyboardResource, WlPointerResource)
+
+
+def _discard(table: dict[int, list[_Device]], resource: _Device) -> None:
+    client = owner(resource)
+    items = table.get(client, [])
     if resource in items:
         items.remove(resource)
     if not items:
-        table.pop(resource.client, None)
+        table.pop(client, None)

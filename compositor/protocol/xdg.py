@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pywayland.protocol.xdg_shell import XdgPopup, XdgPositioner, XdgSurface, XdgToplevel, XdgWmBase
+from pywayland.protocol.wayland import WlOutputResource, WlSeatResource, WlSurfaceResource
+from pywayland.protocol.xdg_shell import (
+    XdgPopupResource,
+    XdgPositionerResource,
+    XdgSurfaceResource,
+    XdgToplevelResource,
+    XdgWmBase,
+    XdgWmBaseResource,
+)
 
 from llmos.compositor.compat import ProtocolError, adopt, create, make_global
-from llmos.compositor.protocol.core import handler_of
+from llmos.compositor.protocol.core import SurfaceHandler, handler_of
 from llmos.compositor.scene import Rect, Surface, Window
 
 if TYPE_CHECKING:
@@ -40,18 +48,18 @@ class WmBaseGlobal:
         self.server = server
         self.glob = make_global(server.display, XdgWmBase, self.VERSION, lambda r: adopt(r, self))
 
-    def create_positioner(self, resource: Any, new_id: int) -> None:
+    def create_positioner(self, resource: XdgWmBaseResource, new_id: int) -> None:
         PositionerHandler(resource, new_id)
 
-    def get_xdg_surface(self, resource: Any, new_id: int, surface: Any) -> None:
-        handler = handler_of(surface)
+    def get_xdg_surface(self, resource: XdgWmBaseResource, new_id: int, surface: WlSurfaceResource) -> None:
+        handler = handler_of(surface, SurfaceHandler)
         if handler is None:
             raise ProtocolError(resource, ROLE, "not a surface")
         if handler.surface.role is not None or handler.surface.image is not None:
             raise ProtocolError(resource, ROLE, "the surface already has a role or a buffer")
         XdgSurfaceHandler(self.server, resource, new_id, handler.surface)
 
-    def pong(self, resource: Any, serial: int) -> None:
+    def pong(self, resource: XdgWmBaseResource, serial: int) -> None:
         pass
 
 
@@ -84,37 +92,38 @@ def _edge(value: int, low: tuple[int, ...], high: tuple[int, ...], at_low: int, 
 
 
 class PositionerHandler:
-    def __init__(self, parent: Any, new_id: int) -> None:
+    def __init__(self, parent: XdgWmBaseResource, new_id: int) -> None:
         self.placement = Placement()
-        create(XdgPositioner.resource_class, parent, new_id, self)
+        create(XdgPositionerResource, parent, new_id, self)
 
-    def set_size(self, resource: Any, width: int, height: int) -> None:
+    def set_size(self, resource: XdgPositionerResource, width: int, height: int) -> None:
         if width <= 0 or height <= 0:
             raise ProtocolError(resource, INVALID_INPUT, "positioner size must be positive")
         self.placement.width, self.placement.height = width, height
 
-    def set_anchor_rect(self, resource: Any, x: int, y: int, width: int, height: int) -> None:
+    def set_anchor_rect(self, resource: XdgPositionerResource, x: int, y: int, width: int,
+                        height: int) -> None:
         if width < 0 or height < 0:
             raise ProtocolError(resource, INVALID_INPUT, "anchor rectangle size must not be negative")
         self.placement.anchor_rect = Rect(x, y, width, height)
 
-    def set_anchor(self, resource: Any, anchor: int) -> None:
+    def set_anchor(self, resource: XdgPositionerResource, anchor: int) -> None:
         self.placement.anchor = anchor
 
-    def set_gravity(self, resource: Any, gravity: int) -> None:
+    def set_gravity(self, resource: XdgPositionerResource, gravity: int) -> None:
         self.placement.gravity = gravity
 
-    def set_offset(self, resource: Any, x: int, y: int) -> None:
+    def set_offset(self, resource: XdgPositionerResource, x: int, y: int) -> None:
         self.placement.offset = (x, y)
 
 
 class XdgSurfaceHandler:
     """The xdg_surface role of a wl_surface; commits reach it through `commit`."""
 
-    def __init__(self, server: Compositor, parent: Any, new_id: int, surface: Surface) -> None:
+    def __init__(self, server: Compositor, parent: XdgWmBaseResource, new_id: int, surface: Surface) -> None:
         self.server = server
         self.surface = surface
-        self.resource = create(XdgSurface.resource_class, parent, new_id, self, self._destroyed)
+        self.resource = create(XdgSurfaceResource, parent, new_id, self, self._destroyed)
         self.role: ToplevelHandler | PopupHandler | None = None
         self.serials: list[int] = []
         self.acked = False
@@ -125,7 +134,7 @@ class XdgSurfaceHandler:
         surface.role_object = self
 
     # requests
-    def get_toplevel(self, resource: Any, new_id: int) -> None:
+    def get_toplevel(self, resource: XdgSurfaceResource, new_id: int) -> None:
         if self.role is not None:
             raise ProtocolError(resource, ALREADY_CONSTRUCTED, "the xdg_surface already has a role")
         self.window = Window(self.surface)
@@ -133,11 +142,13 @@ class XdgSurfaceHandler:
         self.surface.role = "xdg_toplevel"
         self.server.wm.created(self.window)
 
-    def get_popup(self, resource: Any, new_id: int, parent: Any, positioner: Any) -> None:
+    def get_popup(self, resource: XdgSurfaceResource, new_id: int, parent: XdgSurfaceResource | None,
+                  positioner: XdgPositionerResource) -> None:
         if self.role is not None:
             raise ProtocolError(resource, ALREADY_CONSTRUCTED, "the xdg_surface already has a role")
-        parent_handler = handler_of(parent)
-        placement = getattr(handler_of(positioner), "placement", None)
+        parent_handler = handler_of(parent, XdgSurfaceHandler)
+        positioner_handler = handler_of(positioner, PositionerHandler)
+        placement = positioner_handler.placement if positioner_handler is not None else None
         if placement is None or placement.width <= 0:
             raise ProtocolError(resource, INVALID_POSITIONER, "incomplete positioner")
         if parent_handler is None or parent_handler.window is None:
@@ -146,19 +157,20 @@ class XdgSurfaceHandler:
         self.role = PopupHandler(self, resource, new_id, Placement(**vars(placement)))
         self.surface.role = "xdg_popup"
 
-    def set_window_geometry(self, resource: Any, x: int, y: int, width: int, height: int) -> None:
+    def set_window_geometry(self, resource: XdgSurfaceResource, x: int, y: int, width: int,
+                            height: int) -> None:
         if width <= 0 or height <= 0:
             raise ProtocolError(resource, INVALID_SIZE, f"window geometry {width}x{height} is invalid")
         self.pending_geometry = Rect(x, y, width, height)
 
-    def ack_configure(self, resource: Any, serial: int) -> None:
+    def ack_configure(self, resource: XdgSurfaceResource, serial: int) -> None:
         if serial not in self.serials:
             raise ProtocolError(resource, INVALID_SERIAL, f"ack_configure of unknown serial {serial}")
         self.serials = [s for s in self.serials if s > serial]
         self.acked = True
 
     # from the wl_surface
-    def check_buffer(self, surface_resource: Any) -> None:
+    def check_buffer(self, surface_resource: WlSurfaceResource) -> None:
         if self.role is None:
             raise ProtocolError(self.resource, NOT_CONSTRUCTED, "buffer on an xdg_surface without a role")
         if not self.acked:
@@ -196,7 +208,7 @@ class XdgSurfaceHandler:
         if self.window is not None and self.window in self.server.scene.windows:
             self.server.wm.unmap(self.window)
 
-    def _destroyed(self, resource: Any) -> None:
+    def _destroyed(self, resource: XdgSurfaceResource) -> None:
         self.unmap()
         if self.window is not None:
             self.server.wm.destroyed(self.window)
@@ -205,21 +217,23 @@ class XdgSurfaceHandler:
 
 
 def _states(*states: int) -> bytes:
+    """A wl_array of uint32. pywayland's generated signatures call array arguments `list`, but its
+    marshaller (and compat's) sends bytes: the calls passing this carry a type: ignore[arg-type]."""
     return struct.pack(f"={len(states)}I", *states)
 
 
 class ToplevelHandler:
-    def __init__(self, xdg: XdgSurfaceHandler, parent: Any, new_id: int) -> None:
+    def __init__(self, xdg: XdgSurfaceHandler, parent: XdgSurfaceResource, new_id: int) -> None:
         self.xdg = xdg
         self.server = xdg.server
-        self.resource = create(XdgToplevel.resource_class, parent, new_id, self, self._destroyed)
+        self.resource = create(XdgToplevelResource, parent, new_id, self, self._destroyed)
         assert xdg.window is not None
         self.window = xdg.window
         self.window.shell = self
         self.sent: tuple[int, int, tuple[int, ...]] | None = None
 
     def initial_configure(self) -> None:
-        self.resource.wm_capabilities(_states(CAP_MAXIMIZE, CAP_FULLSCREEN))
+        self.resource.wm_capabilities(_states(CAP_MAXIMIZE, CAP_FULLSCREEN))  # type: ignore[arg-type]
         self.resource.configure_bounds(self.server.scene.width, self.server.scene.height)
         self.configure(*self.server.wm.initial_size(self.window), force=True)
 
@@ -229,7 +243,7 @@ class ToplevelHandler:
         states = []
         if window.fullscreen:
             states.append(FULLSCREEN)
-        if getattr(window, "maximized", False):
+        if window.maximized:
             states.append(MAXIMIZED)
         if self.server.wm.focused is window:
             states.append(ACTIVATED)
@@ -237,7 +251,7 @@ class ToplevelHandler:
         if key == self.sent and not force:
             return
         self.sent = key
-        self.resource.configure(width, height, _states(*states))
+        self.resource.configure(width, height, _states(*states))  # type: ignore[arg-type]
         self.xdg.send_configure()
 
     def reconfigure(self) -> None:
@@ -248,49 +262,50 @@ class ToplevelHandler:
         self.resource.close()
 
     # requests
-    def set_title(self, resource: Any, title: str) -> None:
+    def set_title(self, resource: XdgToplevelResource, title: str) -> None:
         self.window.title = title[:512]
         self.server.wm.changed(self.window)
 
-    def set_app_id(self, resource: Any, app_id: str) -> None:
+    def set_app_id(self, resource: XdgToplevelResource, app_id: str) -> None:
         self.window.app_id = app_id[:256]
         self.server.wm.changed(self.window)
 
-    def set_min_size(self, resource: Any, width: int, height: int) -> None:
+    def set_min_size(self, resource: XdgToplevelResource, width: int, height: int) -> None:
         if width < 0 or height < 0:
             raise ProtocolError(resource, TOPLEVEL_INVALID_SIZE, "negative minimum size")
         self.window.min_size = (width, height)
 
-    def set_max_size(self, resource: Any, width: int, height: int) -> None:
+    def set_max_size(self, resource: XdgToplevelResource, width: int, height: int) -> None:
         if width < 0 or height < 0:
             raise ProtocolError(resource, TOPLEVEL_INVALID_SIZE, "negative maximum size")
         self.window.max_size = (width, height)
 
-    def set_fullscreen(self, resource: Any, output: Any) -> None:
+    def set_fullscreen(self, resource: XdgToplevelResource, output: WlOutputResource | None) -> None:
         self.server.wm.set_fullscreen(self.window, True)
 
-    def unset_fullscreen(self, resource: Any) -> None:
+    def unset_fullscreen(self, resource: XdgToplevelResource) -> None:
         self.server.wm.set_fullscreen(self.window, False)
 
-    def set_maximized(self, resource: Any) -> None:
+    def set_maximized(self, resource: XdgToplevelResource) -> None:
         self.server.wm.set_maximized(self.window, True)
 
-    def unset_maximized(self, resource: Any) -> None:
+    def unset_maximized(self, resource: XdgToplevelResource) -> None:
         self.server.wm.set_maximized(self.window, False)
 
-    def move(self, resource: Any, seat: Any, serial: int) -> None:
+    def move(self, resource: XdgToplevelResource, seat: WlSeatResource, serial: int) -> None:
         self.server.wm.start_move(self.window)
 
-    def _destroyed(self, resource: Any) -> None:
+    def _destroyed(self, resource: XdgToplevelResource) -> None:
         self.xdg.unmap()
 
 
 class PopupHandler:
-    def __init__(self, xdg: XdgSurfaceHandler, parent: Any, new_id: int, placement: Placement) -> None:
+    def __init__(self, xdg: XdgSurfaceHandler, parent: XdgSurfaceResource, new_id: int,
+                 placement: Placement) -> None:
         self.xdg = xdg
         self.server = xdg.server
         self.placement = placement
-        self.resource = create(XdgPopup.resource_class, parent, new_id, self, self._destroyed)
+        self.resource = create(XdgPopupResource, parent, new_id, self, self._destroyed)
         assert xdg.window is not None
         self.window = xdg.window
         self.window.shell = self
@@ -313,15 +328,16 @@ class PopupHandler:
     def close(self) -> None:
         self.resource.popup_done()
 
-    def grab(self, resource: Any, seat: Any, serial: int) -> None:
+    def grab(self, resource: XdgPopupResource, seat: WlSeatResource, serial: int) -> None:
         pass
 
-    def reposition(self, resource: Any, positioner: Any, token: int) -> None:
-        placement = getattr(handler_of(positioner), "placement", None)
-        if placement is not None:
+    def reposition(self, resource: XdgPopupResource, positioner: XdgPositionerResource, token: int) -> None:
+        positioner_handler = handler_of(positioner, PositionerHandler)
+        if positioner_handler is not None:
+            placement = positioner_handler.placement
             self.placement = Placement(**vars(placement))
             self.resource.repositioned(token)
             self._configure()
 
-    def _destroyed(self, resource: Any) -> None:
+    def _destroyed(self, resource: XdgPopupResource) -> None:
         self.xdg.unmap()

@@ -3,4 +3,4 @@ and welcome screen. It is a layer inside the compositor (not a Wayland client): 
 drawn by the SDK renderer into Cairo surfaces and composited above app windows.
 
 Import `llmos.compositor.shell.shell.Shell` explicitly: this package stays light so the compositor's
-settings can read `ShellConfig`, and the compositor can own `toasts.Toasts`, without loading Pango."""
+settings can read `ShellSettings`, and the compositor can own `toasts.Toasts`, without loading Pango."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from llmos.api import RunningApp
 from llmos.compositor.shell.markers import marker
-from llmos.compositor.shell.state import RunningApp
 
 if TYPE_CHECKING:
     from llmos.compositor.scene import Window
@@ -30,9 +30,8 @@ class RunningApps:
         shell = self.shell
         running = await shell.link.call("apps.running")
         if isinstance(running, list):
-            shell.state.running = {str(a["app_id"]): RunningApp(str(a["app_id"]), str(a.get("title") or ""),
-                                                                str(a.get("hash") or ""))
-                                   for a in running if isinstance(a, dict) and a.get("app_id")}
+            rows = [RunningApp.from_json(a) for a in running if isinstance(a, dict) and a.get("app_id")]
+            shell.state.running = {row.app_id: row for row in rows}
         shell.invalidate()
 
     def on_app_event(self, data: dict[str, Any]) -> None:
@@ -44,7 +43,8 @@ class RunningApps:
         kind = data.get("state")
         if kind == "launched":
             title = str(data.get("title") or "")
-            shell.state.running[app_id] = RunningApp(app_id, title, str(data.get("hash") or ""))
+            shell.state.running[app_id] = RunningApp(app_id, hash=str(data.get("hash") or ""), title=title,
+                                                     pid=int(data.get("pid") or 0))
             if not title:
                 shell.spawn(self.refresh())
         elif kind in ("exited", "crashed", "stopped"):

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from llmos.api import Ask, RunningApp
 from llmos.compositor.shell.link import plain
-from llmos.compositor.shell.state import Ask, Flow, RunningApp
+from llmos.compositor.shell.state import Flow
+from llmos.ipc import RpcError
 
 if TYPE_CHECKING:
     from llmos.compositor.shell.shell import Shell
@@ -46,10 +48,14 @@ class FlowController:
         flow = shell.state.flow = Flow(prompt=prompt)
         shell.spawn(self._follow(flow, "flow.start", prompt=prompt))
 
-    async def run_unapproved(self, ref: str, prompt: str, title: str) -> None:
-        """A saved app never approved: run it through the kernel's flow so the user sees the dialog."""
+    async def run_unapproved(self, ref: str, prompt: str, title: str, *,
+                             confirm_untrusted: bool = False) -> None:
+        """A saved app never approved: run it through the kernel's flow so the user sees the dialog
+        (for an untrusted app, only after the user's extra confirmation: trust.py)."""
         flow = self.shell.state.flow = Flow(prompt=prompt, title=title)
-        await self._follow(flow, "flow.run", ref=ref)
+        self.shell.trust.follow(flow, ref)
+        confirmed = {"confirm_untrusted": True} if confirm_untrusted else {}
+        await self._follow(flow, "flow.run", ref=ref, **confirmed)
 
     async def _follow(self, flow: Flow, method: str, **params: Any) -> None:
         shell = self.shell
@@ -105,6 +111,7 @@ class FlowController:
     def on_offered_cached(self, flow: Flow, data: Event) -> None:
         flow.stage = "offered"
         flow.title = str(data.get("title") or data.get("prompt") or data.get("hash") or "")
+        self.shell.trust.follow(flow, str(data.get("hash") or ""))
 
     def on_generating(self, flow: Flow, data: Event) -> None:
         flow.stage = "generating"
@@ -112,6 +119,8 @@ class FlowController:
         flow.tokens = int(data.get("tokens") or 0)
         flow.phase = str(data.get("phase") or "")
         flow.attempt = int(data.get("attempt") or flow.attempt)
+        if flow.phase == "fallback":
+            flow.fallback = str(data.get("detail") or "")
 
     def on_analysed(self, flow: Flow, data: Event) -> None:
         flow.stage = "checking"
@@ -122,8 +131,7 @@ class FlowController:
 
     def on_needs_approval(self, flow: Flow, data: Event) -> None:
         asks = data.get("asks") or []
-        flow.asks = [Ask(str(a.get("scope")), str(a.get("words") or a.get("scope")), bool(a.get("required")))
-                     for a in asks if isinstance(a, dict)]
+        flow.asks = [Ask.from_json(a) for a in asks if isinstance(a, dict) and "scope" in a]
         flow.checked = {a.scope: True for a in flow.asks}
         flow.title = str(data.get("title") or flow.title or "")
         flow.stage = "approval"
@@ -135,7 +143,8 @@ class FlowController:
         app_id = str(data.get("app_id") or "")
         if app_id:
             title = str(data.get("title") or flow.title or flow.prompt)
-            self.shell.state.running[app_id] = RunningApp(app_id, title, str(data.get("hash") or ""))
+            self.shell.state.running[app_id] = RunningApp(app_id, hash=str(data.get("hash") or ""),
+                                                          title=title, pid=int(data.get("pid") or 0))
         self._finish()
 
     def on_failed(self, flow: Flow, data: Event) -> None:
@@ -174,7 +183,9 @@ class FlowController:
         if flow is None or flow.id is None:
             return
         flow.stage = "starting" if accept else "generating"
-        self.shell.spawn(self.shell.link.call("flow.answer", flow=flow.id, accept_cached=accept))
+        if not accept:
+            self.shell.trust.follow(flow, "")  # a new app: the offered one's provenance no longer applies
+        self.shell.spawn(self._answer(flow, "flow.answer", accept_cached=accept))
 
     def toggle_ask(self, scope: str, checked: bool) -> None:
         flow = self.shell.state.flow
@@ -187,7 +198,18 @@ class FlowController:
             return
         granted = [a.scope for a in flow.asks if flow.checked.get(a.scope)]
         flow.stage = "launching"
-        self.shell.spawn(self.shell.link.call("flow.approve", flow=flow.id, granted=granted))
+        self.shell.spawn(self._answer(flow, "flow.approve", granted=granted))
+
+    async def _answer(self, flow: Flow, method: str, **params: Any) -> None:
+        """Send the user's answer; one the kernel refused fails the dialog, so the shell never waits
+        on a flow that will not move (the kernel ends an unanswered question only after minutes).
+        Anything else (a slow kernel's timeout) is a toast: the flow's own events may still come."""
+        try:
+            await self.shell.link.call(method, flow=flow.id, **params)
+        except RpcError as error:
+            if self.shell.state.flow is flow and flow.stage != "failed":
+                flow.stage, flow.reason = "failed", plain(error)
+                self.shell.invalidate()
 
     def retry(self) -> None:
         flow = self.shell.state.flow

@@ -5,17 +5,19 @@ and "whenever nothing runs, the launcher is open")."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import TYPE_CHECKING
 
 from llmos import ipc
+from llmos.api import RunningApp
 from llmos.compositor.shell.markers import marker
-from llmos.compositor.shell.state import RunningApp, Suggestion
+from llmos.compositor.shell.state import Suggestion
 
 if TYPE_CHECKING:
     from llmos.compositor.shell.shell import Shell
 
 
-class Launcher:
+class LauncherPanel:
     def __init__(self, shell: Shell) -> None:
         self.shell = shell
         self._search_handle: asyncio.TimerHandle | None = None
@@ -65,22 +67,32 @@ class Launcher:
         if not 0 <= index < len(state.suggestions):
             return
         chosen = state.suggestions[index]
+        if not chosen.trusted:  # nothing is sent to run it before the user's extra confirmation
+            self.shell.trust.ask(chosen)
+            return
         state.panel = None
         self.clear()
-        self.shell.spawn(self._run(chosen))
+        self.shell.spawn(self.run_saved(chosen))
 
-    async def _run(self, chosen: Suggestion) -> None:
+    async def run_saved(self, chosen: Suggestion, confirm_untrusted: bool = False) -> None:
+        """apps.run; an app never approved goes through the approval flow (flow.run), and one the
+        kernel does not trust (trust changed since the search) through the extra confirmation."""
         shell = self.shell
+        confirmed = {"confirm_untrusted": True} if confirm_untrusted else {}
         try:
-            answer = await shell.link.call("apps.run", ref=chosen.ref)
+            answer = await shell.link.call("apps.run", ref=chosen.ref, **confirmed)
         except ipc.RpcError as error:
+            if error.code == "untrusted" and not confirm_untrusted:
+                shell.trust.ask(dataclasses.replace(chosen, trusted=False))
+                return
             if error.code != "needs-approval":
                 raise
-            await shell.flow.run_unapproved(chosen.ref, chosen.prompt or chosen.title, chosen.title)
+            await shell.flow.run_unapproved(chosen.ref, chosen.prompt or chosen.title, chosen.title,
+                                            confirm_untrusted=confirm_untrusted)
             return
         app_id = str(answer.get("app_id") if isinstance(answer, dict) else answer or "")
         if app_id:
-            shell.state.running.setdefault(app_id, RunningApp(app_id, chosen.title, chosen.ref))
+            shell.state.running.setdefault(app_id, RunningApp(app_id, hash=chosen.ref, title=chosen.title))
         shell.invalidate()
 
     # -- opening and closing the panel --------------------------------------------------------------

@@ -63,13 +63,13 @@ class KernelLink:
                     self.on_connected(False)
 
     async def _pump(self, client: ipc.Client, stop: asyncio.Event) -> None:
-        """Hand pushed events over until the connection closes (the client's reader task ends)."""
-        reader: asyncio.Task[Any] = client._task  # ipc.Client has no public "closed" future
+        """Hand pushed events over until the connection closes or `stop` is set."""
+        closed = asyncio.ensure_future(client.wait_closed())
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while True:
                 getter = asyncio.ensure_future(client.events.get())
-                done, _ = await asyncio.wait({getter, reader, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({getter, closed, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if getter not in done:
                     getter.cancel()
                     return
@@ -80,6 +80,7 @@ class KernelLink:
                     print(f"shell: event {event!r} failed: {type(error).__name__}: {error}", flush=True)
         finally:
             stopping.cancel()
+            closed.cancel()
 
 
 def plain(error: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""Stdout markers ("llmos: shell …"): the serial console in the VM and the tests (tests/shell) wait
+"""Stdout markers ("llmos: shell …"): the serial console in the VM and the tests (tests/compositor/shell) wait
 for these lines to know what the shell shows, so their wording is part of the interface
 (docs/shell.md lists them)."""
 

@@ -138,6 +138,8 @@ class InputRouting:
             shell.launcher.open()
         elif kind == "flow:failed":
             shell.launcher.close_panel()
+        elif kind == "untrusted":
+            shell.trust.cancel()
         elif kind == "launcher" and not shell.apps.present():
             shell.launcher.clear()
         else:

@@ -4,10 +4,11 @@
 |---|---|
 | `surfaces.Surfaces` | the panel and dock layers: trees from the state, placement, backdrop, keyboard |
 | `routing.InputRouting` | which part gets each pointer and key event (asked before any client) |
-| `launcher.Launcher` | prompt, search, suggestions, saved apps; when the panel opens and closes |
+| `launcher.LauncherPanel` | prompt, search, suggestions, saved apps; when the panel opens and closes |
 | `flow_controller.FlowController` | the kernel's flow events → the flow dialogs; the user's answers back |
 | `apps.RunningApps` | running apps (the dock), window events, focusing an app |
 | `settings_editor.SettingsEditor` | the settings form, with the masked API key |
+| `trust.TrustGate` | the extra confirmation before an untrusted app runs; provenance for the dialogs |
 
 Toasts are the compositor's own (`server.toasts`, toasts.py): the shell adds to them. Kernel events
 and input change the state; `invalidate()` coalesces one `refresh()` that rebuilds the trees."""
@@ -23,29 +24,32 @@ from typing import TYPE_CHECKING, Any
 from llmos.compositor.shell import views
 from llmos.compositor.shell.apps import RunningApps
 from llmos.compositor.shell.flow_controller import FlowController
-from llmos.compositor.shell.launcher import Launcher
+from llmos.compositor.shell.launcher import LauncherPanel
 from llmos.compositor.shell.link import KernelLink, plain
 from llmos.compositor.shell.routing import InputRouting
 from llmos.compositor.shell.settings_editor import SettingsEditor
-from llmos.compositor.shell.state import ShellConfig, ShellState
+from llmos.compositor.shell.state import ShellState
 from llmos.compositor.shell.surfaces import Surfaces
+from llmos.compositor.shell.trust import TrustGate
+from llmos.settings import ShellSettings
 
 if TYPE_CHECKING:
     from llmos.compositor.server import Compositor
 
 
 class Shell:
-    def __init__(self, server: Compositor, config: ShellConfig, kernel_socket: Path) -> None:
+    def __init__(self, server: Compositor, config: ShellSettings, kernel_socket: Path) -> None:
         self.server = server
         self.config = config
         self.state = ShellState(kiosk=server.wm.mode == "kiosk")
         self.link = KernelLink(kernel_socket, self.on_kernel_event, self.on_kernel_connected,
                                config.reconnect_max_s)
         self.loop: asyncio.AbstractEventLoop | None = None  # set while the compositor runs
-        self.launcher = Launcher(self)
+        self.launcher = LauncherPanel(self)
         self.flow = FlowController(self)
         self.apps = RunningApps(self)
         self.settings_editor = SettingsEditor(self)
+        self.trust = TrustGate(self)
         self.actions = views.Actions(
             prompt_changed=self.launcher.on_prompt_changed, submit_prompt=self.flow.start,
             run_suggestion=self.launcher.on_suggestion_chosen, open_settings=self.settings_editor.open,
@@ -53,7 +57,8 @@ class Shell:
             cancel_flow=self.flow.cancel, answer_cached=self.flow.answer_cached,
             toggle_ask=self.flow.toggle_ask, approve=self.flow.approve, retry=self.flow.retry,
             dismiss_welcome=self.launcher.open, settings_field=self.settings_editor.on_field_changed,
-            save_settings=self.settings_editor.save, focus_app=self.apps.focus)
+            save_settings=self.settings_editor.save, focus_app=self.apps.focus,
+            run_untrusted=self.trust.run_anyway, cancel_untrusted=self.trust.cancel)
         self.surfaces = Surfaces(self)
         self.routing = InputRouting(self)
         self._refresh_handle: asyncio.Handle | None = None
@@ -162,7 +167,7 @@ class Shell:
     # -- introspection (the compositor's `shell` ipc) ------------------------------------------------
     def describe(self) -> dict[str, Any]:
         state = self.state
-        flow = state.flow
+        flow, untrusted = state.flow, state.untrusted
         surfaces = self.surfaces
         panel, dock = surfaces.panel, surfaces.dock
         return {
@@ -172,11 +177,17 @@ class Shell:
             "flow": None if flow is None else {"id": flow.id, "stage": flow.stage, "fraction": flow.fraction,
                                                "tokens": flow.tokens, "reason": flow.reason,
                                                "checked": flow.checked,
-                                               "asks": [dataclasses.asdict(a) for a in flow.asks]},
+                                               "asks": [dataclasses.asdict(a) for a in flow.asks],
+                                               "hash": flow.hash,
+                                               "provenance": flow.provenance and flow.provenance.to_json()},
+            "untrusted": None if untrusted is None or state.panel != "untrusted" else
+            {"hash": untrusted.app.ref, "title": untrusted.app.title, "origin": untrusted.app.origin,
+             "provenance": untrusted.provenance and untrusted.provenance.to_json()},
             "toasts": self.server.toasts.texts(),
             "panel_rect": dataclasses.asdict(panel.rect()) if panel.visible else None,
             "dock_rect": dataclasses.asdict(dock.rect()) if dock.visible else None,
             "backdrop": surfaces.backdrop, "keyboard": surfaces.has_keyboard,
             "settings_loaded": state.settings.loaded,
             "widgets": surfaces.widgets(),
+            "texts": surfaces.texts(),
         }

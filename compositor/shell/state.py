@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmos.settings import ShellSettings
-
-# The [shell] section of llmos.toml, declared with every other setting in llmos/settings/sections.py.
-ShellConfig = ShellSettings
+from llmos.api import Ask, Provenance, RunningApp
 
 
 @dataclass
@@ -16,20 +13,16 @@ class Suggestion:
     ref: str
     title: str
     prompt: str
+    origin: str = "local"  # "local", or the remote (another machine's registry) it was pulled from
+    trusted: bool = True   # false: no key the user trusts signed or audited it (trust.py confirms)
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> Suggestion:
         ref = str(item.get("hash") or "")
         prompt = str(item.get("prompt") or "")
         title = str(item.get("title") or "") or prompt[:60] or ref[:12]
-        return cls(ref, title, prompt)
-
-
-@dataclass
-class Ask:
-    scope: str
-    words: str
-    required: bool
+        origin, trusted = str(item.get("origin") or "local"), item.get("trusted", True) is not False
+        return cls(ref, title, prompt, origin, trusted)
 
 
 @dataclass
@@ -43,22 +36,22 @@ class Flow:
     tokens: int = 0
     phase: str = ""
     attempt: int = 1
+    fallback: str = ""       # why the last model failed (located), while another one answers
     title: str = ""          # offered app's title, or the launched app's
     asks: list[Ask] = field(default_factory=list)
     checked: dict[str, bool] = field(default_factory=dict)
     reason: str = ""
-
-    @property
-    def dialog(self) -> bool:
-        """Stages that show a panel (after approval the panel closes and the app's window comes)."""
-        return self.stage != "launching"
+    hash: str = ""           # the saved app this flow offers or runs ("" for a new app)
+    provenance: Provenance | None = None  # who made and audited `hash` (apps.provenance; trust.py)
 
 
 @dataclass
-class RunningApp:
-    app_id: str
-    title: str
-    hash: str = ""
+class UntrustedRun:
+    """A saved app no trusted key signed or audited, chosen in the launcher: it waits for the user's
+    extra confirmation (the "untrusted" panel, trust.py) before anything is sent to run it."""
+
+    app: Suggestion
+    provenance: Provenance | None = None
 
 
 @dataclass
@@ -68,6 +61,8 @@ class SettingsForm:
     api_key_set: bool = False  # a key is stored already
     kiosk_app: str = ""
     layout: str = "us"
+    providers: list[dict[str, Any]] = field(default_factory=list)  # gateway.providers, routing order
+    default_provider: str = ""  # the one picked to go first; "" for the embedded model
     loaded: bool = False
     message: str = ""
 
@@ -76,12 +71,13 @@ class SettingsForm:
 class ShellState:
     connected: bool = False
     kiosk: bool = False
-    panel: str | None = None  # "welcome" | "launcher" | "settings" (flow dialogs come from `flow`)
+    panel: str | None = None  # "welcome" | "launcher" | "settings" | "untrusted" (flow dialogs: `flow`)
     welcome_shown: bool = False
     prompt: str = ""
     suggestions: list[Suggestion] = field(default_factory=list)
     highlight: int = -1
     flow: Flow | None = None
+    untrusted: UntrustedRun | None = None  # shown while panel == "untrusted"
     running: dict[str, RunningApp] = field(default_factory=dict)
     settings: SettingsForm = field(default_factory=SettingsForm)
     model: str = ""
@@ -92,6 +88,6 @@ class ShellState:
         """What the central panel shows now: a flow dialog wins over launcher/settings/welcome."""
         if self.kiosk:
             return None
-        if self.flow is not None and self.flow.dialog:
+        if self.flow is not None:  # every stage is a dialog, "launching" too: it says the Enter acted
             return f"flow:{self.flow.stage}"
         return self.panel

@@ -13,6 +13,7 @@ from llmos.compositor.shell import views
 from llmos.compositor.shell.layer import Layer
 from llmos.compositor.shell.markers import marker
 from llmos.sdk.render import DARK, LIGHT
+from llmos.sdk.render.screen import Screen
 
 if TYPE_CHECKING:
     import cairocffi as cairo
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
 PANEL_THEME = dataclasses.replace(LIGHT, background=LIGHT.surface)
 DOCK_THEME = dataclasses.replace(DARK, background=(0.12, 0.13, 0.15, 0.96))
 BACKDROP = (0.03, 0.05, 0.09, 0.55)
-MODAL = ("flow:", "welcome")
-FIRST_FOCUS = {"launcher": "prompt", "settings": "local_model", "welcome": "start"}
+MODAL = ("flow:", "welcome", "untrusted")
+FIRST_FOCUS = {"launcher": "prompt", "settings": "local_model", "welcome": "start",
+               "untrusted": "cancel"}  # Enter on the extra confirmation cancels
 
 
 class Surfaces:
@@ -93,6 +95,11 @@ class Surfaces:
         interaction = self.panel.renderer.interaction
         node = interaction.by_key.get(interaction.state.focused or "")
         return node is not None and node.type == "Button"
+
+    def texts(self) -> dict[str, list[str]]:
+        """The text each visible layer paints, in reading order (what a person reads there)."""
+        layers = (self.panel, self.dock)
+        return {layer.name: Screen(layer.renderer).texts() for layer in layers if layer.visible}
 
     def widgets(self) -> dict[str, dict[str, list[int]]]:
         """Screen rectangles of the keyed widgets of each visible layer (tests click them; no OCR)."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from llmos.compositor.shell import trust_views
 from llmos.compositor.shell.state import Flow, ShellState
 
 ACCENT, TRACK, MUTED, DANGER = "#2f6fed", "#e3e7ee", "#6b7280", "#b42318"
@@ -34,6 +35,8 @@ class Actions:
     settings_field: Callable[[str, str], None]
     save_settings: Callable[[], None]
     focus_app: Callable[[str], None]
+    run_untrusted: Callable[[], None]
+    cancel_untrusted: Callable[[], None]
 
 
 class Handlers:
@@ -80,6 +83,9 @@ def panel(state: ShellState, actions: Actions, h: Handlers, screen: tuple[int, i
         return launcher(state, actions, h, screen)
     if kind == "welcome":
         return welcome(actions, h, screen)
+    if kind == "untrusted":
+        run = state.untrusted
+        return None if run is None else trust_views.confirm_dialog(run, actions, h, screen)
     if kind == "settings":
         return settings(state, actions, h, screen)
     assert state.flow is not None
@@ -93,8 +99,7 @@ def launcher(state: ShellState, actions: Actions, h: Handlers, screen: tuple[int
         status = text("Starting… the kernel is not up yet.", "sm", color=MUTED)
     elif not state.prompt.strip():
         status = text("Describe the app you want and press Enter.", "sm", color=MUTED)
-    rows = [f"{s.title}  —  {s.prompt}" if s.prompt and s.prompt != s.title else s.title
-            for s in state.suggestions]
+    rows = [trust_views.suggestion_row(s) for s in state.suggestions]
     suggestions = None
     if rows:
         suggestions = node("List", key="suggestions", items=rows, onSelect=h(actions.run_suggestion),
@@ -110,6 +115,7 @@ def launcher(state: ShellState, actions: Actions, h: Handlers, screen: tuple[int
              onChange=h(actions.prompt_changed), onSubmit=h(actions.submit_prompt)),
         status,
         suggestions,
+        trust_views.untrusted_note(state.suggestions),
         node("Row", text(hint, "sm", color=MUTED),
              node("Button", "Settings", key="settings", onClick=h(actions.open_settings))),
     )
@@ -152,11 +158,36 @@ def settings(state: ShellState, actions: Actions, h: Handlers, screen: tuple[int
         text("Keyboard layout", "sm"),
         node("TextInput", key="layout", value=form.layout, placeholder="us",
              onChange=h(actions.settings_field, "layout")),
+        *provider_rows(state, actions, h),
         text(form.message, "sm", color=MUTED) if form.message else None,
         node("Row", node("Button", "Save", key="save", onClick=h(actions.save_settings)),
              node("Button", "Close", key="close", onClick=h(actions.close_panel)), align="center"),
         gap=8,
     )
+
+
+def _health(provider: dict[str, Any]) -> str:
+    reach = {True: "reachable", False: "unreachable", None: "not checked"}[provider.get("reachable")]
+    model = {True: "model present", False: "model missing", None: ""}[provider.get("model_present")]
+    return " · ".join(part for part in (str(provider.get("kind", "")), str(provider.get("tier", "")),
+                                        str(provider.get("model", "")), reach, model) if part)
+
+
+def provider_rows(state: ShellState, actions: Actions, h: Handlers) -> list[dict[str, Any]]:
+    """The model providers in routing order, each with its health; pressing one makes it go first."""
+    form = state.settings
+    if not form.providers:
+        return []
+    rows: list[dict[str, Any]] = [text("Model providers — press one to try it first", "sm")]
+    for provider in form.providers:
+        name = str(provider.get("name", ""))
+        label = f"● {name}" if name == form.default_provider else name
+        rows.append(node("Row", node("Button", label, key=f"provider-{name}",
+                                     onClick=h(actions.settings_field, "default_provider", name)),
+                         text(_health(provider), "sm", color=MUTED), align="center"))
+        if provider.get("last_error"):
+            rows.append(text(f"Last error: {provider['last_error']}"[:160], "sm", color=DANGER))
+    return rows
 
 
 def progress_bar(width: int, fraction: float) -> dict[str, Any]:
@@ -173,6 +204,7 @@ STAGE_WORDS = {
     "generating": "Writing the app…",
     "checking": "Checking the code…",
     "repairing": "Fixing problems the checker found…",
+    "launching": "Starting the app…",  # the window replaces this dialog when the app is up
 }
 
 
@@ -184,6 +216,7 @@ def flow_dialog(flow: Flow, actions: Actions, h: Handlers, screen: tuple[int, in
             width,
             text("A similar app exists", "lg", bold=True),
             text(f"A similar app exists: {flow.title}."),
+            *trust_views.provenance_rows(flow.provenance),
             text("Use it now, or generate a new app from your words.", "sm", color=MUTED),
             node("Row", node("Button", "Use it", key="use", onClick=h(actions.answer_cached, True)),
                  node("Button", "Generate new", key="new", onClick=h(actions.answer_cached, False))),
@@ -195,12 +228,15 @@ def flow_dialog(flow: Flow, actions: Actions, h: Handlers, screen: tuple[int, in
             boxes.append(node("Checkbox", key=f"cap:{ask.scope}", label=label,
                               checked=flow.checked.get(ask.scope, False),
                               onChange=h(actions.toggle_ask, ask.scope)))
+            if ask.warning:  # e.g. a site the request never mentioned: said plainly, under its ask
+                boxes.append(text(f"⚠ {ask.warning}", "sm", bold=True, color=DANGER))
         missing = [a.words for a in flow.asks if a.required and not flow.checked.get(a.scope)]
         return _window(
             width,
             text(f"Allow “{flow.title or flow.prompt}” to:", "lg", bold=True),
             node("Column", *boxes, gap=10) if boxes else text("It asks for nothing."),
             text("It will not run without: " + ", ".join(missing), "sm", color=DANGER) if missing else None,
+            *trust_views.provenance_rows(flow.provenance),
             node("Row", node("Button", "Approve", key="approve", onClick=h(actions.approve)),
                  node("Button", "Cancel", key="cancel", onClick=h(actions.cancel_flow)),
                  text("Enter: approve  ·  Esc: cancel", "sm", color=MUTED)),
@@ -226,9 +262,10 @@ def flow_dialog(flow: Flow, actions: Actions, h: Handlers, screen: tuple[int, in
         text(f"Making “{flow.prompt}”", "lg", bold=True),
         text(STAGE_WORDS.get(flow.stage, flow.stage), color=MUTED),
         progress_bar(inner, flow.fraction if flow.stage == "generating" else
-                     (1.0 if flow.stage in ("checking", "repairing") else 0.0)),
+                     (1.0 if flow.stage in ("checking", "repairing", "launching") else 0.0)),
         node("Row", node("Button", "Cancel", key="cancel", onClick=h(actions.cancel_flow)),
              text(" · ".join(detail) or " ", "sm", color=MUTED)),  # the button first: it must not move
+        text(flow.fallback[:200], "sm", color=DANGER) if flow.fallback else None,
     )
 
 

@@ -16,6 +16,7 @@ from llmos.kernel.caps.manifest import Manifest
 from llmos.kernel.caps.table import needed_by
 
 from .findings import Finding, Report
+from .statics import StaticValues
 from .tsparse import SDK_MODULE, location
 
 GLOBAL_OBJECTS = frozenset({"globalThis", "window", "self", "global"})
@@ -31,6 +32,20 @@ DANGEROUS_KEYS = {
     "setPrototypeOf": "no-prototype-tampering",
 }
 STRING_TYPES = frozenset({"string", "template_string"})
+# Names that, as a string value anywhere (a Reflect.get key, a destructuring key, what a toPrimitive or a
+# Proxy trap returns), lead to the Function constructor or to a prototype at run time.
+KEY_VALUES = {
+    "constructor": ("no-function-constructor", "reaches the Function constructor"),
+    "__proto__": ("no-proto", "reaches a prototype"),
+}
+# Calls that change another object's properties (checked when the target is a prototype or a built-in),
+# and calls that change or read prototypes whatever their target.
+DEFINERS = frozenset({"defineProperty", "defineProperties", "assign"})
+PROTO_CHANGERS = frozenset({"setPrototypeOf", "__defineGetter__", "__defineSetter__", "__lookupGetter__"})
+PROTO_GETTERS = frozenset({"getPrototypeOf"})
+PROTO_KEYS = frozenset({"prototype", "__proto__"})
+_WRAPPERS = frozenset({"parenthesized_expression", "as_expression", "satisfies_expression",
+                       "non_null_expression"})
 
 
 @dataclass(frozen=True)
@@ -43,17 +58,16 @@ class PayloadLimits:
     char_code_args: int = 4
 
 
-@dataclass
-class _Walk:
-    src: bytes
+@dataclass(kw_only=True)
+class _Walk(StaticValues):
     manifest: Manifest | None
     limits: PayloadLimits
     findings: list[Finding] = field(default_factory=list)
-    # local name -> SDK path: ("net",) for `import { net }`, () for `import * as sdk`, ("net", "fetch") for
-    # `const { fetch } = net`.
-    bindings: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    constants: dict[str, str] = field(default_factory=dict)  # const NAME = <foldable string>
     used: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # local name -> (owner, method) for `const dp = Object.defineProperty`, `const { assign } = Object`
+    method_aliases: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # local names bound to a prototype or a built-in: `const P = Array.prototype`, `const O = Object`
+    proto_names: set[str] = field(default_factory=set)
     _lines: list[bytes] | None = None
 
     # -- locations -----------------------------------------------------------------------------------
@@ -66,84 +80,6 @@ class _Walk:
     def report(self, node: Node, rule: str, message: str) -> None:
         line, col = self.where(node)
         self.findings.append(Finding(line, col, rule, message))
-
-    @staticmethod
-    def text(node: Node | None) -> str:
-        return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
-
-    # -- static values -------------------------------------------------------------------------------
-    def fold(self, node: Node | None, depth: int = 0) -> str | None:
-        """The string an expression always evaluates to, if that is known without running it."""
-        if node is None or depth > 20:
-            return None
-        kind = node.type
-        if kind == "string":
-            return _unquote(self.text(node))
-        if kind == "template_string":
-            if any(child.type == "template_substitution" for child in node.named_children):
-                return None
-            return _unquote(self.text(node))
-        if kind == "parenthesized_expression" and node.named_child_count == 1:
-            return self.fold(node.named_children[0], depth + 1)
-        if kind == "identifier":
-            return self.constants.get(self.text(node))
-        if kind == "binary_expression" and self.text(node.child_by_field_name("operator")) == "+":
-            left = self.fold(node.child_by_field_name("left"), depth + 1)
-            right = self.fold(node.child_by_field_name("right"), depth + 1)
-            if left is not None and right is not None:
-                return left + right
-        return None
-
-    def prefix(self, node: Node | None) -> str | None:
-        """The static start of a string expression (`https://host/${q}` -> 'https://host/'), which is
-        enough to know a URL's host even when its path is computed."""
-        if node is None:
-            return None
-        folded = self.fold(node)
-        if folded is not None:
-            return folded
-        if node.type == "template_string":
-            head = ""
-            for child in node.named_children:
-                if child.type == "template_substitution":
-                    break
-                head += self.text(child)
-            return head
-        if node.type == "binary_expression" and self.text(node.child_by_field_name("operator")) == "+":
-            return self.prefix(node.child_by_field_name("left"))
-        return None
-
-    def sdk_path(self, node: Node | None) -> tuple[str, ...] | None:
-        """The SDK path an expression names (`net.fetch` -> ("net", "fetch")), or None if not SDK."""
-        names: list[str] = []
-        while node is not None:
-            if node.type == "identifier":
-                root = self.bindings.get(self.text(node))
-                return None if root is None else root + tuple(reversed(names))
-            if node.type == "member_expression":
-                names.append(self.text(node.child_by_field_name("property")))
-                node = node.child_by_field_name("object")
-            elif node.type in ("parenthesized_expression", "non_null_expression") and node.named_child_count:
-                node = node.named_children[0]
-            else:
-                return None
-        return None
-
-    def member_root_has(self, node: Node | None, names: frozenset[str]) -> bool:
-        """Whether a member/subscript chain goes through one of `names` (e.g. `prototype`)."""
-        while node is not None and node.type in ("member_expression", "subscript_expression",
-                                                 "parenthesized_expression", "non_null_expression"):
-            if node.type == "member_expression":
-                if self.text(node.child_by_field_name("property")) in names:
-                    return True
-                node = node.child_by_field_name("object")
-            elif node.type == "subscript_expression":
-                if self.fold(node.child_by_field_name("index")) in names:
-                    return True
-                node = node.child_by_field_name("object")
-            else:
-                node = node.named_children[0] if node.named_child_count else None
-        return False
 
     # -- capabilities --------------------------------------------------------------------------------
     def use(self, path: tuple[str, ...], node: Node, call: Node | None = None) -> None:
@@ -251,6 +187,9 @@ class _Walk:
         if name == "__proto__":
             self.report(node, "no-proto", "__proto__ is not allowed")
             return
+        if parent is not None and parent.type == "pair_pattern" and parent.child_by_field_name("key") == node:
+            self.on_pattern_key(node, name)
+            return
         if parent is None or parent.type != "member_expression":
             return
         if name == "constructor":
@@ -259,6 +198,80 @@ class _Walk:
             self.report(node, "no-eval", "eval is not allowed")
         elif name in FUNCTION_CTORS:
             self.report(node, "no-function-constructor", f"{name} constructs code from strings")
+
+    def on_pattern_key(self, node: Node, name: str | None) -> None:
+        """`const { constructor: F } = fn` reads fn.constructor, whatever the key is spelt as."""
+        if name in KEY_VALUES:
+            rule, reaches = KEY_VALUES[name]
+            self.report(node, rule, f"destructuring {name!r} {reaches}")
+
+    def on_pair_pattern(self, node: Node) -> None:
+        key = node.child_by_field_name("key")
+        if key is None or key.type == "property_identifier":
+            return  # on_property sees it
+        computed = key.type == "computed_property_name" and key.named_child_count
+        inner = key.named_children[0] if computed else key
+        self.on_pattern_key(key, self.fold(inner))
+
+    def on_shorthand_pattern(self, node: Node) -> None:
+        self.on_pattern_key(node, _unescape_identifier(self.text(node)))
+
+    def check_key_value(self, node: Node | None, how: str) -> None:
+        """A value spelling 'constructor' or '__proto__' that flows where keys come from at run time: a
+        Reflect/Object call's argument, or what a function returns (a toPrimitive, toString or Proxy
+        trap). Strings elsewhere (UI text) stay data."""
+        value = self.fold(node)
+        if node is not None and value in KEY_VALUES:
+            rule, reaches = KEY_VALUES[value]
+            self.report(node, rule, f"{value!r} {how} {reaches} when used as a key")
+
+    def on_arrow(self, node: Node) -> None:
+        body = node.child_by_field_name("body")
+        if body is not None and body.type != "statement_block":
+            self.check_key_value(body, "returned by a function")
+
+    def on_return(self, node: Node) -> None:
+        if node.named_child_count:
+            self.check_key_value(node.named_children[0], "returned by a function")
+
+    # -- prototypes ------------------------------------------------------------------------------
+    def callee(self, function: Node) -> tuple[str, str]:
+        """(owner, method) a call goes to: `Object.defineProperty`, `Object['defineProperty']`,
+        `(0, Object.defineProperty)`, or a local alias of one; ("", name) for a plain function."""
+        node = _unwrap(function)
+        if node.type == "sequence_expression" and node.named_child_count:
+            node = _unwrap(node.named_children[-1])
+        if node.type == "member_expression":
+            owner, method = node.child_by_field_name("object"), node.child_by_field_name("property")
+            return self.text(owner), self.text(method)
+        if node.type == "subscript_expression":
+            owner, key = node.child_by_field_name("object"), self.fold(node.child_by_field_name("index"))
+            return self.text(owner), key or ""
+        name = self.text(node)
+        return self.method_aliases.get(name, ("", name))
+
+    def is_prototype(self, node: Node | None) -> bool:
+        """Whether an expression is (or may be) a prototype or a built-in: `X.prototype…`, `o.__proto__`,
+        `Object.getPrototypeOf(o)`, `Array`, or a local name bound to one of those."""
+        if node is None:
+            return False
+        node = _unwrap(node)
+        if self.member_root_has(node, PROTO_KEYS):
+            return True
+        if node.type == "identifier":
+            return self.text(node) in _BUILTINS or self.text(node) in self.proto_names
+        if node.type == "call_expression":
+            function = node.child_by_field_name("function")
+            return function is not None and self.callee(function)[1] in PROTO_GETTERS
+        return False
+
+    def target_root(self, node: Node | None) -> Node | None:
+        """The object a member chain starts from: `P` in `P.a.b = 1`, the call in `f().x = 1`."""
+        while node is not None and (node.type in ("member_expression", "subscript_expression")
+                                    or node.type in _WRAPPERS):
+            node = node.child_by_field_name("object") if node.type not in _WRAPPERS else (
+                node.named_children[0] if node.named_child_count else None)
+        return node
 
     def on_member(self, node: Node) -> None:
         parent = node.parent
@@ -289,24 +302,18 @@ class _Walk:
         path = self.sdk_path(function)
         if path is not None:
             self.use(path, node, node)
-        callee = function
-        if callee.type == "member_expression":
-            name = self.text(callee.child_by_field_name("property"))
-            owner = self.text(callee.child_by_field_name("object"))
-        else:
-            name, owner = self.text(callee), ""
+        owner, name = self.callee(function)
         args = node.child_by_field_name("arguments")
         first = _first_arg(node)
         stringy = first is not None and (first.type in STRING_TYPES or first.type == "binary_expression"
                                          or self.fold(first) is not None)
         if first is not None and name in TIMERS and stringy:
             self.report(first, "no-string-timer", f"{name} with a string runs it as code; pass a function")
-        if name in ("setPrototypeOf", "__defineGetter__", "__defineSetter__", "__lookupGetter__"):
+        if name in PROTO_CHANGERS:
             self.report(node, "no-prototype-tampering",
                         f"{owner + '.' if owner else ''}{name} changes prototypes")
-        elif name in ("defineProperty", "defineProperties", "assign") and owner in ("Object", "Reflect"):
-            if first is not None and (self.member_root_has(first, frozenset({"prototype", "__proto__"}))
-                                      or (first.type == "identifier" and self.text(first) in _BUILTINS)):
+        elif name in DEFINERS and owner in ("Object", "Reflect"):
+            if self.is_prototype(first):
                 self.report(node, "no-prototype-tampering", f"{owner}.{name} on a prototype or built-in")
         elif name in ("fromCharCode", "fromCodePoint") and args is not None:
             count = args.named_child_count
@@ -314,25 +321,30 @@ class _Walk:
             chained = node.parent is not None and node.parent.type == "binary_expression"
             if count >= self.limits.char_code_args or spread or chained:
                 self.report(node, "encoded-payload", f"String.{name} builds hidden text")
+        if owner in ("Object", "Reflect") and args is not None:
+            for arg in args.named_children:
+                self.check_key_value(arg, f"passed to {owner}.{name}")
 
     def on_assignment(self, node: Node) -> None:
         left = node.child_by_field_name("left")
-        if self.member_root_has(left, frozenset({"prototype", "__proto__"})):
+        if self.member_root_has(left, PROTO_KEYS):
             self.report(node, "no-prototype-tampering", "assignment to a prototype")
-        elif left is not None and left.type in ("member_expression", "subscript_expression"):
-            root: Node | None = left
-            while root is not None and root.type in ("member_expression", "subscript_expression"):
-                root = root.child_by_field_name("object")
-            if root is not None and root.type == "identifier" and self.text(root) in _BUILTINS:
-                self.report(node, "no-prototype-tampering", f"assignment to built-in {self.text(root)}")
+        elif left is not None and _unwrap(left).type in ("member_expression", "subscript_expression"):
+            root = self.target_root(left)
+            if self.is_prototype(root):
+                self.report(node, "no-prototype-tampering", f"assignment to {self.text(root)}, a prototype "
+                                                            "or built-in")
             elif self.sdk_path(left) is not None:
                 self.report(node, "no-computed-sdk-access", "assignment to an SDK object")
 
     def on_unary(self, node: Node) -> None:
         argument = node.child_by_field_name("argument")
-        if (self.text(node.child_by_field_name("operator")) == "delete"
-                and self.member_root_has(argument, frozenset({"prototype", "__proto__"}))):
-            self.report(node, "no-prototype-tampering", "delete on a prototype")
+        if self.text(node.child_by_field_name("operator")) != "delete" or argument is None:
+            return
+        if self.member_root_has(argument, PROTO_KEYS) or (
+                _unwrap(argument).type in ("member_expression", "subscript_expression")
+                and self.is_prototype(self.target_root(argument))):
+            self.report(node, "no-prototype-tampering", "delete on a prototype or built-in")
 
     def on_declarator(self, node: Node) -> None:
         name = node.child_by_field_name("name")
@@ -341,9 +353,10 @@ class _Walk:
             return
         parent = node.parent
         if name.type == "identifier" and parent is not None and self.text(parent.child(0)) == "const":
-            folded = self.fold(value)
+            folded = self.fold_value(value)
             if folded is not None:
                 self.constants[self.text(name)] = folded
+        self.track_prototype_aliases(name, value)
         path = self.sdk_path(value)
         if path is None:
             return
@@ -372,6 +385,28 @@ class _Walk:
         else:
             self.report(name, "no-computed-sdk-access", "array destructuring of an SDK object")
 
+    def track_prototype_aliases(self, name: Node, value: Node) -> None:
+        """Remember names that stand for a prototype, a built-in or one of Object's/Reflect's changers, so
+        `const P = Object.prototype; P.x = 1` and `const { defineProperty } = Object` are seen."""
+        if name.type == "identifier":
+            owner, method = self.callee(value) if _unwrap(value).type in (
+                "member_expression", "subscript_expression", "identifier") else ("", "")
+            if owner in ("Object", "Reflect") and method in DEFINERS | PROTO_CHANGERS | PROTO_GETTERS:
+                self.method_aliases[self.text(name)] = (owner, method)
+            elif self.is_prototype(value):
+                self.proto_names.add(self.text(name))
+        elif name.type == "object_pattern" and self.text(_unwrap(value)) in ("Object", "Reflect"):
+            for part in name.named_children:
+                if part.type == "shorthand_property_identifier_pattern":
+                    method = local = self.text(part)
+                elif part.type == "pair_pattern":
+                    key, local_node = part.child_by_field_name("key"), part.child_by_field_name("value")
+                    method, local = self.text(key), self.text(local_node)
+                else:
+                    continue
+                if method in DEFINERS | PROTO_CHANGERS | PROTO_GETTERS:
+                    self.method_aliases[local] = (self.text(_unwrap(value)), method)
+
     def on_string(self, node: Node) -> None:
         body = self.text(node)[1:-1]
         escapes = sum(1 for child in node.named_children if child.type == "escape_sequence"
@@ -382,6 +417,10 @@ class _Walk:
             self.report(node, "encoded-payload", "long base64-like string literal")
         elif (run := _HEX.search(body)) and len(run.group(0)) >= self.limits.hex_run:
             self.report(node, "encoded-payload", "long hex string literal")
+
+    def on_meta(self, node: Node) -> None:
+        if self.text(node).startswith("import"):  # `new.target` is a meta property too, and harmless
+            self.report(node, "no-dynamic-import", "import.meta is unavailable")
 
     def on_export(self, node: Node) -> None:
         source = node.child_by_field_name("source")
@@ -404,7 +443,11 @@ _HANDLERS = {
     "string": _Walk.on_string,
     "template_string": _Walk.on_string,
     "with_statement": lambda walk, node: walk.report(node, "no-with", "with statements are not allowed"),
-    "meta_property": lambda walk, node: walk.report(node, "no-dynamic-import", "import.meta is unavailable"),
+    "meta_property": _Walk.on_meta,
+    "pair_pattern": _Walk.on_pair_pattern,
+    "shorthand_property_identifier_pattern": _Walk.on_shorthand_pattern,
+    "arrow_function": _Walk.on_arrow,
+    "return_statement": _Walk.on_return,
     "export_statement": _Walk.on_export,
 }
 
@@ -432,14 +475,11 @@ def _first_arg(call: Node | None) -> Node | None:
     return args.named_children[0] if args.named_child_count else None
 
 
-def _unquote(text: str) -> str:
-    body = text[1:-1]
-    if "\\" not in body:
-        return body
-    try:
-        return body.encode("latin-1", "backslashreplace").decode("unicode_escape")
-    except UnicodeDecodeError:
-        return body
+def _unwrap(node: Node) -> Node:
+    """The expression inside parentheses and type-only wrappers (`(x as any)!`)."""
+    while node.type in _WRAPPERS and node.named_child_count:
+        node = node.named_children[0]
+    return node
 
 
 def _unescape_identifier(name: str) -> str:
@@ -457,7 +497,7 @@ def _scope_for(path: tuple[str, ...], first_arg: str | None) -> str | None:
 
 
 def check_tree(root: Node, src: bytes, manifest: Manifest | None, limits: PayloadLimits) -> Report:
-    walk = _Walk(src, manifest, limits)
+    walk = _Walk(src=src, manifest=manifest, limits=limits)
     walk.run(root)
     if manifest is not None:
         for scope, (line, col) in walk.used.items():

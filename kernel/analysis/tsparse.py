@@ -1,6 +1,7 @@
 """App source as tree-sitter sees it: the one parser, the one place that turns a node into a located
-line and column, and the one syntax-error walker. The analysis, the gateway's usage reader and the
-gateway's does-it-parse check all use this module."""
+line and column, and the one syntax-error walker. The analysis, the gateway's usage reader, the
+gateway's does-it-parse check and the app host's type stripper (kernel/sandbox/transpile.py) all use
+this module."""
 
 from __future__ import annotations
 

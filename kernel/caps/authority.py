@@ -18,6 +18,7 @@ from pathlib import Path
 
 from biscuit_auth import (
     AuthorizationError,
+    Authorizer,
     AuthorizerBuilder,
     Biscuit,
     BiscuitBuilder,
@@ -196,15 +197,16 @@ class Authority:
                       time.monotonic())
         return grant
 
-    def _authorizer(self, biscuit: Biscuit, op: str, now: datetime):  # -> Authorizer
+    def _authorizer(self, biscuit: Biscuit, op: str, now: datetime) -> Authorizer:
         if not isinstance(now, datetime):
             raise TypeError("an authorizer always gets the time fact")
         builder = AuthorizerBuilder(AUTHORIZER_CODE, {"now": now, "op": op})
-        limits = builder.limits()
+        # biscuit_auth 0.4.0's bundled stub predates limits()/set_limits(); the compiled module has them.
+        limits = builder.limits()  # type: ignore[attr-defined]
         limits.max_facts = self.limits.max_facts
         limits.max_iterations = self.limits.max_iterations
         limits.max_time = self.limits.max_time
-        builder.set_limits(limits)
+        builder.set_limits(limits)  # type: ignore[attr-defined]
         return builder.build(biscuit)
 
     def _authorize(self, biscuit: Biscuit, op: str, now: datetime, app: str) -> bool:
@@ -241,17 +243,17 @@ class Authority:
             self._grants[token] = grant
             while len(self._grants) > self.CACHE_SIZE:
                 self._grants.popitem(last=False)
-        error: Denied | None = None
+        refusal: Denied | None = None
         if time.time() >= grant.expires.timestamp():
-            error = Denied("expired", f"the token expired at {grant.expires.isoformat()}", grant.app_id)
+            refusal = Denied("expired", f"the token expired at {grant.expires.isoformat()}", grant.app_id)
         elif self.revocations.any_revoked(grant.revocation_ids):
-            error = Denied("revoked", "the token has been revoked", grant.app_id)
+            refusal = Denied("revoked", "the token has been revoked", grant.app_id)
         elif not grant.allows(scope):
-            error = Denied("scope", f"{what} needs {scope!r}, which was not granted", grant.app_id)
-        if error is not None:
+            refusal = Denied("scope", f"{what} needs {scope!r}, which was not granted", grant.app_id)
+        if refusal is not None:
             self._grants.pop(token, None)
-            self._deny(error, what)
-            raise error
+            self._deny(refusal, what)
+            raise refusal
         if audit_allow:
             self.audit.record(grant.app_id, what, "allow", scope)
         return grant

@@ -51,6 +51,8 @@ def _read(path: Path) -> KeyPair:
         raise PermissionError(f"{path}: root key is readable by others (mode {mode:o}); expected 0600")
     text = path.read_text().strip()
     try:
-        return KeyPair.from_private_key(PrivateKey.from_bytes(bytes.fromhex(text), Algorithm.Ed25519))
+        # biscuit_auth 0.4.0's bundled stub predates the algorithm argument and Algorithm's members.
+        key = PrivateKey.from_bytes(bytes.fromhex(text), Algorithm.Ed25519)  # type: ignore[call-arg,attr-defined]
+        return KeyPair.from_private_key(key)
     except ValueError as error:
         raise ValueError(f"{path}: not a hex Ed25519 private key: {error}") from None

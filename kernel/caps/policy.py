@@ -11,45 +11,51 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from llmos.kernel.caps.manifest import Manifest, Request, Usage
 from llmos.kernel.caps.scopes import parse_scope
-from llmos.kernel.caps.table import every_scope, row_of
+from llmos.kernel.caps.table import every_scope, reserved, row_of
+from llmos.settings import AppsSettings
 
 
 class PolicyError(ValueError):
     """The code needs something the policy forbids, or something that cannot be known before launch."""
 
 
+_APPS = AppsSettings()  # the [apps] defaults, declared in llmos/settings/sections.py
+
+
 @dataclass(frozen=True)
 class Policy:
     # What generated code may use at all; "network:*" / "bus:*" here mean "any literal host / channel".
     allowed: tuple[str, ...] = every_scope()
-    deny: tuple[str, ...] = ()  # never granted, e.g. ("clipboard:read",)
-    allow_network_wildcard: bool = False  # may a manifest ask for network:* (any website)?
-    max_network_hosts: int = 4
+    deny: tuple[str, ...] = _APPS.deny_capabilities  # never granted, e.g. ("clipboard:read",)
+    allow_network_wildcard: bool = _APPS.allow_network_wildcard  # may a manifest ask for network:*?
+    max_network_hosts: int = _APPS.max_network_hosts
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed", tuple(self.allowed))
         object.__setattr__(self, "deny", tuple(self.deny))
 
     @classmethod
-    def from_config(cls, section: dict[str, Any], allowed: Iterable[str] | None = None) -> Policy:
-        """From the [apps] config section; `allowed` from the gateway's allowed_capabilities."""
+    def from_settings(cls, apps: AppsSettings, allowed: Iterable[str] | None = None) -> Policy:
+        """From the [apps] settings; `allowed` from the gateway's allowed_capabilities."""
         return cls(
             allowed=tuple(allowed) if allowed is not None else every_scope(),
-            deny=tuple(section.get("deny_capabilities", ())),
-            allow_network_wildcard=bool(section.get("allow_network_wildcard", False)),
-            max_network_hosts=int(section.get("max_network_hosts", 4)),
+            deny=apps.deny_capabilities,
+            allow_network_wildcard=apps.allow_network_wildcard,
+            max_network_hosts=apps.max_network_hosts,
         )
 
     # -- the gateway: what generated code may be granted ----------------------------------------------
     def permits(self, scope: str) -> bool:
-        """Well-formed (kernel.caps.scopes owns the syntax), not a wildcard, and inside `allowed`."""
+        """Well-formed (kernel.caps.scopes owns the syntax), not a wildcard, not reserved for the system
+        (kernel.caps.table.reserved), and inside `allowed`."""
         try:
             parse_scope(scope)
         except ValueError:
+            return False
+        if reserved(scope) is not None:
             return False
         kind, _, arg = scope.partition(":")
         if "*" in arg:
@@ -66,7 +72,9 @@ class Policy:
         before launch; the gateway refuses the generation with that message."""
         problems = list(usage.unresolved)
         forbidden = sorted(s for s in usage.scopes if not self.permits(s))
-        problems += [f"the code uses {scope}, which the policy does not allow" for scope in forbidden]
+        problems += [f"the code uses {scope}, which can never be granted: {reserved(scope)}"
+                     if reserved(scope) else f"the code uses {scope}, which the policy does not allow"
+                     for scope in forbidden]
         if problems:
             raise PolicyError("; ".join(problems))
         declared = {r.scope: r for r in (claimed.requests if claimed else ())}
@@ -87,7 +95,10 @@ class Policy:
         problems = []
         hosts = [s for s in manifest.scopes if s.startswith("network:")]
         for request in manifest.requests:
-            if request.scope in self.deny and not request.optional:
+            why = reserved(request.scope)
+            if why is not None and not request.optional:
+                problems.append(f"{request.scope} can never be granted: {why}")
+            elif request.scope in self.deny and not request.optional:
                 problems.append(f"policy forbids {request.scope} ({request.words})")
             if request.scope == "network:*" and not self.allow_network_wildcard:
                 problems.append("policy forbids talking to any website (network:*); name the hosts")
@@ -96,5 +107,7 @@ class Policy:
         return problems
 
     def offered(self, manifest: Manifest) -> list[Request]:
-        """The requests to put to the user: all but the optional ones this policy denies."""
-        return [r for r in manifest.requests if not (r.optional and r.scope in self.deny)]
+        """The requests to put to the user: all but the optional ones this policy denies and those no
+        app can ever have (check() refuses a manifest that requires one)."""
+        return [r for r in manifest.requests
+                if reserved(r.scope) is None and not (r.optional and r.scope in self.deny)]

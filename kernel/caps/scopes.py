@@ -3,7 +3,7 @@ how a declared scope covers one the code uses. Which scopes exist is kernel.caps
 
 from __future__ import annotations
 
-from llmos.kernel.caps.table import TABLE, fixed_scopes
+from llmos.kernel.caps.table import TABLE, fixed_scopes, reserved
 
 FIXED = fixed_scopes()
 _PARAMETERISED = {row.kind: row for row in TABLE if row.argument is not None}
@@ -25,10 +25,12 @@ def parse_scope(scope: str) -> str:
 
 
 def scope_allows(granted: frozenset[str], wanted: str) -> bool:
-    """True if `wanted` (an operation such as network:api.example.com) is covered by `granted`."""
+    """True if `wanted` (an operation such as network:api.example.com) is covered by `granted`. The
+    network:* wildcard never covers a reserved host (this machine, its local network): only a grant
+    naming that host exactly does, and the policy never asks for one."""
     if wanted in granted:
         return True
-    return wanted.startswith("network:") and "network:*" in granted
+    return wanted.startswith("network:") and "network:*" in granted and reserved(wanted) is None
 
 
 def covers(declared: str, used: str) -> bool:

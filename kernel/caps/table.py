@@ -4,7 +4,7 @@ One row per scope: its pattern, the plain words the approval dialog shows, the S
 it, and whether an app may ask for it as optional. Everything else reads this table: the scope syntax
 (kernel.caps.scopes), the manifest and the policy (kernel.caps.manifest, kernel.caps.policy), the usage
 reader the gateway trusts and the static analysis (kernel.analysis), the approval dialog's words, and
-docs/analysis.md. tests/caps/test_table.py holds sdk/js/runtime.js and sdk/ts/index.d.ts to it.
+docs/analysis.md. tests/kernel/caps/test_table.py holds sdk/js/runtime.js and sdk/ts/index.d.ts to it.
 
 To add a scope, add a row here, then gate the member in runtime.js and say `needs <scope>` on it in
 index.d.ts (the test tells you if either is missing).
@@ -12,7 +12,9 @@ index.d.ts (the test tells you if either is missing).
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -136,6 +138,48 @@ def row_of(scope: str) -> ScopeRow | None:
     """The row a scope belongs to: a fixed scope's own, or its kind's (network:api.example.com ->
     network:HOST). Whether the scope is well formed is kernel.caps.scopes.parse_scope's question."""
     return _FIXED.get(scope) or _PARAMETERISED.get(scope.partition(":")[0])
+
+
+# Names the system itself uses: its services, and the first part of every name the kernel, compositor,
+# hal and init publish on or serve (pushed events such as caps.revoked and bus.message, methods such as
+# caps.revoke and flow.approve). A bus channel whose first part (up to '.', '-' or '_') is one of these is
+# never granted, so no app can pose as the system, and no app's ask can look like a system power.
+# tests/kernel/caps/test_reserved.py scans the code and fails when a name the services use is missing here.
+RESERVED_CHANNELS = frozenset({
+    "kernel", "llmos", "system", "compositor", "hal", "init", "shell", "admin",   # the services
+    "app", "apps", "caps", "flow", "gateway", "settings", "bus",                 # the kernel's methods
+    # the events they publish
+    "error", "stopped", "tree", "notify", "shortcut", "window", "input", "device", "lease", "link", "log",
+})
+
+
+def reserved(scope: str) -> str | None:
+    """Why a well-formed scope can never be granted, in plain words; None for an ordinary scope.
+    Reserved: the system's own bus channels, and websites that are this machine or its local network
+    (the kernel fetches for apps, so such a host would reach the kernel's own neighbourhood)."""
+    kind, _, arg = scope.partition(":")
+    if kind == "bus" and arg != "*" and re.split(r"[._-]", arg, maxsplit=1)[0] in RESERVED_CHANNELS:
+        return f"'{arg}' is a channel name the system itself uses"
+    if kind == "network" and arg != "*":
+        host = arg.rpartition(":")[0] if re.search(r":\d+$", arg) else arg
+        if host == "localhost" or host.endswith(".localhost"):
+            return f"{host} is this machine"
+        address = _ipv4(host)
+        if address is not None and not address.is_global:
+            return f"{host} is this machine or its local network"
+    return None
+
+
+def _ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The address a numeric host stands for, in every form the C library accepts (127.1, 2130706433,
+    0x7f.0.0.1); None for a name."""
+    if not re.fullmatch(r"[0-9a-fx.]+", host) or not all(re.fullmatch(r"0x[0-9a-f]+|[0-9]+", label)
+                                                         for label in host.split(".")):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def fixed_scopes() -> frozenset[str]:

@@ -1,21 +1,11 @@
-"""Spec -> code: the bounded app spec a small model fills, and the deterministic generator that turns it
-into SDK TypeScript plus the capability manifest the code actually needs."""
+"""Reading a capable model's answer (direct.py): the JSON manifest header and the SDK TypeScript after it.
+
+Small models do not write code: they fill the app language (kernel/applang), whose compiler writes the
+TypeScript. The syntax check both paths share is the analysis's (kernel/analysis/tsparse.py)."""
 
 from __future__ import annotations
 
 from llmos.kernel.analysis.tsparse import SyntaxProblem, syntax_problems
-from llmos.kernel.analysis.usage import used_capabilities
-from llmos.kernel.caps.manifest import Manifest, Request
-from llmos.kernel.codegen.generate import generate
-from llmos.kernel.codegen.spec import SCHEMA, AppSpec, SpecError, StateVar, Widget, normalise
+from llmos.kernel.codegen.direct import AnswerError, DirectAnswer, split_answer
 
-
-def build(spec: AppSpec) -> tuple[str, Manifest]:
-    """Code for a normalised spec and the manifest read back from that code (all required)."""
-    code = generate(spec)
-    usage = used_capabilities(code)
-    return code, Manifest(tuple(Request(scope) for scope in sorted(usage.scopes)))
-
-
-__all__ = ["SCHEMA", "AppSpec", "SpecError", "StateVar", "SyntaxProblem", "Widget", "build", "generate",
-           "normalise", "syntax_problems"]
+__all__ = ["AnswerError", "DirectAnswer", "SyntaxProblem", "split_answer", "syntax_problems"]

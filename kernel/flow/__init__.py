@@ -7,7 +7,9 @@
 - client.py: the terminal's side (`llmos app new|run|regenerate`), in the kernel or in-process.
 """
 
-from .events import Ask, Event, Events, Launched, Offer, outcome
+from llmos.api import Ask, Launched, Offer
+
+from .events import Event, Events, outcome
 from .pipeline import MAX_PROMPT_CHARS, AppFlow, Decisions, Generator, check_prompt, default_launcher
 
 __all__ = ["MAX_PROMPT_CHARS", "AppFlow", "Ask", "Decisions", "Event", "Events", "Generator", "Launched",

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from llmos import config, ipc
+from llmos.api import Ask, Offer
 from llmos.kernel import remote
 from llmos.kernel.caps.policy import Policy
 from llmos.kernel.registry import Registry
 
-from .events import Ask, Event, Events, Offer, outcome
+from .events import Event, Events, outcome
 from .pipeline import AppFlow, Decisions
 
 Stream = Callable[[AppFlow], Events]
@@ -53,6 +54,8 @@ class TerminalDecisions:
             if ask.scope in self.deny:
                 print(f"  denied: {ask.words} [{ask.scope}]", file=sys.stderr)
                 continue
+            if ask.warning:
+                print(f"  warning: {ask.warning}", file=sys.stderr)
             if self._ask(f"The app {label} to: {ask.words} [{ask.scope}]. Allow?", ask.required):
                 granted.add(ask.scope)
         return granted
@@ -115,7 +118,7 @@ async def follow(events: Events, terminal: Terminal) -> int:
 # -- in this process ----------------------------------------------------------------------------------
 def local_flow(args: argparse.Namespace, registry: Registry) -> AppFlow:
     cfg = config.load()
-    return AppFlow(registry, _decisions(args), policy=Policy.from_config(cfg.section("apps")),
+    return AppFlow(registry, _decisions(args), policy=Policy.from_settings(cfg.settings.apps),
                    use_cache=not getattr(args, "no_cache", False), run=not getattr(args, "no_run", False),
                    repair_tries=cfg.settings.apps.repair_tries, prefer=getattr(args, "model", None),
                    max_prompt_chars=cfg.settings.gateway.max_prompt_chars)
@@ -158,7 +161,9 @@ def run_in_kernel(args: argparse.Namespace, method: str, **params: object) -> in
         client = await remote.connect()
         flow = None
         try:
-            flow = (await client.call(method, launch=not getattr(args, "no_run", False), **params))["flow"]
+            started = await client.call(method, timeout=30.0, launch=not getattr(args, "no_run", False),
+                                        **params)
+            flow = started["flow"]
             return await follow(kernel_events(client, flow, decisions), terminal)
         except ipc.RpcError as error:
             print(f"llmos app: {error.message}", file=sys.stderr)

@@ -3,7 +3,8 @@
 The pipeline yields `Event`s; the kernel sends each one as `{"flow": id, **event.to_json()}`;
 `llmos app … --json` prints `event.to_json()`, in-process or through the kernel alike. Field names
 are the API's: `hash` is an app's code hash (the registry record calls it `codeHash`) and `asks`
-are the capabilities to approve. docs/kernel-api.md lists the kinds and their fields.
+are the capabilities to approve. The records some events carry (Ask, Offer, Launched) are the kernel
+API's wire types in llmos/api.py. docs/kernel-api.md lists the kinds and their fields.
 
 | kind | fields |
 |---|---|
@@ -12,7 +13,7 @@ are the capabilities to approve. docs/kernel-api.md lists the kinds and their fi
 | generating | attempt, phase, fraction, tokens |
 | analysed | attempt, ok, findings, capabilities |
 | repairing | attempt, problems |
-| needs-approval | asks: [{scope, words, required}] |
+| needs-approval | asks: [{scope, words, required, warning?}] |
 | approved | granted |
 | saved | hash, model |
 | launched | hash, granted, app_id, title, pid |
@@ -26,6 +27,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from llmos.api import Ask, Launched, Offer
 
 # what counts as success (the user got the app) and failure, for `outcome`
 SUCCEEDED = frozenset({"approved", "saved", "launched"})
@@ -58,59 +61,6 @@ def outcome(ok: bool, kind: str) -> bool:
     if kind in FAILED:
         return False
     return ok
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One capability to approve, in plain words."""
-
-    scope: str
-    words: str
-    required: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {"scope": self.scope, "words": self.words, "required": self.required}
-
-    @classmethod
-    def from_json(cls, item: Mapping[str, Any]) -> Ask:
-        return cls(str(item["scope"]), str(item["words"]), bool(item["required"]))
-
-
-@dataclass(frozen=True)
-class Offer:
-    """A saved app offered instead of generating a new one: what the offered-cached event carries
-    and what `Decisions.accept_cached` decides on."""
-
-    hash: str
-    prompt: str
-    score: float
-    model: str
-    title: str
-
-    @property
-    def short(self) -> str:
-        return self.hash.removeprefix("sha256:")[:12]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"hash": self.hash, "prompt": self.prompt, "score": self.score, "model": self.model,
-                "title": self.title}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Offer:
-        return cls(str(data["hash"]), str(data.get("prompt", "")), float(data.get("score", 0.0)),
-                   str(data.get("model", "")), str(data.get("title", "")))
-
-
-@dataclass(frozen=True)
-class Launched:
-    """What a launcher reports about the app it started."""
-
-    app_id: str
-    title: str
-    pid: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"app_id": self.app_id, "title": self.title, "pid": self.pid}
 
 
 # -- the events whose fields are records, built in one place so each field has one spelling ------------

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from llmos.api import Ask, Launched, Offer
 from llmos.kernel.analysis import Finding, Report, analyse
 from llmos.kernel.caps.manifest import Manifest, ManifestError
 from llmos.kernel.caps.policy import Policy
@@ -23,7 +23,11 @@ from llmos.kernel.registry import Match, Record, RecordError, Registry
 from llmos.settings import AppsSettings, GatewaySettings, default_of
 
 from . import events
-from .events import Ask, Event, Events, Launched, Offer
+from .events import Event, Events
+from .mentions import with_warnings
+
+if TYPE_CHECKING:
+    from llmos.kernel.gateway.gateway import Repair
 
 MAX_PROMPT_CHARS: int = default_of(GatewaySettings, "max_prompt_chars")
 DEFAULT_REPAIR_TRIES: int = default_of(AppsSettings, "repair_tries")
@@ -34,27 +38,31 @@ class Decisions(Protocol):
     async def approve(self, asks: list[Ask]) -> set[str]: ...
 
 
+@runtime_checkable
+class Generated(Protocol):
+    """The generator's last item (kernel.gateway.Generation has this shape); `manifest` is anything
+    Manifest.parse reads."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def manifest(self) -> object: ...
+    @property
+    def model(self) -> str: ...
+
+
 class Generator(Protocol):
     """What the flow needs from the gateway (kernel.gateway.Gateway has this shape): an async iterator of
-    progress events whose last item has .code, .manifest and .model."""
+    progress events whose last item is `Generated`."""
 
-    def generate(self, prompt: str, *, repair: Any = None,
-                 prefer: str | None = None) -> AsyncIterator[Any]: ...
+    def generate(self, prompt: str, *, repair: Repair | None = None,
+                 prefer: str | None = None) -> AsyncIterator[object]: ...
 
 
 Launcher = Callable[[Record, list[str]], Awaitable[Launched]]
 
 
-@dataclass
-class _Repair:
-    """Fallback with the gateway's Repair shape, used only if the gateway cannot be imported."""
-
-    code: str
-    problems: list[str]
-    attempt: int = 1
-
-
-def check_prompt(prompt: Any, limit: int = MAX_PROMPT_CHARS) -> str:
+def check_prompt(prompt: object, limit: int = MAX_PROMPT_CHARS) -> str:
     """The prompt as text, or ValueError with a plain reason (empty, too long, binary)."""
     if isinstance(prompt, bytes | bytearray):
         try:
@@ -73,15 +81,13 @@ def check_prompt(prompt: Any, limit: int = MAX_PROMPT_CHARS) -> str:
     return prompt.strip()
 
 
-def _repair(code: str, report: Report, attempt: int) -> Any:
-    try:
-        from llmos.kernel.gateway.gateway import Repair
-    except ImportError:
-        Repair = _Repair
+def _repair(code: str, report: Report, attempt: int) -> Repair:
+    from llmos.kernel.gateway.gateway import Repair  # lazily, like the gateway itself
+
     return Repair(code=code, problems=[str(f) for f in report.findings], attempt=attempt)
 
 
-def _manifest_of(generation: Any) -> Manifest:
+def _manifest_of(generation: Generated) -> Manifest:
     manifest = generation.manifest
     return Manifest.parse(manifest.to_json() if hasattr(manifest, "to_json") else manifest)
 
@@ -124,7 +130,7 @@ class AppFlow:
             self._generator = Gateway()
         return self._generator
 
-    async def new(self, prompt: Any) -> Events:
+    async def new(self, prompt: object) -> Events:
         try:
             text = check_prompt(prompt, self.max_prompt_chars)
         except ValueError as error:
@@ -151,10 +157,11 @@ class AppFlow:
         async for event in self._generate_and_launch(old.prompt, parent=old.codeHash):
             yield event
 
-    async def launch(self, ref: str) -> Events:
-        """Approve and run an app that is already in the registry (`llmos app run`)."""
+    async def launch(self, ref: str, *, allow_untrusted: bool = False) -> Events:
+        """Approve and run an app that is already in the registry (`llmos app run`); an untrusted one
+        only with the user's extra confirmation (allow_untrusted)."""
         try:
-            record = self.registry.get(ref)
+            record = self.registry.get(ref, allow_untrusted=allow_untrusted)
         except (LookupError, RecordError) as error:
             yield events.failed(str(error))
             return
@@ -166,7 +173,7 @@ class AppFlow:
         candidates = self.registry.search(text, 3)
         yield Event("looked-up", {"candidates": [events.candidate(m.codeHash, m.prompt, m.score)
                                                  for m in candidates]})
-        best = candidates[0] if candidates and candidates[0].score >= self.registry.offer_threshold else None
+        best = self.registry.lookup(text)  # the best *trusted* match: an untrusted app is never offered
         if best is None:
             return
         try:
@@ -177,24 +184,25 @@ class AppFlow:
         offer = _offer(best, record)
         yield events.offered(offer)
         if await self.decisions.accept_cached(offer):
-            async for event in self._approve_and_launch(record):
+            async for event in self._approve_and_launch(record, prompt=text):
                 yield event
 
     async def _generate_and_launch(self, text: str, parent: str | None) -> Events:
-        repair = None
+        repair: Repair | None = None
         for attempt in range(1, self.repair_tries + 2):
-            generation = None
+            generation: Generated | None = None
             try:
                 stream = self.generator.generate(text, repair=repair, prefer=self.prefer)
                 async for item in stream:
-                    if hasattr(item, "code") and hasattr(item, "manifest"):
+                    if isinstance(item, Generated):
                         generation = item
                     else:
                         yield Event("generating", {"attempt": attempt, "phase": getattr(item, "phase", ""),
                                                    "fraction": float(getattr(item, "fraction", 0.0)),
-                                                   "tokens": int(getattr(item, "tokens", 0))})
+                                                   "tokens": int(getattr(item, "tokens", 0)),
+                                                   "detail": str(getattr(item, "detail", "") or "")})
             except Exception as error:  # gateway refusals and provider failures end the flow plainly
-                yield events.failed(f"generation failed: {error}")
+                yield events.failed(self._failure(text, error))
                 return
             if generation is None:
                 yield events.failed("the generator returned no app")
@@ -215,22 +223,36 @@ class AppFlow:
                 return
             repair = _repair(generation.code, report, attempt)
             yield Event("repairing", {"attempt": attempt + 1, "problems": repair.problems})
-        problems = self.policy.check(manifest)
-        if problems:
-            yield events.failed("; ".join(problems))
-            return
         async for event in self._approve_and_launch(None, generation=generation, manifest=manifest,
                                                      prompt=text, parent=parent):
             yield event
 
-    async def _approve_and_launch(self, record: Record | None, *, generation: Any = None,
+    def _failure(self, text: str, error: Exception) -> str:
+        """Why no app came, in plain words (the gateway's own when it says it has them: an app the
+        offline model cannot make), and the nearest trusted app already made, to open instead."""
+        reason = str(error) if getattr(error, "plain", False) else f"generation failed: {error}"
+        try:
+            nearest = [m for m in self.registry.search(text, 3) if m.trusted][:1] if self.use_cache else []
+        except Exception:  # a broken index must not hide the reason
+            nearest = []
+        if nearest:
+            reason += f" The nearest app you already have is “{nearest[0].prompt}”: it is in the launcher."
+        return reason
+
+    async def _approve_and_launch(self, record: Record | None, *, generation: Generated | None = None,
                                   manifest: Manifest | None = None, prompt: str = "",
                                   parent: str | None = None) -> Events:
         if manifest is None:
             assert record is not None
             manifest = Manifest.parse([{"scope": s, "optional": s in record.optionalCapabilities}
                                        for s in record.capabilities])
-        asks = [Ask(r.scope, r.words, not r.optional) for r in self.policy.offered(manifest)]
+        problems = self.policy.check(manifest)  # every path: generated, cached, saved or a starter
+        if problems:
+            yield events.failed("; ".join(problems))
+            return
+        request = prompt or (record.prompt if record is not None else "")
+        asks = with_warnings([Ask(r.scope, r.words, not r.optional) for r in self.policy.offered(manifest)],
+                             request)
         yield events.needs_approval(asks)
         granted = set(await self.decisions.approve(asks)) if asks else set()
         missing = [a for a in asks if a.required and a.scope not in granted]
@@ -241,6 +263,7 @@ class AppFlow:
         granted_list = [a.scope for a in asks if a.scope in granted]
         yield Event("approved", {"granted": granted_list})
         if record is None:
+            assert generation is not None  # a new app comes with the generation it was made from
             try:
                 record = self.registry.add(prompt, generation.code, str(generation.model), manifest.scopes,
                                            optional=manifest.optional, parent=parent)

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmos.api import Ask, Offer
 from llmos.ipc import Connection, ErrorCode, RpcError
 
-from .events import Ask, Event, Events, Offer, failed, outcome
+from .events import Event, Events, failed, outcome
 
 log = logging.getLogger("llmos.kernel.flow.sessions")
 
@@ -146,7 +147,7 @@ class FlowTable:
             raise RpcError(ErrorCode.NO_SUCH_FLOW, f"no running flow {flow_id!r}")
         return session
 
-    def cancel(self, flow_id: str) -> bool:
+    def cancel(self, flow_id: Any) -> bool:
         session = self.get(flow_id)
         if session.task and not session.task.done():
             session.task.cancel()

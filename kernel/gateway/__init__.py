@@ -1,6 +1,7 @@
-"""The LLM gateway: routes a prompt to the local llama.cpp model or to Claude, enforces budgets, rate
-limits and the manifest policy, keeps the audit log, and returns SDK code plus its capability manifest.
-See docs/gateway.md."""
+"""The LLM gateway: routes a prompt to the local llama.cpp model, to inference servers that speak the
+OpenAI API (llama-server, Ollama, vLLM, OpenAI, Gemini) or to Claude, enforces budgets, rate limits and
+the manifest policy, keeps the audit log, and returns SDK code plus its capability manifest.
+See docs/gateway.md and docs/fleet.md."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""`llmos gateway ...`: try a generation with a progress bar, read the audit log and today's usage.
+"""`llmos gateway ...`: try a generation with a progress bar, see the providers and their health, read
+the audit log and today's usage.
 
-    llmos gateway generate "a tea timer" [--model local|cloud] [--max-tokens N] [--json]
+    llmos gateway generate "a tea timer" [--model NAME] [--max-tokens N] [--json]
+    llmos gateway try --provider NAME "a tea timer" [--json]   (that provider alone, no fallback)
+    llmos gateway providers [--json]
     llmos gateway audit [-n 20]
     llmos gateway usage
 """
@@ -13,8 +16,10 @@ import json
 import sys
 import time
 
+from llmos import config
 from llmos.kernel.gateway.errors import GatewayError, Refusal
 from llmos.kernel.gateway.gateway import Gateway, Generation, Progress
+from llmos.kernel.gateway.health import ProviderStatus, overview
 from llmos.kernel.gateway.ledger import ANY_APP, Ledger, today
 from llmos.kernel.gateway.settings import GatewaySettings
 
@@ -30,9 +35,11 @@ async def _generate(args: argparse.Namespace) -> int:
     gateway = Gateway(GatewaySettings.load(overrides))
     tty = sys.stderr.isatty()
     try:
-        async for event in gateway.generate(args.prompt, app_id=args.app, requester="cli", prefer=args.model):
+        async for event in gateway.generate(args.prompt, app_id=args.app, requester="cli",
+                                            prefer=getattr(args, "model", None),
+                                            only=getattr(args, "provider", None)):
             if isinstance(event, Progress):
-                if tty:
+                if tty and event.phase != "fallback":
                     print(_bar(event), end="", file=sys.stderr, flush=True)
                 elif event.phase != "generating":
                     print(f"{event.phase}: {event.detail}", file=sys.stderr)
@@ -59,10 +66,44 @@ async def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _yes(value: bool | None) -> str:
+    return "?" if value is None else "yes" if value else "NO"
+
+
+def _status_lines(status: ProviderStatus) -> list[str]:
+    mark = "*" if status.default else " "
+    lines = [f"{mark} {status.name:<12} {status.kind:<9} {status.tier:<5} {status.model[:28]:<28} "
+             f"reachable={_yes(status.reachable):<3} model={_yes(status.model_present):<3} {status.detail}"
+             .rstrip()]
+    if status.url:
+        lines.append(f"    {status.url}")
+    if status.last_error:
+        lines.append(f"    last error: {status.last_error}")
+    return lines
+
+
+async def _providers(args: argparse.Namespace) -> int:
+    loaded = config.load()
+    gateway = Gateway(loaded.settings.gateway)
+    try:
+        found = await overview(gateway, loaded.problems)
+    finally:
+        await gateway.close()
+    if args.json:
+        print(json.dumps(found.to_json(), indent=2))
+        return 0
+    print("  name         kind      tier  model (* = tried first; then in this order)")
+    for status in found.providers:
+        print("\n".join(_status_lines(status)))
+    for problem in found.problems:
+        print(f"problem: {problem}")
+    return 0
+
+
 def _audit(args: argparse.Namespace) -> int:
     ledger = Ledger()
     for row in reversed(ledger.audit_rows(args.n)):
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(row["at"])))
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(str(row["at"]))))
         print(f"{stamp} {row['requester']:<6} {row['app']:<12} {row['outcome']:<20} "
               f"{row['provider'] or '-':<5} {row['model'] or '-':<26} in={row['prompt_tokens']} "
               f"out={row['output_tokens']} ${row['cost_usd'] or 0:.4f} {row['duration_ms']} ms "
@@ -86,16 +127,27 @@ def _usage(_args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("gateway", help="the LLM gateway: try a generation, audit log, usage")
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("gateway", help="the LLM gateway: try a generation, providers and their "
+                                   "health, audit log, usage")
     commands = parser.add_subparsers(dest="gateway_command", metavar="ACTION", required=True)
     gen = commands.add_parser("generate", help="generate an app's code and manifest (not saved)")
     gen.add_argument("prompt")
-    gen.add_argument("--model", choices=["local", "cloud"], help="preferred provider")
+    gen.add_argument("--model", help="preferred provider: local, cloud or a [[gateway.providers]] name")
     gen.add_argument("--app", default=None, help="app id charged for the tokens")
     gen.add_argument("--max-tokens", type=int, default=0, help="cap for the local model's answer")
     gen.add_argument("--json", action="store_true", help="print the Generation as JSON")
     gen.set_defaults(run=lambda args: asyncio.run(_generate(args)))
+    one = commands.add_parser("try", help="one generation through the named provider alone (not saved)")
+    one.add_argument("--provider", required=True, help="local, cloud or a [[gateway.providers]] name")
+    one.add_argument("prompt")
+    one.add_argument("--app", default=None, help="app id charged for the tokens")
+    one.add_argument("--max-tokens", type=int, default=0, help="cap for the local model's answer")
+    one.add_argument("--json", action="store_true", help="print the Generation as JSON")
+    one.set_defaults(run=lambda args: asyncio.run(_generate(args)))
+    providers = commands.add_parser("providers", help="the providers in routing order, with their health")
+    providers.add_argument("--json", action="store_true", help="print them as JSON")
+    providers.set_defaults(run=lambda args: asyncio.run(_providers(args)))
     audit = commands.add_parser("audit", help="the last audit-log rows")
     audit.add_argument("-n", type=int, default=20)
     audit.set_defaults(run=_audit)

@@ -14,14 +14,27 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmos.kernel.codegen.spec import SCHEMA
 from llmos.kernel.gateway import model as model_files
 from llmos.kernel.gateway.errors import GatewayError, ProviderError
 from llmos.settings import GatewaySettings
+
+GRAMMAR_CACHE = 32
+
+
+def _shared_prefix(llama: Any, tokens: Sequence[int]) -> int:
+    """How many of `tokens` llama.cpp still holds evaluated from the previous call (its prefix cache)."""
+    cached = list(llama.eval_tokens) if llama.n_tokens else []
+    count = 0
+    for held, wanted in zip(cached, tokens, strict=False):
+        if held != wanted:
+            break
+        count += 1
+    return min(count, max(0, len(tokens) - 1))
 
 
 @dataclass
@@ -49,7 +62,7 @@ class LocalModel:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         self._llama: Any = None
-        self._grammar: Any = None
+        self._grammars: OrderedDict[str, Any] = OrderedDict()  # grammar text -> LlamaGrammar, newest last
         self._file: model_files.ModelFile | None = None
         self._locks: tuple[asyncio.AbstractEventLoop, asyncio.Lock, asyncio.Lock] | None = None
         self.load_seconds = 0.0
@@ -59,7 +72,7 @@ class LocalModel:
         loop = asyncio.get_running_loop()
         if self._locks is None or self._locks[0] is not loop:
             self._locks = (loop, asyncio.Lock(), asyncio.Lock())
-        return self._locks[which]
+        return self._locks[1] if which == 1 else self._locks[2]
 
     @property
     def loaded(self) -> bool:
@@ -89,40 +102,63 @@ class LocalModel:
             # Hashing/assembling 250 MB and mmap-loading block for ~1 s: keep them off the event loop.
             self._file = await asyncio.to_thread(model_files.locate, self.settings, progress)
             progress(f"loading {self._file.path.name}", 0.9)
-            self._llama, self._grammar = await asyncio.to_thread(self._construct, self._file)
+            self._llama = await asyncio.to_thread(self._construct, self._file)
             self.load_seconds = time.monotonic() - started
             progress(f"loaded {self._file.path.name}", 1.0)
 
-    def _construct(self, file: model_files.ModelFile) -> tuple[Any, Any]:
+    def _construct(self, file: model_files.ModelFile) -> Any:
         try:
-            from llama_cpp import Llama, LlamaGrammar
+            from llama_cpp import Llama
         except ImportError as error:
             raise GatewayError(f"llama-cpp-python is not installed: {error}") from error
         try:
-            llama = Llama(model_path=str(file.path), n_ctx=self.settings.local_context,
-                          n_threads=self.settings.local_threads, verbose=False)
+            return Llama(model_path=str(file.path), n_ctx=self.settings.local_context,
+                         n_threads=self.settings.local_threads, verbose=False)
         except Exception as error:  # llama.cpp reports load failures as ValueError/RuntimeError
             raise ProviderError("local", f"llama.cpp could not load {file.path}: {error}") from error
-        grammar = LlamaGrammar.from_json_schema(json.dumps(SCHEMA), verbose=False)
-        return llama, grammar
+
+    def grammar(self, grammar: str | None = None, schema: dict[str, Any] | None = None) -> Any:
+        """The LlamaGrammar for a GBNF text or a JSON schema (None for neither), cached: the spec path
+        asks for the same few grammars (one per slot kind, one per narrowed schema) again and again."""
+        if grammar is None and schema is None:
+            return None
+        key = grammar if grammar is not None else json.dumps(schema, sort_keys=True)
+        if key in self._grammars:
+            self._grammars.move_to_end(key)
+            return self._grammars[key]
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        try:
+            made = (LlamaGrammar.from_string(grammar, verbose=False) if grammar is not None
+                    else LlamaGrammar.from_json_schema(key, verbose=False))
+        except Exception as error:  # llama.cpp rejects a grammar it cannot parse with a bare ValueError
+            raise ProviderError("local", f"llama.cpp cannot use the answer's grammar: {error}") from error
+        self._grammars[key] = made
+        if len(self._grammars) > GRAMMAR_CACHE:
+            self._grammars.popitem(last=False)
+        return made
 
     def count_tokens(self, text: str) -> int:
         if self._llama is None:
             return len(text) // 4
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True))
 
-    async def complete(self, prompt: str, max_tokens: int, *, constrained: bool,
-                       temperature: float = 0.2, seed: int = 7,
+    async def complete(self, prompt: str, max_tokens: int, *, grammar: str | None = None,
+                       schema: dict[str, Any] | None = None, stop: tuple[str, ...] = (),
+                       temperature: float = 0.0, seed: int = 7,
                        messages: list[dict[str, str]] | None = None) -> AsyncIterator[Chunk]:
-        """Stream a completion. With constrained=True the output is forced to match the spec schema.
-        With `messages`, a capable (instruction-tuned) model answers through its chat template."""
+        """Stream a completion of `prompt`, constrained by a GBNF `grammar` or a JSON `schema` when given
+        and cut before the first of `stop`. With `messages`, a capable (instruction-tuned) model answers
+        through its chat template instead. `prompt_tokens` of the last chunk counts the prompt tokens
+        llama.cpp evaluated: a prompt that extends the previous one (the spec path's slot filling)
+        reuses the cached prefix, so it costs only its new tokens."""
         if self._llama is None:
             await self.load()
         async with self._lock(2):
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Chunk | BaseException] = asyncio.Queue()
-            stop = threading.Event()
-            llama, grammar = self._llama, self._grammar if constrained else None
+            stop_event = threading.Event()
+            llama, constraint = self._llama, self.grammar(grammar, schema)
 
             def put(item: Chunk | BaseException) -> None:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
@@ -132,21 +168,22 @@ class LocalModel:
                 try:
                     from llama_cpp import StoppingCriteriaList
 
-                    stopper = StoppingCriteriaList([lambda _ids, _logits: stop.is_set()])
+                    stopper = StoppingCriteriaList([lambda _ids, _logits: stop_event.is_set()])
                     if messages:
                         text_in = "\n".join(m["content"] for m in messages)
+                        evaluated = len(llama.tokenize(text_in.encode("utf-8"), add_bos=True))
                         stream = llama.create_chat_completion(
                             messages=messages, max_tokens=max_tokens, temperature=temperature, seed=seed,
                             stream=True)
                     else:
-                        text_in = prompt
+                        tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True)
+                        evaluated = len(tokens) - _shared_prefix(llama, tokens)
                         stream = llama.create_completion(
                             prompt, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                            grammar=grammar, stream=True, stopping_criteria=stopper,
-                            stop=None if constrained else ["\nRequest:"])
-                    prompt_tokens = len(llama.tokenize(text_in.encode("utf-8"), add_bos=True))
+                            grammar=constraint, stream=True, stopping_criteria=stopper,
+                            stop=list(stop) or None)
                     for part in stream:
-                        if stop.is_set():
+                        if stop_event.is_set():
                             finish = "cancelled"
                             break
                         choice = part["choices"][0]
@@ -155,7 +192,7 @@ class LocalModel:
                         if text or not finish:  # the closing chunk carries no token
                             produced += 1
                             put(Chunk(text or "", produced))
-                    put(Chunk("", produced, done=True, prompt_tokens=prompt_tokens, finish_reason=finish))
+                    put(Chunk("", produced, done=True, prompt_tokens=evaluated, finish_reason=finish))
                 except BaseException as error:
                     put(error)
 
@@ -169,6 +206,6 @@ class LocalModel:
                     if item.done:
                         break
             finally:
-                stop.set()
+                stop_event.set()
                 # Wait for the thread to leave llama before the lock is released (at most one token).
                 await asyncio.shield(worker)

@@ -1,13 +1,13 @@
 """Kernel-owned prompt text. Nothing here is ever shown to or shipped with an app: `leaks()` rejects
-generated code that quotes it. User text only enters through `user_turn()` / `spec_prompt()`, already
-sanitised, inside delimiters."""
+generated code that quotes it. User text only enters through `user_turn()`, already sanitised, inside
+delimiters (the small models' prompts are the app language's: kernel/applang/generation.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 
-from llmos.kernel.codegen.spec import SPEC_CAPABILITIES
+from llmos.kernel.applang.repair import HEADER as SPEC_HEADER
+from llmos.kernel.gateway.leaks import reassembled
 
 SYSTEM_PROMPT = """\
 You are the app generator of LLM OS. You write one small application in TypeScript for the LLM OS SDK.
@@ -52,53 +52,16 @@ def user_turn(request: str, previous_code: str | None = None, problems: list[str
     return "\n\n".join(parts)
 
 
-def _spec(title: str, caps: list[str], state: list[tuple[str, str]], widgets: list[dict]) -> str:
-    return json.dumps({"title": title, "capabilities": caps,
-                       "state": [{"name": n, "type": t} for n, t in state], "widgets": widgets},
-                      separators=(",", ":"))
-
-
-# Few-shot examples for the base 270M model: plain completion, one JSON spec per request.
-FEW_SHOT: tuple[tuple[str, str], ...] = (
-    ("a counter with plus and minus buttons",
-     _spec("Counter", ["ui:window"], [("count", "number")], [
-         {"kind": "text", "label": "Count", "bind": "count"},
-         {"kind": "button", "label": "Plus", "bind": "count", "action": "increment"},
-         {"kind": "button", "label": "Minus", "bind": "count", "action": "decrement"}])),
-    ("a pomodoro timer with break reminders",
-     _spec("Pomodoro", ["ui:window", "timer", "notify"], [], [
-         {"kind": "timer", "label": "Focus", "seconds": 1500},
-         {"kind": "text", "label": "Take a break when it rings"}])),
-    ("a todo list I can keep",
-     _spec("Todo List", ["ui:window", "storage:local"], [("task", "text"), ("todos", "list")], [
-         {"kind": "input", "label": "New task", "bind": "task"},
-         {"kind": "button", "label": "Add", "bind": "todos", "action": "add"},
-         {"kind": "list", "label": "Tasks", "bind": "todos"}])),
-    ("remind me to drink water every hour",
-     _spec("Water Reminder", ["ui:window", "timer", "notify"], [("glasses", "number")], [
-         {"kind": "timer", "label": "Next glass", "seconds": 3600},
-         {"kind": "button", "label": "I drank one", "bind": "glasses", "action": "increment"}])),
-    ("a brightness setting with a night mode switch",
-     _spec("Brightness", ["ui:window", "storage:local"], [("level", "number"), ("night", "flag")], [
-         {"kind": "slider", "label": "Level", "bind": "level", "max": 100},
-         {"kind": "checkbox", "label": "Night mode", "bind": "night"}])),
-)
-
-SPEC_HEADER = ("Each request below describes a small app. Its spec is a JSON object with the app's title, "
-               f"capabilities (from {', '.join(SPEC_CAPABILITIES)}), state variables and widgets.\n\n")
-
-
-def spec_prompt(request_line: str) -> str:
-    """The local completion prompt; the grammar then forces a JSON spec after 'Spec: '."""
-    shots = "".join(f"Request: {req}\nSpec: {spec}\n\n" for req, spec in FEW_SHOT)
-    return f"{SPEC_HEADER}{shots}Request: {request_line}\nSpec: "
-
-
 def leaks(code: str) -> list[str]:
     """Kernel prompt sentences (or few-shot lines) that appear in generated code."""
     flat = " ".join(code.split())
     found = [s for s in SYSTEM_SENTINELS if " ".join(s.split()) in flat]
-    found += [f"few-shot example '{req}'" for req, spec in FEW_SHOT if spec in code]
     if SPEC_HEADER.strip()[:60] in flat:
         found.append("the spec prompt header")
+    found += [str(leak) for leak in reassembled(code, QUOTABLE)]  # quoted in pieces (kernel/gateway/leaks.py)
     return found
+
+
+# The kernel's instructions, which no app may spell out (the few-shot apps are examples to imitate).
+QUOTABLE = {"the system prompt": SYSTEM_PROMPT, "the repair instructions": REPAIR_INTRO,
+            "the spec prompt header": SPEC_HEADER}

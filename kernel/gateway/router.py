@@ -1,10 +1,15 @@
-"""Which provider answers: a deterministic complexity score, so the same prompt always routes the same
-way and tests can pin the decision. Simple tools (a counter, a timer) go to the local model; prompts
-that need the network, several features or real logic go to the cloud when one is configured."""
+"""Which provider answers, in which order: a deterministic complexity score, so the same prompt always
+routes the same way and tests can pin the decision.
+
+The providers come as one ordered list (the user's default first, then the embedded model, the servers
+in file order, the cloud model). A simple tool (a counter, a timer) goes down that list as it is. A
+prompt that needs the network, several features or real logic goes first to the providers that write
+code and are not the embedded model; the others follow in their order, as fallbacks."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Words that mean work a 270M spec-filler cannot do.
@@ -21,10 +26,23 @@ WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A provider as the router sees it."""
+
+    name: str  # "local", "cloud" or a [[gateway.providers]] name
+    tier: str  # "code": writes SDK code; "spec": fills the app language
+    embedded: bool = False  # the model inside the OS image: the weakest, last for heavy prompts
+
+
+@dataclass(frozen=True)
 class Route:
     score: int
-    provider: str  # "local" or "cloud"
+    order: tuple[str, ...]  # provider names, tried in this order until one answers
     reasons: tuple[str, ...]
+
+    @property
+    def provider(self) -> str:
+        return self.order[0]
 
 
 def complexity(prompt: str) -> tuple[int, tuple[str, ...]]:
@@ -45,7 +63,11 @@ def complexity(prompt: str) -> tuple[int, tuple[str, ...]]:
     return score, tuple(reasons)
 
 
-def route(prompt: str, threshold: int, cloud_available: bool) -> Route:
+def route(prompt: str, threshold: int, candidates: Sequence[Candidate]) -> Route:
+    """The order to try `candidates` (at least one) in for this prompt."""
     score, reasons = complexity(prompt)
-    provider = "cloud" if cloud_available and score >= threshold else "local"
-    return Route(score, provider, reasons)
+    names = [c.name for c in candidates]
+    if score >= threshold:
+        strong = [c.name for c in candidates if c.tier == "code" and not c.embedded]
+        names = strong + [name for name in names if name not in strong]
+    return Route(score, tuple(names), reasons)

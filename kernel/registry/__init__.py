@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dulwich.objects import ObjectID
+
 from llmos import paths
+from llmos.api import AuditBy, Signer
 from llmos.settings import RegistrySettings, default_of
 
 from . import keys, layout, remotes, statements, sync, upgrade
@@ -28,7 +31,7 @@ from .record import MAX_PROMPT_CHARS, Record, RecordError, code_hash
 from .remotes import Refused, Remote, RemoteError, SyncError
 from .similarity import best_possible, query_words, score, terms, tier_query
 from .sync import PullResult, PushResult
-from .trust import Signer, TrustedKey, TrustError, TrustStore, trusted_keys
+from .trust import TrustedKey, TrustError, TrustStore, trusted_keys
 
 __all__ = ["AuditBy", "BundleError", "Match", "NotFound", "Provenance", "PullResult", "PushResult", "Record",
            "RecordError", "Refused", "Registry", "Remote", "RemoteError", "Signer", "SyncError", "TrustError",
@@ -63,15 +66,6 @@ class Match:
     score: float
     origin: str = LOCAL  # "local", or the remote it was pulled from
     trusted: bool = True
-
-
-@dataclass(frozen=True)
-class AuditBy:
-    """One key's audit of an app: "I audited this hash" (or, audited=False, a withdrawn audit)."""
-    signer: Signer
-    audited: bool
-    note: str
-    at: str
 
 
 @dataclass(frozen=True)
@@ -145,7 +139,8 @@ class Registry:
         synced = self.index.synced_head
         if head is None or head.decode() == synced:
             return
-        base = synced.encode() if synced and synced.encode() in self.history.store else None
+        stored = ObjectID(synced.encode()) if synced else None
+        base = stored if stored is not None and stored in self.history.store else None
         known = known or {}
         pulled = self.history.pulled(head, base)
         changes = Changes()
@@ -343,7 +338,7 @@ class Registry:
             raise NotFound(f"no app {ref!r} in the registry")
         return self._annotate([self.verify(record, allow_untrusted=allow_untrusted)], record.codeHash)[0]
 
-    def list(self, limit: int | None = None) -> list[Record]:
+    def records(self, limit: int | None = None) -> list[Record]:
         """Every record, newest first, unverified: callers that run code use get()."""
         return self._annotate(self.index.all(limit))
 
@@ -486,7 +481,7 @@ class Registry:
     def export(self, refs: list[str], path: Path) -> int:
         """Apps as a bundle; by default every trusted app (an untrusted one is not passed on)."""
         records = [self.get(ref).to_json() for ref in refs] if refs else [
-            self.verify(r).to_json() for r in self.list() if self.is_trusted(r.codeHash)]
+            self.verify(r).to_json() for r in self.records() if self.is_trusted(r.codeHash)]
         data = json.dumps({"format": BUNDLE_FORMAT, "version": 1, "records": records}, indent=1,
                           ensure_ascii=False).encode("utf-8")
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

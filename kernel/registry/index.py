@@ -17,12 +17,12 @@ from .similarity import terms
 from .statements import Audit, Rating, Rotation
 
 SCHEMA = "3"
-APPS = {
+APPS: dict[str, type] = {
     "code_hash": str, "prompt": str, "code": str, "model": str, "capabilities": str, "optional": str,
     "generated_at": str, "parent": str, "signed_by": str, "signature": str, "blob": str, "origin": str,
     "terms": str,  # similarity.terms(prompt), computed once here rather than on every search
 }
-TABLES = {
+TABLES: dict[str, dict[str, type]] = {
     "ratings": {"path": str, "app": str, "by": str, "stars": float, "at": str, "signature": str, "blob": str},
     "audits": {"path": str, "app": str, "by": str, "audited": int, "note": str, "at": str, "signature": str,
                "blob": str},
@@ -69,15 +69,15 @@ class Index:
             self.db.execute("drop table if exists apps_fts")  # takes its shadow tables with it
             for name in self.db.table_names():
                 self.db.execute(f"drop table if exists [{name}]")
-            self.db["apps"].create(APPS, pk="code_hash", not_null={"prompt", "code", "model"})
-            self.db["apps"].enable_fts(["prompt"], create_triggers=True, tokenize="porter")
+            self.db.table("apps").create(APPS, pk="code_hash", not_null={"prompt", "code", "model"})
+            self.db.table("apps").enable_fts(["prompt"], create_triggers=True, tokenize="porter")
             for name, columns in TABLES.items():
-                self.db[name].create(columns, pk="path")
-            self.db["ratings"].create_index(["app"])
-            self.db["audits"].create_index(["app"])
-            self.db["removed"].create_index(["app"], unique=True)
-            self.db["meta"].create({"key": str, "value": str}, pk="key")
-            self.db["meta"].insert({"key": "schema", "value": SCHEMA})
+                self.db.table(name).create(columns, pk="path")
+            self.db.table("ratings").create_index(["app"])
+            self.db.table("audits").create_index(["app"])
+            self.db.table("removed").create_index(["app"], unique=True)
+            self.db.table("meta").create({"key": str, "value": str}, pk="key")
+            self.db.table("meta").insert({"key": "schema", "value": SCHEMA})
 
     def close(self) -> None:
         self.db.close()
@@ -101,18 +101,19 @@ class Index:
                     self.db.execute(f"delete from [{name}] where path = ?", [path])
             if changes.apps:
                 rows = [_row(record, blob, origin) for record, blob, origin in changes.apps.values()]
-                self.db["apps"].upsert_all(rows, pk="code_hash")
+                self.db.table("apps").upsert_all(rows, pk="code_hash")
             by_table: dict[str, list[dict[str, Any]]] = {"ratings": [], "audits": [], "rotations": []}
             for path, (statement, blob) in changes.statements.items():
                 table = {"rating": "ratings", "audit": "audits", "key-rotation": "rotations"}[statement.kind]
                 by_table[table].append(_statement_row(path, statement, blob))
             for table, rows in by_table.items():
                 if rows:
-                    self.db[table].upsert_all(rows, pk="path")
+                    self.db.table(table).upsert_all(rows, pk="path")
             if changes.removed:
-                self.db["removed"].upsert_all([{"path": path, "app": app, "blob": blob}
-                                               for path, (app, blob) in changes.removed.items()], pk="path")
-            self.db["meta"].upsert({"key": "head", "value": head}, pk="key")
+                removed = [{"path": path, "app": app, "blob": blob}
+                           for path, (app, blob) in changes.removed.items()]
+                self.db.table("removed").upsert_all(removed, pk="path")
+            self.db.table("meta").upsert({"key": "head", "value": head}, pk="key")
 
     # -- apps ----------------------------------------------------------------------------------------
     def blobs(self) -> dict[str, str]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dulwich.objects import ObjectID
+
 from . import statements
 from .index import Index
 from .layout import FILE_MODE, Entry
@@ -25,13 +27,13 @@ Item = Record | statements.Statement | None
 @dataclass(frozen=True)
 class Incoming:
     entry: Entry
-    blob: bytes
+    blob: ObjectID
     item: Item
 
 
 @dataclass
 class Plan:
-    changes: list[tuple[bytes, int, bytes]] = field(default_factory=list)  # (path, mode, blob id)
+    changes: list[tuple[bytes, int, ObjectID]] = field(default_factory=list)  # (path, mode, blob id)
     new_apps: list[str] = field(default_factory=list)
     same_apps: list[str] = field(default_factory=list)  # both sides had the app: one record, ours stays
     statements: int = 0

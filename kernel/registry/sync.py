@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dulwich.object_store import MemoryObjectStore, OverlayObjectStore, commit_tree_changes
-from dulwich.objects import Blob, Tree
+from dulwich.object_store import BaseObjectStore, MemoryObjectStore, OverlayObjectStore, commit_tree_changes
+from dulwich.objects import Blob, ObjectID, Tree
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from . import layout, merge, remotes, transport
-from .history import BRANCH, History, make_commit, pull_message
+from .history import BRANCH, History, WrongObject, is_ancestor, load, make_commit, pull_message, tree_of
 from .record import Record
 from .remotes import Problem, Refused, RemoteError
 
@@ -120,7 +121,7 @@ def pull(registry: Registry, name: str) -> PullResult:
                 return PullResult(name, head.decode(), up_to_date=True, fetched_bytes=fetched.pack_bytes)
             store = quarantine.store
             _check_marker(name, store, head)
-            if seen is not None and not _is_ancestor(store, seen, head):
+            if seen is not None and not is_ancestor(store, seen, head):
                 _check_rewrite(name, history, store, seen, head)
             incoming = _check_files(name, history, store, seen, head)
             plan = merge.plan(incoming, registry.index)
@@ -138,8 +139,8 @@ def pull(registry: Registry, name: str) -> PullResult:
                       plan.statements, len(plan.skipped_removed), fetched.pack_bytes)
 
 
-def _tracked(history: History) -> list[bytes]:
-    return [sha for ref, sha in history.repo.refs.as_dict(b"refs/remotes").items()]
+def _tracked(history: History) -> list[ObjectID]:
+    return list(history.repo.refs.as_dict(Ref(b"refs/remotes")).values())
 
 
 def _summary(plan: merge.Plan) -> str:
@@ -147,38 +148,26 @@ def _summary(plan: merge.Plan) -> str:
             f"{len(plan.same_apps)} apps both sides had")
 
 
-def _is_ancestor(store: object, ancestor: bytes, commit: bytes) -> bool:
-    seen: set[bytes] = set()
-    todo = [commit]
-    while todo:
-        current = todo.pop()
-        if current == ancestor:
-            return True
-        if current in seen:
-            continue
-        seen.add(current)
-        todo.extend(reversed(store[current].parents))  # type: ignore[index]
-    return False
-
-
-def _check_marker(name: str, store: object, head: bytes) -> None:
-    commit = store[head]  # type: ignore[index]
-    tree = store[commit.tree]  # type: ignore[index]
-    if layout.MARKER not in tree:
-        raise Refused(f"pull from {name}", [Problem(f"commit {head.decode()}",
-                                                   "no registry.json: not an LLM OS registry")])
-    mode, blob = tree[layout.MARKER]
+def _check_marker(name: str, store: BaseObjectStore, head: ObjectID) -> None:
+    where = f"commit {head.decode()}"
     try:
-        layout.check(layout.classify(layout.MARKER, mode), store[blob].data)  # type: ignore[index]
+        tree = load(store, tree_of(store, head), Tree)
+        if layout.MARKER not in tree:
+            raise Refused(f"pull from {name}", [Problem(where, "no registry.json: not an LLM OS registry")])
+        mode, blob = tree[layout.MARKER]
+        layout.check(layout.classify(layout.MARKER, mode), load(store, blob, Blob).data)
     except layout.LayoutError as error:
-        raise Refused(f"pull from {name}", [Problem(f"commit {head.decode()}", error.reason)]) from None
+        raise Refused(f"pull from {name}", [Problem(where, error.reason)]) from None
+    except WrongObject as error:
+        raise Refused(f"pull from {name}", [Problem(where, str(error))]) from None
 
 
-def _check_rewrite(name: str, history: History, store: object, seen: bytes, head: bytes) -> None:
+def _check_rewrite(name: str, history: History, store: BaseObjectStore, seen: ObjectID,
+                   head: ObjectID) -> None:
     """The remote's history no longer contains what this node pulled last time (a force-push). That
     is refused if any file this node saw there was changed or dropped."""
     problems = []
-    for change in history.changes(seen, head, store):  # type: ignore[arg-type]
+    for change in history.changes(seen, head, store):
         if change.old is None:
             continue
         try:
@@ -192,18 +181,18 @@ def _check_rewrite(name: str, history: History, store: object, seen: bytes, head
         raise Refused(f"pull from {name}", problems)
 
 
-def _check_files(name: str, history: History, store: object, seen: bytes | None,
-                 head: bytes) -> list[merge.Incoming]:
+def _check_files(name: str, history: History, store: BaseObjectStore, seen: ObjectID | None,
+                 head: ObjectID) -> list[merge.Incoming]:
     """Every file added or changed since the head this node last saw, checked; all problems listed."""
     problems: list[Problem] = []
     incoming: list[merge.Incoming] = []
-    for change in history.changes(seen, head, store):  # type: ignore[arg-type]
+    for change in history.changes(seen, head, store):
         new = change.new
         if new is None:
             continue
         try:
             entry = layout.classify(new.path, new.mode)
-            blob = store[new.sha]  # type: ignore[index]
+            blob = store[new.sha]
             if not isinstance(blob, Blob):
                 raise layout.LayoutError(entry.subject, "not a file")
             incoming.append(merge.Incoming(entry, new.sha, layout.check(entry, blob.data)))
@@ -214,8 +203,8 @@ def _check_files(name: str, history: History, store: object, seen: bytes | None,
     return incoming
 
 
-def _merge_commit(history: History, quarantine: Quarantine, local: bytes | None, head: bytes,
-                  message: str, plan: merge.Plan) -> bytes:
+def _merge_commit(history: History, quarantine: Quarantine, local: ObjectID | None, head: ObjectID,
+                  message: str, plan: merge.Plan) -> ObjectID:
     """Build the merge commit (and, for an empty registry, the first commit holding the marker) in
     memory, then write them into the quarantine as one synced pack."""
     new = MemoryObjectStore()
@@ -228,7 +217,7 @@ def _merge_commit(history: History, quarantine: Quarantine, local: bytes | None,
         store.add_object(first)
         local_tree, parents = root, [first.id]
     else:
-        local_tree, parents = history.store[local].tree, [local]
+        local_tree, parents = tree_of(history.store, local), [local]
     tree = commit_tree_changes(store, local_tree, plan.changes) if plan.changes else local_tree
     commit = make_commit(tree, [*parents, head], message)
     store.add_object(commit)
@@ -247,7 +236,7 @@ def push(registry: Registry, name: str) -> PushResult:
         seen = history.tracking(name)
         checked: dict[str, int] = {}
 
-        def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
+        def update_refs(refs: dict[Ref, ObjectID]) -> dict[Ref, ObjectID]:
             theirs = refs.get(BRANCH)
             if theirs == local:
                 return {}
@@ -266,7 +255,7 @@ def push(registry: Registry, name: str) -> PushResult:
     return PushResult(name, local.decode(), checked.get("files", 0), up_to_date="files" not in checked)
 
 
-def _check_outgoing(name: str, history: History, theirs: bytes | None, local: bytes) -> int:
+def _check_outgoing(name: str, history: History, theirs: ObjectID | None, local: ObjectID) -> int:
     """What this node publishes must verify: every file the remote lacks passes the same checks a
     pull would make, so a tampered local file is never published."""
     problems: list[Problem] = []

@@ -5,7 +5,7 @@ and every failure to reach or talk to the remote comes out as one RemoteError th
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 import urllib3
 from dulwich.client import GitClient, LocalGitClient, default_urllib3_manager, get_transport_and_path
 from dulwich.errors import GitProtocolError, NotGitRepository
+from dulwich.objects import ObjectID
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from .history import BRANCH
@@ -26,7 +28,7 @@ SPOOL_IN_MEMORY = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Fetched:
-    head: bytes | None  # the remote's refs/heads/main, if it has one
+    head: ObjectID | None  # the remote's refs/heads/main, if it has one
     refs: int  # how many refs the remote has (0: an empty repository)
     pack_bytes: int
 
@@ -41,6 +43,8 @@ def connect(name: str, url: str) -> Iterator[tuple[GitClient, str]]:
     scheme = urlparse(url).scheme
     if scheme in ("http", "https"):
         pool = default_urllib3_manager(None, timeout=NETWORK_TIMEOUT)
+        # Without auth callbacks dulwich returns urllib3's own (proxy) pool manager, not its auth wrapper.
+        assert isinstance(pool, urllib3.PoolManager)
         client, path = get_transport_and_path(url, pool_manager=pool)
     elif scheme == "git":
         client, path = get_transport_and_path(url)
@@ -76,13 +80,14 @@ def _reason(error: BaseException) -> str:
     return text
 
 
-def fetch(name: str, url: str, target: Repo, haves: list[bytes]) -> Fetched:
+def fetch(name: str, url: str, target: Repo, haves: list[ObjectID]) -> Fetched:
     """Fetch the remote's main branch into `target` (a quarantine repository), at most MAX_PACK_BYTES."""
-    seen: dict[str, object] = {}
+    head: ObjectID | None = None
+    refs_count = 0
 
-    def determine_wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
-        head = refs.get(BRANCH)
-        seen["refs"], seen["head"] = len(refs), head
+    def determine_wants(refs: Mapping[Ref, ObjectID], depth: int | None = None) -> list[ObjectID]:
+        nonlocal head, refs_count
+        head, refs_count = refs.get(BRANCH), len(refs)
         return [head] if head is not None and head not in target.object_store else []
 
     received = 0
@@ -99,13 +104,16 @@ def fetch(name: str, url: str, target: Repo, haves: list[bytes]) -> Fetched:
         if received:
             spool.seek(0)
             target.object_store.add_thin_pack(spool.read, None, max_input_size=MAX_PACK_BYTES)
-    head = seen.get("head")
-    return Fetched(head if isinstance(head, bytes) else None, int(seen.get("refs", 0) or 0), received)
+    return Fetched(head, refs_count, received)
 
 
 def push(name: str, url: str, source: Repo,
-         update_refs: Callable[[dict[bytes, bytes]], dict[bytes, bytes]]) -> dict[bytes, str | None]:
+         update_refs: Callable[[dict[Ref, ObjectID]], dict[Ref, ObjectID]]) -> dict[bytes, str | None]:
     """Send what the remote lacks and move its refs as `update_refs` says; ref -> error (None: done)."""
     with connect(name, url) as (client, path):
-        result = client.send_pack(path, update_refs, generate_pack_data=source.generate_pack_data)
+        # dulwich's own annotations disagree: every client's send_pack takes a str path (only the
+        # GitClient base says bytes), and Repo.generate_pack_data is what its clients call, but is typed
+        # with a str progress callback where GeneratePackDataFunc has bytes (no progress is passed here).
+        result = client.send_pack(path, update_refs,  # type: ignore[arg-type]
+                                  generate_pack_data=source.generate_pack_data)  # type: ignore[arg-type]
     return dict(result.ref_status or {})

@@ -29,14 +29,6 @@ class TrustError(ValueError):
 
 
 @dataclass(frozen=True)
-class Signer:
-    """Who signed something, as this node sees them."""
-    key: str
-    name: str | None  # the trust store's name (or THIS_NODE); None for an unknown key
-    trusted: bool
-
-
-@dataclass(frozen=True)
 class TrustedKey:
     name: str
     key: str

@@ -22,7 +22,7 @@ def legacy_canonical(record: Record) -> bytes:
 def upgrade(history: History, key: keys.NodeKey) -> bool:
     """Caller holds the registry lock. Returns whether a commit was made."""
     head = history.head()
-    if head is None or layout.MARKER in history.store[history.store[head].tree]:
+    if head is None or layout.MARKER in history.root(head):
         return False
     changes: dict[bytes, bytes | None] = {layout.MARKER: layout.marker()}
     for digest, blob in history.entries(head).items():

@@ -3,27 +3,31 @@ the authority for the cheap per-call check (expiry, revocation, scope) before do
 authority audits the decision. The app's identity is the one inside its verified token, never a
 parameter, so an app can only reach its own storage.
 
-Mount into the kernel's llmos.ipc.Server with `server.handlers.update(broker.handlers())`; the
-`caps.*` admin handlers (`admin_handlers()`) answer only peers whose uid may administer the kernel.
+The socket edge is declared with `@rpc` like every service: `AppCalls` (the app.* methods, served on
+kernel-apps.sock via `broker.handlers()`) and `CapsAdmin` (the caps.* methods, on kernel.sock via
+`broker.admin_handlers()`, answering only peers whose uid may administer the kernel).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from llmos.ipc import Connection, ErrorCode, Handler, RpcError
+from llmos import ipc
+from llmos.ipc import Connection, ErrorCode, Handler, RpcError, rpc
 from llmos.kernel.caps import Authority, Denied
 from llmos.kernel.caps.authority import utcnow
+from llmos.kernel.sandbox import notify as notify_rules
 from llmos.kernel.sandbox.bus import Bus, Subscriber
 from llmos.kernel.sandbox.storage import AppStorage, QuotaExceeded, check_key
 
@@ -47,6 +51,7 @@ class Broker:
         self.notifications: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=100)
         self.clipboard = ""
         self.watchers: dict[Connection, str] = {}  # app host connections -> their token
+        self._forgetting: dict[Connection, asyncio.Task[None]] = {}
         self.admin_uids = admin_uids if admin_uids is not None else frozenset({0, os.geteuid()})
 
     def _check(self, token: str, scope: str, what: str) -> str:
@@ -113,8 +118,10 @@ class Broker:
         self.clipboard = str(text)
 
     async def notify(self, token: str, text: str, options: dict[str, Any] | None = None) -> None:
+        """Text is cut and options are checked (notify.py) before anything keeps them: the history
+        holds at most 100 small entries whatever the apps send."""
         app = self._check(token, "notify", "ui.notify")
-        entry = (app, str(text)[:500], dict(options or {}))
+        entry = (app, notify_rules.cut_text(text), notify_rules.check_options(options))
         self.notifications.append(entry)
         if self.on_notify is not None:
             self.on_notify(*entry)
@@ -146,6 +153,24 @@ class Broker:
         self.bus.subscribe(Subscriber(token, app, deliver, key=key, closed=closed or (lambda: False)),
                            channel)
 
+    def forget(self, connection: Connection) -> None:
+        """An app host's connection closed: drop what the broker kept for it (its watch and its bus
+        subscriptions) now, rather than at the next revocation or publish."""
+        self.watchers.pop(connection, None)
+        self.bus.drop_key(connection)
+
+    def forget_on_close(self, connection: Connection) -> None:
+        """Call forget() when `connection` closes (one waiter per connection)."""
+        if connection in self._forgetting:
+            return
+
+        async def wait() -> None:
+            with contextlib.suppress(Exception):
+                await connection.writer.wait_closed()
+            self.forget(connection)
+            del self._forgetting[connection]
+        self._forgetting[connection] = asyncio.get_running_loop().create_task(wait())
+
     async def revoke(self, token: str, reason: str = "") -> list[str]:
         """Revoke, then tell every app host whose token is now dead, so even an app that makes no
         more kernel calls (timers, UI only) stops at once."""
@@ -168,102 +193,155 @@ class Broker:
 
     # -- llmos.ipc mounting --------------------------------------------------------------------
     def handlers(self) -> dict[str, Handler]:
-        """The app-facing methods. Every one names the token; errors come back as RpcError codes
-        'denied' (with the authority's reason) or 'bad-request'."""
+        """The app-facing methods (kernel-apps.sock), declared in `AppCalls`."""
+        return ipc.handlers(AppCalls(self))
 
-        def wrap(method: Callable[..., Any], *names: str) -> Handler:
-            async def handler(connection: Connection, params: dict[str, Any]) -> Any:
-                token = params.get("token")
-                if not isinstance(token, str):
-                    raise RpcError(ErrorCode.BAD_REQUEST, "every app call carries its token")
-                try:
-                    return await method(token, *[params.get(name) for name in names])
-                except Denied as error:
-                    raise RpcError(ErrorCode.DENIED, str(error)) from None
-                except (ValueError, TypeError, QuotaExceeded, httpx.HTTPError) as error:
-                    raise RpcError(ErrorCode.BAD_REQUEST, f"{type(error).__name__}: {error}") from None
-            return handler
+    def admin_handlers(self) -> dict[str, Handler]:
+        """The `caps.*` methods (kernel.sock), declared in `CapsAdmin`."""
+        return ipc.handlers(CapsAdmin(self))
 
-        async def subscribe(connection: Connection, params: dict[str, Any]) -> None:
-            async def deliver(channel: str, message: str, sender: str) -> None:
-                await connection.push("bus.message", {"channel": channel, "message": message,
-                                                      "from": sender})
-            token, channel = params.get("token"), params.get("channel")
-            if not isinstance(token, str) or not isinstance(channel, str):
-                raise RpcError(ErrorCode.BAD_REQUEST, "bus.subscribe needs token and channel")
-            try:
-                await self.bus_subscribe(token, channel, deliver, key=connection,
-                                         closed=connection.writer.is_closing)
-            except Denied as error:
-                raise RpcError(ErrorCode.DENIED, str(error)) from None
 
+class AppCalls:
+    """The app-facing socket edge. Every method names the token and goes through the broker, whose
+    per-call check (expiry, revocation, scope) runs before anything else; errors come back as
+    'denied' (with the authority's reason) or 'bad-request'."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+
+    @staticmethod
+    def _token(params: dict[str, Any], message: str = "every app call carries its token") -> str:
+        token = params.get("token")
+        if not isinstance(token, str):
+            raise RpcError(ErrorCode.BAD_REQUEST, message)
+        return token
+
+    async def _call(self, params: dict[str, Any], method: Callable[..., Awaitable[Any]],
+                    *names: str) -> Any:
+        """`method(token, *params[names])`, with the broker's refusals turned into error codes."""
+        token = self._token(params)
+        try:
+            return await method(token, *[params.get(name) for name in names])
+        except Denied as error:
+            raise RpcError(ErrorCode.DENIED, str(error)) from None
+        except (ValueError, TypeError, QuotaExceeded, httpx.HTTPError) as error:
+            raise RpcError(ErrorCode.BAD_REQUEST, f"{type(error).__name__}: {error}") from None
+
+    @rpc("app.describe")
+    async def rpc_app_describe(self, _connection: Connection, params: dict[str, Any]) -> Any:
+        return await self._call(params, self.broker.describe)
+
+    @rpc("app.watch")
+    async def rpc_app_watch(self, connection: Connection, params: dict[str, Any]) -> bool:
+        token = self._token(params, "app.watch needs the token")
+        try:
+            self.broker.authority.verify(token, now=utcnow())
+        except Denied as error:
+            raise RpcError(ErrorCode.DENIED, str(error)) from None
+        self.broker.watchers[connection] = token
+        self.broker.forget_on_close(connection)
+        return True
+
+    @rpc("app.storage.get")
+    async def rpc_app_storage_get(self, _connection: Connection, params: dict[str, Any]) -> Any:
+        return await self._call(params, self.broker.storage_get, "key")
+
+    @rpc("app.storage.set")
+    async def rpc_app_storage_set(self, _connection: Connection, params: dict[str, Any]) -> Any:
+        return await self._call(params, self.broker.storage_set, "key", "value")
+
+    @rpc("app.storage.delete")
+    async def rpc_app_storage_delete(self, _connection: Connection, params: dict[str, Any]) -> Any:
+        return await self._call(params, self.broker.storage_delete, "key")
+
+    @rpc("app.storage.keys")
+    async def rpc_app_storage_keys(self, _connection: Connection, params: dict[str, Any]) -> Any:
+        return await self._call(params, self.broker.storage_keys)
+
+    @rpc("app.net.fetch")
+    async def rpc_app_net_fetch(self, _connection: Connection, params: dict[str, Any]) -> Any:
         async def fetch(token: str, url: str, options: str | None) -> dict[str, Any]:
             opts = json.loads(options) if options else {}
             if not isinstance(opts, dict):
                 raise ValueError("fetch options are an object")
-            return await self.net_fetch(token, url, str(opts.get("method", "GET")), opts.get("headers"),
-                                        opts.get("body"))
+            return await self.broker.net_fetch(token, url, str(opts.get("method", "GET")),
+                                               opts.get("headers"), opts.get("body"))
+        return await self._call(params, fetch, "url", "options")
 
+    @rpc("app.clipboard.read")
+    async def rpc_app_clipboard_read(self, _connection: Connection, params: dict[str, Any]) -> Any:
+        return await self._call(params, self.broker.clipboard_read)
+
+    @rpc("app.clipboard.write")
+    async def rpc_app_clipboard_write(self, _connection: Connection, params: dict[str, Any]) -> Any:
+        return await self._call(params, self.broker.clipboard_write, "text")
+
+    @rpc("app.notify")
+    async def rpc_app_notify(self, _connection: Connection, params: dict[str, Any]) -> Any:
         async def notify(token: str, text: str, options: str | None) -> None:
-            await self.notify(token, text, json.loads(options) if options else {})
+            await self.broker.notify(token, text, notify_rules.parse_options(options))
+        return await self._call(params, notify, "text", "options")
 
-        async def watch(connection: Connection, params: dict[str, Any]) -> bool:
-            token = params.get("token")
-            if not isinstance(token, str):
-                raise RpcError(ErrorCode.BAD_REQUEST, "app.watch needs the token")
-            try:
-                self.authority.verify(token, now=utcnow())
-            except Denied as error:
-                raise RpcError(ErrorCode.DENIED, str(error)) from None
-            self.watchers[connection] = token
-            return True
+    @rpc("app.bus.publish")
+    async def rpc_app_bus_publish(self, _connection: Connection, params: dict[str, Any]) -> Any:
+        return await self._call(params, self.broker.bus_publish, "channel", "message")
 
-        return {
-            "app.describe": wrap(self.describe),
-            "app.watch": watch,
-            "app.storage.get": wrap(self.storage_get, "key"),
-            "app.storage.set": wrap(self.storage_set, "key", "value"),
-            "app.storage.delete": wrap(self.storage_delete, "key"),
-            "app.storage.keys": wrap(self.storage_keys),
-            "app.net.fetch": wrap(fetch, "url", "options"),
-            "app.clipboard.read": wrap(self.clipboard_read),
-            "app.clipboard.write": wrap(self.clipboard_write, "text"),
-            "app.notify": wrap(notify, "text", "options"),
-            "app.bus.publish": wrap(self.bus_publish, "channel", "message"),
-            "app.bus.subscribe": subscribe,
-            "app.caps.attenuate": wrap(self.attenuate, "scopes", "ttl_s"),
-        }
+    @rpc("app.bus.subscribe")
+    async def rpc_app_bus_subscribe(self, connection: Connection, params: dict[str, Any]) -> None:
+        async def deliver(channel: str, message: str, sender: str) -> None:
+            await connection.push("bus.message", {"channel": channel, "message": message, "from": sender})
+        token, channel = params.get("token"), params.get("channel")
+        if not isinstance(token, str) or not isinstance(channel, str):
+            raise RpcError(ErrorCode.BAD_REQUEST, "bus.subscribe needs token and channel")
+        try:
+            await self.broker.bus_subscribe(token, channel, deliver, key=connection,
+                                            closed=connection.writer.is_closing)
+            self.broker.forget_on_close(connection)
+        except Denied as error:
+            raise RpcError(ErrorCode.DENIED, str(error)) from None
 
-    def admin_handlers(self) -> dict[str, Handler]:
-        """Minting and revoking: for the shell and CLI (peer uid in admin_uids), never for apps."""
+    @rpc("app.caps.attenuate")
+    async def rpc_app_caps_attenuate(self, _connection: Connection, params: dict[str, Any]) -> Any:
+        return await self._call(params, self.broker.attenuate, "scopes", "ttl_s")
 
-        def admin(fn: Callable[[dict[str, Any]], Any]) -> Handler:
-            async def handler(connection: Connection, params: dict[str, Any]) -> Any:
-                if connection.peer_uid is not None and connection.peer_uid not in self.admin_uids:
-                    raise RpcError(ErrorCode.DENIED,
-                                   f"uid {connection.peer_uid} may not administer capabilities")
-                try:
-                    return fn(params)
-                except Denied as error:
-                    raise RpcError(ErrorCode.DENIED, str(error)) from None
-                except (ValueError, TypeError) as error:
-                    raise RpcError(ErrorCode.BAD_REQUEST, str(error)) from None
-            return handler
 
-        def admin_async(fn: Callable[[dict[str, Any]], Any]) -> Handler:
-            inner = admin(fn)
+class CapsAdmin:
+    """Minting, revoking and reading the audit log: for the shell and CLI (peer uid in the broker's
+    admin_uids), never for apps."""
 
-            async def handler(connection: Connection, params: dict[str, Any]) -> Any:
-                try:
-                    return await (await inner(connection, params))
-                except Denied as error:
-                    raise RpcError(ErrorCode.DENIED, str(error)) from None
-            return handler
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
 
-        return {
-            "caps.mint": admin(lambda p: self.authority.mint(
-                p["app"], list(p.get("scopes") or []), timedelta(seconds=float(p.get("ttl_s", 30 * 86400))))),
-            "caps.revoke": admin_async(lambda p: self.revoke(p["token"], str(p.get("reason", "")))),
-            "caps.audit": admin(lambda p: [e.__dict__ for e in self.authority.audit.entries(
-                app=p.get("app"), decision=p.get("decision"), limit=int(p.get("limit", 100)))]),
-        }
+    def _admit(self, connection: Connection) -> None:
+        uid = connection.peer_uid
+        if uid is not None and uid not in self.broker.admin_uids:
+            raise RpcError(ErrorCode.DENIED, f"uid {uid} may not administer capabilities")
+
+    @rpc("caps.mint")
+    async def rpc_caps_mint(self, connection: Connection, params: dict[str, Any]) -> str:
+        self._admit(connection)
+        try:
+            return self.broker.authority.mint(params["app"], list(params.get("scopes") or []),
+                                              timedelta(seconds=float(params.get("ttl_s", 30 * 86400))))
+        except Denied as error:
+            raise RpcError(ErrorCode.DENIED, str(error)) from None
+        except (ValueError, TypeError) as error:
+            raise RpcError(ErrorCode.BAD_REQUEST, str(error)) from None
+
+    @rpc("caps.revoke")
+    async def rpc_caps_revoke(self, connection: Connection, params: dict[str, Any]) -> list[str]:
+        self._admit(connection)
+        try:
+            return await self.broker.revoke(params["token"], str(params.get("reason", "")))
+        except Denied as error:
+            raise RpcError(ErrorCode.DENIED, str(error)) from None
+
+    @rpc("caps.audit")
+    async def rpc_caps_audit(self, connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
+        self._admit(connection)
+        try:
+            entries = self.broker.authority.audit.entries(
+                app=params.get("app"), decision=params.get("decision"), limit=int(params.get("limit", 100)))
+        except (ValueError, TypeError) as error:
+            raise RpcError(ErrorCode.BAD_REQUEST, str(error)) from None
+        return [entry.__dict__ for entry in entries]

@@ -51,6 +51,13 @@ class Bus:
             if not members:
                 self.channels.pop(channel, None)
 
+    def drop_key(self, key: object) -> None:
+        """Drop every subscription made through `key` (a connection that closed)."""
+        for channel in list(self.channels):
+            members = self.channels[channel]
+            if members.pop(key, None) is not None and not members:
+                del self.channels[channel]
+
     def subscribers(self, channel: str) -> list[Subscriber]:
         """The live subscribers; those whose connection closed are dropped here."""
         members = list(self.channels.get(channel, {}).values())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -21,21 +20,35 @@ import quickjs_rs
 import wasmtime
 
 from llmos.kernel.sandbox.builtins import builtin_functions, wall_clock_ms
+from llmos.kernel.sandbox.realm import REALM_LOCKDOWN
+from llmos.kernel.sandbox.treecheck import TreeError, TreeLimits, parse_answer
+from llmos.settings import SandboxSettings
 
 log = logging.getLogger("llmos.sandbox.guest")
 
 HostFunction = Callable[..., Any]
 
 
+_SANDBOX = SandboxSettings()  # the [sandbox] defaults, declared in llmos/settings/sections.py
+
+
 @dataclass(frozen=True)
 class GuestLimits:
-    memory_bytes: int = 32 * 1024 * 1024
-    stack_bytes: int = 256 * 1024
-    deadline_s: float = 0.5        # per callback
-    load_deadline_s: float = 2.0   # top-level app code + first render
-    max_nodes: int = 2000
+    memory_bytes: int = _SANDBOX.memory_mb * 1024 * 1024
+    stack_bytes: int = _SANDBOX.stack_kb * 1024
+    deadline_s: float = _SANDBOX.deadline_ms / 1000        # per callback
+    load_deadline_s: float = _SANDBOX.load_deadline_ms / 1000  # top-level app code + first render
+    max_nodes: int = _SANDBOX.max_nodes
     max_depth: int = 64
     max_tree_bytes: int = 1024 * 1024
+    cpu_ms_per_s: int = 500  # CPU the app's host may use in any one second (kernel/sandbox/cpu.py)
+
+    @classmethod
+    def from_settings(cls, values: SandboxSettings) -> GuestLimits:
+        """The limits the [sandbox] section sets (the rest keep their defaults)."""
+        return cls(memory_bytes=values.memory_mb * 1024 * 1024, stack_bytes=values.stack_kb * 1024,
+                   deadline_s=values.deadline_ms / 1000, load_deadline_s=values.load_deadline_ms / 1000,
+                   max_nodes=values.max_nodes)
 
 
 class AppFault(Exception):
@@ -66,46 +79,6 @@ def runtime_source() -> str:
     return (files("llmos.sdk") / "js" / "runtime.js").read_text(encoding="utf-8")
 
 
-def count_nodes(tree: Any, limit: int) -> int:
-    """Host-side recount and shape check: the JS runtime's cap and checks are advisory (app code
-    shares its realm and may replace JSON.stringify), so every node must be an object with a string
-    type, object props and a list of children that are nodes, strings or numbers."""
-    count, stack = 0, [(tree, "tree")]
-    while stack:
-        node, where = stack.pop()
-        if not isinstance(node, dict):
-            raise AppFault("tree", f"{where} is {type(node).__name__}, not a UI node object")
-        count += 1
-        if count > limit:
-            raise AppFault("tree", f"UI tree has more than {limit} nodes")
-        if not isinstance(node.get("type"), str):
-            raise AppFault("tree", f"{where}.type is not a string")
-        if not isinstance(node.get("props", {}), dict):
-            raise AppFault("tree", f"{where}.props is not an object")
-        children = node.get("children", [])
-        if not isinstance(children, list):
-            raise AppFault("tree", f"{where}.children is not a list")
-        for index, child in enumerate(children):
-            if isinstance(child, dict):
-                stack.append((child, f"{where}.children[{index}]"))
-            elif isinstance(child, bool) or not isinstance(child, str | int | float):
-                raise AppFault("tree", f"{where}.children[{index}] is not a node, string or number")
-    return count
-
-
-def _frame(answer: Any, limit: int) -> Frame:
-    """The runtime's flush answer, {"tree": node|null, "next": ms|null}, checked before use."""
-    if not isinstance(answer, dict):
-        raise AppFault("tree", f"the render answer is {type(answer).__name__}, not an object")
-    tree, wake = answer.get("tree"), answer.get("next")
-    if wake is not None and (isinstance(wake, bool) or not isinstance(wake, int | float)
-                             or not math.isfinite(wake)):
-        raise AppFault("tree", f"the render answer's next wake-up {wake!r} is not a number of ms")
-    if tree is not None:
-        count_nodes(tree, limit)
-    return Frame(tree, wake)
-
-
 class Guest:
     def __init__(self, scopes: frozenset[str], host_functions: dict[str, HostFunction],
                  limits: GuestLimits | None = None, wall_clock: Callable[[], float] = wall_clock_ms) -> None:
@@ -122,9 +95,10 @@ class Guest:
             self.context.register(f"__llmos_h_{name}", host_functions[name], is_async=False)
         js_limits = {"maxNodes": self.limits.max_nodes, "maxDepth": self.limits.max_depth}
         # Capture the host functions into the runtime's closure and delete the globals before any
-        # app code exists, so nothing on globalThis leads back to the host.
+        # app code exists, so nothing on globalThis leads back to the host. The realm loses its
+        # string-to-code paths first (kernel/sandbox/realm.py).
         boot = (
-            "(function () { const h = {}; for (const n of " + json.dumps(names) + ") {"
+            REALM_LOCKDOWN + "(function () { const h = {}; for (const n of " + json.dumps(names) + ") {"
             " h[n] = globalThis['__llmos_h_' + n]; delete globalThis['__llmos_h_' + n]; }"
             " return (" + runtime_source() + ")(h, " + json.dumps(sorted(scopes)) + ", "
             + json.dumps(js_limits) + "); })()"
@@ -162,16 +136,12 @@ class Guest:
     def flush(self, now_ms: float, force: bool = False) -> Frame:
         """Render if state changed. A failing render is fatal: there is no UI left to show."""
         text = self._guard(lambda: self._call("flush", now_ms, force), self.limits.deadline_s, "render")
-        if not isinstance(text, str) or len(text) > self.limits.max_tree_bytes:
-            raise self._die(AppFault("tree", f"UI tree JSON over {self.limits.max_tree_bytes} bytes"))
-        try:
-            try:
-                answer = json.loads(text)
-            except ValueError as error:
-                raise AppFault("tree", f"the render answer is not JSON: {error}") from None
-            return _frame(answer, self.limits.max_nodes)
-        except AppFault as fault:
-            raise self._die(fault) from None
+        try:  # the host's own bounded check (treecheck.py): the app can forge this text
+            answer = parse_answer(text, TreeLimits(self.limits.max_nodes, self.limits.max_depth,
+                                                   self.limits.max_tree_bytes))
+        except TreeError as error:
+            raise self._die(AppFault("tree", str(error))) from None
+        return Frame(answer.tree, answer.next_ms)
 
     def close(self) -> None:
         self.runtime.close()
@@ -203,6 +173,10 @@ class Guest:
             result = fn()
             self._rearm()
             while self.context._engine_ctx.run_pending_jobs() > 0:
+                # quickjs-rs swallows a job's exception, the interrupt included: a job that ran
+                # into the deadline looks like a finished one, so the clock decides
+                if time.monotonic() >= self._deadline_at:
+                    raise quickjs_rs.InterruptError("a promise job ran into the deadline")
                 self._rearm()
             return result
         except quickjs_rs.InterruptError:

@@ -7,9 +7,13 @@ the token nor the code shows in /proc/PID/cmdline or environ. Order matters: eve
 privileges (kernel sockets, control socket, compiled wasm cache, renderer connection) is opened
 first, then the process confines itself, and only then does app code run.
 
-stdout carries one JSON status line per state change ({"status": "ready" | "error" | "stopped"});
-logs go to stderr. Exit code: 0 stopped on request, 1 the app faulted, 125 do not restart (bad
-token or code).
+stdout carries one JSON status line per state change ({"status": "ready" | "error" | "stopped"}),
+cut to size and never blocking (status.py); logs go to stderr. Exit code: 0 stopped on request, 1 the
+app faulted, 125 do not restart (bad token or code).
+
+Besides the guest's per-callback deadlines, the host enforces two limits of its own: a CPU budget
+over everything the app makes this process do, painting included (cpu.py), and a hard watchdog
+thread for work that never comes back to the event loop at all (stall.py).
 """
 
 from __future__ import annotations
@@ -28,28 +32,35 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from llmos import paths
-from llmos.ipc import Client, Connection, ErrorCode, RpcError, Server
-from llmos.kernel.sandbox import wasmcache
+from llmos import ipc, paths
+from llmos.ipc import Client, Connection, ErrorCode, RpcError, Server, rpc
+from llmos.kernel.sandbox import notify, wasmcache
+from llmos.kernel.sandbox.bus import Bus
 from llmos.kernel.sandbox.confine import Confinement, UidTable, confine
+from llmos.kernel.sandbox.cpu import CpuBudget
 from llmos.kernel.sandbox.guest import AppFault, Frame, Guest, GuestLimits
 from llmos.kernel.sandbox.renderer import NullRenderer, RenderBackend, load_renderer
+from llmos.kernel.sandbox.stall import StallWatchdog
+from llmos.kernel.sandbox.status import StatusWriter, cut, encode
 from llmos.kernel.sandbox.syncrpc import SyncClient
 from llmos.kernel.sandbox.transpile import TranspileError, transpile
+from llmos.ratelimit import TokenBucket
 
 log = logging.getLogger("llmos.sandbox.host")
 
 EXIT_STOPPED, EXIT_FAULT, EXIT_NO_RESTART = 0, 1, 125
 
-
-def status_line(**fields: Any) -> None:
-    sys.stdout.write(json.dumps(fields) + "\n")
-    sys.stdout.flush()
+STALL_GRACE_S = 1.0     # past a callback's deadline before the watchdog thread ends the host
+CPU_CHECK_S = 0.1       # how often the CPU budget is checked between entries (painting, idle)
+INPUT_GRACE_S = 0.5     # after a person's input the work it causes is theirs, not the app's abuse
+WAKE_CHARGE_S = 0.003   # each timer wake-up costs the system more than this process's own CPU
 
 
 class AppHost:
-    def __init__(self, args: argparse.Namespace, spec: dict[str, Any]) -> None:
+    def __init__(self, args: argparse.Namespace, spec: dict[str, Any],
+                 status: StatusWriter | None = None) -> None:
         self.args = args
+        self.status = status or StatusWriter()
         self.token: str = spec["token"]
         self.source: str = spec["source"]
         self.filename: str = spec.get("filename", "app.ts")
@@ -69,10 +80,15 @@ class AppHost:
         self.confinement: Confinement | None = None
         self.kernel: SyncClient | None = None
         self.kernel_async: Client | None = None
-        self.control = Server(self._control_handlers(), mode=0o600)
+        self.control = Server(ipc.handlers(self), mode=0o600)
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._log_budget = 1000
+        self.cpu = CpuBudget(self.limits.cpu_ms_per_s)
+        self.stall = StallWatchdog(self._stalled, EXIT_FAULT)
+        self._input_at = -INPUT_GRACE_S
+        self._errors = TokenBucket(capacity=10, per_second=2)  # error reports: lines and broadcasts
+        self._errors_suppressed = 0
 
     def now_ms(self) -> float:
         if self.args.test_clock:  # only 'advance' moves a test clock: no tick lands between a test's steps
@@ -106,18 +122,25 @@ class AppHost:
             table = Path(self.args.uid_table or paths.state_dir() / "sandbox" / "uids.json")
             self.confinement = confine(UidTable(table, self.args.uid_base).uid(self.app), new_netns=True)
         self.guest = Guest(self.scopes, self._host_functions(), self.limits, self.wall_clock_ms)
+        self.stall.start()
+        self.stall.arm(self.limits.load_deadline_s + STALL_GRACE_S, "the app's code at load")
         try:
-            frame = self.guest.load(code, self.now_ms(), self.filename)
+            frame = self._checked(self.guest.load(code, self.now_ms(), self.filename))
         except AppFault as fault:
-            status_line(status="stopped", app=self.app, kind=fault.kind, message=fault.message)
-            log.error("%s: stopped at load: %s", self.app, fault)
-            await self.control.close()
-            return EXIT_NO_RESTART if fault.kind == "load" else EXIT_FAULT
+            return await self._fail_load(fault.kind, fault.message,
+                                         EXIT_NO_RESTART if fault.kind == "load" else EXIT_FAULT)
+        except Exception as error:  # a host bug must still end in a status line, not a bare traceback
+            log.exception("%s: internal error at load", self.app)
+            return await self._fail_load("internal", f"{type(error).__name__}: {error}", EXIT_FAULT)
         self.state = "running"
         self._apply(frame)
-        status_line(status="ready", app=self.app, pid=os.getpid(), control=self.args.control,
-                    scopes=sorted(self.scopes), cache=cache,
-                    confinement=asdict(self.confinement) if self.confinement else None)
+        self.stall.arm(self._idle_limit(), "the app host's event loop")
+        self.cpu.reset(time.monotonic())
+        self._cpu_tick()
+        self._spawn(self._kernel_gone())
+        self.status.write(status="ready", app=self.app, pid=os.getpid(), control=self.args.control,
+                          scopes=sorted(self.scopes), cache=cache,
+                          confinement=asdict(self.confinement) if self.confinement else None)
         log.info("%s: running (scopes %s, wasm cache %s)", self.app, ",".join(sorted(self.scopes)), cache)
         loop = asyncio.get_running_loop()
         # Expiry needs no kernel call to notice: stop when the token's time is up.
@@ -131,25 +154,46 @@ class AppHost:
         return self.exit_code
 
     def _refuse(self, kind: str, message: str) -> int:
-        status_line(status="stopped", app=self.app, kind=kind, message=message)
-        log.error("%s: not started: %s: %s", self.app, kind, message)
+        self.status.write(status="stopped", app=self.app, kind=kind, message=message)
+        log.error("%s: not started: %s: %s", self.app, kind, cut(message))
         return EXIT_NO_RESTART
+
+    async def _fail_load(self, kind: str, message: str, code: int) -> int:
+        self.stall.stop()
+        self.status.write(status="stopped", app=self.app, kind=kind, message=message)
+        log.error("%s: stopped at load: %s: %s", self.app, kind, cut(message))
+        await self.control.close()
+        return code
+
+    def _idle_limit(self) -> float:
+        """How long the loop may be away between entries (painting a large tree, say)."""
+        return self.limits.load_deadline_s + STALL_GRACE_S
+
+    def _stalled(self, message: str) -> None:
+        """On the watchdog thread, with the main thread stuck: report straight to the pipe. The
+        leading newline ends any line the main thread left half written."""
+        with contextlib.suppress(OSError):
+            os.write(self.status.fd, b"\n" + encode({"status": "stopped", "app": self.app,
+                                                     "kind": "deadline", "message": message}))
+        log.error("%s: stopped: deadline: %s", self.app, message)
 
     def stop(self, kind: str, message: str, fault: bool = False) -> None:
         if self.state == "stopped":
             return
         self.state = "stopped"
-        self.stop_reason = {"kind": kind, "message": message}
         self.exit_code = EXIT_FAULT if fault else EXIT_STOPPED
+        message = cut(message)
+        self.stop_reason = {"kind": kind, "message": message}
         if self._timer:
             self._timer.cancel()
-        status_line(status="stopped", app=self.app, kind=kind, message=message)
+        self.status.write(status="stopped", app=self.app, kind=kind, message=message)
         (log.error if fault else log.info)("%s: stopped: %s: %s", self.app, kind, message)
         self._spawn(self.control.broadcast("stopped", self.stop_reason))
         self.done.set()
 
     async def _shutdown(self) -> None:
         await asyncio.sleep(0)  # let the 'stopped' broadcast go out
+        self.stall.stop()
         for task in list(self._tasks):
             task.cancel()
         if self.renderer:
@@ -168,28 +212,74 @@ class AppHost:
         task.add_done_callback(self._tasks.discard)
 
     # -- driving the guest ---------------------------------------------------------------------
-    def _run(self, entry: Any) -> bool:
-        """Run one guest entry then flush; a fatal fault stops the app. Returns False if it did."""
+    def _run(self, entry: Any, what: str = "a callback") -> bool:
+        """Run one guest entry then flush, under the watchdog thread; a fatal fault, an internal
+        error or an exhausted CPU budget stops the app. Returns False if it did."""
         if self.state != "running" or self.guest is None:
             return False
+        self.stall.arm(self.limits.deadline_s + STALL_GRACE_S, what)
         try:
-            entry()
-        except AppFault as fault:
-            if fault.fatal:
-                self.stop(fault.kind, fault.message, fault=True)
-                return False
-            self._report_error(fault)
+            return self._entry(self.guest, entry)
+        finally:
+            self.stall.arm(self._idle_limit(), "the app host's event loop")
+
+    def _entry(self, guest: Guest, entry: Any) -> bool:
         try:
-            self._apply(self.guest.flush(self.now_ms()))
+            try:
+                entry()
+            except AppFault as fault:
+                if fault.fatal:
+                    self.stop(fault.kind, fault.message, fault=True)
+                    return False
+                self._report_error(fault)
+            self._apply(self._checked(guest.flush(self.now_ms())))
         except AppFault as fault:
             self.stop(fault.kind, fault.message, fault=True)
             return False
-        return True
+        except Exception as error:  # a host bug: stop with a reason rather than run on half-updated
+            log.exception("%s: internal error", self.app)
+            self.stop("internal", f"{type(error).__name__}: {error}", fault=True)
+            return False
+        return self._check_cpu()
+
+    def _checked(self, frame: Frame) -> Frame:
+        """Only the timer hooks ask for a wake-up, and they exist only with the timer capability:
+        a wake-up without it is a forged answer that would re-render the app in a loop."""
+        if frame.next_ms is not None and "timer" not in self.scopes:
+            raise AppFault("tree", f"the render answer asks for a wake-up in {frame.next_ms:g} ms, "
+                                   "but the app has no timer capability")
+        return frame
+
+    def _check_cpu(self) -> bool:
+        if self.state != "running":
+            return False
+        now = time.monotonic()
+        over = self.cpu.over(now)
+        if over is None or now - self._input_at < INPUT_GRACE_S:
+            return True
+        self.stop("cpu", over, fault=True)
+        return False
+
+    def _cpu_tick(self) -> None:
+        """Between entries: painting and everything else the app caused count too. The tick also
+        tells the watchdog thread that the event loop is still turning."""
+        if self._check_cpu():
+            self.stall.arm(self._idle_limit(), "the app host's event loop")
+            asyncio.get_running_loop().call_later(CPU_CHECK_S, self._cpu_tick)
 
     def _report_error(self, fault: AppFault) -> None:
-        log.warning("%s: %s", self.app, fault)
-        status_line(status="error", app=self.app, kind=fault.kind, message=fault.message)
-        self._spawn(self.control.broadcast("error", {"kind": fault.kind, "message": fault.message}))
+        """A thrown error is reported and survived; reports are rate-limited, so an app that
+        throws in a loop costs the manager and subscribers a bounded number of lines."""
+        if self._errors.take(time.monotonic()) > 0:
+            self._errors_suppressed += 1
+            return
+        message, suppressed = cut(fault.message), self._errors_suppressed
+        self._errors_suppressed = 0
+        log.warning("%s: %s: %s", self.app, fault.kind, message)
+        self.status.write(status="error", app=self.app, kind=fault.kind, message=message,
+                          suppressed=suppressed)
+        self._spawn(self.control.broadcast("error", {"kind": fault.kind, "message": message,
+                                                     "suppressed": suppressed}))
 
     def _apply(self, frame: Frame) -> None:
         if frame.tree is not None and frame.tree != self.tree:
@@ -206,15 +296,22 @@ class AppHost:
                                                                  self._on_timer)
 
     def _on_timer(self) -> None:
+        """A timer wake-up the app asked for. Each is charged WAKE_CHARGE_S on top of the CPU it
+        uses here, for what it costs elsewhere (the frame it makes the compositor draw, the tree
+        sent to subscribers): an interval of 0 ms is then over budget wherever it runs, while a
+        60 fps animation stays well within."""
         self._timer = None
+        self.cpu.charge(WAKE_CHARGE_S)
         guest = self.guest
         if guest is not None:
-            self._run(lambda: guest.tick(self.now_ms()))
+            self._run(lambda: guest.tick(self.now_ms()), "a timer callback")
 
     def dispatch(self, handler: int, args: list[Any]) -> None:
+        """A person's input (the renderer, or the control socket on their behalf)."""
+        self._input_at = time.monotonic()
         guest = self.guest
         if guest is not None:
-            self._run(lambda: guest.event(handler, args, self.now_ms()))
+            self._run(lambda: guest.event(handler, args, self.now_ms()), "an event handler")
 
     def _renderer_event(self, handler: int, args: list[Any]) -> None:
         self.dispatch(int(handler), list(args))
@@ -222,8 +319,26 @@ class AppHost:
     # -- host functions: one per granted capability --------------------------------------------
     def _host_functions(self) -> dict[str, Any]:
         def kernel(method: str, **params: Any) -> Any:
+            """One blocking kernel call; the kernel's time on it is charged to the app's CPU budget
+            (its wall time less what this process spent on it, which the clock counts already)."""
             assert self.kernel is not None
-            return self.kernel.call(method, token=self.token, **params)
+            wall, cpu = time.monotonic(), time.process_time()
+            try:
+                return self.kernel.call(method, token=self.token, **params)
+            finally:
+                self.cpu.charge((time.monotonic() - wall) - (time.process_time() - cpu))
+
+        def send_notify(text: Any, options: Any) -> Any:
+            options = str(options)
+            if (refusal := notify.options_too_large(options)) is not None:
+                raise ValueError(refusal)  # refused here: 3 MB of options never reach the kernel
+            return kernel("app.notify", text=notify.cut_text(text), options=options)
+
+        def bus_publish(channel: Any, message: Any) -> Any:
+            message = str(message)
+            if len(message) > Bus.MAX_MESSAGE:
+                raise ValueError(f"bus message over {Bus.MAX_MESSAGE} bytes")
+            return kernel("app.bus.publish", channel=channel, message=message)
 
         def envelope(fn: Any) -> Any:
             def call(*args: Any) -> dict[str, Any]:
@@ -234,7 +349,7 @@ class AppHost:
                         log.warning("%s: kernel denied a call: %s", self.app, error.message)
                     return {"ok": False, "error": error.message}
                 except Exception as error:
-                    return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+                    return {"ok": False, "error": cut(f"{type(error).__name__}: {error}")}
             return call
 
         fns: dict[str, Any] = {"log": self._log}
@@ -245,7 +360,7 @@ class AppHost:
             fns["storage_delete"] = envelope(lambda key: kernel("app.storage.delete", key=key))
             fns["storage_keys"] = envelope(lambda: kernel("app.storage.keys"))
         if "notify" in granted:
-            fns["notify"] = envelope(lambda text, options: kernel("app.notify", text=text, options=options))
+            fns["notify"] = envelope(send_notify)
         if "clipboard:read" in granted:
             fns["clipboard_read"] = envelope(lambda: kernel("app.clipboard.read"))
         if "clipboard:write" in granted:
@@ -253,8 +368,7 @@ class AppHost:
         if any(scope.startswith("network:") for scope in granted):
             fns["fetch_start"] = envelope(self._fetch_start)
         if any(scope.startswith("bus:") for scope in granted):
-            fns["bus_publish"] = envelope(
-                lambda channel, message: kernel("app.bus.publish", channel=channel, message=message))
+            fns["bus_publish"] = envelope(bus_publish)
             fns["bus_subscribe"] = envelope(self._bus_subscribe)
         return fns
 
@@ -276,7 +390,7 @@ class AppHost:
                 ok, value = False, f"net.fetch failed: {type(error).__name__}"
             guest = self.guest
             if guest is not None:
-                self._run(lambda: guest.settle(int(pending_id), ok, value, self.now_ms()))
+                self._run(lambda: guest.settle(int(pending_id), ok, value, self.now_ms()), "a fetch callback")
         self._spawn(fetch())
 
     def _bus_subscribe(self, channel: str) -> None:
@@ -290,6 +404,13 @@ class AppHost:
             except RpcError as error:
                 self._report_error(AppFault("error", f"bus.subscribe {channel}: {error.message}"))
         self._spawn(subscribe())
+
+    async def _kernel_gone(self) -> None:
+        """An app host outlives nothing it depends on: when the kernel's connection closes (the
+        kernel stopped or crashed), the app stops instead of running on unsupervised."""
+        assert self.kernel_async is not None
+        await self.kernel_async.wait_closed()
+        self.stop("kernel", "the kernel closed the app's connection", fault=True)
 
     async def _kernel_events(self) -> None:
         assert self.kernel_async is not None
@@ -310,44 +431,48 @@ class AppHost:
             channel, message, sender = data["channel"], data["message"], data["from"]
             if not all(isinstance(v, str) for v in (channel, message, sender)):
                 raise ValueError("bus.message fields are strings")
-            self._run(lambda: guest.deliver(channel, message, sender, self.now_ms()))
+            self._run(lambda: guest.deliver(channel, message, sender, self.now_ms()), "a bus callback")
 
     # -- control socket (the manager, tests, the shell) ----------------------------------------
-    def _control_handlers(self) -> dict[str, Any]:
-        async def tree(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-            return {"tree": self.tree, "generation": self.generation, "state": self.state}
+    @rpc("tree")
+    async def rpc_tree(self, _connection: Connection, _params: dict[str, Any]) -> dict[str, Any]:
+        return {"tree": self.tree, "generation": self.generation, "state": self.state}
 
-        async def event(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-            handler, args = params.get("handler"), params.get("args") or []
-            if not isinstance(handler, int) or not isinstance(args, list):
-                raise RpcError(ErrorCode.BAD_REQUEST, "event needs an integer handler and a list of args")
-            self.dispatch(handler, args)
-            return await tree(connection, params)
+    @rpc("event")
+    async def rpc_event(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        handler, args = params.get("handler"), params.get("args") or []
+        if not isinstance(handler, int) or not isinstance(args, list):
+            raise RpcError(ErrorCode.BAD_REQUEST, "event needs an integer handler and a list of args")
+        self.dispatch(handler, args)
+        return await self.rpc_tree(connection, params)
 
-        async def status(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-            memory = self.guest.memory_usage().get("memory_used_size") if self.guest and \
-                self.state == "running" else None
-            return {"app": self.app, "state": self.state, "reason": self.stop_reason, "pid": os.getpid(),
-                    "scopes": sorted(self.scopes), "memory_used": memory,
-                    "confinement": asdict(self.confinement) if self.confinement else None}
+    @rpc("status")
+    async def rpc_status(self, _connection: Connection, _params: dict[str, Any]) -> dict[str, Any]:
+        memory = self.guest.memory_usage().get("memory_used_size") if self.guest and \
+            self.state == "running" else None
+        cpu_ms = round(self.cpu.used_ms(time.monotonic())) if self.state == "running" else None
+        return {"app": self.app, "state": self.state, "reason": self.stop_reason, "pid": os.getpid(),
+                "scopes": sorted(self.scopes), "memory_used": memory, "cpu_ms": cpu_ms,
+                "confinement": asdict(self.confinement) if self.confinement else None}
 
-        async def subscribe(connection: Connection, params: dict[str, Any]) -> bool:
-            connection.subscriptions.update(params.get("events") or ["*"])
-            return True
+    @rpc("subscribe")
+    async def rpc_subscribe(self, connection: Connection, params: dict[str, Any]) -> bool:
+        connection.subscriptions.update(params.get("events") or ["*"])
+        return True
 
-        async def stop(connection: Connection, params: dict[str, Any]) -> bool:
-            self.stop("requested", str(params.get("reason", "stop requested")))
-            return True
+    @rpc("stop")
+    async def rpc_stop(self, _connection: Connection, params: dict[str, Any]) -> bool:
+        self.stop("requested", str(params.get("reason", "stop requested")))
+        return True
 
-        async def advance(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-            if not self.args.test_clock:
-                raise RpcError(ErrorCode.DENIED, "the clock can be advanced only with --test-clock")
-            self.clock_offset += float(params.get("ms", 0))
-            self._on_timer()
-            return await tree(connection, params)
-
-        return {"tree": tree, "event": event, "status": status, "subscribe": subscribe, "stop": stop,
-                "advance": advance}
+    @rpc("advance")
+    async def rpc_advance(self, connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        if not self.args.test_clock:
+            raise RpcError(ErrorCode.DENIED, "the clock can be advanced only with --test-clock")
+        self.clock_offset += float(params.get("ms", 0))
+        self._input_at = time.monotonic()  # driven from outside, like input
+        self._on_timer()
+        return await self.rpc_tree(connection, params)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -368,18 +493,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format=f"app-host[{os.getpid()}] %(name)s: %(message)s")
+    status = StatusWriter(sys.stdout.fileno())
     try:
         spec = json.loads(sys.stdin.read())
         if not isinstance(spec, dict) or not isinstance(spec.get("token"), str) \
                 or not isinstance(spec.get("source"), str):
             raise ValueError("stdin must hold {\"token\": str, \"source\": str}")
-    except ValueError as error:
-        status_line(status="stopped", app="?", kind="load", message=f"bad launch spec: {error}")
+    except (ValueError, RecursionError) as error:
+        status.write(status="stopped", app="?", kind="load", message=f"bad launch spec: {error}")
+        status.drain(1.0)
         return EXIT_NO_RESTART
-    host = AppHost(args, spec)
+    host = AppHost(args, spec, status)
+    code = EXIT_STOPPED
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(host.run())
-    return EXIT_STOPPED
+        code = asyncio.run(host.run())
+    status.drain(1.0)  # the last lines, 'stopped' above all, if the manager is still reading
+    return code
 
 
 __all__ = ["AppHost", "NullRenderer", "main"]

@@ -1,8 +1,10 @@
 """The kernel's side of app processes: spawn an app host, wait until it reports ready (its first
 tree is rendered and its control socket accepts), talk to it, and learn why it stopped.
 
-The host's stdout carries JSON status lines; the manager keeps the last 'stopped' line so a crash,
-hang or overrun is reported with its reason while nothing else in the kernel is affected.
+The host's stdout carries JSON status lines (status.py); the manager keeps the 'ready' line, the last
+'stopped' line and a bounded tail of the rest, so a crash, hang or overrun is reported with its reason
+while nothing an app writes can grow the kernel. Each host may also get a cgroup with a cpu.max
+backstop (cgroup.py).
 """
 
 from __future__ import annotations
@@ -11,15 +13,24 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import os
 import sys
+from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmos import paths
-from llmos.ipc import Client, RpcError
+from llmos.ipc import Client, ErrorCode, RpcError
+from llmos.kernel.sandbox.cgroup import AppCgroups
 from llmos.kernel.sandbox.guest import GuestLimits
+from llmos.kernel.sandbox.status import read_statuses
+
+log = logging.getLogger("llmos.kernel.sandbox.manager")
+
+KEEP_STATUSES = 50  # the tail of status lines kept per app (besides 'ready' and the last 'stopped')
 
 
 class LaunchError(Exception):
@@ -35,8 +46,10 @@ class AppProcess:
     process: asyncio.subprocess.Process
     control_path: Path
     ready: dict[str, Any] = field(default_factory=dict)
-    statuses: list[dict[str, Any]] = field(default_factory=list)
+    statuses: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEEP_STATUSES))
     client: Client | None = None
+    on_exit: Callable[[], None] | None = None  # frees what the manager holds for this host (its cgroup)
+    _stopped: dict[str, Any] | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -49,22 +62,37 @@ class AppProcess:
         return self.process.pid
 
     def stopped_status(self) -> dict[str, Any] | None:
-        return next((s for s in reversed(self.statuses) if s.get("status") == "stopped"), None)
+        return self._stopped
+
+    def _record(self, status: dict[str, Any]) -> None:
+        self.statuses.append(status)
+        if status.get("status") == "ready":
+            self.ready = status
+        elif status.get("status") == "stopped":
+            self._stopped = status
+        self._changed.set()
 
     async def call(self, method: str, **params: Any) -> Any:
         assert self.client is not None
         return await self.client.call(method, timeout=10.0, **params)
 
+    async def _call_for_object(self, method: str, **params: Any) -> dict[str, Any]:
+        """A control call whose answer is a JSON object, as all of the app host's are."""
+        reply = await self.call(method, **params)
+        if not isinstance(reply, dict):
+            raise RpcError(ErrorCode.INTERNAL, f"{method}: the app host answered {type(reply).__name__}")
+        return reply
+
     async def tree(self) -> dict[str, Any]:
-        return await self.call("tree")
+        return await self._call_for_object("tree")
 
     async def event(self, handler: int, args: list[Any] | None = None) -> dict[str, Any]:
-        return await self.call("event", handler=handler, args=args or [])
+        return await self._call_for_object("event", handler=handler, args=args or [])
 
     async def status(self) -> dict[str, Any]:
-        return await self.call("status")
+        return await self._call_for_object("status")
 
-    async def wait(self, timeout: float = 10.0) -> tuple[int, dict[str, Any] | None]:
+    async def wait(self, timeout: float | None = 10.0) -> tuple[int, dict[str, Any] | None]:
         """Wait for the process to exit; returns (exit code, its 'stopped' status line)."""
         code = await asyncio.wait_for(self.process.wait(), timeout)
         with contextlib.suppress(asyncio.TimeoutError):
@@ -84,7 +112,14 @@ class AppProcess:
             await self.client.close()
         for task in self._tasks:
             task.cancel()
+        self.exited()
         return self.process.returncode if self.process.returncode is not None else -1
+
+    def exited(self) -> None:
+        """Free what the manager holds for a host that has exited (idempotent)."""
+        if self.on_exit is not None and self.process.returncode is not None:
+            on_exit, self.on_exit = self.on_exit, None
+            on_exit()
 
     async def _watchdog(self, interval: float, grace: float) -> None:
         """The guest's deadline is polled from inside QuickJS; if the host ever stops answering
@@ -99,9 +134,8 @@ class AppProcess:
                 if self.process.returncode is not None or self.stopped_status() is not None:
                     return
                 self.process.kill()
-                self.statuses.append({"status": "stopped", "app": self.app, "kind": "hang",
-                                      "message": f"app host did not answer for {grace:.3g} s; killed"})
-                self._changed.set()
+                self._record({"status": "stopped", "app": self.app, "kind": "hang",
+                              "message": f"app host did not answer for {grace:.3g} s; killed"})
                 return
 
     async def _until(self, condition: Any) -> None:
@@ -111,15 +145,13 @@ class AppProcess:
 
     async def _read_status(self) -> None:
         assert self.process.stdout is not None
-        while line := await self.process.stdout.readline():
-            with contextlib.suppress(ValueError):
-                status = json.loads(line)
-                if isinstance(status, dict):
-                    self.statuses.append(status)
-                    if status.get("status") == "ready":
-                        self.ready = status
+        try:
+            async for status in read_statuses(self.process.stdout):
+                self._record(status)
+        except (OSError, ConnectionError):  # the pipe broke: the exit code tells the rest
+            pass
+        finally:
             self._changed.set()
-        self._changed.set()
 
 
 class AppManager:
@@ -140,9 +172,43 @@ class AppManager:
         self.watchdog_interval = watchdog_interval
         self._ids = itertools.count(1)
         self.running: set[AppProcess] = set()
+        self.cgroups = AppCgroups(cpu_ms_per_s=self.limits.cpu_ms_per_s)
+        self._warming: asyncio.Task[None] | None = None
+
+    def warm(self) -> asyncio.Task[None]:
+        """Compile the QuickJS guest into the cache in a process of its own, once (the kernel starts it
+        at boot). Launches wait for it before their host's ready clock starts: on a slow machine the
+        one-time compile outlasts `ready_timeout`, and a host killed mid-compile never fills the cache,
+        so no app would ever start there."""
+        if self._warming is None:
+            self._warming = asyncio.get_running_loop().create_task(self._warm())
+        return self._warming
+
+    async def _warm(self) -> None:
+        """A failed warm-up leaves the compile to the first host, as before: never fatal here."""
+        command = [sys.executable, "-m", "llmos.kernel.sandbox.wasmcache"]
+        command += [str(self.cache_dir)] if self.cache_dir else []
+        try:
+            process = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.DEVNULL,
+                                                           stdout=asyncio.subprocess.PIPE,
+                                                           stderr=asyncio.subprocess.STDOUT)
+        except OSError as error:
+            log.warning("wasm cache warm-up did not start: %s", error)
+            return
+        try:
+            output, _ = await process.communicate()
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await asyncio.shield(process.wait())
+            raise
+        text = output.decode(errors="replace").strip()[-500:]
+        (log.info if process.returncode == 0 else log.warning)("%s (exit %s)", text, process.returncode)
 
     async def launch(self, source: str, token: str, *, filename: str = "app.ts",
                      test_clock: bool = False, ready_timeout: float = 30.0) -> AppProcess:
+        if self._warming is not None:
+            await asyncio.shield(self._warming)  # its time is not the app's: the ready clock starts after
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         control = self.run_dir / f"app-{os.getpid()}-{next(self._ids)}.sock"
         command = [sys.executable, "-m", "llmos.kernel.sandbox.host", "--kernel", str(self.kernel_socket),
@@ -157,6 +223,8 @@ class AppManager:
         process = await asyncio.create_subprocess_exec(
             *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         app = AppProcess(process, control)
+        # into its cgroup before it reads its spec, so before any app code runs
+        app.on_exit = self.cgroups.place(process.pid)
         try:
             await self._until_ready(app, token, source, filename, ready_timeout)
         except BaseException:
@@ -204,8 +272,11 @@ class AppManager:
                 app.process.kill()
         # shielded: a second cancellation must not leave the child unreaped
         await asyncio.shield(app.process.wait())
+        app.exited()
 
     async def stop_all(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
         for app in list(self.running):
             await app.stop()
             self.running.discard(app)

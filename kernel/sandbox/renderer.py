@@ -39,4 +39,5 @@ def load_renderer(name: str, emit: Emit, title: str) -> RenderBackend:
     if name == "null":
         return NullRenderer(emit, title)
     module = importlib.import_module("llmos.sdk.wayland" if name == "wayland" else name)
-    return module.create_renderer(emit=emit, title=title)
+    create: Callable[..., RenderBackend] = module.create_renderer  # the contract stated above
+    return create(emit=emit, title=title)

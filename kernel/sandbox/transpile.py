@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import tree_sitter
-import tree_sitter_typescript
 
-SDK_MODULE = "@llm-os/sdk"
+from llmos.kernel.analysis.tsparse import SDK_MODULE, location, parse
+
 SDK_PARAM = "__sdk"
 _PREFIX = f'(function ({SDK_PARAM}) {{ "use strict"; '
-
-_LANGUAGE = tree_sitter.Language(tree_sitter_typescript.language_typescript())
 
 # Nodes that are pure type syntax: deleted with everything inside them.
 _ERASE = {
@@ -47,30 +45,34 @@ class Transpiled:
     default_name: str
 
 
-def _error(node: tree_sitter.Node, message: str) -> TranspileError:
-    row, column = node.start_point
-    return TranspileError(message, row + 1, column + 1)
-
-
 class _Stripper:
     def __init__(self, source: bytes) -> None:
         self.source = source
+        self.lines = source.split(b"\n")
         self.edits: list[tuple[int, int, bytes]] = []
         self.default_name: str | None = None
+
+    def error(self, node: tree_sitter.Node, message: str) -> TranspileError:
+        return TranspileError(message, *location(self.lines, node))
 
     def text(self, node: tree_sitter.Node) -> str:
         return self.source[node.start_byte:node.end_byte].decode()
 
     def delete(self, start: int, end: int) -> None:
-        self.edits.append((start, end, b""))
+        self.edits.append((start, end, self._lines_of(start, end, b"")))
 
     def replace(self, node: tree_sitter.Node, text: str) -> None:
-        self.edits.append((node.start_byte, node.end_byte, text.encode()))
+        self.edits.append((node.start_byte, node.end_byte,
+                           self._lines_of(node.start_byte, node.end_byte, text.encode())))
+
+    def _lines_of(self, start: int, end: int, text: bytes) -> bytes:
+        """`text` plus the line breaks it removes, so every later token keeps its line."""
+        return text + b"\n" * max(0, self.source.count(b"\n", start, end) - text.count(b"\n"))
 
     def walk(self, node: tree_sitter.Node) -> None:
         kind = node.type
         if node.is_error or node.is_missing:
-            raise _error(node, f"syntax error near {self.text(node)[:40]!r}")
+            raise self.error(node, f"syntax error near {self.text(node)[:40]!r}")
         if kind in _ERASE:
             self.delete(node.start_byte, node.end_byte)
             return
@@ -81,7 +83,7 @@ class _Stripper:
             self.walk(child)
 
     # -- type-only expressions: keep the value, drop the type -------------------------------------
-    def on_as_expression(self, node: tree_sitter.Node) -> None:
+    def on_as_expression(self, node: tree_sitter.Node) -> bool:
         value = node.children[0]
         self.delete(value.end_byte, node.end_byte)
         self.walk(value)
@@ -99,10 +101,16 @@ class _Stripper:
             if child.type == "?":
                 self.delete(child.start_byte, child.end_byte)
 
-    def on_required_parameter(self, node: tree_sitter.Node) -> None:
+    def on_required_parameter(self, node: tree_sitter.Node) -> bool | None:
+        if node.children and node.children[0].type == "this":  # `this: T` types `this`; it is no parameter
+            comma = node.next_sibling
+            end = comma.end_byte if comma is not None and comma.type == "," else node.end_byte
+            self.delete(node.start_byte, end)
+            return False
         if any(child.type in ("accessibility_modifier", "readonly") for child in node.children):
-            raise _error(node, "constructor parameter properties are not supported; assign fields "
+            raise self.error(node, "constructor parameter properties are not supported; assign fields "
                                "in the constructor body")
+        return None
 
     def on_variable_declarator(self, node: tree_sitter.Node) -> None:
         for child in node.children:
@@ -122,10 +130,10 @@ class _Stripper:
         self.delete(abstract.start_byte, abstract.end_byte)
 
     def on_enum_declaration(self, node: tree_sitter.Node) -> None:
-        raise _error(node, "enums are not supported; use a plain object")
+        raise self.error(node, "enums are not supported; use a plain object")
 
     def on_module(self, node: tree_sitter.Node) -> None:
-        raise _error(node, "namespaces are not supported")
+        raise self.error(node, "namespaces are not supported")
 
     on_internal_module = on_module
 
@@ -137,7 +145,7 @@ class _Stripper:
             self.delete(node.start_byte, node.end_byte)  # `import type ...`
             return False
         if module != SDK_MODULE:
-            raise _error(node, f"only {SDK_MODULE!r} can be imported, not {module!r}")
+            raise self.error(node, f"only {SDK_MODULE!r} can be imported, not {module!r}")
         clause = next((c for c in node.children if c.type == "import_clause"), None)
         if clause is None:
             self.delete(node.start_byte, node.end_byte)
@@ -154,24 +162,27 @@ class _Stripper:
                         continue
                     imported = spec.child_by_field_name("name")
                     alias = spec.child_by_field_name("alias")
+                    if imported is None:
+                        raise self.error(spec, "an import specifier without a name")
                     names.append(f"{self.text(imported)}: {self.text(alias)}" if alias
                                  else self.text(imported))
                 if names:
                     lines.append(f"const {{ {', '.join(names)} }} = {SDK_PARAM};")
             elif part.type == "identifier":
-                raise _error(part, f"{SDK_MODULE!r} has no default export; use `import {{ ui }} from ...`")
+                raise self.error(part, f"{SDK_MODULE!r} has no default export; "
+                                       "use `import { ui } from ...`")
         self.replace(node, " ".join(lines))
         return False
 
     def on_export_statement(self, node: tree_sitter.Node) -> bool:
         children = node.children
+        declaration = node.child_by_field_name("declaration")
         if any(c.type == "type" for c in children) or (
-                node.child_by_field_name("declaration") is not None
-                and node.child_by_field_name("declaration").type in _DECLARATIONS):
+                declaration is not None and declaration.type in _DECLARATIONS):
             self.delete(node.start_byte, node.end_byte)
             return False
         if node.child_by_field_name("source") is not None or any(c.type == "*" for c in children):
-            raise _error(node, "re-exports are not supported")
+            raise self.error(node, "re-exports are not supported")
         is_default = any(c.type == "default" for c in children)
         declaration = node.child_by_field_name("declaration")
         value = node.child_by_field_name("value")
@@ -209,7 +220,7 @@ class _Stripper:
 def transpile(source: str, filename: str = "app.ts") -> Transpiled:
     """Strip types and wrap the module; raises TranspileError with a line:column location."""
     data = source.encode()
-    tree = tree_sitter.Parser(_LANGUAGE).parse(data)
+    tree = parse(data)
     stripper = _Stripper(data)
     try:
         stripper.walk(tree.root_node)

@@ -5,6 +5,10 @@ quickjs-rs compiles its guest once per process into a process-shared artifact sl
 slot from a serialized module keyed by the guest's sha256 and the wasmtime version. Deserializing is
 only safe for files we wrote, so the cache directory must be owned by us and not writable by others
 (the app host loads it before dropping privileges).
+
+`python -m llmos.kernel.sandbox.wasmcache [DIR]` fills the cache: the kernel runs it once at start
+(AppManager.warm), because on a slow machine the compile alone outlasts an app host's ready timeout
+(36 s under a busy TCG guest), and a host killed mid-compile never writes the cache.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import hashlib
 import logging
 import os
 import stat
+import sys
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -68,3 +74,15 @@ def install(directory: Path | None = None) -> str:
         _wasmtime._SHARED_ARTIFACTS.setdefault(_ARTIFACT_KEY, _wasmtime.SharedWasmArtifact(
             module=module, linker=_engine._build_shared_linker(engine), build_id=build_id))
     return how
+
+
+def main(argv: list[str]) -> int:
+    directory = Path(argv[0]) if argv else None
+    started = time.monotonic()
+    how = install(directory)
+    print(f"wasm cache {how} in {time.monotonic() - started:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

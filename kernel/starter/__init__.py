@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmos.kernel.registry import Registry
 
 STARTER_MODEL = "llmos-starter"
 
@@ -21,7 +25,7 @@ class Starter:
         return resources.files(__package__).joinpath("apps", f"{self.name}.ts").read_text(encoding="utf-8")
 
     @property
-    def manifest(self) -> dict:
+    def manifest(self) -> dict[str, list[dict[str, str | bool]]]:
         return {"capabilities": [{"scope": s, "optional": s in self.optional} for s in self.capabilities]}
 
 
@@ -43,7 +47,7 @@ STARTERS: tuple[Starter, ...] = (
 )
 
 
-def seed(registry) -> list[str]:  # registry: llmos.kernel.registry.Registry (import kept lazy)
+def seed(registry: Registry) -> list[str]:
     """Add every starter app that is not there yet, in one commit; returns their code hashes."""
     return registry.add_many([
         {"prompt": s.prompt, "generatedCode": s.code, "llmModel": STARTER_MODEL,

@@ -1,13 +1,14 @@
 """How a setting is declared: its type (the annotation), default, one line of documentation and any
 limits sit together in one dataclass field, the way mkosi declares its settings. A section of
-llmos.toml is a frozen dataclass whose fields are made with `setting()`."""
+llmos.toml is a frozen dataclass whose fields are made with `setting()`; so is one entry of a list of
+tables ([[gateway.providers]]), a `Table`."""
 
 from __future__ import annotations
 
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -22,6 +23,8 @@ class Declared:
     choices: tuple[Any, ...] = ()
     minimum: int | float | None = None  # out of range is clamped (and reported)
     maximum: int | float | None = None
+    required: bool = False  # an entry of a list of tables must give it (a section's settings never are)
+    check: Callable[[Any], str | None] | None = None  # what is wrong with a well-typed value, or None
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class Kind:
 
     def words(self) -> str:
         if self.base is tuple:
+            if isinstance(self.item, type) and issubclass(self.item, Table):
+                return "a list of tables"
             return f"a list of {_NAMES[self.item or str]}s"
         return {bool: "true or false", int: "an integer", float: "a number", str: "a string",
                 dict: "a table"}[self.base]
@@ -53,9 +58,10 @@ class Declaration:
 
 
 def setting(default: Any, doc: str, *, choices: tuple[Any, ...] = (),
-            minimum: int | float | None = None, maximum: int | float | None = None) -> Any:
+            minimum: int | float | None = None, maximum: int | float | None = None,
+            required: bool = False, check: Callable[[Any], str | None] | None = None) -> Any:
     """A dataclass field for one setting. A dict default is a free-form table (copied per instance)."""
-    metadata = {METADATA_KEY: Declared(doc, tuple(choices), minimum, maximum)}
+    metadata = {METADATA_KEY: Declared(doc, tuple(choices), minimum, maximum, required, check)}
     if isinstance(default, dict):
         return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -75,8 +81,8 @@ def _kind(hint: Any) -> Kind:
     raise TypeError(f"a setting cannot have the type {hint!r}")
 
 
-def declarations(section: type[Section]) -> list[Declaration]:
-    """The settings of a section class, in declaration order."""
+def declarations(section: type[Section] | type[Table]) -> list[Declaration]:
+    """The settings of a section (or table entry) class, in declaration order."""
     hints = typing.get_type_hints(section)
     found = []
     for field in dataclasses.fields(section):
@@ -89,12 +95,12 @@ def declarations(section: type[Section]) -> list[Declaration]:
     return found
 
 
-def default_of(section: type[Section], name: str) -> Any:
+def default_of(section: type[Section] | type[Table], name: str) -> Any:
     """One setting's declared default, for code that needs the value outside a loaded config."""
     return next(d.default for d in declarations(section) if d.name == name)
 
 
-def declared(section: type[Section], name: str) -> Declared:
+def declared(section: type[Section] | type[Table], name: str) -> Declared:
     return next(d.declared for d in declarations(section) if d.name == name)
 
 
@@ -124,3 +130,16 @@ class Section:
         if problems:
             raise ValueError("; ".join(str(problem) for problem in problems))
         return dataclasses.replace(self, **{k: v for k, v in values.items() if k in current})
+
+
+@dataclass(frozen=True)
+class Table:
+    """Base of one entry of a list of tables ([[gateway.providers]]). An entry with a value that cannot
+    be used is left out as a whole and the others keep working: a provider has no sensible default URL."""
+
+    ENTRY: ClassVar[str] = "entry"  # what a problem calls it: "this provider is disabled"
+    KEY: ClassVar[str] = "name"  # the setting no two entries of one list may share
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(setting, what is wrong) across the settings of one entry, which no one declaration sees."""
+        return []

@@ -4,11 +4,14 @@ loader checks it, the services read it as an attribute and docs/settings.md is g
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
-from llmos.settings.declare import Section, setting
+from llmos.settings.check import shown
+from llmos.settings.declare import Section, Table, setting
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,69 @@ class DisplaySettings(Section):
                                    "mode, else 0", choices=(0, 90, 180, 270))
 
 
+BUILTIN_PROVIDERS = ("local", "cloud")  # the embedded model and Anthropic; servers need other names
+
+
+def _provider_name(name: str) -> str | None:
+    if name in BUILTIN_PROVIDERS:
+        return f"{shown(name)} is the name of a built-in provider"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name):
+        return f"expected lower-case letters, digits, - or _ (at most 32), got {shown(name)}"
+    return None
+
+
+def _http_url(url: str) -> str | None:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as error:
+        return f"not a URL ({error}): {shown(url)}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"expected an http:// or https:// URL with a host, got {shown(url)}"
+    return None
+
+
+@dataclass(frozen=True)
+class ProviderSettings(Table):
+    """One inference server the gateway may send requests to, over the OpenAI chat-completions API:
+    llama.cpp's llama-server, Ollama, vLLM, OpenAI or Gemini's OpenAI-compatible endpoint (docs/fleet.md).
+    A bad entry is reported at start-up and left out; the other providers keep working."""
+
+    ENTRY = "provider"
+    name: str = setting("", "what the shell, the audit log and `llmos gateway try --provider` call it",
+                        required=True, check=_provider_name)
+    kind: str = setting("openai", "wire protocol: the OpenAI chat-completions API, streamed",
+                        choices=("openai",))
+    base_url: str = setting("", "API root, e.g. http://10.0.2.2:8080/v1 (llama-server), "
+                            "http://host:11434/v1 (Ollama), https://api.openai.com/v1", check=_http_url)
+    base_url_credential: str = setting("", "name of a boot credential holding base_url, used when "
+                                       "base_url is empty (one image for a fleet, the URL per site)")
+    model: str = setting("", "model name as the server knows it (its /models list)", required=True)
+    key: str = setting("", "API key; empty: key_env, then key_credential, else none (a local server)")
+    key_env: str = setting("", "environment variable holding the API key")
+    key_credential: str = setting("", "name of a boot credential (QEMU fw_cfg or SMBIOS, "
+                                  "$CREDENTIALS_DIRECTORY) holding the API key")
+    timeout: float = setting(180.0, "seconds one answer may take from request to last token", minimum=1.0)
+    tier: str = setting("code", "code: writes SDK code (the cloud prompt, two-block answer); spec: fills "
+                        "the app language like the embedded model", choices=("code", "spec"))
+    constrain: str = setting("json_schema", "how a spec-tier answer is held to the schema: json_schema "
+                             "(llama-server, vLLM, Ollama, OpenAI, Gemini), json_object "
+                             "(llama-cpp-python's server) or none", choices=("json_schema", "json_object",
+                                                                             "none"))
+    max_tokens: int = setting(4096, "answer cap, in tokens", minimum=16)
+    retries: int = setting(1, "retries of the openai SDK on a dropped connection, 408, 429 or 5xx",
+                           minimum=0, maximum=5)
+    price_in_per_mtok: float = setting(0.0, "USD per million input tokens, for the cost budget (0 for "
+                                       "a server of your own)", minimum=0.0)
+    price_out_per_mtok: float = setting(0.0, "USD per million output tokens, for the cost budget",
+                                        minimum=0.0)
+
+    def problems(self) -> list[tuple[str, str]]:
+        if not self.base_url and not self.base_url_credential:
+            return [("base_url", "missing (give base_url or base_url_credential)")]
+        return []
+
+
 @dataclass(frozen=True)
 class GatewaySettings(Section):
     """The model gateway: which models write apps, and the budgets that bound them (docs/gateway.md)."""
@@ -87,7 +153,12 @@ class GatewaySettings(Section):
     cloud_timeout: float = setting(120.0, "seconds the Anthropic SDK waits for an answer")
     cloud_price_in_per_mtok: float = setting(3.0, "USD per million input tokens, for the cost budget")
     cloud_price_out_per_mtok: float = setting(15.0, "USD per million output tokens, for the cost budget")
-    complexity_threshold: int = setting(4, "router score at which a request goes to the cloud model")
+    complexity_threshold: int = setting(4, "router score at which a request goes first to a provider that "
+                                        "writes code (a code-tier server or the cloud model)")
+    providers: tuple[ProviderSettings, ...] = setting((), "inference servers, tried in this order after the "
+                                                      "embedded model and before the cloud model")
+    default_provider: str = setting("", "the provider tried first (a server's name, local or cloud); "
+                                    "empty: the embedded model")
     daily_token_budget: int = setting(200_000, "tokens per UTC day, all apps together")
     per_app_token_budget: int = setting(20_000, "tokens per app per UTC day")
     daily_cost_budget_usd: float = setting(2.0, "USD per UTC day, all apps together")

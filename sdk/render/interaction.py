@@ -79,11 +79,11 @@ class Interaction:
             if getattr(s, name) not in self.by_key:
                 setattr(s, name, None)
         for key in list(s.edits):
-            node = self.by_key.get(key)
-            if node is None or node.type != "TextInput" or key != s.focused:
+            field = self.by_key.get(key)
+            if field is None or field.type != "TextInput" or key != s.focused:
                 del s.edits[key]
                 continue
-            edit, value = s.edits[key], str(node.props.get("value") or "")
+            edit, value = s.edits[key], str(field.props.get("value") or "")
             if value in edit.echoes:
                 del edit.echoes[:edit.echoes.index(value) + 1]
             elif value != edit.text:

@@ -119,7 +119,8 @@ class Layout:
 
     def place(self, node: Node, x: float, y: float, w: float, h: float) -> None:
         node.x, node.y, node.w, node.h = x, y, w, h
-        if node.type == "Text" and node.extra.get("wrap") is not None and w > node.extra["wrap"]:
+        wrap = node.extra.get("wrap")
+        if node.type == "Text" and wrap is not None and w > wrap:
             node.extra["wrap"] = w
         if node.type in ("Window", "Column", "List"):
             self._place_column(node)

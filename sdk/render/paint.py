@@ -4,6 +4,7 @@ the Theme and hover/focus/edit state from ViewState; they never change state."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import cairocffi as cairo
 
@@ -268,7 +269,7 @@ class Painter:
             self._canvas_command(ctx, command, node)
         ctx.restore()
 
-    def _canvas_command(self, ctx: cairo.Context, command: list, node: Node) -> None:
+    def _canvas_command(self, ctx: cairo.Context, command: list[Any], node: Node) -> None:
         name, args = command[0], command[1:]
         color: RGBA
         if name == "clear":

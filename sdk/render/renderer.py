@@ -9,6 +9,7 @@ render() repaints just those (clipped) or nothing at all.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import cairocffi as cairo
@@ -69,7 +70,7 @@ class Renderer:
             self._full = True
         if not self._full and not self._damage:
             return False
-        self._paint()
+        self._paint(self._root)
         return True
 
     @property
@@ -111,7 +112,7 @@ class Renderer:
         return memoryview(surface.get_data())
 
     def stride(self) -> int:
-        return self.surface().get_stride()
+        return int(self.surface().get_stride())
 
     def take_damage(self) -> list[tuple[int, int, int, int]]:
         """Buffer-pixel rects painted since the last call (for wl_surface.damage_buffer)."""
@@ -122,7 +123,7 @@ class Renderer:
         """The widget a click at (x, y) would act on (for tests and the shell)."""
         return self.interaction.hit(x, y)
 
-    def find(self, predicate) -> Node | None:
+    def find(self, predicate: Callable[[Node], bool]) -> Node | None:
         return next((n for n in self._root.walk() if predicate(n)), None) if self._root else None
 
     # -- painting ------------------------------------------------------------------------------
@@ -138,7 +139,7 @@ class Renderer:
                 y1 = max(r[1] + r[3] for r in self._damage)
                 self._damage = [(x0, y0, x1 - x0, y1 - y0)]
 
-    def _paint(self) -> None:
+    def _paint(self, root: Node) -> None:
         width, height = self.pixel_size()
         surface = self._surface
         if surface is None or (surface.get_width(), surface.get_height()) != (width, height):
@@ -153,7 +154,7 @@ class Renderer:
             for x, y, w, h in rects:
                 ctx.rectangle(x, y, w, h)
             ctx.clip()
-        self._painter.paint(ctx, self._root, self.interaction.state, self.title_bar)
+        self._painter.paint(ctx, root, self.interaction.state, self.title_bar)
         surface.flush()
         for x, y, w, h in rects:
             x0, y0 = max(0, math.floor(x * self.scale)), max(0, math.floor(y * self.scale))

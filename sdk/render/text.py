@@ -44,7 +44,7 @@ class TextEngine:
         pangocairocffi.set_resolution(self._pango, 96.0)
         self._options = options  # keep alive: Pango copies, but be safe with cffi lifetimes
         self._fonts: dict[TextStyle, pangocffi.FontDescription] = {}
-        self._layouts: OrderedDict[tuple, pangocffi.Layout] = OrderedDict()
+        self._layouts: OrderedDict[tuple[str, TextStyle, int | None], pangocffi.Layout] = OrderedDict()
 
     def _font(self, style: TextStyle) -> pangocffi.FontDescription:
         font = self._fonts.get(style)
@@ -100,7 +100,7 @@ class TextEngine:
         rect = pango_ffi.new("PangoRectangle *")
         byte_index = len(text[:index].encode("utf-8"))
         pango_lib.pango_layout_index_to_pos(layout.pointer, byte_index, rect)
-        return rect.x / PANGO_SCALE
+        return int(rect.x) / PANGO_SCALE
 
     def index_at(self, text: str, style: TextStyle, x: float) -> int:
         """Character index whose caret position is nearest to x (for click-to-place)."""
@@ -112,4 +112,4 @@ class TextEngine:
         pango_lib.pango_layout_xy_to_index(layout.pointer, round(x * PANGO_SCALE), 0, index, trailing)
         encoded = text.encode("utf-8")
         chars = len(encoded[:index[0]].decode("utf-8", errors="ignore"))
-        return min(len(text), chars + trailing[0])
+        return min(len(text), chars + int(trailing[0]))

@@ -8,8 +8,9 @@ somewhere inside layout or Cairo.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from llmos.sdk.render.color import parse_color
 
@@ -36,6 +37,15 @@ class TreeError(ValueError):
     """A malformed UI tree; the message starts with the node path."""
 
 
+class LayoutExtras(TypedDict, total=False):
+    """What layout and painting leave on a node for the passes after them."""
+
+    natural: tuple[float, float]  # measured size
+    wrap: float | None  # the width a Text wraps at; None when it fits on one line
+    content_h: float  # a List's whole content height
+    shown_value: float  # the Slider value last painted
+
+
 @dataclass(eq=False)
 class Node:
     """One widget. `key` is its identity across renders (interaction state hangs off it);
@@ -53,7 +63,7 @@ class Node:
     y: float = 0.0
     w: float = 0.0
     h: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)  # layout by-products (e.g. measured text)
+    extra: LayoutExtras = field(default_factory=LayoutExtras)
 
     def handler(self, name: str) -> int | None:
         value = self.props.get(name)
@@ -62,13 +72,13 @@ class Node:
     def contains(self, px: float, py: float) -> bool:
         return self.x <= px < self.x + self.w and self.y <= py < self.y + self.h
 
-    def walk(self):
+    def walk(self) -> Iterator[Node]:
         yield self
         for child in self.children:
             yield from child.walk()
 
 
-def _number(where: str, name: str, value: Any) -> float:
+def _number(where: str, name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise TreeError(f"{where}: {name} must be a finite number, got {value!r}")
     return float(value)
@@ -115,7 +125,7 @@ def _check_props(node_type: str, props: dict[str, Any], where: str) -> None:
         _check_canvas(props.get("commands", []), where)
 
 
-def _check_canvas(commands: Any, where: str) -> None:
+def _check_canvas(commands: object, where: str) -> None:
     if not isinstance(commands, list):
         raise TreeError(f"{where}: props.commands must be a list")
     for i, command in enumerate(commands):
@@ -142,7 +152,7 @@ def _check_canvas(commands: Any, where: str) -> None:
                 raise TreeError(f"{spot}: bad argument {arg!r} for {command[0]}")
 
 
-def _label(value: Any) -> str | None:
+def _label(value: object) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -154,7 +164,7 @@ class _Parser:
     def __init__(self) -> None:
         self.count = 0
 
-    def node(self, raw: Any, parent_key: str, index: int, where: str, depth: int) -> Node:
+    def node(self, raw: object, parent_key: str, index: int, where: str, depth: int) -> Node:
         self.count += 1
         if self.count > MAX_NODES:
             raise TreeError(f"{where}: tree has more than {MAX_NODES} nodes")
@@ -207,7 +217,7 @@ class _Parser:
         return node
 
 
-def parse_tree(raw: Any) -> Node:
+def parse_tree(raw: object) -> Node:
     """Parse the JSON tree (already decoded); the root is wrapped in a Window if it is not one."""
     if isinstance(raw, dict) and raw.get("type") != "Window":
         raw = {"type": "Window", "props": {}, "children": [raw]}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from llmos import config
@@ -22,7 +22,7 @@ from llmos.sdk.wayland.window import WaylandWindow
 log = logging.getLogger(__name__)
 
 
-def _run_now(coroutine: Any) -> None:
+def _run_now(coroutine: Coroutine[object, None, None]) -> None:
     """Drive a coroutine that never suspends to completion, synchronously."""
     try:
         coroutine.send(None)
@@ -32,7 +32,7 @@ def _run_now(coroutine: Any) -> None:
     raise RuntimeError("WaylandWindow.start() suspended; the app host must connect before it confines")
 
 
-def _title_of(tree: Any) -> str | None:
+def _title_of(tree: object) -> str | None:
     if isinstance(tree, dict) and tree.get("type") == "Window":
         title = (tree.get("props") or {}).get("title")
         if isinstance(title, str) and title.strip():

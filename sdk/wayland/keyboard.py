@@ -19,8 +19,8 @@ class Keyboard:
         self._sink = sink
         self._loop = loop
         self._context = xkb.Context()
-        self._keymap = None
-        self._state = None
+        self._keymap: xkb.Keymap | None = None
+        self._state: xkb.KeyboardState | None = None
         self._rate = 25
         self._delay = 0.6
         self._repeat: asyncio.TimerHandle | None = None
@@ -43,27 +43,31 @@ class Keyboard:
     def repeat_info(self, rate: int, delay: int) -> None:
         self._rate, self._delay = rate, delay / 1000
 
-    def _translate(self, keycode: int) -> tuple[int, str, bool]:
-        sym = self._state.key_get_one_sym(keycode)
-        text = self._state.key_get_string(keycode)
+    @staticmethod
+    def _translate(state: xkb.KeyboardState, keycode: int) -> tuple[int, str, bool]:
+        sym = state.key_get_one_sym(keycode)
+        text = state.key_get_string(keycode)
         try:
-            shift = self._state.mod_name_is_active("Shift", xkb.StateComponent.XKB_STATE_MODS_EFFECTIVE)
+            shift = state.mod_name_is_active("Shift", xkb.StateComponent.XKB_STATE_MODS_EFFECTIVE)
         except xkb.XKBModifierDoesNotExist:
             shift = False
         return sym, text, shift
 
     def key(self, evdev_key: int, pressed: bool) -> None:
-        if self._state is None:
+        state, keymap = self._state, self._keymap
+        if state is None or keymap is None:
             return
         keycode = evdev_key + EVDEV_OFFSET
-        sym, text, shift = self._translate(keycode)
+        sym, text, shift = self._translate(state, keycode)
         self.stop_repeat()
         self._sink(sym, pressed, text, shift)
-        if pressed and self._rate > 0 and self._keymap.key_repeats(keycode):
+        if pressed and self._rate > 0 and keymap.key_repeats(keycode):
             self._repeat = self._loop.call_later(self._delay, self._repeat_key, keycode)
 
     def _repeat_key(self, keycode: int) -> None:
-        sym, text, shift = self._translate(keycode)
+        if self._state is None:
+            return
+        sym, text, shift = self._translate(self._state, keycode)
         self._sink(sym, True, text, shift)
         self._repeat = self._loop.call_later(1 / self._rate, self._repeat_key, keycode)
 

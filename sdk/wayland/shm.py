@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pywayland.protocol.wayland import WlShm
+from pywayland.protocol.wayland import WlBufferProxy, WlShm, WlShmPoolProxy, WlShmProxy
 
 MAX_BUFFERS = 3
 
@@ -19,8 +20,8 @@ class ShmBuffer:
     height: int
     stride: int
     memory: mmap.mmap
-    wl_buffer: object
-    pool: object
+    wl_buffer: WlBufferProxy
+    pool: WlShmPoolProxy
     busy: bool = False
     releases: int = field(default=0)
 
@@ -31,7 +32,7 @@ class ShmBuffer:
 
 
 class BufferPool:
-    def __init__(self, shm, on_release) -> None:
+    def __init__(self, shm: WlShmProxy, on_release: Callable[[ShmBuffer], None]) -> None:
         self._shm = shm
         self._on_release = on_release
         self.buffers: list[ShmBuffer] = []
@@ -49,7 +50,7 @@ class BufferPool:
         wl_buffer = pool.create_buffer(0, width, height, stride, WlShm.format.argb8888.value)
         buffer = ShmBuffer(width, height, stride, memory, wl_buffer, pool)
 
-        def released(_proxy) -> None:
+        def released(_proxy: WlBufferProxy) -> None:
             buffer.busy = False
             buffer.releases += 1
             self._on_release(buffer)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pywayland.client import Display
-from pywayland.protocol.wayland import WlCompositor, WlSeat, WlShm
-from pywayland.protocol.xdg_shell import XdgWmBase
+from pywayland.client.display import Display
+from pywayland.protocol.wayland import WlCompositor, WlRegistryProxy, WlSeat, WlSeatProxy, WlShm
+from pywayland.protocol.xdg_shell import XdgSurfaceProxy, XdgWmBase
 
 from llmos.sdk.render import Renderer, TreeError, keys
 from llmos.sdk.wayland.keyboard import Keyboard
@@ -50,8 +50,8 @@ class WaylandWindow:
         self.configured = asyncio.Event()
         self._display_name = display or os.environ.get("WAYLAND_DISPLAY", "wayland-0")
         self._display: Display | None = None
-        self._globals: dict[str, Any] = {}
-        self._tree: Any = None
+        self._globals: dict[str, Any] = {}  # interface name -> proxy (registry.bind is untyped)
+        self._tree: object = None
         self._frame_pending = False
         self._need_commit = False
         self._scheduled = False
@@ -90,7 +90,7 @@ class WaylandWindow:
         display.flush()
         self._loop.add_reader(display.get_fd(), self._on_readable)
 
-    def _on_global(self, registry, name: int, interface: str, version: int) -> None:
+    def _on_global(self, registry: WlRegistryProxy, name: int, interface: str, version: int) -> None:
         wanted = {"wl_compositor": (WlCompositor, 4), "wl_shm": (WlShm, 1),
                   "xdg_wm_base": (XdgWmBase, 2), "wl_seat": (WlSeat, 5)}
         if interface in wanted and interface not in self._globals:
@@ -100,7 +100,7 @@ class WaylandWindow:
                 proxy.dispatcher["capabilities"] = self._on_seat_capabilities
 
     # -- public --------------------------------------------------------------------------------
-    def update(self, tree: Any = None) -> None:
+    def update(self, tree: object = None) -> None:
         """Show a new UI tree (or just repaint after input); drawn at the next frame slot."""
         if tree is not None:
             self._tree = tree
@@ -148,22 +148,22 @@ class WaylandWindow:
         self._loop.call_soon(self._draw)  # coalesce a burst of input events into one frame
 
     # -- protocol handlers ---------------------------------------------------------------------
-    def _on_toplevel_configure(self, _toplevel, width: int, height: int, _states) -> None:
+    def _on_toplevel_configure(self, _toplevel: object, width: int, height: int, _states: object) -> None:
         self.stats.last_configure_size = (width, height)
         self.renderer.set_size((width, height) if width > 0 and height > 0 else None)
 
-    def _on_xdg_configure(self, xdg_surface, serial: int) -> None:
+    def _on_xdg_configure(self, xdg_surface: XdgSurfaceProxy, serial: int) -> None:
         xdg_surface.ack_configure(serial)
         self.stats.configures += 1
         self._need_commit = True  # an acked configure must be followed by a commit
         self.configured.set()
         self._draw()
 
-    def _on_close(self, _toplevel) -> None:
+    def _on_close(self, _toplevel: object) -> None:
         if self.on_close is not None:
             self.on_close()
 
-    def _on_frame_done(self, _callback, _time: int) -> None:
+    def _on_frame_done(self, _callback: object, _time: int) -> None:
         self._frame_pending = False
         self.stats.frames_done += 1
         if self.renderer.needs_redraw or self._tree is not None or self._need_commit:
@@ -177,7 +177,8 @@ class WaylandWindow:
     # -- drawing -------------------------------------------------------------------------------
     def _draw(self) -> None:
         self._scheduled = False
-        if self._closed or not self.configured.is_set() or self._frame_pending:
+        display = self._display
+        if self._closed or display is None or not self.configured.is_set() or self._frame_pending:
             return
         tree, self._tree = self._tree, None
         try:
@@ -211,10 +212,10 @@ class WaylandWindow:
         self.surface.commit()
         self._need_commit = False
         self.stats.commits += 1
-        self._display.flush()
+        display.flush()
 
     # -- input ---------------------------------------------------------------------------------
-    def _on_seat_capabilities(self, seat, caps: int) -> None:
+    def _on_seat_capabilities(self, seat: WlSeatProxy, caps: int) -> None:
         if caps & SEAT_CAP_POINTER and "pointer" not in self._globals:
             pointer = self._globals["pointer"] = seat.get_pointer()
             pointer.dispatcher["enter"] = self._on_pointer_enter
@@ -234,16 +235,16 @@ class WaylandWindow:
                 lambda _k, serial, _t, key, state: self._keyboard.key(key, state == 1))
             keyboard.dispatcher["leave"] = lambda *_: self._keyboard.stop_repeat()
 
-    def _input(self, method, *args) -> None:
+    def _input(self, method: Callable[..., object], *args: object) -> None:
         method(*args)
         if self.renderer.needs_redraw:
             self._schedule()
 
-    def _on_pointer_enter(self, _pointer, serial: int, _surface, x: float, y: float) -> None:
+    def _on_pointer_enter(self, _pointer: object, serial: int, _surface: object, x: float, y: float) -> None:
         self._serial = serial
         self._input(self.renderer.pointer_motion, x, y)
 
-    def _on_button(self, _pointer, serial: int, _time: int, button: int, state: int) -> None:
+    def _on_button(self, _pointer: object, serial: int, _time: int, button: int, state: int) -> None:
         self._serial = serial
         pressed = state == 1
         pointer = self.renderer.interaction.pointer
@@ -253,7 +254,7 @@ class WaylandWindow:
             return
         self._input(self.renderer.pointer_button, button, pressed)
 
-    def _on_axis(self, _pointer, _time: int, axis: int, value: float) -> None:
+    def _on_axis(self, _pointer: object, _time: int, axis: int, value: float) -> None:
         if axis == 0:
             self._input(self.renderer.axis, 0.0, value * SCROLL_PX_PER_UNIT)
         else:

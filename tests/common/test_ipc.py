@@ -133,3 +133,30 @@ def test_an_unknown_error_code_from_a_peer_is_kept() -> None:
     assert known.code is ipc.ErrorCode.DENIED and str(known) == "denied: no"
     unknown = ipc.RpcError.from_reply({"code": "brand-new", "message": "later"})
     assert unknown.code == "brand-new" and str(unknown) == "brand-new: later"
+
+
+def test_wait_closed_returns_once_the_server_hangs_up(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async def ping(connection: ipc.Connection, params: dict) -> str:
+            return "pong"
+
+        async def bye(connection: ipc.Connection, params: dict) -> bool:
+            asyncio.get_running_loop().call_soon(connection.writer.close)  # after the answer is sent
+            return True
+
+        path = tmp_path / "s.sock"
+        server = ipc.Server({"ping": ping, "bye": bye})
+        await server.start(path)
+        client = await ipc.Client.connect(path)
+        impatient = asyncio.ensure_future(client.wait_closed())
+        await asyncio.sleep(0)  # let it start waiting
+        impatient.cancel()
+        assert await client.call("ping") == "pong", "cancelling a waiter leaves the connection open"
+        assert await client.call("bye") is True
+        await asyncio.wait_for(client.wait_closed(), 5)
+        with pytest.raises(ConnectionError):
+            await client.call("ping")
+        await client.close()
+        await server.close()
+
+    asyncio.run(scenario())

@@ -10,6 +10,7 @@ import pytest
 from llmos.config import parse
 from llmos.hal import resolv
 from llmos.hal.netconfig import parse_network
+from llmos.settings import NetworkSettings
 
 from .halnet import SERVER_IP, Pair, run, start_hal, wait_for
 
@@ -61,7 +62,7 @@ def test_bad_static_config_keeps_the_link_down(pair: Pair, tmp_path: Path) -> No
     ('dhcp = true\naddress = "10.0.0.5/24"', "", "choose one"),
 ])
 def test_config_errors_are_located(table: str, where: str, words: str) -> None:
-    config = parse_network(parse(f"[network.interfaces.eth1]\n{table}\n").section("network"))
+    config = parse_network(parse(f"[network.interfaces.eth1]\n{table}\n").settings.network)
     error = config.errors["eth1"]
     prefix = "network.interfaces.eth1" + (f".{where}" if where else "")
     assert error.startswith(prefix + ":"), error
@@ -70,8 +71,8 @@ def test_config_errors_are_located(table: str, where: str, words: str) -> None:
 
 
 def test_unlisted_wired_links_use_dhcp_unless_disabled() -> None:
-    assert parse_network({}).for_link("eth7").dhcp is True
-    assert parse_network({"dhcp": False}).for_link("eth7") is None
+    assert parse_network(NetworkSettings()).for_link("eth7").dhcp is True
+    assert parse_network(NetworkSettings(dhcp=False)).for_link("eth7") is None
 
 
 def test_resolv_conf_replaces_the_symlink_target_atomically(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The kernel service as PID 1 runs it: `python -m llmos.kernel` in a subprocess, with a real
 headless compositor, real app host processes (Wayland clients, QuickJS-in-WASM, confined when
-root) and the cached starter apps, so no model is loaded (generation is covered in tests/gateway)."""
+root) and the cached starter apps, so no model is loaded (generation is covered in tests/kernel/gateway)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -277,4 +278,56 @@ def test_app_notifications_and_window_close_reach_subscribers(system: System) ->
             await watcher.close()
 
     asyncio.run(scenario())
+    assert system.call("apps.running") == []
+
+
+STRANGER = """import { ui } from '@llm-os/sdk';
+export default function App() { return ui.Window({ title: 'Stranger' }, [ui.Text({}, 'hi')]); }
+"""
+
+
+def test_an_untrusted_app_shows_its_provenance_and_runs_only_when_confirmed(system: System,
+                                                                            tmp_path: Path) -> None:
+    from llmos.kernel.registry import Registry
+
+    with Registry(tmp_path / "stranger") as stranger:  # another machine, whose key nobody here trusts
+        made = stranger.add("an app from a stranger", STRANGER, "their-model", ["ui:window"])
+        stranger_key = stranger.key.public_hex
+    with Registry(system.state) as registry:  # safe across processes: the kernel sees it at once
+        registry.remote_add("stranger", str(tmp_path / "stranger" / "registry.git"))
+        assert registry.pull("stranger").untrusted == (made.codeHash,)
+
+    shown = system.call("apps.provenance", ref=made.short)
+    assert shown["codeHash"] == made.codeHash and shown["origin"] == "stranger"
+    assert shown["trusted"] is False and shown["audits"] == [] and shown["ratings"] == []
+    assert shown["author"] == {"key": stranger_key, "name": None, "trusted": False}
+    found = system.call("apps.search", text="an app from a stranger", limit=1)[0]
+    assert (found["hash"], found["origin"], found["trusted"], found["title"]) == (
+        made.codeHash, "stranger", False, "Stranger")
+
+    for method, params in (("apps.run", {"granted": ["ui:window"]}), ("flow.run", {})):
+        with pytest.raises(ipc.RpcError) as refused:
+            system.call(method, ref=made.short, **params)
+        assert refused.value.code == "untrusted", method
+        assert "signed by a key you do not trust; confirm to run it anyway" in refused.value.message
+    with pytest.raises(ipc.RpcError) as sloppy:
+        system.call("apps.run", ref=made.short, granted=["ui:window"], confirm_untrusted="yes")
+    assert sloppy.value.code == "bad-request"
+    assert system.call("apps.running") == [] and system.call("status")["flows"] == 0
+    with pytest.raises(ipc.RpcError) as unknown:
+        system.call("apps.provenance", ref="sha256:0000")
+    assert unknown.value.code == "no-such-app"
+
+    started = system.call("apps.run", ref=made.short, granted=["ui:window"], confirm_untrusted=True)
+    assert started["hash"] == made.codeHash and started["title"] == "Stranger"
+    system.call("apps.stop", app_id=started["app_id"])
+
+    with Registry(system.state) as registry:  # the user trusts the stranger's key: no confirmation now
+        registry.trust_add("friend", stranger_key)
+    shown = system.call("apps.provenance", ref=made.short)
+    assert shown["trusted"] is True
+    assert shown["author"] == {"key": stranger_key, "name": "friend", "trusted": True}
+    again = system.call("apps.run", ref=made.short)  # approved above, trusted now: asks nothing
+    assert again["hash"] == made.codeHash
+    system.call("apps.stop", app_id=again["app_id"])
     assert system.call("apps.running") == []

@@ -1,5 +1,5 @@
 """The SDK runtime inside a real QuickJS guest. The kernel is replaced by in-memory host functions
-here (the kernel path is covered end to end in tests/sandbox); what is tested is the JS runtime."""
+here (the kernel path is covered end to end in tests/kernel/sandbox); what is tested is the JS runtime."""
 
 from __future__ import annotations
 

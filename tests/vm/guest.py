@@ -28,3 +28,22 @@ def services(machine: VirtualMachine) -> dict[str, dict]:
     if isinstance(listed, dict) and "services" in listed:
         listed = listed["services"]
     return {service["name"]: service for service in listed}
+
+
+LOG_SERVICES = ("kernel", "compositor", "init")  # app hosts write to the kernel's log (their stderr)
+
+
+def service_logs(machine: VirtualMachine, timeout: float, lines: int = 60, limit: int = 6000) -> str:
+    """The guest's recent service logs, each cut to its last `limit` characters, for a failed test's report;
+    the serial console's tail when the agent cannot answer (a dead or hung guest)."""
+    if not machine.responsive(timeout):
+        return "the guest agent does not answer; the serial console instead:" + machine.tail(lines)
+    parts = []
+    for service in LOG_SERVICES:
+        try:
+            result = machine.run(["llmos", "logs", service, "-n", str(lines)], timeout=timeout, check=False)
+            text = (result.stdout + result.stderr).strip()
+        except VMError as error:
+            text = f"(no logs: {error})"
+        parts.append(f"--- llmos logs {service} (last {lines} lines) ---\n{text[-limit:]}")
+    return "\n".join(parts)

@@ -11,6 +11,7 @@ from waiting import wait_for as wait_until
 from llmos.host.vm import VirtualMachine
 
 from .guest import services as status
+from .pace import scaled
 
 
 def test_boots_through_python_stages_to_ready(machine: VirtualMachine) -> None:
@@ -59,7 +60,7 @@ def test_a_killed_service_is_restarted_with_backoff(machine: VirtualMachine) -> 
         new_process = now["pid"] not in (None, 0, before["pid"])
         return now if new_process and now["restarts"] > before["restarts"] else None
 
-    after = wait_until(restarted, 60, "hal to be restarted")
+    after = wait_until(restarted, scaled(60), "hal to be restarted")
     assert after["restarts"] == before["restarts"] + 1
     logs = machine.run(["llmos", "logs", "hal", "-n", "200"]).stdout + machine.run(["llmos", "logs", "init"],
                                                                                     check=False).stdout
@@ -74,7 +75,7 @@ def test_an_orphaned_zombie_is_reaped(machine: VirtualMachine) -> None:
     def gone() -> bool:
         return machine.run(["test", "-e", f"/proc/{pid}"], check=False).returncode != 0
 
-    wait_until(gone, 30, f"orphan {pid} to be reaped")
+    wait_until(gone, scaled(30), f"orphan {pid} to be reaped")
     zombies = machine.run(["sh", "-c", "grep -l '^State:.*Z' /proc/[0-9]*/status || true"]).stdout
     assert zombies.strip() == "", zombies
 
@@ -84,9 +85,9 @@ def test_powerdown_is_clean_and_data_survives_a_reboot(boot: Callable[..., Virtu
     first.run(["sh", "-c", "echo survived-$$ > /var/lib/llmos/persist-test && sync"])
     written = first.run(["cat", "/var/lib/llmos/persist-test"]).stdout
     first.powerdown()
-    first.wait_for(r"llmos: data unmounted cleanly", 90)
-    first.wait_for(r"llmos: shutdown complete", 60)
-    assert first.wait_exit(60) == 0
+    first.wait_for(r"llmos: data unmounted cleanly", scaled(90))
+    first.wait_for(r"llmos: shutdown complete", scaled(60))
+    assert first.wait_exit(scaled(60)) == 0
     second = boot(overlay=first.overlay)
     assert second.run(["cat", "/var/lib/llmos/persist-test"]).stdout == written
     # e2fsck in stage 1 found the data file system clean: the shutdown unmounted it properly.
@@ -95,8 +96,8 @@ def test_powerdown_is_clean_and_data_survives_a_reboot(boot: Callable[..., Virtu
 
 def test_the_uefi_disk_boots_under_ovmf(boot: Callable[..., VirtualMachine]) -> None:
     machine = boot(wait_ready=False, uefi=True, extra_cmdline="")
-    machine.wait_for(r"llmos: stage1 start", 420)
-    machine.wait_for(r"llmos: pid1 start", 120)
+    machine.wait_for(r"llmos: stage1 start", scaled(420))
+    machine.wait_for(r"llmos: pid1 start", scaled(120))
 
 
 def test_stage1_explains_a_missing_disk_and_opens_a_shell(boot: Callable[..., VirtualMachine],
@@ -104,8 +105,8 @@ def test_stage1_explains_a_missing_disk_and_opens_a_shell(boot: Callable[..., Vi
     blank = tmp_path / "blank.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(blank), "1G"], check=True)
     machine = boot(wait_ready=False, overlay=blank)
-    machine.wait_for(r"EMERGENCY: no LLM OS root partition found", 180)
-    machine.wait_for(r"looked for root type 4f68bce3-e8cd-4db1-96e7-fbcaf984b709", 10)
-    machine.wait_for(r"emergency shell", 10)
-    machine.wait_for(r"BusyBox", 30)
+    machine.wait_for(r"EMERGENCY: no LLM OS root partition found", scaled(180))
+    machine.wait_for(r"looked for root type 4f68bce3-e8cd-4db1-96e7-fbcaf984b709", scaled(10))
+    machine.wait_for(r"emergency shell", scaled(10))
+    machine.wait_for(r"BusyBox", scaled(30))
     assert machine.process is not None and machine.process.poll() is None  # no panic: QEMU still runs

@@ -12,6 +12,7 @@ from waiting import wait_for as wait_until
 from llmos.host.vm import VirtualMachine
 
 from .guest import ipc, try_ipc
+from .pace import scaled
 
 KEY_A, KEY_B, ABS_X, ABS_Y, EV_KEY, EV_ABS = 30, 48, 0, 1, 1, 3
 
@@ -21,7 +22,7 @@ def test_dhcp_lease_route_and_dns_from_qemu_user_network(machine: VirtualMachine
         net = json.loads(machine.run(["llmos", "net", "--json"]).stdout)
         return net if "10.0.2.15/24" in json.dumps(net) else None
 
-    net = wait_until(leased, 60, "a DHCP lease on 10.0.2.15/24")
+    net = wait_until(leased, scaled(60), "a DHCP lease on 10.0.2.15/24")
     routes = json.dumps(net.get("routes", net))
     assert "10.0.2.2" in routes
     resolv = machine.run(["cat", "/etc/resolv.conf"]).stdout
@@ -39,7 +40,7 @@ def test_qmp_keys_and_absolute_pointer_arrive_as_evdev_events(machine: VirtualMa
         moves = [e for e in events if e["type"] == EV_ABS and e["code"] in (ABS_X, ABS_Y)]
         return events if (KEY_A, 1) in keys and (KEY_A, 0) in keys and moves else None
 
-    events = wait_until(seen, 30, "KEY_A down/up and ABS_X/ABS_Y in hal's recent input")
+    events = wait_until(seen, scaled(30), "KEY_A down/up and ABS_X/ABS_Y in hal's recent input")
     xs = [e["value"] for e in events if e["type"] == EV_ABS and e["code"] == ABS_X]
     ys = [e["value"] for e in events if e["type"] == EV_ABS and e["code"] == ABS_Y]
     assert 16384 in xs and 8192 in ys, (xs[-5:], ys[-5:])
@@ -54,10 +55,11 @@ def test_a_hotplugged_usb_keyboard_appears_and_disappears(machine: VirtualMachin
 
     before = keyboards()
     machine.qmp("device_add", driver="usb-kbd", id="hotkbd")
-    added = wait_until(lambda: [n for n in keyboards() if n not in before], 60, "the USB keyboard in hal")
+    added = wait_until(lambda: [n for n in keyboards() if n not in before], scaled(60),
+                       "the USB keyboard in hal")
     assert any("QEMU" in name or "USB" in name for name in added), added
     machine.qmp("device_del", id="hotkbd")
-    wait_until(lambda: sorted(keyboards()) == sorted(before), 60, "the USB keyboard to leave hal")
+    wait_until(lambda: sorted(keyboards()) == sorted(before), scaled(60), "the USB keyboard to leave hal")
     assert ipc(machine, "hal", "status")  # hal survived the device vanishing
 
 
@@ -67,7 +69,7 @@ def assert_screen_shows_compositor_frame(machine: VirtualMachine, backend: str, 
         status = try_ipc(machine, "compositor", "status")
         return status if status and status["backend"] == backend else None
 
-    status = wait_until(on_backend, 90, f"the compositor on its {backend} output")
+    status = wait_until(on_backend, scaled(90), f"the compositor on its {backend} output")
     width, height = status["width"], status["height"]
     points = [[x * width // 9, y * height // 7] for x in range(1, 9) for y in range(1, 7)]
     own = ipc(machine, "compositor", "pixels", points=points)

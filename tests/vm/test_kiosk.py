@@ -10,6 +10,7 @@ from waiting import wait_for as wait_until
 from llmos.host.vm import VirtualMachine
 
 from .guest import ipc
+from .pace import scaled
 
 TITLE = "Pomodoro Timer"
 
@@ -26,10 +27,10 @@ def test_kiosk_boots_into_its_app_and_restarts_it(boot: Callable[..., VirtualMac
                "config.save_user_setting('system', 'mode', 'kiosk'); "
                "config.save_user_setting('kiosk', 'app', sys.argv[1])", app["hash"]])
     setup.powerdown()
-    assert setup.wait_exit(120) == 0
+    assert setup.wait_exit(scaled(120)) == 0
 
     kiosk = boot(overlay=setup.overlay)
-    first = wait_until(lambda: kiosk_window(kiosk), 120, "the kiosk app's window")
+    first = wait_until(lambda: kiosk_window(kiosk), scaled(120), "the kiosk app's window")
     status = ipc(kiosk, "compositor", "status")
     assert first["fullscreen"] or (first["width"], first["height"]) == (status["width"], status["height"])
     assert status["mode"] == "kiosk"
@@ -42,6 +43,6 @@ def test_kiosk_boots_into_its_app_and_restarts_it(boot: Callable[..., VirtualMac
         window = kiosk_window(kiosk)
         return window if window and window["pid"] != first["pid"] else None
 
-    second = wait_until(relaunched, 90, "the kiosk app to come back after kill -9")
+    second = wait_until(relaunched, scaled(90), "the kiosk app to come back after kill -9")
     assert second["pid"] != first["pid"]
     assert "restart" in kiosk.run(["llmos", "logs", "kernel", "-n", "500"]).stdout

@@ -12,10 +12,12 @@ from waiting import wait_for
 from llmos.host import image
 from llmos.host.vm import BuiltImage, VirtualMachine
 
+from .pace import scaled
+
 BACKGROUND_BGR = bytes((0x3F, 0x30, 0x21))  # the compositor's #21303f
 
 
-def test_usb_image_boots_under_uefi_to_the_shell(tmp_path: Path) -> None:
+def test_usb_image_boots_under_uefi_to_the_shell(tmp_path: Path, speed: float) -> None:
     image.ensure_built("usb")
     built = BuiltImage.find("usb", image.REPO / "build" / "images" / "usb")
     with VirtualMachine(built, uefi=True, workdir=tmp_path, extra_cmdline="") as machine:
@@ -25,5 +27,6 @@ def test_usb_image_boots_under_uefi_to_the_shell(tmp_path: Path) -> None:
             row = (surface.get_height() - 3) * stride
             return surface.get_width() >= 1024 and data[row + 12:row + 15] == BACKGROUND_BGR
 
-        wait_for(compositor_on_screen, 420, "the compositor's frame on the UEFI-booted screen", interval=2.0)
-        machine.wait_for(r"BdsDxe: starting", 5)  # the firmware's boot manager started systemd-boot
+        wait_for(compositor_on_screen, scaled(420), "the compositor's frame on the UEFI-booted screen",
+                 interval=2.0)
+        machine.wait_for(r"BdsDxe: starting", scaled(5))  # the firmware's boot manager started systemd-boot

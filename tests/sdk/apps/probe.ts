@@ -16,8 +16,15 @@ export default function App() {
   results.useLocal = typeof (storage as any).useLocal;
   results.useInterval = typeof (timer as any).useInterval;
   results.globals = suspicious(Object.getOwnPropertyNames(g));
-  // Function constructor reached through an SDK function: gives globalThis, which holds nothing.
-  const viaCtor = (ui.Window as any).constructor('return Object.getOwnPropertyNames(this)')();
+  // Function constructor reached through an SDK function: the realm has none (kernel/sandbox/realm.py);
+  // were it there, it would give globalThis, which holds nothing.
+  let viaCtor: string[] = [];
+  try {
+    viaCtor = (ui.Window as any).constructor('return Object.getOwnPropertyNames(this)')();
+    results.ctorError = '';
+  } catch (e) {
+    results.ctorError = String(e);
+  }
   results.viaConstructor = suspicious(viaCtor);
   // Walk prototypes of everything the SDK handed us.
   const seen: string[] = [];

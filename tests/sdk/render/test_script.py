@@ -1,0 +1,82 @@
+"""The declarative script language (llmos.sdk.render.script): parsing with located errors, and reading
+values off painted text. Scripts run against real apps in tests/sdk/render/test_driver.py and tests/bench."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from llmos.sdk.render.script import (
+    ScriptError,
+    date_texts,
+    durations_in,
+    looks_random,
+    next_day,
+    numbers_in,
+    parse_expectation,
+    parse_step,
+    time_texts,
+    years_between,
+)
+
+
+def test_numbers_as_shown() -> None:
+    assert numbers_in("Total: $1,234.50, change −3 (x2), 15% of 0.5") == [1234.5, -3, 15, 0.5]
+    assert numbers_in("2026-12-01") == [2026, 12, 1]  # dashes between digits are not minus signs
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("04:57", [297]), ("1:02:03", [3723]), ("0:05.2", [5.2]), ("2 min 5 s", [125]), ("12.5 s", [12.5]),
+    ("Lap 1 00:05.0 | 0:10", [5.0, 10]), ("3 steps", []),
+])
+def test_durations_as_shown(text: str, seconds: list[float]) -> None:
+    assert durations_in(text) == pytest.approx(seconds)
+
+
+def test_clock_and_date_forms() -> None:
+    now = dt.datetime(2026, 12, 1, 14, 5)
+    assert {"14:05", "2:05", "02:05", "14:04", "14:06"} <= set(time_texts(now))
+    assert {"2026-12-01", "12/1/2026", "1 December", "Dec 1"} <= set(date_texts(now.date()))
+    assert next_day("12-25", dt.date(2026, 12, 1)) == dt.date(2026, 12, 25)
+    assert next_day("01-01", dt.date(2026, 12, 1)) == dt.date(2027, 1, 1)
+    assert years_between(dt.date(1990, 5, 17), dt.date(2026, 12, 1)) == 36
+    assert years_between(dt.date(1990, 12, 2), dt.date(2026, 12, 1)) == 35
+
+
+def test_randomness_is_told_from_counting_and_cycles() -> None:
+    rng = random.Random(4)
+    assert looks_random([(str(rng.randint(1, 6)),) for _ in range(10)]) is None
+    assert looks_random([(rng.choice(["heads", "tails"]),) for _ in range(20)]) is None
+    assert looks_random([("Dice", "3"), ("Dice", "5"), ("Dice", "1"), ("Dice", "6")]) is None
+    assert "nothing varied" in looks_random([(str(i),) for i in range(10)])             # a counter
+    assert "nothing varied" in looks_random([(str(i % 6 + 1),) for i in range(10)])     # a cycle
+    assert "nothing varied" in looks_random([(("heads", "tails")[i % 2],) for i in range(20)])
+    assert "nothing varied" in looks_random([(f"asked {i} times",) for i in range(8)])
+    assert "showed nothing" in looks_random([("4",), ()])
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"press": "add", "tims": 3}, "steps[0]: press takes no option 'tims'"),
+    ({"press": "add", "type": "x"}, "a step needs one (and only one) of"),
+    ({"type": "bill"}, "type needs text"),
+    ({"wait": 0}, "wait must be milliseconds"),
+    ({"drag": [[0.1, 0.2]]}, "drag must be a list of at least two"),
+    ({"press": "roll", "sample": "("}, "press: sample is not a valid regular expression"),
+    ({"expect": {"number": "12"}}, "steps[0].expect: number must be a number"),
+    ({"set": "red", "value": True}, "option value has the wrong type"),
+])
+def test_bad_steps_are_located(raw: dict, message: str) -> None:
+    with pytest.raises(ScriptError) as error:
+        parse_step(raw, "steps[0]")
+    assert message in str(error.value)
+
+
+def test_expectations_parse_and_nest() -> None:
+    any_of = parse_expectation({"any": [{"text": "a"}, {"number": 2, "tol": 0.5}]}, "expect[0]")
+    assert [e.kind for e in any_of.value] == ["text", "number"] and any_of.value[1].opt("tol") == 0.5
+    with pytest.raises(ScriptError, match=r"expect\[0\]\.any\[1\]: time_now must be"):
+        parse_expectation({"any": [{"text": "a"}, {"time_now": "Mars/Olympus"}]}, "expect[0]")
+    with pytest.raises(ScriptError, match="days_until must be a date"):
+        parse_expectation({"days_until": "christmas"}, "expect[0]")
