@@ -8,6 +8,10 @@ to SDK TypeScript by deterministic code (docs/gateway.md, "The app language").
     compile_app(document)         -> CompiledApp(code, title, scopes); raises DocumentError if invalid
     explain_unsupported(request)  -> a plain-words reason when a request is clearly out of scope, else None
     fill(request, complete, ...)  -> the bounded repair loop around a model (repair.py)
+
+The gateway's strategy around a small model (retrieval of the nearest examples, adapting a close
+one, writing with repairs, honest failure) is generation.steps(); retrieval.py and adapt.py are its
+parts (docs/gateway.md, "Making an app offline").
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ DEFAULT_SHOTS = 2
 DOCUMENT_WEIGHT = 0.4  # bm25 weight of the document's words against the request's (1.0)
 BETA = 1.5  # the request's share weighs BETA² times the example's in the score
 CANDIDATES = 40  # bm25's best, re-scored
+MIN_HEAD = 4  # letters an example word needs to stand for a longer unknown word it begins
 PHRASE_BONUS = 0.15  # added to the score for each pair of words both requests write side by side ...
 MAX_PHRASES = 2  # ... for at most this many pairs
 _WORD = re.compile(r"[a-z0-9]+")
@@ -114,10 +115,19 @@ class Library:
                 self.frequency[term] = self.frequency.get(term, 0) + 1
 
     def stems(self, text: str) -> list[str]:
-        """The stemmed meaningful words of `text` in order, stemmed by the same tokenizer as the index."""
+        """The stemmed meaningful words of `text` in order, stemmed by the same tokenizer as the index.
+        A word no example has is taken as the longest example word (4 letters or more) it starts
+        with, where the porter stemmer stops short: "flipper" is "flip", "stopwatches" "stopwatch"."""
         self.db.execute("DELETE FROM probe")
         self.db.execute("INSERT INTO probe(text) VALUES (?)", (" ".join(words(text)),))
-        return [term for (term,) in self.db.execute("SELECT term FROM probe_terms ORDER BY offset")]
+        found = [term for (term,) in self.db.execute("SELECT term FROM probe_terms ORDER BY offset")]
+        return [self._known(term) for term in found]
+
+    def _known(self, term: str) -> str:
+        if term in self.frequency:
+            return term
+        heads = [known for known in self.frequency if len(known) >= MIN_HEAD and term.startswith(known)]
+        return max(heads, key=len) if heads else term
 
     def idf(self, term: str) -> float:
         """How telling a word is: a word in no example is as telling as the rarest one."""

@@ -25,11 +25,13 @@ def _rule(words: str, reason: str) -> Rule:
 
 _NETWORK = "it needs data from the internet, and apps made on this device cannot use the network"
 RULES: tuple[Rule, ...] = (
-    _rule(r"weather|forecasts?|news|headlines|stock (?:prices?|market|quotes?)|crypto(?:currency)?"
-          r"|bitcoin|live (?:scores?|rates?|prices?|exchange rates?)|current exchange rates?|sports scores",
+    _rule(r"weather|forecasts?|news|(?:latest|today'?s|top) headlines|stock (?:prices?|market|quotes?)"
+          r"|crypto(?:currency)?|bitcoin|live (?:scores?|rates?|prices?|exchange rates?)"
+          r"|current exchange rates?|sports scores",
           f"{_NETWORK} (live weather, news or prices)"),
-    _rule(r"internet|online|websites?|web ?pages?|browser"
-          r"|(?:open|visit|load|fetch|check) (?:a |the |my |this )?urls?|download|upload|rss|api"
+    _rule(r"internet|online|browser|download|upload|rss|api"
+          r"|(?:open|visit|load|fetch|check|read|browse) (?:a |the |my |this |some )?"
+          r"(?:urls?|web ?pages?|websites?)"
           r"|youtube|twitter|facebook|instagram|reddit|wikipedia|search the web|google",
           _NETWORK),
     _rule(r"translat(?:e|es|ion|or)", "translating needs a language model or an online service, which "

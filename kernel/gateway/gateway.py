@@ -250,6 +250,7 @@ class Gateway:
             if isinstance(chunks, AsyncGenerator):
                 await chunks.aclose()
 
+
     async def _load_local(self) -> AsyncIterator[Progress]:
         if self.local.loaded:
             return
@@ -294,6 +295,8 @@ class Gateway:
             job = spec_job(text, incremental=True, attempt=repair.attempt if repair else 0)
 
             def ask_local(ask: Ask) -> AsyncIterator[Chunk]:
+                if ask.continuation is not None:
+                    return self.local.likelihood(ask.prompt, ask.continuation)
                 return self.local.complete(ask.prompt, min(ask.max_tokens, max_tokens), grammar=ask.grammar,
                                            schema=ask.schema, stop=ask.stop, temperature=job.temperature,
                                            seed=job.seed)
@@ -345,7 +348,8 @@ class Gateway:
             part, pieces = TokenUsage(), list[str]()
             async for event in self._stream(ask_model(ask), part, ask.max_tokens, pieces):
                 yield Progress("generating", usage.output_tokens + event.tokens,
-                               min(0.95, 0.1 + 0.85 * job.progress), ask.answer_so_far + event.text_so_far,
+                               min(0.95, 0.1 + 0.85 * job.progress),
+                               "" if ask.continuation is not None else ask.answer_so_far + event.text_so_far,
                                ask.what)
             usage.prompt_tokens += part.prompt_tokens
             usage.output_tokens += part.output_tokens

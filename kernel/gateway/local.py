@@ -143,6 +143,46 @@ class LocalModel:
             return len(text) // 4
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=True))
 
+    async def likelihood(self, prompt: str, continuation: str) -> AsyncIterator[Chunk]:
+        """How likely `continuation` is after `prompt`: its average log-probability per token, as the
+        text of one chunk (the spec path re-ranks examples with it). Token by token on llama.cpp's
+        last logits, so it needs no per-token logits buffer (n_ctx x 262k floats for Gemma 3)."""
+        if self._llama is None:
+            await self.load()
+        async with self._lock(2):
+            llama, stop_event = self._llama, threading.Event()
+
+            def work() -> tuple[float, int]:
+                import llama_cpp
+                import numpy as np
+
+                context = llama.tokenize(prompt.encode("utf-8"), add_bos=True)
+                tokens = llama.tokenize(continuation.encode("utf-8"), add_bos=False)
+                llama.reset()
+                llama.eval(context)
+                total = 0.0
+                for token in tokens:
+                    if stop_event.is_set():
+                        break
+                    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llama.ctx),
+                                                   shape=(llama.n_vocab(),)).astype(np.float64)
+                    top = logits.max()
+                    total += logits[token] - top - np.log(np.exp(logits - top).sum())
+                    llama.eval([token])
+                return total / max(1, len(tokens)), len(context) + len(tokens)
+
+            worker = asyncio.get_running_loop().run_in_executor(None, work)
+            try:
+                average, evaluated = await asyncio.shield(worker)
+            except asyncio.CancelledError:
+                stop_event.set()  # the thread leaves llama within one token, before the lock is freed
+                await asyncio.wait([worker])
+                raise
+            except Exception as error:  # llama.cpp reports failures as ValueError/RuntimeError
+                raise ProviderError("local", f"llama.cpp failed: {error}") from error
+            yield Chunk(f"{average:.4f}", 1)
+            yield Chunk("", 1, done=True, prompt_tokens=evaluated, finish_reason="stop")
+
     async def complete(self, prompt: str, max_tokens: int, *, grammar: str | None = None,
                        schema: dict[str, Any] | None = None, stop: tuple[str, ...] = (),
                        temperature: float = 0.0, seed: int = 7,

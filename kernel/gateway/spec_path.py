@@ -97,23 +97,22 @@ class SpecJob:
     """One request through the app language for one provider. Drive it with `first()` and
     `answer(text)` until they return None, then take `result()`.
 
-    `incremental`: the provider continues a prompt cheaply (the embedded model keeps its prompt
-    cache), so an adapted example's slots are filled one short completion at a time; a server gets
-    one whole answer under a JSON schema instead. `write`: whether the model may write a document of
-    its own when no example is close (off for the embedded model, whose written documents were
-    mostly wrong apps when they checked at all; docs/gateway.md)."""
+    `incremental`: the provider is the embedded model, which continues a prompt cheaply (it keeps its
+    prompt cache) and can score a continuation: it re-ranks the nearest examples and fills an adapted
+    example's slots one short completion at a time. A server gets one whole answer under a JSON schema
+    instead. `write`: whether the model may write a document of its own when no example is close (off
+    for the embedded model, whose written documents were mostly wrong apps when they checked at all;
+    docs/gateway.md)."""
 
     def __init__(self, text: str, *, incremental: bool, write: bool, attempt: int = 0) -> None:
         self.request = one_line(text)
         self.temperature, self.seed = sampling(attempt)
-        options: dict[str, Any] = {"incremental": incremental}
-        if not write:
-            options["write"] = False
-        self._steps: Generator[Ask, str, Outcome] = steps(self.request, **options)
+        self._steps: Generator[Ask, str, Outcome] = steps(self.request, incremental=incremental,
+                                                          rank=incremental, write=write)
         self._outcome: Outcome | None = None
         self.asked = 0
         self._answered = 0
-        self._expected = 1  # the number of asks the current part of the strategy makes (Ask.of)
+        self._expected = 1  # asks answered plus those the current part of the strategy still makes
 
     def _advance(self, send: str | None) -> Ask | None:
         self._answered += send is not None

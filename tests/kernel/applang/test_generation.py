@@ -95,3 +95,32 @@ def test_the_model_saying_it_cannot_is_kept_as_its_reason() -> None:
     outcome = make("a harpsichord tuner", Model('{"unsupported": "it needs the microphone"}'))
     assert outcome.kind == "unsupported"
     assert outcome.unsupported == "This app can't be made offline: it needs the microphone."
+
+
+WORDS = {"title": "Words", "state": [{"name": "text", "type": "text"}],
+         "view": [{"kind": "input", "label": "Text", "var": "text"},
+                  {"kind": "text", "label": "Words", "value": "words(text)"}]}
+VOWELS = {"title": "Vowels", "state": [{"name": "text", "type": "text"}],
+          "view": [{"kind": "input", "label": "Word", "var": "text"},
+                   {"kind": "text", "label": "Vowels", "value": "len(text)"}]}
+COUNTERS = Library([Example("text", "count the vowels in a word", VOWELS),
+                    Example("text", "count the words and sentences of a text", WORDS)])
+
+
+def test_the_model_reranks_close_candidates_by_how_likely_the_request_is_after_each() -> None:
+    plain = Model('Counter"')  # without ranking, the lexical order decides and no likelihood is asked
+    lexical = asyncio.run(run("count words", plain, examples=COUNTERS)).example
+    assert [ask.continuation for ask in plain.asks] == [None]
+    model = Model("-6.0", "-3.0", 'Counter"')  # the lexically nearest is the less likely
+    outcome = asyncio.run(run("count words", model, examples=COUNTERS, rank=True))
+    first, second, slot = model.asks
+    assert first.continuation == second.continuation == " count words" and slot.continuation is None
+    assert first.prompt.startswith("App: {") and first.prompt.endswith("}\nRequest:")
+    assert f'"title":"{COUNTERS.nearest(lexical, 1)[0].example.app["title"]}"' in first.prompt
+    assert outcome.kind == "app" and outcome.example != lexical
+
+
+def test_a_title_that_repeats_the_request_is_the_examples() -> None:
+    model = Model('a counter with a plus button for beads", "state', '25"}]')
+    outcome = make("a counter with a plus button for beads", model)
+    assert outcome.source is not None and outcome.source["title"] == "Counter"

@@ -70,3 +70,10 @@ def test_every_example_finds_itself() -> None:
         if words(ex.request):
             best = index.nearest(ex.request, 1)[0]
             assert best.score == 1.0, (ex.where, best.example.where)
+
+
+def test_a_word_the_stemmer_leaves_long_is_taken_as_the_example_word_it_begins_with() -> None:
+    library = Library([example("flip a coin", "Coin"), example("roll a dice", "Dice")])
+    assert library.stems("a coin flipper") == ["coin", "flip"]
+    assert library.nearest("a coin flipper", 1)[0].score == 1.0
+    assert library.stems("a fli") == ["fli"]  # too short to stand for anything
