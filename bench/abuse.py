@@ -31,7 +31,9 @@ from llmos.kernel.caps import open_authority
 from llmos.kernel.sandbox.broker import Broker
 from llmos.kernel.sandbox.guest import GuestLimits
 from llmos.kernel.sandbox.manager import AppManager, AppProcess, LaunchError
+from llmos.kernel.sandbox.speed import speed_factor
 from llmos.kernel.sandbox.storage import AppStorage
+from llmos.settings.sections import SandboxSettings
 
 PAINTER = "tests.kernel.sandbox.paint_renderer"  # importable by the hosts: they start in the repository
 
@@ -231,7 +233,11 @@ async def main(only: list[str], give_up: float) -> None:
     broker = Broker(authority, AppStorage(directory / "state" / "apps"))
     server = Server(broker.handlers(), mode=0o600)
     await server.start(directory / "kernel-apps.sock")
-    manager = AppManager(directory / "kernel-apps.sock", limits=GuestLimits(), cache_dir=directory / "wasm",
+    factor = speed_factor()  # as the kernel does at start: the CPU limits scaled to this machine
+    limits = GuestLimits.from_settings(SandboxSettings()).scaled(factor)
+    print(f"machine speed factor {factor:.2f}: CPU budget {limits.cpu_ms_per_s} ms/s, "
+          f"start allowance {limits.start_cpu_ms} ms")
+    manager = AppManager(directory / "kernel-apps.sock", limits=limits, cache_dir=directory / "wasm",
                          renderer=PAINTER, confine=False, run_dir=directory / "apps",
                          uid_table=directory / "uids.json")
     try:

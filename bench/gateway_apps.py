@@ -31,10 +31,10 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 HERE = Path(__file__).resolve().parent
 PROMPTS = HERE / "apps" / "prompts.toml"
@@ -49,12 +49,13 @@ NEAR_COPY = 0.7           # word overlap (Jaccard) above which two prompts count
 if __name__ == "__main__":  # a script run: point state and config away from the machine's own
     os.environ.setdefault("LLMOS_STATE_DIR", tempfile.mkdtemp(prefix="llmos-bench-"))
     os.environ.setdefault("LLMOS_CONFIG", "/nonexistent/llmos.toml")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the kernel service (init/services.py)
 
 from llmos.kernel.analysis import Manifest, ManifestError, analyse  # noqa: E402
 from llmos.kernel.gateway import GatewayError, Refusal, Repair  # noqa: E402
-from llmos.kernel.sandbox.headless import HeadlessApp, HeadlessKernel, LaunchError  # noqa: E402
+from llmos.kernel.sandbox.headless import SCRIPTED, HeadlessApp, HeadlessKernel, LaunchError  # noqa: E402
 from llmos.sdk.render.driver import AppDriver, AppStopped, DriverError  # noqa: E402
-from llmos.sdk.render.script import Action, ScriptError, parse_script, run_script  # noqa: E402
+from llmos.sdk.render.script import ScriptEntry, ScriptError, parse_script, run_script  # noqa: E402
 
 
 # -- the prompt set ------------------------------------------------------------------------------------
@@ -63,8 +64,8 @@ class Case:
     id: str
     family: str
     prompt: str
-    steps: tuple[Action, ...] = ()
-    expect: tuple[Action, ...] = ()
+    steps: tuple[ScriptEntry, ...] = ()
+    expect: tuple[ScriptEntry, ...] = ()
     outside: bool = False
     reason: str = ""
 
@@ -281,13 +282,30 @@ async def try_app(kernel: HeadlessKernel, case: Case, code: str, scopes: list[st
                 await asyncio.wait_for(app.stop(), 15)
 
 
+T = TypeVar("T")
+
+
+async def within(work: Awaitable[T], timeout: float) -> T:
+    """asyncio.wait_for that keeps cancelling until the work has stopped, and then raises TimeoutError
+    whatever the work did: on Python 3.11 a cancellation that lands as an inner wait_for completes is
+    lost (cpython gh-86296), and a fast-forwarded script would run on for minutes on a busy machine."""
+    task = asyncio.ensure_future(work)
+    await asyncio.wait({task}, timeout=timeout)
+    if task.done():
+        return task.result()
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    raise TimeoutError
+
+
 async def evaluate(case: Case, generator: Generator, kernel: HeadlessKernel, *,
                    repairs: int = REPAIR_TRIES, generate_timeout: float = GENERATE_TIMEOUT,
                    script_timeout: float = SCRIPT_TIMEOUT) -> Outcome:
     started = time.perf_counter()
     outcome = Outcome(case.id, case.family, "wrong", "", "", outside=case.outside)
     try:
-        made = await asyncio.wait_for(produce(generator, case.prompt, repairs), generate_timeout)
+        made = await within(produce(generator, case.prompt, repairs), generate_timeout)
     except TimeoutError:
         made = _Produced(stage="hung", detail=f"no answer from the generator in {generate_timeout:.0f} s")
     except Exception as error:  # a generator bug is not an honest "cannot"
@@ -304,8 +322,7 @@ async def evaluate(case: Case, generator: Generator, kernel: HeadlessKernel, *,
     else:
         try:
             outcome.scopes = scopes_of(made.manifest)
-            stage, detail = await asyncio.wait_for(try_app(kernel, case, made.code, outcome.scopes),
-                                                   script_timeout)
+            stage, detail = await within(try_app(kernel, case, made.code, outcome.scopes), script_timeout)
         except TimeoutError:
             stage, detail = "hung", f"launching and using the app took over {script_timeout:.0f} s"
         except Exception as error:
@@ -389,7 +406,7 @@ def quiet_children(log: Path) -> TextIO:
 
 async def run(cases: list[Case], generator: Generator, progress: TextIO, **kw: Any) -> list[Outcome]:
     outcomes: list[Outcome] = []
-    async with HeadlessKernel() as kernel:
+    async with HeadlessKernel(limits=SCRIPTED) as kernel:
         for number, case in enumerate(cases, 1):
             progress.write(f"[{number}/{len(cases)}] {case.id}: {case.prompt!r} … ")
             progress.flush()

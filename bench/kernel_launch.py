@@ -4,7 +4,8 @@ real kernel service and a real headless compositor (both subprocesses, as PID 1 
 "Visible" = the compositor's window list has a window from the app host's pid (a toplevel is
 listed once it committed its first buffer), polled every 5 ms. Cold = first launch of a kernel
 whose compiled-QuickJS cache is empty; warm = later launches (cache filled, app stopped between).
-Also: kernel start -> socket ready, and apps.run (no questions) -> visible.
+Also: kernel start -> socket ready, and apps.run (no questions) -> visible. Each figure is taken with
+app hosts spawned anew ([sandbox] prefork = false, the baseline) and forked from the zygote.
 
     .venv/bin/python bench/kernel_launch.py [--runs 5]
 """
@@ -74,34 +75,49 @@ def ms(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:.0f} ms ({each})"
 
 
-def main(runs: int) -> None:
-    starts, cold, cold_launched, warm, warm_launched, direct = [], [], [], [], [], []
+MODES = {"spawned": "[sandbox]\nprefork = false\n", "forked": ""}  # each host started anew; the zygote
+
+
+def measure(runs: int, extra_config: str) -> dict[str, list[float]]:
+    names = ("start", "cold_launched", "cold", "warm_launched", "warm", "direct")
+    figures: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(runs):
-        system = make_system()  # fresh state: empty wasm cache, first boot
+        system = make_system(extra_config)  # fresh state: empty wasm cache, first boot
         try:
             system.start_compositor()
-            starts.append(system.start_kernel())
+            figures["start"].append(system.start_kernel())
             launched, visible, app_id = asyncio.run(flow_to_visible(system, "pomodoro timer"))
-            cold.append(visible)
-            cold_launched.append(launched)
+            figures["cold"].append(visible)
+            figures["cold_launched"].append(launched)
             system.call("apps.stop", app_id=app_id)
             launched, visible, app_id = asyncio.run(flow_to_visible(system, "pomodoro timer"))
-            warm.append(visible)
-            warm_launched.append(launched)
+            figures["warm"].append(visible)
+            figures["warm_launched"].append(launched)
             system.call("apps.stop", app_id=app_id)
             counter = system.call("apps.search", text="counter", limit=1)[0]["hash"]
             seconds, app_id = asyncio.run(run_to_visible(system, counter))
-            direct.append(seconds)
+            figures["direct"].append(seconds)
             system.call("apps.stop", app_id=app_id)
         finally:
             remove(system)
-    print(f"kernel start -> socket ready (first boot, seeds 8 apps): {ms(starts)}")
-    print(f"flow.start -> launched, cold wasm cache: {ms(cold_launched)}")
-    print(f"flow.start -> first frame visible, cold:  {ms(cold)}")
-    print(f"flow.start -> launched, warm:             {ms(warm_launched)}")
-    print(f"flow.start -> first frame visible, warm:  {ms(warm)}")
-    print(f"apps.run -> first frame visible, warm:    {ms(direct)}")
-    print(f"cold/warm ratio (visible): {statistics.median(cold) / statistics.median(warm):.1f}x")
+    return figures
+
+
+def main(runs: int) -> None:
+    results = {mode: measure(runs, config) for mode, config in MODES.items()}
+    for mode, figures in results.items():
+        print(f"-- app hosts {mode}")
+        print(f"kernel start -> socket ready (first boot, seeds 8 apps): {ms(figures['start'])}")
+        print(f"flow.start -> launched, cold wasm cache: {ms(figures['cold_launched'])}")
+        print(f"flow.start -> first frame visible, cold:  {ms(figures['cold'])}")
+        print(f"flow.start -> launched, warm:             {ms(figures['warm_launched'])}")
+        print(f"flow.start -> first frame visible, warm:  {ms(figures['warm'])}")
+        print(f"apps.run -> first frame visible, warm:    {ms(figures['direct'])}")
+    spawned, forked = results["spawned"], results["forked"]
+    for name, label in (("warm", "flow.start -> visible, warm"), ("direct", "apps.run -> visible, warm"),
+                        ("cold", "flow.start -> visible, cold")):
+        print(f"{label}: forked / spawned = "
+              f"{statistics.median(forked[name]) / statistics.median(spawned[name]):.2f}x")
 
 
 if __name__ == "__main__":

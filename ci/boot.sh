@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ci/install-host.sh
 ci/setup.sh
-.venv/bin/llmos image build --variant "${LLMOS_VARIANT:-qemu}"
+# Reuses the last image when no input changed since it was built ("image up to date"); LLMOS_REBUILD=1
+# forces a build.
+.venv/bin/llmos image build --if-changed --variant "${LLMOS_VARIANT:-qemu}"
 exec .venv/bin/llmos vm --no-build --variant "${LLMOS_VARIANT:-qemu}" "$@"

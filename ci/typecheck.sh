@@ -9,7 +9,7 @@ tree=$(mktemp -d)
 trap 'rm -rf "$tree"' EXIT
 mkdir "$tree/llmos"
 for f in llmos/*; do ln -s "$repo/$f" "$tree/llmos/"; done
-for d in init kernel compositor hal sdk host; do ln -s "$repo/$d" "$tree/llmos/$d"; done
+for d in init kernel compositor hal sdk host update; do ln -s "$repo/$d" "$tree/llmos/$d"; done
 cd "$tree"
 exec "$repo/.venv/bin/mypy" --config-file "$repo/pyproject.toml" --python-executable "$repo/.venv/bin/python" \
     -p llmos "$@"

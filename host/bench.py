@@ -1,9 +1,14 @@
-"""`llmos bench boot`: where boot time goes, from the timestamps on the serial console.
+"""`llmos bench boot`: where boot time goes, and the full boot against the bare Python chain.
 
 Two clocks are combined: the host's (seconds since QEMU started, when a line arrived) and the guest's
-(`llmos: <phase> t=<CLOCK_BOOTTIME>` markers printed by stage 1 and PID 1). CLOCK_BOOTTIME starts with the
-kernel, so the kernel's start on the host clock is stage 1's arrival minus its stamp.
-Prints one row per run and the median. A benchmark, not a test.
+(`llmos: <phase> t=<CLOCK_BOOTTIME>` markers printed by stage 1, PID 1 and, once, the shell when its
+first screen is shown: the launcher, or the welcome panel on a first boot). CLOCK_BOOTTIME starts
+with the kernel, so the kernel's start on the host clock is stage 1's arrival minus its stamp.
+
+Each run boots twice, one after the other on the same machine: the full image until the shell is
+visible, and the bare chain (`llmos.bare=1`: the same kernel, initramfs and Python PID 1, with no
+services) until PID 1 says ready. The ratio of the two is the cost of LLM OS's own services.
+Prints one row per run and the medians. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from pathlib import Path
 
 from llmos.host.vm import BuiltImage, VirtualMachine
 
-PHASES = ("kernel", "stage1", "pid1", "ready")
+BARE_CMDLINE = "llmos.bare=1"
 
 
-@dataclass
+@dataclass(frozen=True)
 class BootTimes:
     """Seconds since QEMU started (host clock) at which each phase began, plus guest-side durations."""
 
@@ -27,18 +32,31 @@ class BootTimes:
     pid1: float
     ready: float
     guest_pid1_to_ready: float  # CLOCK_BOOTTIME difference: independent of console latency
+    shell: float | None  # the shell's first screen shown (host clock); None for the bare chain
+    guest_shell: float | None  # its CLOCK_BOOTTIME stamp
 
 
-def measure(image: BuiltImage, uefi: bool = False, timeout: float = 600.0) -> BootTimes:
+def measure(image: BuiltImage, uefi: bool = False, bare: bool = False, timeout: float = 600.0) -> BootTimes:
+    until = r"llmos: ready t=" if bare else r"llmos: shell visible t="
     with tempfile.TemporaryDirectory(prefix="llmos-bench-") as workdir:
-        machine = VirtualMachine(image, uefi=uefi, workdir=Path(workdir), extra_cmdline="")
+        machine = VirtualMachine(image, uefi=uefi, workdir=Path(workdir),
+                                 extra_cmdline=BARE_CMDLINE if bare else "")
         with machine:
+            machine.wait_for(until, timeout)
             machine.wait_for(r"llmos: ready t=", timeout)
-            marks = {what.split()[0] if what != "ready" else "ready": (host, guest)
+            marks = {what.split()[0] if what not in ("ready", "shell visible") else what: (host, guest)
                      for host, what, guest in reversed(machine.markers())}
     stage1_host, stage1_guest = marks["stage1"]
+    shell = marks.get("shell visible")
     return BootTimes(kernel=max(0.0, stage1_host - stage1_guest), stage1=stage1_host, pid1=marks["pid1"][0],
-                     ready=marks["ready"][0], guest_pid1_to_ready=marks["ready"][1] - marks["pid1"][1])
+                     ready=marks["ready"][0], guest_pid1_to_ready=marks["ready"][1] - marks["pid1"][1],
+                     shell=shell[0] if shell else None, guest_shell=shell[1] if shell else None)
+
+
+def _row(label: str, times: BootTimes) -> str:
+    shell = f"{times.shell:9.2f}" if times.shell is not None else f"{'-':>9}"
+    return (f"{label:>10} {times.kernel:7.2f} {times.stage1:7.2f} {times.pid1:7.2f} {times.ready:7.2f} "
+            f"{shell} {times.guest_pid1_to_ready:9.2f}")
 
 
 def boot(variant: str = "qemu", runs: int = 3, uefi: bool = False) -> int:
@@ -46,15 +64,19 @@ def boot(variant: str = "qemu", runs: int = 3, uefi: bool = False) -> int:
     from llmos.host.vm import kvm_works
 
     print(f"boot phases, {'KVM' if kvm_works() else 'TCG'}, {'UEFI (OVMF)' if uefi else 'direct kernel'}, "
-          f"{runs} runs; seconds since QEMU start")
-    print(f"{'run':>4} {'kernel':>8} {'stage1':>8} {'pid1':>8} {'ready':>8} {'pid1→ready (guest)':>20}")
-    results = []
+          f"{runs} runs of the full image and of the bare chain ({BARE_CMDLINE}); seconds since QEMU start")
+    print(f"{'':>10} {'kernel':>7} {'stage1':>7} {'pid1':>7} {'ready':>7} {'shell':>9} {'pid1→rdy':>9}")
+    full: list[BootTimes] = []
+    bare: list[BootTimes] = []
     for run in range(1, runs + 1):
-        times = measure(image, uefi)
-        results.append(times)
-        print(f"{run:>4} {times.kernel:8.2f} {times.stage1:8.2f} {times.pid1:8.2f} {times.ready:8.2f} "
-              f"{times.guest_pid1_to_ready:20.2f}")
-    medians = [statistics.median(getattr(t, name) for t in results)
-               for name in (*PHASES, "guest_pid1_to_ready")]
-    print(f"{'med':>4} " + " ".join(f"{value:8.2f}" for value in medians[:4]) + f" {medians[4]:20.2f}")
+        full.append(measure(image, uefi))
+        print(_row(f"full {run}", full[-1]), flush=True)
+        bare.append(measure(image, uefi, bare=True))
+        print(_row(f"bare {run}", bare[-1]), flush=True)
+    visible = statistics.median(t.shell if t.shell is not None else t.ready for t in full)
+    bare_ready = statistics.median(t.ready for t in bare)
+    print(f"median shell visible {visible:.2f} s, bare chain ready {bare_ready:.2f} s: "
+          f"ratio {visible / bare_ready:.2f}× (target at most 1.25×)")
+    guest_full, guest_bare = (statistics.median(t.guest_pid1_to_ready for t in ts) for ts in (full, bare))
+    print(f"median PID 1 → ready (guest clock): full {guest_full:.2f} s, bare {guest_bare:.2f} s")
     return 0

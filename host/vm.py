@@ -84,7 +84,7 @@ class VirtualMachine:
     uefi: bool = False
     memory_mb: int = 2048
     cpus: int = 2
-    disk_size: str = "4G"
+    disk_size: str = "8G"  # the image is 3 GiB (two root slots); the data partition grows into the rest
     extra_cmdline: str = "llmos.agent=1"
     extra_args: list[str] = field(default_factory=list)
     display: str = "none"  # "none" (headless, VNC off), "vnc" (localhost), "gtk"

@@ -22,7 +22,9 @@ PORT_NAME = "org.llmos.agent"
 OUTPUT_LIMIT = 1 << 20
 
 
-class Answer(TypedDict):
+class CommandResult(TypedDict):
+    """The answer to one command: its exit code and output."""
+
     id: object  # the request's id, echoed
     rc: int
     stdout: str
@@ -37,29 +39,29 @@ def find_port() -> Path | None:
     return None
 
 
-async def run(request: dict[str, Any]) -> Answer:
+async def run(request: dict[str, Any]) -> CommandResult:
     """`request` is a parsed JSON line: its fields are checked or converted here."""
     argv = request.get("argv")
     request_id = request.get("id")
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-        return Answer(id=request_id, rc=127, stdout="",
-                      stderr="agent: argv must be a non-empty list of strings")
+        return CommandResult(id=request_id, rc=127, stdout="",
+                             stderr="agent: argv must be a non-empty list of strings")
     try:
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, start_new_session=True)
     except OSError as error:
-        return Answer(id=request_id, rc=127, stdout="", stderr=f"agent: {error}")
+        return CommandResult(id=request_id, rc=127, stdout="", stderr=f"agent: {error}")
     try:
         stdout, stderr = await asyncio.wait_for(
             process.communicate(str(request.get("input", "")).encode()), float(request.get("timeout", 60)))
     except TimeoutError:
         os.killpg(process.pid, 9)
         await process.wait()
-        return Answer(id=request_id, rc=124, stdout="", stderr="agent: timed out")
-    return Answer(id=request_id, rc=await process.wait(),  # communicate() waited: this is its exit code
-                  stdout=stdout[:OUTPUT_LIMIT].decode(errors="replace"),
-                  stderr=stderr[:OUTPUT_LIMIT].decode(errors="replace"))
+        return CommandResult(id=request_id, rc=124, stdout="", stderr="agent: timed out")
+    rc = await process.wait()  # communicate() waited: this is its exit code
+    return CommandResult(id=request_id, rc=rc, stdout=stdout[:OUTPUT_LIMIT].decode(errors="replace"),
+                         stderr=stderr[:OUTPUT_LIMIT].decode(errors="replace"))
 
 
 async def serve(port: Path) -> None:
@@ -79,7 +81,7 @@ async def serve(port: Path) -> None:
         try:
             request = json.loads(line)
         except ValueError as error:
-            answer = Answer(id=None, rc=2, stdout="", stderr=f"agent: bad JSON: {error}")
+            answer = CommandResult(id=None, rc=2, stdout="", stderr=f"agent: bad JSON: {error}")
         else:
             answer = await run(request)
         out.write(json.dumps(answer).encode() + b"\n")

@@ -20,7 +20,7 @@ from pathlib import Path
 from llmos import config as llmos_config
 from llmos import paths
 
-from . import mounts, power, services
+from . import assess, mounts, power, services
 from .cgroups import Cgroups
 from .console import Console, marker
 from .control import Control
@@ -73,6 +73,9 @@ async def supervise(supervisor: Supervisor, pid1: bool) -> str:
         supervisor.log(f"init: control socket unavailable: {error}")
 
     background: list[asyncio.Task[None]] = [loop.create_task(_safety_reaper(supervisor))]
+    if pid1:  # A/B updates: bless a boot on trial once it is good, or reboot it (docs/update.md)
+        good_within = supervisor.config.settings.init.boot_good_within_s
+        background.append(loop.create_task(assess.run(supervisor, good_within)))
     button = None
     wanted = supervisor.config.settings.init.power_button
     if wanted and (pid1 or os.environ.get("LLMOS_INIT_POWERBUTTON") == "1"):
@@ -165,7 +168,7 @@ def main() -> int:
     supervisor: Supervisor | None = None
     while True:
         try:
-            table = services.load(config)
+            table = services.load(config, _cmdline())
             for problem in table.problems:
                 console.write(f"llmos: services: {problem}")
             cgroups = Cgroups(lambda text: console.write(f"llmos: {text}"))

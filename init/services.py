@@ -77,16 +77,23 @@ DEFAULT: tuple[Service, ...] = (
     Service("hal", _python("llmos.hal"), ready=Ready("socket", "hal"), memory_max="256M"),
     Service("compositor", _python("llmos.compositor"), requires=("hal",),
             ready=Ready("socket", "compositor"), memory_max="512M"),
+    # One BLAS thread: the sentence encoder's small products (kernel/applang/encoder.py) ran 6x slower
+    # with OpenBLAS's threads spinning against llama.cpp's on shared cores.
     Service("kernel", _python("llmos.kernel"), requires=("compositor",),
-            ready=Ready("socket", "kernel"), memory_max="2G"),
+            ready=Ready("socket", "kernel"), memory_max="2G", environment={"OPENBLAS_NUM_THREADS": "1"}),
     # The agent's virtio-serial port appears once coldplug has loaded virtio_console.
     Service("agent", _python("llmos.init.agent"), requires=("udev-coldplug",),
             condition="cmdline:llmos.agent=1", memory_max="128M"),
+    # Scheduled updates ([update] url, docs/update.md): the slots' by-partlabel links come from udev.
+    Service("update", _python("llmos.update.schedule"), requires=("udev-coldplug",),
+            condition="config:update.url", memory_max="256M"),
 )
 
 
 @dataclass
-class Table:
+class ServiceTable:
+    """The services PID 1 runs, in declaration order, with the problems found reading them."""
+
     services: list[Service]
     problems: list[ConfigProblem] = field(default_factory=list)
 
@@ -165,18 +172,18 @@ def _checked(service: Service, where: str,
     return service, problems
 
 
-def load_file(path: Path) -> Table:
+def load_file(path: Path) -> ServiceTable:
     """A replacement table: {"services": [{...}, ...]} in TOML ([[services]]) or JSON."""
     where = str(path)
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (OSError, ValueError) as error:  # TOMLDecodeError and JSONDecodeError are ValueErrors
-        return Table([], [ConfigProblem(where, str(error))])
+        return ServiceTable([], [ConfigProblem(where, str(error))])
     entries = data.get("services") if isinstance(data, dict) else None
     if not isinstance(entries, list):
-        return Table([], [ConfigProblem(where, "expected a list 'services'")])
-    table = Table([])
+        return ServiceTable([], [ConfigProblem(where, "expected a list 'services'")])
+    table = ServiceTable([])
     for index, raw in enumerate(entries):
         service, problems = parse_service(raw, f"{where}: services[{index}]")
         table.problems += problems
@@ -185,10 +192,10 @@ def load_file(path: Path) -> Table:
     return table
 
 
-def apply_config(services: Iterable[Service], config: Config) -> Table:
+def apply_config(services: Iterable[Service], config: Config) -> ServiceTable:
     """[services.<name>] in llmos.toml: enabled, memory_max, pids_max, ready_timeout, environment."""
     overrides = config.section("services")
-    table = Table([])
+    table = ServiceTable([])
     known = {service.name for service in services}
     for name in overrides:
         if name not in known:
@@ -213,7 +220,7 @@ def apply_config(services: Iterable[Service], config: Config) -> Table:
     return table
 
 
-def check_requires(table: Table) -> None:
+def check_requires(table: ServiceTable) -> None:
     """Unknown requirements and cycles are reported and dropped, so the rest of the table still runs."""
     names = {service.name for service in table.services}
     fixed: list[Service] = []
@@ -239,10 +246,17 @@ def check_requires(table: Table) -> None:
     table.services = [by_name[service.name] for service in fixed]
 
 
-def load(config: Config) -> Table:
-    """The table to run: LLMOS_SERVICES if set, else DEFAULT; then llmos.toml overrides."""
+BARE_FLAG = "llmos.bare"  # llmos.bare=1 on the kernel command line: PID 1 with no services
+
+
+def load(config: Config, cmdline: str = "") -> ServiceTable:
+    """The table to run: LLMOS_SERVICES if set, else DEFAULT; then llmos.toml overrides. With
+    `llmos.bare=1` on the command line the table is empty: the bare Python chain that `llmos bench boot`
+    measures the full boot against."""
+    if cmdline_flags(cmdline).get(BARE_FLAG) == "1":
+        return ServiceTable([])
     source = os.environ.get("LLMOS_SERVICES")
-    base = load_file(Path(source)) if source else Table(list(DEFAULT))
+    base = load_file(Path(source)) if source else ServiceTable(list(DEFAULT))
     table = apply_config(base.services, config)
     table.problems = base.problems + table.problems
     check_requires(table)

@@ -4,8 +4,12 @@
 It runs before anything else exists, so it uses only the standard library (no udev, no llmos package):
 1. mount /proc, /sys and /dev;
 2. load storage drivers by modalias until a disk with our partitions shows up (USB sticks take seconds);
-3. find the root and data partitions by their Discoverable-Partitions type GUIDs in the GPT;
+3. find the root and data partitions by their Discoverable-Partitions type GUIDs in the GPT; of the two
+   root slots (A/B updates, docs/update.md) the one the boot entry names with `llmos.slot=` or
+   `root=PARTUUID=`, else slot a;
 4. check and mount them (root read-only), then switch_root and exec /usr/sbin/init.
+A slot on trial (its boot entry still counts tries) that cannot be mounted reboots instead, so the
+boot loader falls back to the previous slot once the tries are used up.
 Anything missing gets a message naming what was looked for and what was found, then an emergency shell:
 never a kernel panic.
 """
@@ -27,6 +31,8 @@ ROOT_TYPE = uuid.UUID("4f68bce3-e8cd-4db1-96e7-fbcaf984b709")  # DPS: root parti
 DATA_TYPE = uuid.UUID("c855d2a6-d623-44ad-9e6a-c0d48c63bcce")  # LLM OS data (/var/lib/llmos)
 ESP_TYPE = uuid.UUID("c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
 LOADER_PART_VAR = "LoaderDevicePartUUID-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+LOADER_COUNT_VAR = "LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+SLOT_LABEL = "llmos-root-{slot}"  # the A/B slots' partition labels (mkosi.repart)
 NEW_ROOT = "/sysroot"
 DATA_MOUNT = "/var/lib/llmos"
 INIT = "/usr/sbin/init"
@@ -34,6 +40,7 @@ DISK_TIMEOUT = 30.0
 MAX_GPT_TABLE = 1 << 20  # a real GPT has 128 entries of 128 bytes; anything far bigger is garbage
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NOATIME, MS_MOVE = 1, 2, 4, 8, 1024, 8192
+RB_AUTOBOOT = 0x01234567
 libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -118,15 +125,54 @@ def load_drivers(probed: set[str]) -> None:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def mount_efivars() -> None:
+    """The boot loader's variables (an EFI boot only; the module first, where it is not built in)."""
+    efivars = "/sys/firmware/efi/efivars"
+    if not os.path.isdir("/sys/firmware/efi") or os.path.exists(f"{efivars}/{LOADER_PART_VAR}"):
+        return
+    subprocess.run(["modprobe", "-q", "efivarfs"], check=False)
+    with contextlib.suppress(OSError):
+        mount("efivarfs", efivars, "efivarfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
 def booted_from() -> uuid.UUID | None:
     """The ESP systemd-boot started from, so that a machine with two LLM OS disks boots the right one."""
-    with contextlib.suppress(OSError):
-        mount("efivarfs", "/sys/firmware/efi/efivars", "efivarfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    mount_efivars()
     try:
         with open(f"/sys/firmware/efi/efivars/{LOADER_PART_VAR}", "rb") as file:
             return uuid.UUID(file.read()[4:].decode("utf-16-le").rstrip("\0"))
     except (OSError, ValueError):
         return None
+
+
+def kernel_cmdline() -> list[str]:
+    try:
+        with open("/proc/cmdline") as file:
+            return file.read().split()
+    except OSError:
+        return []
+
+
+def choose_root(roots: list[Partition], cmdline: list[str]) -> Partition:
+    """The root slot to boot: the one the entry names (`root=PARTUUID=`, then `llmos.slot=`), else
+    slot a, else the first root partition (an image from before the A/B layout)."""
+    options = dict(word.split("=", 1) for word in cmdline if "=" in word)
+    wanted = options.get("root", "")
+    if wanted.upper().startswith("PARTUUID="):
+        with contextlib.suppress(ValueError):
+            named = uuid.UUID(wanted.split("=", 1)[1])
+            for root in roots:
+                if root.part_uuid == named:
+                    return root
+    slot = options.get("llmos.slot", "a")
+    return next((r for r in roots if r.label == SLOT_LABEL.format(slot=slot)), None) \
+        or next((r for r in roots if r.label == SLOT_LABEL.format(slot="a")), roots[0])
+
+
+def on_trial() -> bool:
+    """Whether the boot entry still counts tries (systemd-boot's LoaderBootCountPath is set)."""
+    mount_efivars()
+    return os.path.exists(f"/sys/firmware/efi/efivars/{LOADER_COUNT_VAR}")
 
 
 def find_partitions(deadline: float) -> tuple[Partition | None, Partition | None, list[Partition]]:
@@ -148,7 +194,7 @@ def find_partitions(deadline: float) -> tuple[Partition | None, Partition | None
             if esp is not None:
                 booted_disks = {p.disk for p in seen if p.part_uuid == esp}
                 roots = [p for p in roots if p.disk in booted_disks] or roots
-            root = roots[0]
+            root = choose_root(roots, kernel_cmdline())
             data = next((p for p in seen if p.type_guid == DATA_TYPE and p.disk == root.disk), None)
             return root, data, seen
         if time.monotonic() >= deadline:
@@ -182,6 +228,10 @@ def emergency(reason: str) -> None:
     """Tell the user what is wrong and give them a shell; when it exits, stage 1 tries again."""
     print(f"\nllmos: EMERGENCY: {reason}", flush=True)
     print("llmos: looked for root type " f"{ROOT_TYPE} and data type {DATA_TYPE}", flush=True)
+    if on_trial():  # an update that does not boot: use up this try; the loader falls back after the last
+        print("llmos: this boot entry is on trial: rebooting, not stopping", flush=True)
+        os.sync()
+        libc.reboot(RB_AUTOBOOT)
     print("llmos: starting an emergency shell; exit it to retry the boot", flush=True)
     shell = "/bin/busybox"
     if os.path.exists(shell):
@@ -206,7 +256,7 @@ def mount_system() -> bool:
         emergency(f"no LLM OS root partition found within {DISK_TIMEOUT:.0f} s. Found: {describe(seen)}")
         return False
     say(f"stage1 root {root.device}")
-    subprocess.run(["modprobe", "-q", "-a", "ext4", "efivarfs"], check=False)  # no-op where built in
+    subprocess.run(["modprobe", "-q", "ext4"], check=False)  # no-op where built in
     wait_for_node(root.device)
     mount(root.device, NEW_ROOT, "ext4", MS_RDONLY | MS_NOATIME)
     if data is None:

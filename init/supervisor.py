@@ -27,11 +27,12 @@ from enum import StrEnum
 from typing import Any
 
 from llmos.config import Config
+from llmos.reaping import exited_children
 
 from .cgroups import Cgroups, join
 from .console import Console, marker
 from .logring import LogRing
-from .services import Service, Table, condition_met
+from .services import Service, ServiceTable, condition_met
 
 DO_NOT_RESTART = 125
 
@@ -95,7 +96,7 @@ def describe_exit(code: int) -> str:
 
 
 class Supervisor:
-    def __init__(self, table: Table, config: Config, console: Console, cgroups: Cgroups,
+    def __init__(self, table: ServiceTable, config: Config, console: Console, cgroups: Cgroups,
                  cmdline: str = "") -> None:
         self.console = console
         self.cgroups = cgroups
@@ -169,19 +170,13 @@ class Supervisor:
     # --- reaping -----------------------------------------------------------------------------------
     def reap(self) -> None:
         """SIGCHLD: collect every exited child, ours or an orphan, and notify the owners."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, code in exited_children():
             runner = self.by_pid.pop(pid, None)
             if runner is None:
                 self.orphans_reaped += 1
                 continue
             try:
-                self._exited(runner, os.waitstatus_to_exitcode(status))
+                self._exited(runner, code)
             except Exception as error:  # never lose the next child over one bad dispatch
                 self.log(f"init: error handling exit of {runner.name}: {error!r}")
 

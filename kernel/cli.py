@@ -1,5 +1,5 @@
 """`llmos app ...`: create, list, show, run, fork, rate, audit, export, import, rm, regenerate, seed,
-ps, stop.
+ps, stop (history and rollback: kernel/versions/cli.py; sharing and trust: kernel/registry/cli.py).
 
 When the kernel service is running (its socket exists), new/run/regenerate/list/ps/stop go through
 it (kernel/remote.py, kernel/flow/client.py): the model is loaded once, in the kernel, and apps run
@@ -42,9 +42,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_regenerate(args: argparse.Namespace) -> int:
     from llmos.kernel.flow import client
 
-    status = client.run_in_kernel(args, "flow.regenerate", ref=args.app, prefer=args.model)
+    try:
+        migration = json.loads(Path(args.migration).read_text(encoding="utf-8")) if args.migration else None
+    except (OSError, ValueError) as error:
+        print(f"llmos app: --migration {args.migration}: {error}", file=sys.stderr)
+        return 1
+    status = client.run_in_kernel(args, "flow.regenerate", ref=args.app, prefer=args.model,
+                                  migration=migration)
     if status is None:
-        status = client.run_here(args, lambda flow: flow.regenerate(args.app, args.model))
+        status = client.run_here(args, lambda flow: flow.regenerate(args.app, args.model, migration))
     return status
 
 
@@ -158,7 +164,14 @@ def cmd_fork(args: argparse.Namespace, registry: Registry) -> int:
         print(report.diagnostics(), file=sys.stderr)
         return 1
     record = registry.fork(args.app, code, args.model, prompt=args.prompt)
-    print(f"forked {parent.short} -> {record.codeHash}")
+    from llmos.kernel.versions import Versions
+
+    versions = Versions(registry)
+    try:
+        identity = versions.add_fork(record).identity
+    finally:
+        versions.close()
+    print(f"forked {parent.short} -> {record.codeHash} (a new app, {identity})")
     return 0
 
 
@@ -223,6 +236,8 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     p = sub.add_parser("regenerate", help="regenerate an app's prompt with another model")
     p.add_argument("app")
     p.add_argument("--model", choices=["local", "cloud"], required=True)
+    p.add_argument("--migration", metavar="FILE", help="how the data carries over: a JSON mapping "
+                   '{"rename": {...}, "convert": {...}} (docs/versions.md)')
     flow_flags(p)
     p.set_defaults(run=cmd_regenerate)
 
@@ -272,5 +287,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     p.set_defaults(run=_with_registry(cmd_seed))
 
     from llmos.kernel.registry import cli as sharing  # remote, pull, push, trust, key, provenance
+    from llmos.kernel.versions import cli as versions  # history, rollback
 
     sharing.add_commands(sub)
+    versions.add_commands(sub)

@@ -1,6 +1,10 @@
 """Running registry apps: mint a token for exactly the granted scopes, start an app host through the
 sandbox's AppManager, and watch it until it exits, so every exit is reported once with a reason
-(stopped on request, exited by itself, crashed with the host's last status line or the signal)."""
+(stopped on request, exited by itself, crashed with the host's last status line or the signal).
+
+With `versions` (kernel/versions), an app runs under its identity, not its code hash: launching a
+version makes it the identity's current one, switching the data to its view first (refused: the
+launch fails and the running version keeps its data; accepted: other versions of it are stopped)."""
 
 from __future__ import annotations
 
@@ -14,12 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmos.api import RunningApp
 from llmos.kernel.caps import Authority
 from llmos.kernel.caps.table import reserved
 from llmos.kernel.registry import Record
 from llmos.kernel.sandbox.manager import AppManager, AppProcess, LaunchError
+from llmos.kernel.versions.lineage import identity_for
+
+if TYPE_CHECKING:
+    from llmos.kernel.versions import Versions
 
 log = logging.getLogger("llmos.kernel.launcher")
 
@@ -27,6 +36,7 @@ _WINDOW_TITLE = re.compile(r"""ui\.Window\(\s*\{[^{}]*?\btitle\s*:\s*(['"])((?:(
 
 # (app, state, reason): state is launched | exited | crashed | stopped
 AppEventSink = Callable[["AppInstance", str, str | None], None]
+Notice = Callable[[str, str], None]  # (token app id, what the user is told)
 
 
 def app_title(record: Record) -> str:
@@ -39,9 +49,10 @@ def app_title(record: Record) -> str:
 
 
 def token_app_id(record: Record) -> str:
-    """Stable per code hash, so an app keeps its storage across runs (and [a-z0-9._-] for Biscuit).
-    128 bits of the hash: a short prefix could be ground out to share another app's storage and uid."""
-    return "app-" + record.codeHash.removeprefix("sha256:")[:32]
+    """Without app identities: stable per code hash, so an app keeps its storage across runs (and
+    [a-z0-9._-] for Biscuit). 128 bits of the hash: a short prefix could be ground out to share another
+    app's storage and uid. An identity's id is made the same way from its first version."""
+    return identity_for(record.codeHash)
 
 
 @dataclass(eq=False)
@@ -60,6 +71,7 @@ class AppInstance:
     state: str = "running"
     reason: str | None = None
     stop_requested: bool = False
+    headless: bool = False  # started to serve other apps' calls: no window
     exited: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -74,8 +86,11 @@ class AppInstance:
 
 class Launcher:
     def __init__(self, manager: AppManager, authority: Authority, on_event: AppEventSink,
-                 renderer: Callable[[], str], token_ttl: timedelta = timedelta(days=30)) -> None:
+                 renderer: Callable[[], str], token_ttl: timedelta = timedelta(days=30),
+                 versions: Versions | None = None, on_notice: Notice | None = None) -> None:
         self.manager = manager
+        self.versions = versions
+        self.on_notice = on_notice
         self.authority = authority
         self.on_event = on_event
         self.renderer = renderer
@@ -92,35 +107,52 @@ class Launcher:
             n += 1
         return f"{base}.{n}"
 
-    async def launch(self, record: Record, granted: list[str]) -> AppInstance:
-        """Start `record` with a fresh token for `granted` (a subset of what it declares)."""
+    async def launch(self, record: Record, granted: list[str], *, headless: bool = False) -> AppInstance:
+        """Start `record` with a fresh token for `granted` (a subset of what it declares). `headless`:
+        no window, only its functions, for an app started because another app called it."""
         unknown = sorted(set(granted) - set(record.capabilities))
         if unknown:
             raise ValueError(f"{record.short} does not declare {', '.join(unknown)}")
         never = [(scope, why) for scope in sorted(set(granted)) if (why := reserved(scope)) is not None]
         if never:  # the flow never asks for these; an apps.run naming one is refused here too
             raise ValueError("; ".join(f"{scope} can never be granted: {why}" for scope, why in never))
-        token_app = token_app_id(record)
+        token_app = token_app_id(record) if self.versions is None else await self._make_current(record)
         self.titles[token_app] = app_title(record)  # an app may notify while it loads
         token = self.authority.mint(token_app, sorted(set(granted)), self.token_ttl)
         self.manager.renderer = self.renderer()
         try:
-            process = await self.manager.launch(record.generatedCode, token, filename=f"{record.short}.ts")
+            process = await self.manager.launch(record.generatedCode, token, filename=f"{record.short}.ts",
+                                                renderer="null" if headless else None)
         except BaseException as error:
             self._revoke(token, "the app did not start")
             if isinstance(error, LaunchError):
                 raise RuntimeError(f"the app did not start: {error}") from None
             raise
         app = AppInstance(self._instance_id(token_app), token_app, record.codeHash, self.titles[token_app],
-                         sorted(set(granted)), process, token)
+                          sorted(set(granted)), process, token, headless=headless)
         self.apps[app.app_id] = app
         log.info("launched %s (%s) pid %d renderer %s scopes %s", app.app_id, app.title, app.pid,
-                 self.manager.renderer, ",".join(app.granted) or "-")
+                 "null (headless)" if headless else self.manager.renderer, ",".join(app.granted) or "-")
         self.on_event(app, "launched", None)
         task = asyncio.get_running_loop().create_task(self._watch(app))
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
         return app
+
+    async def _make_current(self, record: Record) -> str:
+        """The identity `record` runs under, with its data switched to `record`'s view. A refused
+        migration raises MigrationError (a ValueError) before anything is stopped or changed."""
+        assert self.versions is not None
+        identity = self.versions.check(record.codeHash)
+        for other in [a for a in self.instances_of(identity) if a.hash != record.codeHash]:
+            await self.stop(other.app_id)  # one version of an app at a time writes its data
+        switched = self.versions.switch(identity, record.codeHash, "launched")
+        if switched.notice and self.on_notice is not None:
+            self.on_notice(identity, switched.notice)
+        return identity
+
+    def instances_of(self, identity: str) -> list[AppInstance]:
+        return [a for a in self.apps.values() if a.token_app == identity]
 
     async def _watch(self, app: AppInstance) -> None:
         code, status = await app.process.wait(timeout=None)

@@ -16,14 +16,14 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from llmos import config, ipc, paths
 from llmos.api import Launched
-from llmos.ipc import Connection, RpcError, Server
+from llmos.ipc import Connection, Params, RpcError, Server
 from llmos.kernel import starter
 from llmos.kernel.api import KernelApi
 from llmos.kernel.caps import Authority, open_authority
@@ -33,12 +33,17 @@ from llmos.kernel.flow.events import Events
 from llmos.kernel.flow.sessions import FlowSession, FlowTable, SessionDecisions
 from llmos.kernel.grants import Grants
 from llmos.kernel.kiosk import Backoff, Kiosk
-from llmos.kernel.launcher import AppInstance, Launcher
+from llmos.kernel.launcher import AppInstance, Launcher, app_title
 from llmos.kernel.registry import Record, Registry
+from llmos.kernel.registry.providers import providing_apps
 from llmos.kernel.sandbox.broker import Broker
+from llmos.kernel.sandbox.callabi import HEADLESS_IDLE_S
 from llmos.kernel.sandbox.guest import GuestLimits
 from llmos.kernel.sandbox.manager import AppManager
+from llmos.kernel.sandbox.speed import speed_factor
 from llmos.kernel.sandbox.storage import AppStorage
+from llmos.kernel.versions import Versions
+from llmos.kernel.versions.lineage import identity_for
 
 log = logging.getLogger("llmos.kernel")
 
@@ -63,21 +68,41 @@ def find_wayland(cfg: config.Config) -> Path | None:
     return configured
 
 
+if TYPE_CHECKING:
+    from llmos.kernel.gateway import Gateway
+    from llmos.kernel.gateway.gateway import Generation, Progress, Repair
+
+
+def _load_library() -> None:
+    from llmos.kernel.applang.retrieval import library  # numpy and the encoder: after ready, not before
+
+    try:
+        index = library()
+    except Exception:  # the first generation will report it where a person sees it
+        log.exception("example library: not loaded")
+        return
+    log.info("example library: %d examples, retrieval by %s", len(index.examples),
+             "words" if index.meaning is None else "meaning")
+
+
 class LazyGateway:
     """The flow's generator; the gateway (and through it the model) is created on first use, so the
     kernel starts fast and a boot that only runs cached apps never loads the model."""
 
     def __init__(self) -> None:
-        self.gateway: Any = None
+        self.gateway: Gateway | None = None
+        self.installed: Callable[[str], list[str]] | None = None  # what installed apps provide (Gateway)
 
-    def instance(self) -> Any:
+    def instance(self) -> Gateway:
         if self.gateway is None:
             from llmos.kernel.gateway import Gateway
 
             self.gateway = Gateway()
+            self.gateway.installed = self.installed
         return self.gateway
 
-    def generate(self, prompt: str, *, repair: Any = None, prefer: str | None = None) -> Any:
+    def generate(self, prompt: str, *, repair: Repair | None = None,
+                 prefer: str | None = None) -> AsyncIterator[Progress | Generation]:
         return self.instance().generate(prompt, requester="kernel", repair=repair, prefer=prefer)
 
     @property
@@ -106,7 +131,7 @@ class KernelService:
         self.authority: Authority | None = None
         self.server: Server | None = None
         self.app_server: Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -119,17 +144,26 @@ class KernelService:
         self.broker = Broker(self.authority, AppStorage(state / "apps", sandbox.storage_quota_kb * 1024),
                              on_notify=self._app_notified)
         self.registry = Registry.open()
+        self.versions = Versions(self.registry, self.broker.storage)
+        self.gateway.installed = self._installed_functions
         self._seed_on_first_boot(state)
         self.grants = Grants(state / "kernel" / "grants.json")
         self.renderer_setting = sandbox.renderer
         cache = state / "cache" / "quickjs"
         cache.mkdir(parents=True, exist_ok=True, mode=0o700)
         apps_socket = paths.socket_path("kernel-apps")
-        self.manager = AppManager(apps_socket, limits=GuestLimits.from_settings(sandbox), cache_dir=cache,
-                                  renderer=self.renderer(), uid_base=sandbox.uid_base)
+        factor = speed_factor(sandbox.speed_factor)  # once: the CPU limits are tuned on the reference machine
+        limits = GuestLimits.from_settings(sandbox).scaled(factor)
+        log.info("machine speed factor %.2f%s: CPU budget %d ms/s, start allowance %d ms", factor,
+                 "" if sandbox.speed_factor > 0 else " (measured)", limits.cpu_ms_per_s, limits.start_cpu_ms)
+        self.manager = AppManager(apps_socket, limits=limits, cache_dir=cache,
+                                  renderer=self.renderer(), uid_base=sandbox.uid_base,
+                                  prefork=sandbox.prefork)
         self.manager.warm()  # the one-time QuickJS compile, now rather than inside the first app's start
         self.launcher = Launcher(self.manager, self.authority, self._app_event, self.renderer,
-                                 timedelta(days=self.options.token_ttl_days))
+                                 timedelta(days=self.options.token_ttl_days), versions=self.versions,
+                                 on_notice=self._app_notice)
+        self.broker.compose.starter = self._start_called  # a called app that is not running starts headless
         self.flows = FlowTable(self.options.decision_timeout_s)
         self.app_server = Server(self.broker.handlers(), mode=0o600)
         await self.app_server.start(apps_socket)
@@ -139,6 +173,9 @@ class KernelService:
                  " (first boot: starter set seeded)" if self.first_boot else "", self.renderer(),
                  self.cfg.settings.system.mode)
         self._start_kiosk()
+        # The example library's index (the sentence encoder and the examples' vectors) is loaded
+        # now, off the event loop, rather than inside the first offline generation.
+        asyncio.get_running_loop().run_in_executor(None, _load_library)  # logs its own outcome
 
     def _seed_on_first_boot(self, state: Path) -> None:
         marker = state / "kernel" / "seeded"
@@ -155,6 +192,7 @@ class KernelService:
         if self.kiosk:
             await self.kiosk.stop()
         with contextlib.suppress(AttributeError):
+            await self.broker.compose.close()
             await self.flows.cancel_all()
             await self.launcher.stop_all()
         if self.app_server:
@@ -164,6 +202,7 @@ class KernelService:
         with contextlib.suppress(AttributeError):
             self.registry.close()
             self.broker.storage.close()
+            self.versions.close()
         if self.authority:
             self.authority.audit.close()
             self.authority.revocations.close()
@@ -171,7 +210,7 @@ class KernelService:
             with contextlib.suppress(FileNotFoundError):
                 paths.socket_path(name).unlink()
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -216,8 +255,44 @@ class KernelService:
             await self._restart_kiosk()
         self._broadcast("settings", {"section": section, "key": key})
 
+    # -- calls between apps (kernel/sandbox/compose.py) ------------------------------------------
+    async def _start_called(self, identity: str) -> None:
+        """Another app calls `identity`, which is not running: start its current version headless (no
+        window, just its functions) with the grants the user last approved for it. An app never approved
+        is not started: approving an app is the user's decision, in a flow, never a caller's."""
+        if self.launcher.instances_of(identity):
+            return  # it runs (or is starting) and says what it provides once it is up
+        record = self.registry.get(self.versions.current(identity))
+        granted = self.grants.get(record.codeHash)
+        if granted is None:
+            raise LookupError(f"{identity} ({app_title(record)}) was never approved: run it once first")
+        app = await self.launcher.launch(record, granted, headless=True)
+        self._spawn(self._retire_when_idle(app))
+
+    def _installed_functions(self, request: str) -> list[str]:
+        """What installed apps provide that `request` may use, as the code-writing prompt lists it."""
+        apps = providing_apps(self.registry, request, self._identity_of)
+        return [line for app in apps for line in app.lines()]
+
+    def _identity_of(self, code_hash: str) -> str:
+        """An app's identity, read without adopting anything (a prompt is no reason to change versions.db)."""
+        known = self.versions.lineages.version(code_hash)
+        return known.identity if known is not None else identity_for(code_hash)
+
+    async def _retire_when_idle(self, app: AppInstance) -> None:
+        """A headless app lives while it is called: it stops after HEADLESS_IDLE_S without a call."""
+        while not app.exited.is_set():
+            idle = self.broker.compose.idle_s(app.token_app)
+            if idle >= HEADLESS_IDLE_S:
+                log.info("%s (%s) served no call for %.0f s: stopping it", app.app_id, app.title, idle)
+                with contextlib.suppress(KeyError):
+                    await self.launcher.stop(app.app_id)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(app.exited.wait(), HEADLESS_IDLE_S - idle)
+
     # -- events --------------------------------------------------------------------------------
-    def _broadcast(self, event: str, data: dict[str, Any]) -> None:
+    def _broadcast(self, event: str, data: Mapping[str, object]) -> None:
         if self.server is not None:
             self._spawn(self.server.broadcast(event, data))
 
@@ -229,10 +304,14 @@ class KernelService:
         if state == "crashed":
             self._notify(app.app_id, app.title, f"{app.title} crashed: {reason}")
 
-    def _app_notified(self, token_app: str, text: str, options: dict[str, Any]) -> None:
+    def _app_notified(self, token_app: str, text: str, options: Mapping[str, object]) -> None:
         app = self.launcher.by_token_app(token_app)
         title = app.title if app else self.launcher.titles.get(token_app, token_app)
         self._notify(app.app_id if app else token_app, title, text)
+
+    def _app_notice(self, identity: str, text: str) -> None:
+        """What the kernel tells the user about an app's data (values kept aside by a migration)."""
+        self._notify(identity, self.launcher.titles.get(identity, identity), text)
 
     def _notify_kernel(self, text: str) -> None:
         self._notify("", "LLM OS", text)
@@ -260,28 +339,28 @@ class KernelService:
             log.info("could not show a notification on the compositor: %s", error)
 
     # -- flows ---------------------------------------------------------------------------------
-    def _flow(self, decisions: SessionDecisions, params: dict[str, Any]) -> AppFlow:
-        apps = self.cfg.settings.apps
-        return AppFlow(self.registry, decisions, generator=self.gateway,
+    def _flow(self, decisions: SessionDecisions, params: Params) -> AppFlow:
+        apps, prefer = self.cfg.settings.apps, params.get("prefer")
+        return AppFlow(self.registry, decisions, generator=self.gateway, versions=self.versions,
                        policy=Policy.from_settings(self.cfg.settings.apps),
                        launcher=self._flow_launch, use_cache=bool(params.get("use_cache", True)),
                        run=bool(params.get("launch", True)), repair_tries=apps.repair_tries,
                        max_prompt_chars=self.cfg.settings.gateway.max_prompt_chars,
-                       prefer=params.get("prefer") if params.get("prefer") in ("local", "cloud") else None)
+                       prefer=prefer if isinstance(prefer, str) and prefer in ("local", "cloud") else None)
 
     async def _flow_launch(self, record: Record, granted: list[str]) -> Launched:
         self.grants.set(record.codeHash, granted)
         app = await self.launcher.launch(record, granted)
         return Launched(app.app_id, app.title, app.pid)
 
-    async def _push_flow(self, session: FlowSession, data: dict[str, Any]) -> None:
+    async def _push_flow(self, session: FlowSession, data: Mapping[str, object]) -> None:
         await session.connection.push("flow", data)
         assert self.server is not None
         for connection in list(self.server.connections):
             if connection is not session.connection and ("flow" in connection.subscriptions):
                 await connection.push("flow", data)
 
-    def start_flow(self, connection: Connection, params: dict[str, Any],
+    def start_flow(self, connection: Connection, params: Params,
                    make: Callable[[AppFlow], Events]) -> dict[str, str]:
         """Start a flow session for `connection`; its events are pushed to it (and to "flow" subscribers)."""
         session = self.flows.start(connection, self._push_flow,

@@ -5,7 +5,6 @@ cannot put arbitrary tables into the user's llmos.toml; secrets are never read b
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from llmos import config
 from llmos.settings import SECTIONS, declarations
@@ -19,20 +18,21 @@ SETTABLE: tuple[tuple[str, str], ...] = (
     ("input", "variant"),
 )
 SECRETS = {("gateway", "anthropic_api_key")}
+Setting = str | int | float | bool  # the value of a settable key
 
 
 def _kind(section: str, key: str) -> type:
     return next(d.kind.base for d in declarations(SECTIONS[section]) if d.name == key)
 
 
-def masked(value: Any) -> str:
+def masked(value: object) -> str:
     text = str(value or "")
     return "" if not text else "…" + text[-4:] if len(text) > 8 else "set"
 
 
-def current(cfg: config.Config | None = None) -> dict[str, dict[str, Any]]:
+def current(cfg: config.Config | None = None) -> dict[str, dict[str, object]]:
     values = (cfg or config.load()).settings
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, object]] = {}
     for section, key in SETTABLE:
         value = getattr(values.section(section), key)
         out.setdefault(section, {})[key] = masked(value) if (section, key) in SECRETS else value
@@ -40,7 +40,7 @@ def current(cfg: config.Config | None = None) -> dict[str, dict[str, Any]]:
     return out
 
 
-def check(section: Any, key: Any, value: Any) -> tuple[str, str, Any]:
+def check(section: object, key: object, value: object) -> tuple[str, str, Setting]:
     """(section, key, value) or ValueError naming what is wrong."""
     if not isinstance(section, str) or not isinstance(key, str):
         raise ValueError("settings.set needs string 'section' and 'key'")
@@ -48,14 +48,15 @@ def check(section: Any, key: Any, value: Any) -> tuple[str, str, Any]:
         allowed = ", ".join(f"{s}.{k}" for s, k in SETTABLE)
         raise ValueError(f"{section}.{key} cannot be set at run time (allowed: {allowed})")
     kind = _kind(section, key)
-    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+    if (not isinstance(value, str | int | float | bool) or not isinstance(value, kind)
+            or isinstance(value, bool) != (kind is bool)):
         raise ValueError(f"{section}.{key} must be a {kind.__name__}, got {type(value).__name__}")
     if isinstance(value, str) and ("\n" in value or len(value) > 4096):
         raise ValueError(f"{section}.{key}: one line of at most 4096 characters")
     return section, key, value
 
 
-def save(section: str, key: str, value: Any) -> None:
+def save(section: str, key: str, value: Setting) -> None:
     config.save_user_setting(section, key, value)
     if (section, key) in SECRETS:
         os.chmod(config.user_settings_file(), 0o600)

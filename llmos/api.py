@@ -9,7 +9,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+Json = Mapping[str, object]  # a decoded JSON object: each value is checked as it is read
+
+
+def _number(value: object) -> float:
+    if isinstance(value, int | float | str):
+        return float(value)
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
+def _whole(value: object) -> int:
+    if isinstance(value, int | float | str):
+        return int(value)
+    raise TypeError(f"expected a whole number, got {type(value).__name__}")
+
+
+def _items(value: object) -> list[object]:
+    """A JSON array (an absent or empty value reads as none)."""
+    if not value:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise TypeError(f"expected a list, got {type(value).__name__}")
+
+
+def _table(value: object) -> Json:
+    if isinstance(value, Mapping):
+        return value
+    raise TypeError(f"expected an object, got {type(value).__name__}")
 
 
 @dataclass(frozen=True)
@@ -23,14 +51,14 @@ class Ask:
     required: bool
     warning: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"scope": self.scope, "words": self.words, "required": self.required}
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"scope": self.scope, "words": self.words, "required": self.required}
         if self.warning:
             out["warning"] = self.warning
         return out
 
     @classmethod
-    def from_json(cls, item: Mapping[str, Any]) -> Ask:
+    def from_json(cls, item: Json) -> Ask:
         scope = str(item["scope"])
         return cls(scope, str(item.get("words") or scope), bool(item.get("required", False)),
                    str(item.get("warning") or ""))
@@ -51,13 +79,13 @@ class Offer:
     def short(self) -> str:
         return self.hash.removeprefix("sha256:")[:12]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"hash": self.hash, "prompt": self.prompt, "score": self.score, "model": self.model,
                 "title": self.title}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Offer:
-        return cls(str(data["hash"]), str(data.get("prompt", "")), float(data.get("score", 0.0)),
+    def from_json(cls, data: Json) -> Offer:
+        return cls(str(data["hash"]), str(data.get("prompt", "")), _number(data.get("score", 0.0)),
                    str(data.get("model", "")), str(data.get("title", "")))
 
 
@@ -69,12 +97,12 @@ class Launched:
     title: str
     pid: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"app_id": self.app_id, "title": self.title, "pid": self.pid}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Launched:
-        return cls(str(data["app_id"]), str(data.get("title") or ""), int(data.get("pid") or 0))
+    def from_json(cls, data: Json) -> Launched:
+        return cls(str(data["app_id"]), str(data.get("title") or ""), _whole(data.get("pid") or 0))
 
 
 @dataclass(frozen=True)
@@ -90,16 +118,16 @@ class RunningApp:
     granted: tuple[str, ...] = ()
     uptime_s: float = 0.0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"app_id": self.app_id, "hash": self.hash, "title": self.title, "pid": self.pid,
                 "state": self.state, "granted": list(self.granted), "uptime_s": self.uptime_s}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunningApp:
-        granted = data.get("granted") or ()
+    def from_json(cls, data: Json) -> RunningApp:
         return cls(str(data["app_id"]), str(data.get("hash") or ""), str(data.get("title") or ""),
-                   int(data.get("pid") or 0), str(data.get("state") or "running"),
-                   tuple(str(scope) for scope in granted), float(data.get("uptime_s") or 0.0))
+                   _whole(data.get("pid") or 0), str(data.get("state") or "running"),
+                   tuple(str(scope) for scope in _items(data.get("granted"))),
+                   _number(data.get("uptime_s") or 0.0))
 
 
 @dataclass(frozen=True)
@@ -116,11 +144,11 @@ class Signer:
     def short(self) -> str:
         return f"{self.key[:16]}…"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"key": self.key, "name": self.name, "trusted": self.trusted}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Signer:
+    def from_json(cls, data: Json) -> Signer:
         name = data.get("name")
         return cls(str(data["key"]), None if name is None else str(name), bool(data.get("trusted", False)))
 
@@ -134,12 +162,12 @@ class AuditBy:
     note: str
     at: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"signer": self.signer.to_json(), "audited": self.audited, "note": self.note, "at": self.at}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AuditBy:
-        return cls(Signer.from_json(data["signer"]), bool(data.get("audited", True)),
+    def from_json(cls, data: Json) -> AuditBy:
+        return cls(Signer.from_json(_table(data["signer"])), bool(data.get("audited", True)),
                    str(data.get("note") or ""), str(data.get("at") or ""))
 
 
@@ -147,27 +175,28 @@ class AuditBy:
 class Provenance:
     """apps.provenance's answer: where an app came from (`origin`: "local" or the remote it was pulled
     from), who signed (`author`) and audited it, and whether it runs without an extra confirmation
-    (`trusted`). The kernel sends its registry's Provenance (kernel/registry) as this object."""
+    (`trusted`). The registry (kernel/registry) builds it and the shell reads it, both this one type."""
 
-    hash: str
+    hash: str  # the app's code hash ("codeHash" on the wire)
     origin: str
     author: Signer
-    trusted: bool
+    trusted: bool  # the author is trusted, or a trusted key audited this hash
     audits: tuple[AuditBy, ...] = ()
     ratings: tuple[tuple[Signer, float], ...] = ()
-    rating: float | None = None
+    rating: float | None = None  # the mean of the trusted keys' ratings
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"codeHash": self.hash, "origin": self.origin, "author": self.author.to_json(),
                 "trusted": self.trusted, "audits": [a.to_json() for a in self.audits],
                 "ratings": [[signer.to_json(), stars] for signer, stars in self.ratings],
                 "rating": self.rating}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Provenance:
+    def from_json(cls, data: Json) -> Provenance:
         rating = data.get("rating")
+        ratings = [_items(pair) for pair in _items(data.get("ratings"))]
         return cls(str(data["codeHash"]), str(data.get("origin") or "local"),
-                   Signer.from_json(data["author"]), bool(data.get("trusted", False)),
-                   tuple(AuditBy.from_json(a) for a in data.get("audits") or ()),
-                   tuple((Signer.from_json(s), float(stars)) for s, stars in data.get("ratings") or ()),
-                   None if rating is None else float(rating))
+                   Signer.from_json(_table(data["author"])), bool(data.get("trusted", False)),
+                   tuple(AuditBy.from_json(_table(a)) for a in _items(data.get("audits"))),
+                   tuple((Signer.from_json(_table(s)), _number(stars)) for s, stars in ratings),
+                   None if rating is None else _number(rating))

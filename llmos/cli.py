@@ -26,6 +26,8 @@ AREAS: dict[str, str] = {
     "devices": "llmos.hal.cli",
     "app": "llmos.kernel.cli",
     "gateway": "llmos.kernel.gateway.cli",
+    "update": "llmos.update.cli",
+    "model": "llmos.host.adapter.cli",
 }
 
 

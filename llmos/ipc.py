@@ -27,8 +27,9 @@ from typing import Any, TypeVar
 MAX_LINE = 4 * 1024 * 1024
 MAX_BACKLOG = 8 * 1024 * 1024  # pushed events a subscriber may leave unread before it is disconnected
 
-Handler = Callable[["Connection", dict[str, Any]], Awaitable[Any]]
-Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
+Params = dict[str, object]  # a request's params as decoded: each handler checks what it reads
+Handler = Callable[["Connection", Params], Awaitable[object]]
+Method = TypeVar("Method", bound=Callable[..., Awaitable[object]])
 _RPC_NAME = "__llmos_rpc__"
 
 
@@ -62,7 +63,7 @@ class RpcError(Exception):
         self.message = message
 
     @classmethod
-    def from_reply(cls, error: Mapping[str, Any]) -> RpcError:
+    def from_reply(cls, error: Mapping[str, object]) -> RpcError:
         """The error of a reply. A code this side does not know (a newer peer) is kept as its text."""
         raw, message = str(error.get("code") or ErrorCode.INTERNAL), str(error.get("message") or "")
         try:
@@ -111,11 +112,11 @@ class Connection:
     peer_uid: int | None = None
     subscriptions: set[str] = field(default_factory=set)
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: Mapping[str, object]) -> None:
         self.writer.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
         await self.writer.drain()
 
-    async def push(self, event: str, data: Any) -> None:
+    async def push(self, event: str, data: object) -> None:
         """Events never wait for a slow reader, so one stalled subscriber cannot hold up the others:
         a connection that falls MAX_BACKLOG behind is dropped instead."""
         transport = self.writer.transport
@@ -155,7 +156,7 @@ class Server:
             self._server.close()
             await self._server.wait_closed()
 
-    async def broadcast(self, event: str, data: Any) -> None:
+    async def broadcast(self, event: str, data: object) -> None:
         for connection in list(self.connections):
             if event in connection.subscriptions or "*" in connection.subscriptions:
                 await connection.push(event, data)
@@ -180,7 +181,7 @@ class Server:
             self.connections.discard(connection)
             writer.close()
 
-    async def _answer(self, connection: Connection, line: bytes) -> dict[str, Any]:
+    async def _answer(self, connection: Connection, line: bytes) -> dict[str, object]:
         try:
             request = json.loads(line)
             if not isinstance(request, dict) or not isinstance(request.get("method"), str):

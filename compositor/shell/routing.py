@@ -111,10 +111,13 @@ class InputRouting:
             if sym in (keys.DOWN, keys.UP) and rows:
                 shell.launcher.move_highlight(1 if sym == keys.DOWN else -1)
                 return True
-            if enter and state.highlight >= 0:
+            if enter and state.highlight >= 0 and not shell.surfaces.focused_button():
                 shell.launcher.on_suggestion_chosen(state.highlight)
                 return True
             return False
+        if kind == "history" and sym in (keys.DOWN, keys.UP):
+            shell.versions.move(1 if sym == keys.DOWN else -1)
+            return True
         if not enter or shell.surfaces.focused_button():
             return False  # Enter on a focused button presses that button instead
         default = self._enter_defaults().get(kind or "")
@@ -128,7 +131,7 @@ class InputRouting:
         shell = self.shell
         return {"flow:approval": shell.flow.approve, "welcome": shell.launcher.open,
                 "flow:failed": shell.flow.retry, "flow:offered": lambda: shell.flow.answer_cached(True),
-                "settings": shell.settings_editor.save}
+                "settings": shell.settings_editor.save, "history": shell.versions.restore}
 
     def _on_escape(self, kind: str | None) -> None:
         shell = self.shell
@@ -140,6 +143,8 @@ class InputRouting:
             shell.launcher.close_panel()
         elif kind == "untrusted":
             shell.trust.cancel()
+        elif kind == "history":
+            shell.versions.close()
         elif kind == "launcher" and not shell.apps.present():
             shell.launcher.clear()
         else:

@@ -9,6 +9,7 @@
 | `apps.RunningApps` | running apps (the dock), window events, focusing an app |
 | `settings_editor.SettingsEditor` | the settings form, with the masked API key |
 | `trust.TrustGate` | the extra confirmation before an untrusted app runs; provenance for the dialogs |
+| `history.VersionsPanel` | a saved app's versions, and going back to one |
 
 Toasts are the compositor's own (`server.toasts`, toasts.py): the shell adds to them. Kernel events
 and input change the state; `invalidate()` coalesces one `refresh()` that rebuilds the trees."""
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from llmos.compositor.shell import views
 from llmos.compositor.shell.apps import RunningApps
 from llmos.compositor.shell.flow_controller import FlowController
+from llmos.compositor.shell.history import VersionsPanel
 from llmos.compositor.shell.launcher import LauncherPanel
 from llmos.compositor.shell.link import KernelLink, plain
 from llmos.compositor.shell.routing import InputRouting
@@ -50,6 +52,7 @@ class Shell:
         self.apps = RunningApps(self)
         self.settings_editor = SettingsEditor(self)
         self.trust = TrustGate(self)
+        self.versions = VersionsPanel(self)
         self.actions = views.Actions(
             prompt_changed=self.launcher.on_prompt_changed, submit_prompt=self.flow.start,
             run_suggestion=self.launcher.on_suggestion_chosen, open_settings=self.settings_editor.open,
@@ -58,7 +61,9 @@ class Shell:
             toggle_ask=self.flow.toggle_ask, approve=self.flow.approve, retry=self.flow.retry,
             dismiss_welcome=self.launcher.open, settings_field=self.settings_editor.on_field_changed,
             save_settings=self.settings_editor.save, focus_app=self.apps.focus,
-            run_untrusted=self.trust.run_anyway, cancel_untrusted=self.trust.cancel)
+            run_untrusted=self.trust.run_anyway, cancel_untrusted=self.trust.cancel,
+            open_history=self.versions.open, select_version=self.versions.select,
+            restore_version=self.versions.restore, close_history=self.versions.close)
         self.surfaces = Surfaces(self)
         self.routing = InputRouting(self)
         self._refresh_handle: asyncio.Handle | None = None
@@ -188,6 +193,10 @@ class Shell:
             "dock_rect": dataclasses.asdict(dock.rect()) if dock.visible else None,
             "backdrop": surfaces.backdrop, "keyboard": surfaces.has_keyboard,
             "settings_loaded": state.settings.loaded,
+            "history": None if state.history is None or state.panel != "history" else
+            {"identity": state.history.identity, "loaded": state.history.loaded,
+             "selected": state.history.selected, "message": state.history.message,
+             "versions": [dataclasses.asdict(v) for v in state.history.versions]},
             "widgets": surfaces.widgets(),
             "texts": surfaces.texts(),
         }

@@ -25,6 +25,39 @@ class Suggestion:
         return cls(ref, title, prompt, origin, trusted)
 
 
+@dataclass(frozen=True)
+class VersionRow:
+    """One version in an app's history (apps.history), as the versions panel lists it."""
+
+    seq: int
+    hash: str
+    model: str
+    generated_at: str
+    how: str
+    rating: int | None
+    current: bool
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> VersionRow:
+        rating = item.get("rating")
+        return cls(int(item.get("seq") or 0), str(item.get("hash") or ""), str(item.get("model") or ""),
+                   str(item.get("generatedAt") or item.get("added") or ""), str(item.get("how") or ""),
+                   rating if isinstance(rating, int) else None, bool(item.get("current")))
+
+
+@dataclass
+class History:
+    """The versions panel's content: whose versions, which is selected, and the last outcome."""
+
+    ref: str
+    title: str
+    identity: str = ""
+    versions: list[VersionRow] = field(default_factory=list)
+    selected: int = 0
+    loaded: bool = False
+    message: str = ""
+
+
 @dataclass
 class Flow:
     """One app flow the shell started (flow.start) and follows through its pushed events."""
@@ -71,13 +104,14 @@ class SettingsForm:
 class ShellState:
     connected: bool = False
     kiosk: bool = False
-    panel: str | None = None  # "welcome" | "launcher" | "settings" | "untrusted" (flow dialogs: `flow`)
+    panel: str | None = None  # "welcome" | "launcher" | "settings" | "untrusted" | "history" (flows: `flow`)
     welcome_shown: bool = False
     prompt: str = ""
     suggestions: list[Suggestion] = field(default_factory=list)
     highlight: int = -1
     flow: Flow | None = None
     untrusted: UntrustedRun | None = None  # shown while panel == "untrusted"
+    history: History | None = None  # shown while panel == "history"
     running: dict[str, RunningApp] = field(default_factory=dict)
     settings: SettingsForm = field(default_factory=SettingsForm)
     model: str = ""

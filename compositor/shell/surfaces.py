@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from llmos.compositor.scene import Rect
 from llmos.compositor.shell import views
 from llmos.compositor.shell.layer import Layer
-from llmos.compositor.shell.markers import marker
+from llmos.compositor.shell.markers import boot_marker, marker
 from llmos.sdk.render import DARK, LIGHT
 from llmos.sdk.render.screen import Screen
 
@@ -25,7 +25,7 @@ DOCK_THEME = dataclasses.replace(DARK, background=(0.12, 0.13, 0.15, 0.96))
 BACKDROP = (0.03, 0.05, 0.09, 0.55)
 MODAL = ("flow:", "welcome", "untrusted")
 FIRST_FOCUS = {"launcher": "prompt", "settings": "local_model", "welcome": "start",
-               "untrusted": "cancel"}  # Enter on the extra confirmation cancels
+               "untrusted": "cancel", "history": "versions"}  # Enter on the extra confirmation cancels
 
 
 class Surfaces:
@@ -69,6 +69,8 @@ class Surfaces:
         if kind != self._shown_kind:
             self._shown_kind = kind
             self._focus_first(kind)
+            if kind in ("launcher", "welcome"):  # the first screen: the welcome panel on first boot
+                boot_marker("shell visible")
             if kind == "launcher":
                 marker("launcher visible")
             elif kind == "flow:approval":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmos.compositor.shell import trust_views
-from llmos.compositor.shell.state import Flow, ShellState
+from llmos.compositor.shell.state import Flow, History, ShellState, VersionRow
 
 ACCENT, TRACK, MUTED, DANGER = "#2f6fed", "#e3e7ee", "#6b7280", "#b42318"
 PANEL_PADDING = 20
@@ -37,6 +37,10 @@ class Actions:
     focus_app: Callable[[str], None]
     run_untrusted: Callable[[], None]
     cancel_untrusted: Callable[[], None]
+    open_history: Callable[[int], None]
+    select_version: Callable[[int], None]
+    restore_version: Callable[[], None]
+    close_history: Callable[[], None]
 
 
 class Handlers:
@@ -88,6 +92,8 @@ def panel(state: ShellState, actions: Actions, h: Handlers, screen: tuple[int, i
         return None if run is None else trust_views.confirm_dialog(run, actions, h, screen)
     if kind == "settings":
         return settings(state, actions, h, screen)
+    if kind == "history":
+        return None if state.history is None else history(state.history, actions, h, screen)
     assert state.flow is not None
     return flow_dialog(state.flow, actions, h, screen)
 
@@ -108,6 +114,10 @@ def launcher(state: ShellState, actions: Actions, h: Handlers, screen: tuple[int
     hint = "Enter: make a new app" + ("  ·  ↑↓ then Enter: open a saved app" if rows else "")
     if state.running:
         hint += "  ·  Esc: close"
+    versions = None
+    if 0 <= state.highlight < len(state.suggestions):
+        versions = node("Button", "Versions…", key="versions",
+                        onClick=h(actions.open_history, state.highlight))
     return _window(
         width,
         text("What do you want to use?", "lg", bold=True),
@@ -116,8 +126,42 @@ def launcher(state: ShellState, actions: Actions, h: Handlers, screen: tuple[int
         status,
         suggestions,
         trust_views.untrusted_note(state.suggestions),
-        node("Row", text(hint, "sm", color=MUTED),
+        node("Row", text(hint, "sm", color=MUTED), versions,
              node("Button", "Settings", key="settings", onClick=h(actions.open_settings))),
+    )
+
+
+def version_row(row: VersionRow) -> str:
+    """One version: its number, whether it is in use, the model that wrote it, when, and its rating."""
+    parts = [f"Version {row.seq}" + ("  (in use)" if row.current else ""), row.model or "unknown model",
+             row.generated_at[:16].replace("T", " ")]
+    if row.rating is not None:
+        parts.append("★" * max(0, row.rating) + "☆" * max(0, 5 - row.rating))
+    return "  ·  ".join(part for part in parts if part)
+
+
+def history(view: History, actions: Actions, h: Handlers, screen: tuple[int, int]) -> dict[str, Any]:
+    width = panel_width(screen, wide=True)
+    rows = [version_row(row) for row in view.versions]
+    listing: dict[str, Any] | None = None
+    if rows:
+        listing = node("List", key="versions", items=rows, onSelect=h(actions.select_version),
+                       selected=view.selected, height=32 * min(len(rows), 8))
+    elif view.loaded:
+        listing = text("This app has no saved versions yet.", "sm", color=MUTED)
+    else:
+        listing = text("Loading…", "sm", color=MUTED)
+    return _window(
+        width,
+        text(f"Versions of {view.title}", "lg", bold=True),
+        text("Going back is instant and asks no model. Each version keeps its own view of the app's "
+             "data; what a version cannot read is kept aside, never deleted.", "sm", color=MUTED),
+        listing,
+        text(view.message, "sm") if view.message else None,
+        node("Row", text("↑↓ then Enter: use that version  ·  Esc: back", "sm", color=MUTED),
+             node("Button", "Use this version", key="restore", onClick=h(actions.restore_version)),
+             node("Button", "Back", key="back", onClick=h(actions.close_history))),
+        gap=10,
     )
 
 

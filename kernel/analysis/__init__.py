@@ -32,7 +32,7 @@ def analyse(code: str, manifest: Any = None, *, dialect: str = "ts",
     declared = Manifest.parse(manifest) if manifest is not None else None
     src = code.encode("utf-8")
     tree = parse(src, dialect)
-    report = check_tree(tree.root_node, src, declared, limits or PayloadLimits())
+    report = check_tree(tree.root_node, src, declared, limits or PayloadLimits(), dialect)
     errors = [Finding(p.line, p.column, "syntax-error", p.message)
               for p in syntax_errors(tree.root_node, src, MAX_SYNTAX_FINDINGS)]
     if errors:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from tree_sitter import Node
 
+from .kinds import Kinds
 from .tsparse import text
 
 Value = str | tuple[str, ...]
@@ -29,10 +30,12 @@ _INT = re.compile(r"-?\d{1,7}")
 
 
 class Folder:
-    """Folds expressions against `constants` (const name -> value), which the caller keeps current."""
+    """Folds expressions against `constants` (const name -> value), which the caller keeps current.
+    `kinds` are the node kind ids of the grammar the nodes come from (kinds.py)."""
 
-    def __init__(self, constants: Mapping[str, Value]) -> None:
+    def __init__(self, constants: Mapping[str, Value], kinds: Kinds) -> None:
         self.constants = constants
+        self.kinds = kinds
 
     def string(self, node: Node | None) -> str | None:
         value = self.value(node)
@@ -47,30 +50,29 @@ class Folder:
         return folded
 
     def _value(self, node: Node, depth: int) -> Value | None:
-        kind = node.type
-        if kind == "string":
+        kind, kinds = node.kind_id, self.kinds
+        if kind in kinds.string:
             return unescape(text(node)[1:-1])
-        if kind == "template_string":
+        if kind in kinds.template:
             return self._template(node, depth, raw=False)
-        if kind in ("parenthesized_expression", "as_expression", "satisfies_expression",
-                    "non_null_expression") and node.named_child_count:
+        if kind in kinds.wrapper and node.named_child_count:
             return self.value(node.named_children[0], depth)
-        if kind == "identifier":
+        if kind in kinds.identifier:
             return self.constants.get(text(node))
-        if kind == "binary_expression" and text(node.child_by_field_name("operator")) == "+":
+        if kind in kinds.binary and text(node.child_by_field_name("operator")) == "+":
             left = self.value(node.child_by_field_name("left"), depth)
             right = self.value(node.child_by_field_name("right"), depth)
             return left + right if isinstance(left, str) and isinstance(right, str) else None
-        if kind == "array":
+        if kind in kinds.array:
             return self._array(node, depth)
-        if kind == "call_expression":
+        if kind in kinds.call:
             return self._call(node, depth)
         return None
 
     def _template(self, node: Node, depth: int, raw: bool) -> str | None:
         out: list[str] = []
         for child in node.named_children:
-            if child.type == "template_substitution":
+            if child.kind_id in self.kinds.substitution:
                 inner = self.value(child.named_children[0], depth) if child.named_child_count else None
                 if not isinstance(inner, str):
                     return None
@@ -97,25 +99,29 @@ class Folder:
     def _call(self, node: Node, depth: int) -> Value | None:
         function = node.child_by_field_name("function")
         arguments = node.child_by_field_name("arguments")
-        if function is None or arguments is None or function.type != "member_expression":
+        if function is None or arguments is None or function.kind_id not in self.kinds.member:
             return None
         owner = function.child_by_field_name("object")
+        owner_name = text(owner)
+        if (owner is not None and owner.kind_id in self.kinds.identifier
+                and owner_name not in ("String", "Array") and owner_name not in self.constants):
+            return None  # `x.m(…)` on a name with no known value, most calls: no method below applies
         method = text(function.child_by_field_name("property"))
-        if arguments.type == "template_string":  # a tagged template
-            return self._template(arguments, depth, raw=True) if text(owner) == "String" and method == "raw" \
+        if arguments.kind_id in self.kinds.template:  # a tagged template
+            return self._template(arguments, depth, raw=True) if owner_name == "String" and method == "raw" \
                 else None
-        args = list(arguments.named_children)
-        if text(owner) == "String" and method in ("fromCharCode", "fromCodePoint"):
-            codes = [_integer(arg) for arg in args]
+        if owner_name == "String" and method in ("fromCharCode", "fromCodePoint"):
+            codes = [_integer(arg) for arg in arguments.named_children]
             if any(code is None or not 0 <= code <= 0x10FFFF for code in codes):
                 return None
             return "".join(chr(code) for code in codes if code is not None)
-        if text(owner) == "Array" and method == "from" and len(args) == 1:
-            source = self.value(args[0], depth)
+        if owner_name == "Array" and method == "from" and arguments.named_child_count == 1:
+            source = self.value(arguments.named_children[0], depth)
             return tuple(source) if source is not None else None
         receiver = self.value(owner, depth)
-        if receiver is None:
+        if receiver is None:  # most calls: nothing below needs reading
             return None
+        args = list(arguments.named_children)
         values = [self.value(arg, depth) for arg in args]
         if isinstance(receiver, str):
             return _string_method(receiver, method, values, [_integer(arg) for arg in args])

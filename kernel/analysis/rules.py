@@ -2,22 +2,32 @@
 
 Why one walk instead of tree-sitter queries: several rules need context the walk carries (which local
 names are bound to SDK objects, which constants fold to strings), and a single pass keeps the cost
-linear and predictable. Rules err on the side of rejecting: a false rejection costs one repair round,
-a missed escape costs the sandbox its first line of defence."""
+linear and predictable (a query costs as much as the whole walk even for one pattern). Rules err on the
+side of rejecting: a false rejection costs one repair round, a missed escape costs the sandbox its first
+line of defence.
+
+Why the walk looks the way it does: it visits ~17 nodes per line, so per node it reads only the integer
+kind (kinds.py), carries each node's parent (tree-sitter's Node.parent searches down from the root),
+reads an identifier's or property name's text only where a watched name can start (watch.py), and does
+not enter a string literal, whose parts no rule looks at."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 
 from tree_sitter import Node
 
 from llmos.kernel.caps.manifest import Manifest
-from llmos.kernel.caps.table import needed_by
+from llmos.kernel.caps.table import ScopeRow, needed_by
 
 from .findings import Finding, Report
+from .kinds import ids_of
 from .statics import StaticValues
 from .tsparse import SDK_MODULE, location
+from .watch import escape_starts, locatable, starts
 
 GLOBAL_OBJECTS = frozenset({"globalThis", "window", "self", "global"})
 FUNCTION_CTORS = frozenset({"Function", "AsyncFunction", "GeneratorFunction", "AsyncGeneratorFunction"})
@@ -69,6 +79,27 @@ class _Walk(StaticValues):
     # local names bound to a prototype or a built-in: `const P = Array.prototype`, `const O = Object`
     proto_names: set[str] = field(default_factory=set)
     _lines: list[bytes] | None = None
+    # Offsets where a name the rules care about can start (watch.py): identifiers on_identifier reads,
+    # property names on_property reads, the roots of calls and member chains on_call and on_member
+    # read (names bound to the SDK, Object, Reflect, aliases of their methods, the callee names
+    # on_call checks), and those callee names as a member (`x.setTimeout(…)`).
+    _watch_ids: set[int] = field(default_factory=set)
+    _watch_props: set[int] = field(default_factory=set)
+    _watch_roots: set[int] = field(default_factory=set)
+    _watch_callees: set[int] = field(default_factory=set)
+    _watch_everything: bool = False  # a name was bound that its bytes cannot find: read every name
+    _root_names: set[str] = field(default_factory=set)  # names already in _watch_roots
+    _id_names: set[str] = field(default_factory=set)  # names already in _watch_ids
+    _callee: Node | None = None  # the function of the call on_call saw last
+    _recorded: set[tuple[str, ...]] = field(default_factory=set)  # SDK paths whose fixed scope is in used
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        escapes = escape_starts(self.src)
+        self._watch_ids = starts(self.src, _IDENTIFIER_WORDS) | escapes
+        self._watch_props = starts(self.src, _PROPERTY_WORDS) | escapes
+        self._watch_callees = starts(self.src, _CALL_WORDS) | escapes
+        self._watch_roots = starts(self.src, ("Object", "Reflect")) | self._watch_callees
 
     # -- locations -----------------------------------------------------------------------------------
     def where(self, node: Node) -> tuple[int, int]:
@@ -83,31 +114,79 @@ class _Walk(StaticValues):
 
     # -- capabilities --------------------------------------------------------------------------------
     def use(self, path: tuple[str, ...], node: Node, call: Node | None = None) -> None:
-        if len(path) < 2:
+        if len(path) < 2 or path in self._recorded:
             return
-        scope = _scope_for(path, self.prefix(_first_arg(call)) if call is not None else None)
-        if scope and scope not in self.used:
+        row = _row(path[0], path[1])
+        if row is None:
+            return
+        if row.argument is None:  # the scope does not depend on the call's argument: skip folding it
+            scope = row.pattern
+            self._recorded.add(path)  # and any later use of the same path is this one again
+        else:
+            scope = _scope_for(row, self.prefix(_first_arg(call)) if call is not None else None)
+        if scope not in self.used:
             self.used[scope] = self.where(node)
+
+    def bind(self, name: str, path: tuple[str, ...]) -> None:
+        """Record a local name for an SDK path. Calls and member chains on it are watched from here on,
+        and so is the name itself when it stands for a whole SDK object (or namespace), since using
+        that as a value is a finding."""
+        self.bindings[name] = path
+        self.watch(name, self._watch_roots, self._root_names)
+        if len(path) <= 1:
+            self.watch(name, self._watch_ids, self._id_names)
+
+    def alias(self, name: str, method: tuple[str, str]) -> None:
+        """Record a local name for one of Object's or Reflect's methods; calls to it are watched."""
+        self.method_aliases[name] = method
+        self.watch(name, self._watch_roots, self._root_names)
+
+    def watch(self, name: str, offsets: set[int], names: set[str]) -> None:
+        """Add every offset where `name` starts to `offsets` (in place: the walk holds the set), once."""
+        if name in names:
+            return
+        names.add(name)
+        if locatable(name):
+            offsets |= starts(self.src, (name,))
+        else:
+            self._watch_everything = True
 
     # -- the walk ------------------------------------------------------------------------------------
     def run(self, root: Node) -> None:
         for child in root.named_children:
             if child.type == "import_statement":
                 self.on_import(child)
+        actions, handlers = _dispatch(self.dialect)
+        watch_ids, watch_props = self._watch_ids, self._watch_props
         cursor = root.walk()
-        handlers = _HANDLERS
+        parent: Node | None = None
+        ancestors: list[Node | None] = []
         while True:
             node = cursor.node
             if node is None:
                 return
-            handler = handlers.get(node.type)
-            if handler is not None:
-                handler(self, node)
-            if cursor.goto_first_child():
+            kind = node.kind_id
+            action = actions[kind]  # one lookup; 0 for most nodes (punctuation and such)
+            if action:
+                if action == _IDENTIFIER:
+                    if node.start_byte in watch_ids or self._watch_everything:
+                        self.on_identifier(node, parent)
+                elif action == _PROPERTY:
+                    if node.start_byte in watch_props:
+                        self.on_property(node, parent)
+                else:
+                    handlers[kind](self, node, parent)
+                    # a string's parts are quotes, fragments and escapes, which no rule visits
+                    if action == _STRING and not node.has_error:
+                        action = _LEAVE
+            if action != _LEAVE and cursor.goto_first_child():
+                ancestors.append(parent)
+                parent = node
                 continue
             while not cursor.goto_next_sibling():
                 if not cursor.goto_parent():
                     return
+                parent = ancestors.pop()
 
     def on_import(self, node: Node) -> None:
         source = node.child_by_field_name("source")
@@ -124,17 +203,21 @@ class _Walk(StaticValues):
                 continue
             for part in clause.named_children:
                 if part.type == "namespace_import" and part.named_child_count:
-                    self.bindings[self.text(part.named_children[0])] = ()
+                    self.bind(self.text(part.named_children[0]), ())
                 elif part.type == "named_imports":
                     for spec in part.named_children:
                         name = self.text(spec.child_by_field_name("name"))
                         alias = spec.child_by_field_name("alias")
-                        self.bindings[self.text(alias) if alias is not None else name] = (name,)
+                        self.bind(self.text(alias) if alias is not None else name, (name,))
                 elif part.type == "identifier":  # default import: the SDK module object
-                    self.bindings[self.text(part)] = ()
+                    self.bind(self.text(part), ())
 
-    def on_identifier(self, node: Node) -> None:
+    def on_identifier(self, node: Node, parent: Node | None) -> None:
         name = self.text(node)
+        if name not in _IDENTIFIER_WORDS and "\\" not in name:  # a watched name bound to the SDK
+            if name in self.bindings and len(self.bindings[name]) <= 1:
+                self.check_sdk_escape(node, name, parent)
+            return
         if "\\" in name:
             self.report(node, "encoded-payload", "unicode escape in an identifier")
             name = _unescape_identifier(name)
@@ -149,38 +232,38 @@ class _Walk(StaticValues):
         elif name == "require":
             self.report(node, "import-not-allowed", "require() is not allowed; import from '@llm-os/sdk'")
         elif name in self.bindings and len(self.bindings[name]) <= 1:
-            self.check_sdk_escape(node, name)
+            self.check_sdk_escape(node, name, parent)
 
-    def check_sdk_escape(self, node: Node, name: str) -> None:
+    def check_sdk_escape(self, node: Node, name: str, parent: Node | None) -> None:
         """An SDK namespace object may only be read from by name; passing it around would let code
         reach members the analysis cannot see."""
-        parent = node.parent
         if parent is None:
             return
-        kind = parent.type
-        if kind in ("import_specifier", "namespace_import", "import_clause"):
+        kind, kinds = parent.kind_id, self.kinds
+        if kind in kinds.import_part:
             return
-        if kind == "member_expression" and parent.child_by_field_name("object") == node:
+        if kind in kinds.member and parent.child_by_field_name("object") == node:
             return
-        if kind == "subscript_expression" and parent.child_by_field_name("object") == node:
+        if kind in kinds.subscript and parent.child_by_field_name("object") == node:
             return  # reported by on_subscript
-        if kind == "variable_declarator" and parent.child_by_field_name("value") == node:
+        if kind in kinds.declarator and parent.child_by_field_name("value") == node:
             return  # aliasing is tracked by on_declarator
-        if kind == "variable_declarator" and parent.child_by_field_name("name") == node:
+        if kind in kinds.declarator and parent.child_by_field_name("name") == node:
             return
         self.report(node, "no-computed-sdk-access",
                     f"SDK object {name!r} used as a value; call its members directly")
 
-    def on_shorthand(self, node: Node) -> None:
+    def on_shorthand(self, node: Node, parent: Node | None) -> None:
         name = self.text(node)
         if name == "eval" or name in FUNCTION_CTORS or name in GLOBAL_OBJECTS or name in ("atob", "require"):
-            self.on_identifier(node)
+            self.on_identifier(node, parent)
         elif name in self.bindings and len(self.bindings[name]) <= 1:
             self.report(node, "no-computed-sdk-access", f"SDK object {name!r} used as a value")
 
-    def on_property(self, node: Node) -> None:
+    def on_property(self, node: Node, parent: Node | None) -> None:
         name = self.text(node)
-        parent = node.parent
+        if name not in _PROPERTY_WORDS and "\\" not in name:
+            return  # every branch below needs one of these names (most property reads: none)
         if "\\" in name:
             self.report(node, "encoded-payload", "unicode escape in a property name")
             name = _unescape_identifier(name)
@@ -205,7 +288,7 @@ class _Walk(StaticValues):
             rule, reaches = KEY_VALUES[name]
             self.report(node, rule, f"destructuring {name!r} {reaches}")
 
-    def on_pair_pattern(self, node: Node) -> None:
+    def on_pair_pattern(self, node: Node, parent: Node | None) -> None:
         key = node.child_by_field_name("key")
         if key is None or key.type == "property_identifier":
             return  # on_property sees it
@@ -213,7 +296,7 @@ class _Walk(StaticValues):
         inner = key.named_children[0] if computed else key
         self.on_pattern_key(key, self.fold(inner))
 
-    def on_shorthand_pattern(self, node: Node) -> None:
+    def on_shorthand_pattern(self, node: Node, parent: Node | None) -> None:
         self.on_pattern_key(node, _unescape_identifier(self.text(node)))
 
     def check_key_value(self, node: Node | None, how: str) -> None:
@@ -225,12 +308,12 @@ class _Walk(StaticValues):
             rule, reaches = KEY_VALUES[value]
             self.report(node, rule, f"{value!r} {how} {reaches} when used as a key")
 
-    def on_arrow(self, node: Node) -> None:
+    def on_arrow(self, node: Node, parent: Node | None) -> None:
         body = node.child_by_field_name("body")
-        if body is not None and body.type != "statement_block":
+        if body is not None and body.kind_id not in self.kinds.block:
             self.check_key_value(body, "returned by a function")
 
-    def on_return(self, node: Node) -> None:
+    def on_return(self, node: Node, parent: Node | None) -> None:
         if node.named_child_count:
             self.check_key_value(node.named_children[0], "returned by a function")
 
@@ -238,10 +321,10 @@ class _Walk(StaticValues):
     def callee(self, function: Node) -> tuple[str, str]:
         """(owner, method) a call goes to: `Object.defineProperty`, `Object['defineProperty']`,
         `(0, Object.defineProperty)`, or a local alias of one; ("", name) for a plain function."""
-        node = _unwrap(function)
-        if node.type == "sequence_expression" and node.named_child_count:
-            node = _unwrap(node.named_children[-1])
-        if node.type == "member_expression":
+        node = self.unwrap(function)
+        if node.kind_id in self.kinds.sequence and node.named_child_count:
+            node = self.unwrap(node.named_children[-1])
+        if node.kind_id in self.kinds.member:
             owner, method = node.child_by_field_name("object"), node.child_by_field_name("property")
             return self.text(owner), self.text(method)
         if node.type == "subscript_expression":
@@ -255,15 +338,22 @@ class _Walk(StaticValues):
         `Object.getPrototypeOf(o)`, `Array`, or a local name bound to one of those."""
         if node is None:
             return False
-        node = _unwrap(node)
+        node = self.unwrap(node)
         if self.member_root_has(node, PROTO_KEYS):
             return True
-        if node.type == "identifier":
+        kind = node.kind_id
+        if kind in self.kinds.identifier:
             return self.text(node) in _BUILTINS or self.text(node) in self.proto_names
-        if node.type == "call_expression":
+        if kind in self.kinds.call:
             function = node.child_by_field_name("function")
-            return function is not None and self.callee(function)[1] in PROTO_GETTERS
+            return function is not None and self.callee_name(function) in PROTO_GETTERS
         return False
+
+    def callee_name(self, function: Node) -> str:
+        """callee(function)[1], without reading the owner's text when the callee is `owner.name`."""
+        if function.kind_id in self.kinds.member:
+            return self.text(function.child_by_field_name("property"))
+        return self.callee(function)[1]
 
     def target_root(self, node: Node | None) -> Node | None:
         """The object a member chain starts from: `P` in `P.a.b = 1`, the call in `f().x = 1`."""
@@ -273,16 +363,32 @@ class _Walk(StaticValues):
                 node.named_children[0] if node.named_child_count else None)
         return node
 
-    def on_member(self, node: Node) -> None:
-        parent = node.parent
-        if (parent is not None and parent.type == "call_expression"
+    def may_be_root(self, node: Node) -> bool:
+        """Whether a call's or member chain's root can be a watched name: it starts at one (the root of a
+        chain is its leftmost part), or at a parenthesis, which hides where the root starts."""
+        start = node.start_byte
+        return start in self._watch_roots or self._watch_everything or self.src[start:start + 1] == b"("
+
+    def unwrap(self, node: Node) -> Node:
+        """The expression inside parentheses and type-only wrappers (`(x as any)!`)."""
+        wrappers = self.kinds.wrapper
+        while node.kind_id in wrappers and node.named_child_count:
+            node = node.named_children[0]
+        return node
+
+    def on_member(self, node: Node, parent: Node | None) -> None:
+        if not self.may_be_root(node):
+            return  # a chain on no bound name: sdk_path would be None
+        if node == self._callee:
+            return  # the function of the call just handled (the call handler sees the arguments)
+        if (parent is not None and parent.kind_id in self.kinds.call
                 and parent.child_by_field_name("function") == node):
             return  # the call handler sees the arguments
         path = self.sdk_path(node)
         if path is not None:
             self.use(path, node)
 
-    def on_subscript(self, node: Node) -> None:
+    def on_subscript(self, node: Node, parent: Node | None) -> None:
         obj = node.child_by_field_name("object")
         index = node.child_by_field_name("index")
         key = self.fold(index)
@@ -292,22 +398,47 @@ class _Walk(StaticValues):
             self.report(node, "no-computed-sdk-access",
                         f"computed access on SDK object {self.text(obj)!r}; use {self.text(obj)}.member")
 
-    def on_call(self, node: Node) -> None:
-        function = node.child_by_field_name("function")
+    def on_call(self, node: Node, parent: Node | None) -> None:
+        function = self._callee = node.child_by_field_name("function")
         if function is None:
             return
-        if function.type == "import":
+        kind, kinds = function.kind_id, self.kinds
+        if kind in kinds.import_:
             self.report(node, "no-dynamic-import", "import() loads code at run time")
             return
-        path = self.sdk_path(function)
+        # The two shapes of nearly every call, `f(…)` and `name.member(…)`, read once for what sdk_path
+        # and callee would each read, and only when a watched name starts there; any other shape goes
+        # through them.
+        owner_node = function.child_by_field_name("object") if kind in kinds.member else None
+        if kind in kinds.identifier:
+            if not self.may_be_root(function):
+                return  # not bound, not an alias, not a checked callee: nothing below applies
+            name = self.text(function)
+            path = self.bindings.get(name)
+            owner, name = self.method_aliases.get(name, ("", name))
+        elif owner_node is not None and owner_node.kind_id in kinds.identifier:
+            member = function.child_by_field_name("property")
+            if not self.may_be_root(owner_node) and (member is None or (
+                    member.start_byte not in self._watch_callees and not self._watch_everything)):
+                return  # `x.m(…)` with x not bound, not Object or Reflect, m not a checked callee
+            owner, name = self.text(owner_node), self.text(member)
+            root = self.bindings.get(owner)
+            path = None if root is None else (*root, name)
+            if root is not None and owner not in _IDENTIFIER_WORDS and "\\" not in owner:
+                # `ui.Text(…)`: on_identifier would only find `ui` to be a member's object, which is fine
+                self._watch_ids.discard(owner_node.start_byte)
+        else:
+            path = self.sdk_path(function)
+            owner, name = self.callee(function)
         if path is not None:
             self.use(path, node, node)
-        owner, name = self.callee(function)
+        if name not in _CALL_WORDS and owner not in ("Object", "Reflect"):
+            return  # every check below needs one of these names
         args = node.child_by_field_name("arguments")
         first = _first_arg(node)
-        stringy = first is not None and (first.type in STRING_TYPES or first.type == "binary_expression"
-                                         or self.fold(first) is not None)
-        if first is not None and name in TIMERS and stringy:
+        if first is not None and name in TIMERS and (first.type in STRING_TYPES  # fold only for timers
+                                                      or first.type == "binary_expression"
+                                                      or self.fold(first) is not None):
             self.report(first, "no-string-timer", f"{name} with a string runs it as code; pass a function")
         if name in PROTO_CHANGERS:
             self.report(node, "no-prototype-tampering",
@@ -318,18 +449,18 @@ class _Walk(StaticValues):
         elif name in ("fromCharCode", "fromCodePoint") and args is not None:
             count = args.named_child_count
             spread = any(arg.type == "spread_element" for arg in args.named_children)
-            chained = node.parent is not None and node.parent.type == "binary_expression"
+            chained = parent is not None and parent.type == "binary_expression"
             if count >= self.limits.char_code_args or spread or chained:
                 self.report(node, "encoded-payload", f"String.{name} builds hidden text")
         if owner in ("Object", "Reflect") and args is not None:
             for arg in args.named_children:
                 self.check_key_value(arg, f"passed to {owner}.{name}")
 
-    def on_assignment(self, node: Node) -> None:
+    def on_assignment(self, node: Node, parent: Node | None) -> None:
         left = node.child_by_field_name("left")
         if self.member_root_has(left, PROTO_KEYS):
             self.report(node, "no-prototype-tampering", "assignment to a prototype")
-        elif left is not None and _unwrap(left).type in ("member_expression", "subscript_expression"):
+        elif left is not None and self.unwrap(left).type in ("member_expression", "subscript_expression"):
             root = self.target_root(left)
             if self.is_prototype(root):
                 self.report(node, "no-prototype-tampering", f"assignment to {self.text(root)}, a prototype "
@@ -337,22 +468,22 @@ class _Walk(StaticValues):
             elif self.sdk_path(left) is not None:
                 self.report(node, "no-computed-sdk-access", "assignment to an SDK object")
 
-    def on_unary(self, node: Node) -> None:
+    def on_unary(self, node: Node, parent: Node | None) -> None:
         argument = node.child_by_field_name("argument")
         if self.text(node.child_by_field_name("operator")) != "delete" or argument is None:
             return
         if self.member_root_has(argument, PROTO_KEYS) or (
-                _unwrap(argument).type in ("member_expression", "subscript_expression")
+                self.unwrap(argument).type in ("member_expression", "subscript_expression")
                 and self.is_prototype(self.target_root(argument))):
             self.report(node, "no-prototype-tampering", "delete on a prototype or built-in")
 
-    def on_declarator(self, node: Node) -> None:
+    def on_declarator(self, node: Node, parent: Node | None) -> None:
         name = node.child_by_field_name("name")
         value = node.child_by_field_name("value")
         if name is None or value is None:
             return
-        parent = node.parent
-        if name.type == "identifier" and parent is not None and self.text(parent.child(0)) == "const":
+        named = name.kind_id in self.kinds.identifier
+        if named and parent is not None and self.text(parent.child(0)) == "const":
             folded = self.fold_value(value)
             if folded is not None:
                 self.constants[self.text(name)] = folded
@@ -360,8 +491,8 @@ class _Walk(StaticValues):
         path = self.sdk_path(value)
         if path is None:
             return
-        if name.type == "identifier":
-            self.bindings[self.text(name)] = path
+        if named:
+            self.bind(self.text(name), path)
         elif name.type == "object_pattern":
             for part in name.named_children:
                 key: str | None
@@ -374,28 +505,28 @@ class _Walk(StaticValues):
                     if key is None:
                         self.report(part, "no-computed-sdk-access", "computed destructuring of an SDK object")
                         continue
-                    named = value_node is not None and value_node.type == "identifier"
-                    local = self.text(value_node) if named else ""
+                    plain = value_node is not None and value_node.type == "identifier"
+                    local = self.text(value_node) if plain else ""
                 else:
                     self.report(part, "no-computed-sdk-access", "rest destructuring of an SDK object")
                     continue
                 self.use((*path, key), part)
                 if local:
-                    self.bindings[local] = (*path, key)
+                    self.bind(local, (*path, key))
         else:
             self.report(name, "no-computed-sdk-access", "array destructuring of an SDK object")
 
     def track_prototype_aliases(self, name: Node, value: Node) -> None:
         """Remember names that stand for a prototype, a built-in or one of Object's/Reflect's changers, so
         `const P = Object.prototype; P.x = 1` and `const { defineProperty } = Object` are seen."""
-        if name.type == "identifier":
-            owner, method = self.callee(value) if _unwrap(value).type in (
-                "member_expression", "subscript_expression", "identifier") else ("", "")
+        if name.kind_id in self.kinds.identifier:
+            kinds = self.kinds
+            owner, method = self.callee(value) if self.unwrap(value).kind_id in kinds.reference else ("", "")
             if owner in ("Object", "Reflect") and method in DEFINERS | PROTO_CHANGERS | PROTO_GETTERS:
-                self.method_aliases[self.text(name)] = (owner, method)
+                self.alias(self.text(name), (owner, method))
             elif self.is_prototype(value):
                 self.proto_names.add(self.text(name))
-        elif name.type == "object_pattern" and self.text(_unwrap(value)) in ("Object", "Reflect"):
+        elif name.type == "object_pattern" and self.text(self.unwrap(value)) in ("Object", "Reflect"):
             for part in name.named_children:
                 if part.type == "shorthand_property_identifier_pattern":
                     method = local = self.text(part)
@@ -405,30 +536,38 @@ class _Walk(StaticValues):
                 else:
                     continue
                 if method in DEFINERS | PROTO_CHANGERS | PROTO_GETTERS:
-                    self.method_aliases[local] = (self.text(_unwrap(value)), method)
+                    self.alias(local, (self.text(self.unwrap(value)), method))
 
-    def on_string(self, node: Node) -> None:
-        body = self.text(node)[1:-1]
-        escapes = sum(1 for child in node.named_children if child.type == "escape_sequence"
-                      and self.text(child)[1:2] in ("x", "u"))
+    def on_string(self, node: Node, parent: Node | None) -> None:
+        literal = self.text(node)
+        body = literal[1:-1]
+        escapes = 0 if "\\" not in literal else sum(  # an escape's text starts with a backslash
+            1 for child in node.named_children if child.type == "escape_sequence"
+            and self.text(child)[1:2] in ("x", "u"))
         if escapes >= self.limits.escapes_per_string:
             self.report(node, "encoded-payload", f"string with {escapes} \\x/\\u escapes")
+        elif len(body) < _SHORTEST_RUN:
+            return  # too short for either pattern below (most UI text)
         elif (run := _BASE64.search(body)) and _looks_random(run.group(0), self.limits.base64_run):
             self.report(node, "encoded-payload", "long base64-like string literal")
         elif (run := _HEX.search(body)) and len(run.group(0)) >= self.limits.hex_run:
             self.report(node, "encoded-payload", "long hex string literal")
 
-    def on_meta(self, node: Node) -> None:
+    def on_with(self, node: Node, parent: Node | None) -> None:
+        self.report(node, "no-with", "with statements are not allowed")
+
+    def on_meta(self, node: Node, parent: Node | None) -> None:
         if self.text(node).startswith("import"):  # `new.target` is a meta property too, and harmless
             self.report(node, "no-dynamic-import", "import.meta is unavailable")
 
-    def on_export(self, node: Node) -> None:
+    def on_export(self, node: Node, parent: Node | None) -> None:
         source = node.child_by_field_name("source")
         if source is not None:
             self.report(source, "import-not-allowed", f"re-export from {self.fold(source)!r}")
 
 
-_HANDLERS = {
+Handler = Callable[["_Walk", Node, "Node | None"], None]
+_HANDLERS: dict[str, Handler] = {
     "identifier": _Walk.on_identifier,
     "shorthand_property_identifier": _Walk.on_shorthand,
     "property_identifier": _Walk.on_property,
@@ -442,7 +581,7 @@ _HANDLERS = {
     "variable_declarator": _Walk.on_declarator,
     "string": _Walk.on_string,
     "template_string": _Walk.on_string,
-    "with_statement": lambda walk, node: walk.report(node, "no-with", "with statements are not allowed"),
+    "with_statement": _Walk.on_with,
     "meta_property": _Walk.on_meta,
     "pair_pattern": _Walk.on_pair_pattern,
     "shorthand_property_identifier_pattern": _Walk.on_shorthand_pattern,
@@ -451,10 +590,35 @@ _HANDLERS = {
     "export_statement": _Walk.on_export,
 }
 
+_IDENTIFIER, _PROPERTY, _STRING, _OTHER = 1, 2, 3, 4  # what the walk does with a node (0: nothing)
+_LEAVE = -1  # the walk's note to itself: do not enter this node
+
+
+@cache
+def _dispatch(dialect: str) -> tuple[bytes, dict[int, Handler]]:
+    """What the walk does per kind id, as a byte per id (ids are 16-bit; indexing bytes is the cheapest
+    lookup): test an identifier or a property name against the watched offsets itself, or call the
+    kind's handler (and, for a string, not enter it)."""
+    actions = bytearray(1 << 16)
+    special = {"identifier": _IDENTIFIER, "property_identifier": _PROPERTY, "string": _STRING}
+    for name in _HANDLERS:
+        action = special.get(name, _OTHER)
+        for kind in ids_of(dialect, name):
+            actions[kind] = action
+    handlers = {kind: handler for name, handler in _HANDLERS.items() for kind in ids_of(dialect, name)}
+    return bytes(actions), handlers
+
+
 _BUILTINS = frozenset({"Object", "Array", "String", "Number", "Boolean", "Function", "Symbol", "Promise",
                        "JSON", "Math", "Reflect", "Proxy", "Date", "RegExp", "Error", "Map", "Set"})
+_PROPERTY_WORDS = frozenset({"__proto__", "constructor", "eval", *FUNCTION_CTORS, *KEY_VALUES})
+# Callee names on_call checks (with any callee of Object or Reflect).
+_CALL_WORDS = frozenset({*TIMERS, *PROTO_CHANGERS, *DEFINERS, "fromCharCode", "fromCodePoint"})
+# Identifiers on_identifier reports whatever they are bound to (the SDK's names are watched as bound).
+_IDENTIFIER_WORDS = frozenset({"eval", *FUNCTION_CTORS, *GLOBAL_OBJECTS, "atob", "btoa", "require"})
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
+_SHORTEST_RUN = 16  # the fewest characters either pattern matches
 
 
 def _looks_random(run: str, threshold: int) -> bool:
@@ -475,29 +639,27 @@ def _first_arg(call: Node | None) -> Node | None:
     return args.named_children[0] if args.named_child_count else None
 
 
-def _unwrap(node: Node) -> Node:
-    """The expression inside parentheses and type-only wrappers (`(x as any)!`)."""
-    while node.type in _WRAPPERS and node.named_child_count:
-        node = node.named_children[0]
-    return node
-
-
 def _unescape_identifier(name: str) -> str:
     return re.sub(r"\\u\{([0-9a-fA-F]+)\}|\\u([0-9a-fA-F]{4})",
                   lambda m: chr(int(m.group(1) or m.group(2), 16)), name)
 
 
-def _scope_for(path: tuple[str, ...], first_arg: str | None) -> str | None:
-    """The capability an SDK member needs (kernel.caps.table); first_arg is the static start of the
-    first argument, if any. An argument known only at run time is the wildcard: network:*, bus:*."""
-    row = needed_by(path[0], path[1])
-    if row is None:
-        return None
+@lru_cache(maxsize=1024)
+def _row(namespace: str, member: str) -> ScopeRow | None:
+    """The capability table's row for an SDK member (kernel.caps.table), or None if it needs none."""
+    return needed_by(namespace, member)
+
+
+def _scope_for(row: ScopeRow, first_arg: str | None) -> str:
+    """The capability a call under `row` needs; first_arg is the static start of the first argument, if
+    any. An argument known only at run time is the wildcard: network:*, bus:*."""
     return row.scope(first_arg) or f"{row.kind}:*"
 
 
-def check_tree(root: Node, src: bytes, manifest: Manifest | None, limits: PayloadLimits) -> Report:
-    walk = _Walk(src=src, manifest=manifest, limits=limits)
+def check_tree(root: Node, src: bytes, manifest: Manifest | None, limits: PayloadLimits,
+               dialect: str = "ts") -> Report:
+    """The rules' findings and the capabilities used, for a tree parsed in `dialect` from `src`."""
+    walk = _Walk(src=src, manifest=manifest, limits=limits, dialect=dialect)
     walk.run(root)
     if manifest is not None:
         for scope, (line, col) in walk.used.items():

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from .folding import Folder, Value
+from .kinds import Kinds, kinds
 from .tsparse import text
 
 
@@ -19,7 +20,12 @@ class StaticValues:
     # `const { fetch } = net`.
     bindings: dict[str, tuple[str, ...]] = field(default_factory=dict)
     constants: dict[str, Value] = field(default_factory=dict)  # const NAME = <foldable value>
+    dialect: str = "ts"  # the grammar the nodes come from: its kind ids (kinds.py)
+    kinds: Kinds = field(init=False, repr=False)
     _folder: Folder | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.kinds = kinds(self.dialect)
 
     text = staticmethod(text)
 
@@ -36,7 +42,7 @@ class StaticValues:
     @property
     def folder(self) -> Folder:
         if self._folder is None:
-            self._folder = Folder(self.constants)
+            self._folder = Folder(self.constants, self.kinds)
         return self._folder
 
     def prefix(self, node: Node | None) -> str | None:
@@ -59,16 +65,22 @@ class StaticValues:
         return None
 
     def sdk_path(self, node: Node | None) -> tuple[str, ...] | None:
-        """The SDK path an expression names (`net.fetch` -> ("net", "fetch")), or None if not SDK."""
-        names: list[str] = []
+        """The SDK path an expression names (`net.fetch` -> ("net", "fetch")), or None if not SDK.
+        Finds the chain's root first, so a chain on a name not bound to the SDK reads no member names."""
+        kinds = self.kinds
+        members: list[Node] = []
         while node is not None:
-            if node.type == "identifier":
+            kind = node.kind_id
+            if kind in kinds.identifier:
                 root = self.bindings.get(self.text(node))
-                return None if root is None else root + tuple(reversed(names))
-            if node.type == "member_expression":
-                names.append(self.text(node.child_by_field_name("property")))
+                if root is None:
+                    return None
+                return root + tuple(self.text(member.child_by_field_name("property"))
+                                    for member in reversed(members))
+            if kind in kinds.member:
+                members.append(node)
                 node = node.child_by_field_name("object")
-            elif node.type in ("parenthesized_expression", "non_null_expression") and node.named_child_count:
+            elif kind in kinds.sdk_step and node.named_child_count:
                 node = node.named_children[0]
             else:
                 return None
@@ -76,13 +88,14 @@ class StaticValues:
 
     def member_root_has(self, node: Node | None, names: frozenset[str]) -> bool:
         """Whether a member/subscript chain goes through one of `names` (e.g. `prototype`)."""
-        while node is not None and node.type in ("member_expression", "subscript_expression",
-                                                 "parenthesized_expression", "non_null_expression"):
-            if node.type == "member_expression":
+        kinds = self.kinds
+        while node is not None and node.kind_id in kinds.chain:
+            kind = node.kind_id
+            if kind in kinds.member:
                 if self.text(node.child_by_field_name("property")) in names:
                     return True
                 node = node.child_by_field_name("object")
-            elif node.type == "subscript_expression":
+            elif kind in kinds.subscript:
                 if self.fold(node.child_by_field_name("index")) in names:
                     return True
                 node = node.child_by_field_name("object")

@@ -19,7 +19,7 @@ from llmos.kernel.caps.manifest import Usage
 from llmos.kernel.caps.table import is_ungated, needed_by
 
 
-def _sdk_bindings(root: Node) -> dict[str, str]:
+def sdk_bindings(root: Node) -> dict[str, str]:
     """local name -> SDK namespace, from `import { net as n } from '@llm-os/sdk'`."""
     names: dict[str, str] = {}
     for stmt in root.children:
@@ -40,7 +40,7 @@ def _sdk_bindings(root: Node) -> dict[str, str]:
     return names
 
 
-def _literal(node: Node | None) -> str | None:
+def string_literal(node: Node | None) -> str | None:
     """The value of a string literal or a template without substitutions, else None."""
     if node is None:
         return None
@@ -51,7 +51,7 @@ def _literal(node: Node | None) -> str | None:
     return None
 
 
-def _first_argument(member: Node) -> Node | None:
+def first_argument(member: Node) -> Node | None:
     call = member.parent
     if call is None or call.type != "call_expression" or call.child_by_field_name("function") != member:
         return None
@@ -62,7 +62,7 @@ def _first_argument(member: Node) -> Node | None:
 
 def used_capabilities(code: str) -> Usage:
     root = parse(code).root_node
-    bindings = _sdk_bindings(root)
+    bindings = sdk_bindings(root)
     usage = Usage()
     stack = [root]
     while stack:
@@ -82,7 +82,7 @@ def used_capabilities(code: str) -> Usage:
         if row is None:
             usage.unresolved.append(f"{where}: {namespace}.{member} is not a known SDK call")
             continue
-        scope = row.scope(_literal(_first_argument(node)))
+        scope = row.scope(string_literal(first_argument(node)))
         if scope:
             usage.scopes.add(scope)
         elif row.argument is not None:

@@ -33,6 +33,11 @@ MAX_SLOTS = 24
 MAX_TEXT = 40
 MIN_LETTERS = 3  # shorter display texts (units such as 'h', words such as 'of') stay as written
 NUMBER = re.compile(r"^-?\d{1,7}(?:\.\d{1,3})?$")
+# a date a state starts at ('12-25' for a holiday, '2027-01-01' for an event): a slot of its own,
+# so "days to new year's day" adapts a Christmas countdown
+DATE = re.compile(r"^(?:\d{4}-)?(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$")
+_QUOTED_DATE = re.compile(r"^'((?:\d{4}-)?\d\d-\d\d)'$")
+_MONTH_DAY = '("0" [1-9] | "1" [0-2]) "-" ("0" [1-9] | [12] [0-9] | "3" [01])'
 # keys whose whole value may be a number slot when it is one number: starting values and bounds (not
 # the `to` of a preset button: a small model writes the request's number into every one of them)
 NUMBER_KEYS = frozenset({"init", "min", "max", "step"})
@@ -47,7 +52,7 @@ _DIGIT = re.compile(r"[0-9]")
 @dataclass(frozen=True)
 class Slot:
     kind: str  # "text": a JSON string's whole text; "quoted": a text inside an expression's quotes;
-    #            "number": an expression that is one number
+    #            "number": an expression that is one number; "date": a quoted date a state starts at
     original: str
     path: str  # the document value it sits in ("view[2].label"), so an error there can undo it
     limit: int = MAX_TEXT
@@ -59,7 +64,7 @@ class Slot:
     @property
     def closer(self) -> str:
         """The character that ends the slot in the document text."""
-        return "'" if self.kind == "quoted" else '"'
+        return "'" if self.kind in ("quoted", "date") else '"'
 
     def grammar(self) -> str:
         """A llama.cpp GBNF grammar for the slot's value, its closing character and a few characters
@@ -71,6 +76,9 @@ class Slot:
         tail = '[^\\x00-\\x1f]{0,8}'
         if self.kind == "number":
             return f'root ::= "-"? [0-9]{{1,7}} ("." [0-9]{{1,3}})? "\\"" {tail}'
+        if self.kind == "date":
+            year = '[0-9]{4} "-" ' if len(self.original) > 5 else ""
+            return f'root ::= {year}{_MONTH_DAY} "\'" {tail}'
         banned = "\"\\\\\\x00-\\x1f" + ("'" if self.kind == "quoted" else "") + ("" if self.digits else "0-9")
         end = "\"'\"" if self.kind == "quoted" else '"\\""'
         return f"root ::= [^ {banned}] [^{banned}]{{0,{self.limit - 1}}} {end} {tail}"
@@ -79,6 +87,8 @@ class Slot:
         """Whether a filled value fits the slot (the grammar's rules, for answers made without it)."""
         if self.kind == "number":
             return bool(NUMBER.match(value))
+        if self.kind == "date":
+            return bool(DATE.match(value)) and len(value) == len(self.original)
         banned = _FORBIDDEN if self.kind == "quoted" else _FORBIDDEN[:2]
         return (0 < len(value) <= self.limit and value == value.strip() and value.isprintable()
                 and not any(ch in value for ch in banned) and (self.digits or not _DIGIT.search(value)))
@@ -132,7 +142,7 @@ def _under(slot_path: str, error_path: str) -> bool:
 
 
 # -- finding the slots ----------------------------------------------------------------------------------
-def _string_spans(text: str, node: ex.Node, counts: dict[str, int], key: str
+def _string_spans(text: str, node: ex.Expr, counts: dict[str, int], key: str
                   ) -> Iterator[tuple[int, int, bool]]:
     """1-based (start, end, is_content) of the words inside each string literal that may change: a city
     or zone name, or an item of a list's starting rows (its content: cards, habits, players). Never a
@@ -140,7 +150,7 @@ def _string_spans(text: str, node: ex.Node, counts: dict[str, int], key: str
     separator such as ' : ' or a time such as '07:00'). Spaces around the words stay."""
     raw = {token.col: token.text for token in ex.tokenize(text) if token.kind == "str"}
 
-    def visit(item: ex.Node, free: bool, content: bool) -> Iterator[tuple[int, int, bool]]:
+    def visit(item: ex.Expr, free: bool, content: bool) -> Iterator[tuple[int, int, bool]]:
         if isinstance(item, ex.Str):
             inside = raw.get(item.col, "")[1:-1]
             core = inside.strip()
@@ -200,6 +210,9 @@ def _slots_of(path: str, key: str, value: str, counts: dict[str, int]) -> list[t
         return [(0, len(value), Slot("text", value, path, MAX_TITLE, digits=True))] if _plain(value) else []
     if key in NUMBER_KEYS and NUMBER.match(value.strip()) and value == value.strip():
         return [(0, len(value), Slot("number", value, path))]
+    date = _QUOTED_DATE.match(value) if key == "init" else None
+    if date and DATE.match(date.group(1)):
+        return [(1, len(value) - 1, Slot("date", date.group(1), path))]
     if key not in TEXT_KEYS:
         return []
     try:
@@ -258,18 +271,44 @@ def _assign(document: Any, path: str, value: str) -> None:
 
 
 # -- the whole template as a JSON schema (for a server that fills one answer at a time) ---------------
-_SLOT_PATTERNS = {"text": "[^\"\\\\\\x00-\\x1f]", "quoted": "[^\"'\\\\\\x00-\\x1f]"}
+# Patterns are written for two readers: a standard regex engine (vLLM, OpenAI, llama-server's own
+# converter) and llama-cpp-python's schema-to-grammar converter (llama_cpp/llama_grammar.py, 0.3.36),
+# which copies a `\x` escape into its GBNF unchanged unless x is one of ()[]{}?*+| (`\.`, `\ `, `\-`,
+# `\#`, `\&`, `\~`, `\^`, `\$` are not GBNF escapes: llama.cpp rejects the grammar and that server
+# dies). So literal text is escaped only with `\` before ()[]{}?*+|, and with a character class for
+# . $ ^; everything else is itself.
+_IN_LITERAL = {**{ch: "\\" + ch for ch in "()[]{}?*+|"}, ".": "[.]", "$": "[$]", "^": "[\\x5e]"}
+# a string with a quote, a backslash or a control character is escaped in JSON text, and the converter
+# writes such characters into its grammar unescaped (a const holding `"` even makes a grammar llama.cpp
+# rejects); one beyond the BMP becomes two surrogates there. Such a string is held to its length only.
+_UNWRITABLE = re.compile('["\\\\\\x00-\\x1f\U00010000-\U0010ffff]')
+
+
+def _literal(text: str) -> str:
+    """`text` as a regex that matches only itself, in the escapes both readers share (above)."""
+    return "".join(_IN_LITERAL.get(ch, ch) for ch in text)
 
 
 def _slot_pattern(slot: Slot) -> str:
+    """The slot's value as a regex: what `Slot.grammar` admits (a text without a leading or trailing
+    space, digits only in a title, real months and days), in converter-safe syntax."""
     if slot.kind == "number":
-        return "-?[0-9]{1,7}(\\.[0-9]{1,3})?"
-    return f"{_SLOT_PATTERNS[slot.kind]}{{1,{slot.limit}}}"
+        return "-?[0-9]{1,7}([.][0-9]{1,3})?"
+    if slot.kind == "date":
+        year = "[0-9]{4}-" if len(slot.original) > 5 else ""
+        return f"{year}(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    banned = '"\\\\\\x00-\\x1f' + ("'" if slot.kind == "quoted" else "") + ("" if slot.digits else "0-9")
+    edge = f"[^ {banned}]"
+    if slot.limit < 2:
+        return edge
+    return f"{edge}([^{banned}]{{0,{slot.limit - 2}}}{edge})?"
 
 
 def template_schema(shape: Template) -> dict[str, Any]:
     """A JSON schema that only the template's document with its slots filled matches: every fixed value
-    a const, every value holding slots a pattern, every array of fixed length."""
+    a const, every value holding slots a pattern, every array of fixed length. A string that JSON
+    escapes (`_UNWRITABLE`) is held to its length instead (llama-cpp-python's converter writes the
+    string rule's escapes correctly), and values_in still rejects an answer that changed it."""
     marked = json.loads(shape.text([_MARK.format(i) for i in range(len(shape.slots))]))
 
     def build(value: Any) -> dict[str, Any]:
@@ -281,9 +320,15 @@ def template_schema(shape: Template) -> dict[str, Any]:
                     "minItems": len(value), "maxItems": len(value)}
         if isinstance(value, str) and _MARKS.search(value):
             parts = _MARKS.split(value)
-            pattern = "".join(re.escape(part) if i % 2 == 0 else _slot_pattern(shape.slots[int(part)])
+            fixed = "".join(parts[0::2])
+            if _UNWRITABLE.search(fixed):
+                room = sum(shape.slots[int(i)].limit for i in parts[1::2])
+                return {"type": "string", "minLength": len(fixed), "maxLength": len(fixed) + room}
+            pattern = "".join(_literal(part) if i % 2 == 0 else _slot_pattern(shape.slots[int(part)])
                               for i, part in enumerate(parts))
             return {"type": "string", "pattern": f"^{pattern}$"}
+        if isinstance(value, str) and _UNWRITABLE.search(value):
+            return {"type": "string", "minLength": len(value), "maxLength": len(value)}
         return {"const": value}
 
     return build(marked)

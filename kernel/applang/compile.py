@@ -217,7 +217,9 @@ class Compiler:
                 f"{name} = {name}.map((_r, _i) => (_i === {at} ? {{ ..._r, {field}: {value} }} : _r));"]
 
     def add(self, action: Action, scope: Scope, local: dict[str, str]) -> list[str]:
-        """Append a row; skipped when a text value is blank. The inputs it took values from are emptied."""
+        """Append a row; skipped when every text value is blank (a row needs one, but a second field,
+        such as a book's author or a gift's recipient, may be left empty). The inputs it took values
+        from are emptied."""
         name, item = local[action.target], self.tmp("row")
         values: list[str] = action.get("item")
         cells, blank_checks = [], []
@@ -234,7 +236,7 @@ class Compiler:
         added = [f"{name} = [...{name}, {item}];", *cleared]
         lines = [f"const {item} = {{ {', '.join(cells)} }};"]
         if blank_checks:
-            return [*lines, f"if ({' && '.join(blank_checks)}) {{", *_indent(added, 2), "}"]
+            return [*lines, f"if ({' || '.join(blank_checks)}) {{", *_indent(added, 2), "}"]
         return lines + added
 
     def reset_value(self, name: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -266,6 +266,18 @@ class _Reader:
                   for i, item in enumerate(self.array(root.get("timers", []), "timers", sc.MAX_TIMERS))]
         return Document(title or "", tuple(v for v in state if v), tuple(w for w in view if w),
                         tuple(t for t in timers if t))
+
+
+def keyed_strings(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """Every string in a JSON document with the key it sits under (a list's items under the list's)."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from keyed_strings(item, name)
+    elif isinstance(value, list):
+        for item in value:
+            yield from keyed_strings(item, key)
+    elif isinstance(value, str):
+        yield key, value
 
 
 def _kind(value: Any) -> str:

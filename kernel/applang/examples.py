@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 KEYS = frozenset({"request", "app", "steps", "expect", "note"})
@@ -56,9 +57,10 @@ def _read(family: str, text: str) -> list[Example]:
     return out
 
 
-def load_examples() -> list[Example]:
-    """Every example, in file and then list order."""
-    folder = files("llmos.kernel.applang") / "examples"
+def load_examples(folder: Traversable | None = None) -> list[Example]:
+    """Every example, in file and then list order: the package's, or those in `folder` (the image build
+    reads the copy it puts in the image)."""
+    folder = folder or files("llmos.kernel.applang") / "examples"
     out: list[Example] = []
     for item in sorted(folder.iterdir(), key=lambda entry: entry.name):
         if item.name.endswith(".json"):

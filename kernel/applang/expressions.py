@@ -39,71 +39,71 @@ class ExprSyntaxError(ValueError):
 
 # ---- the tree -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Node:
+class Expr:
     col: int
 
 
 @dataclass(frozen=True)
-class Num(Node):
+class Num(Expr):
     value: float
 
 
 @dataclass(frozen=True)
-class Str(Node):
+class Str(Expr):
     value: str
 
 
 @dataclass(frozen=True)
-class Bool(Node):
+class Bool(Expr):
     value: bool
 
 
 @dataclass(frozen=True)
-class Name(Node):
+class Name(Expr):
     name: str
 
 
 @dataclass(frozen=True)
-class ListLit(Node):
-    items: tuple[Node, ...]
+class ListLit(Expr):
+    items: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
-class Unary(Node):
+class Unary(Expr):
     op: str  # '-' or 'not'
-    operand: Node
+    operand: Expr
 
 
 @dataclass(frozen=True)
-class Binary(Node):
+class Binary(Expr):
     op: str  # + - * / % ** == != < <= > >= and or
-    left: Node
-    right: Node
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True)
-class Cond(Node):
-    test: Node
-    then: Node
-    other: Node
+class Cond(Expr):
+    test: Expr
+    then: Expr
+    other: Expr
 
 
 @dataclass(frozen=True)
-class Call(Node):
+class Call(Expr):
     name: str
-    args: tuple[Node, ...]
+    args: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
-class Attr(Node):
-    obj: Node
+class Attr(Expr):
+    obj: Expr
     name: str
 
 
 @dataclass(frozen=True)
-class Index(Node):
-    obj: Node
-    index: Node
+class Subscript(Expr):
+    obj: Expr
+    index: Expr
 
 
 # ---- tokens ---------------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def _string(text: str, start: int) -> Token:
 _COMPARE = frozenset({"==", "!=", "<", "<=", ">", ">="})
 
 
-class _Parser:
+class _ExprParser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.pos = 0
@@ -195,7 +195,7 @@ class _Parser:
             raise ExprSyntaxError(f"expected {op!r}{why} but found {_show(self.tok)}", self.tok.col)
         return self.advance()
 
-    def expr(self) -> Node:
+    def expr(self) -> Expr:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise ExprSyntaxError("expression is nested too deeply", self.tok.col)
@@ -204,7 +204,7 @@ class _Parser:
         finally:
             self.depth -= 1
 
-    def cond(self) -> Node:
+    def cond(self) -> Expr:
         if self.at("if"):
             start = self.advance()
             test = self.expr()
@@ -220,27 +220,27 @@ class _Parser:
             return Cond(start.col, test, then, self.expr())
         return test
 
-    def or_(self) -> Node:
+    def or_(self) -> Expr:
         left = self.and_()
         while self.at("or"):
             op = self.advance()
             left = Binary(op.col, "or", left, self.and_())
         return left
 
-    def and_(self) -> Node:
+    def and_(self) -> Expr:
         left = self.not_()
         while self.at("and"):
             op = self.advance()
             left = Binary(op.col, "and", left, self.not_())
         return left
 
-    def not_(self) -> Node:
+    def not_(self) -> Expr:
         if self.at("not"):
             op = self.advance()
             return Unary(op.col, "not", self.not_())
         return self.compare()
 
-    def compare(self) -> Node:
+    def compare(self) -> Expr:
         left = self.sum()
         if self.tok.kind == "op" and self.tok.text in _COMPARE:
             op = self.advance()
@@ -249,21 +249,21 @@ class _Parser:
                 raise ExprSyntaxError("comparisons cannot be chained; join them with 'and'", self.tok.col)
         return left
 
-    def sum(self) -> Node:
+    def sum(self) -> Expr:
         left = self.product()
         while self.at("+", "-"):
             op = self.advance()
             left = Binary(op.col, op.text, left, self.product())
         return left
 
-    def product(self) -> Node:
+    def product(self) -> Expr:
         left = self.unary()
         while self.at("*", "/", "%"):
             op = self.advance()
             left = Binary(op.col, op.text, left, self.unary())
         return left
 
-    def unary(self) -> Node:
+    def unary(self) -> Expr:
         if self.at("-"):
             op = self.advance()
             return Unary(op.col, "-", self.unary())
@@ -272,14 +272,14 @@ class _Parser:
             return self.unary()
         return self.power()
 
-    def power(self) -> Node:
+    def power(self) -> Expr:
         base = self.postfix()
         if self.at("**"):
             op = self.advance()
             return Binary(op.col, "**", base, self.unary())
         return base
 
-    def postfix(self) -> Node:
+    def postfix(self) -> Expr:
         node = self.atom()
         while True:
             if self.at("."):
@@ -292,12 +292,12 @@ class _Parser:
                 bracket = self.advance()
                 index = self.expr()
                 self.expect("]", " to close the index")
-                node = Index(bracket.col, node, index)
+                node = Subscript(bracket.col, node, index)
             else:
                 return node
 
-    def args(self, close: str) -> tuple[Node, ...]:
-        items: list[Node] = []
+    def args(self, close: str) -> tuple[Expr, ...]:
+        items: list[Expr] = []
         if self.at(close):
             self.advance()
             return ()
@@ -309,7 +309,7 @@ class _Parser:
             self.expect(close, f" or ',' in the {'list' if close == ']' else 'arguments'}")
             return tuple(items)
 
-    def atom(self) -> Node:
+    def atom(self) -> Expr:
         tok = self.tok
         if tok.kind == "num":
             self.advance()
@@ -343,7 +343,7 @@ def _show(token: Token) -> str:
     return "the end of the expression" if token.kind == "end" else repr(token.text)
 
 
-def parse_expression(text: str) -> Node:
+def parse_expression(text: str) -> Expr:
     """Parse one expression; raises ExprSyntaxError with a 1-based column."""
     if not isinstance(text, str):
         raise ExprSyntaxError(f"an expression is a string, got {type(text).__name__}", 0)
@@ -351,7 +351,7 @@ def parse_expression(text: str) -> Node:
         raise ExprSyntaxError("the expression is empty", 1)
     if len(text) > MAX_LENGTH:
         raise ExprSyntaxError(f"the expression is longer than {MAX_LENGTH} characters", MAX_LENGTH)
-    parser = _Parser(tokenize(text))
+    parser = _ExprParser(tokenize(text))
     node = parser.expr()
     if parser.tok.kind != "end":
         raise ExprSyntaxError(f"unexpected {_show(parser.tok)} after a complete expression "
@@ -359,7 +359,7 @@ def parse_expression(text: str) -> Node:
     return node
 
 
-def children(node: Node) -> tuple[Node, ...]:
+def children(node: Expr) -> tuple[Expr, ...]:
     """The direct sub-expressions of a node."""
     if isinstance(node, Call):
         return node.args
@@ -373,12 +373,12 @@ def children(node: Node) -> tuple[Node, ...]:
         return (node.test, node.then, node.other)
     if isinstance(node, Attr):
         return (node.obj,)
-    if isinstance(node, Index):
+    if isinstance(node, Subscript):
         return (node.obj, node.index)
     return ()
 
 
-def walk(node: Node) -> list[Node]:
+def walk(node: Expr) -> list[Expr]:
     """The node and all its sub-expressions, parents first."""
     out, stack = [], [node]
     while stack:
@@ -388,11 +388,11 @@ def walk(node: Node) -> list[Node]:
     return out
 
 
-def names_in(node: Node) -> set[str]:
+def names_in(node: Expr) -> set[str]:
     """Every bare name an expression reads (not function names or field names)."""
     return {item.name for item in walk(node) if isinstance(item, Name)}
 
 
-def calls_in(node: Node) -> set[str]:
+def calls_in(node: Expr) -> set[str]:
     """Every function name an expression calls."""
     return {item.name for item in walk(node) if isinstance(item, Call)}

@@ -144,6 +144,12 @@ FUNCTIONS: dict[str, Function] = {
                            "whole days from a date to today", sdk=("clock",)),
     "age": Function(("text",), "number", lambda a: f"_age({a[0]})", "full years since a date",
                     helpers=("_age",)),
+    "day_of_week": Function(("text",), "text", lambda a: f"_dayName({a[0]})",
+                            "day_of_week('2026-12-25') -> 'Friday' (of a 'YYYY-MM-DD' date)",
+                            helpers=("_dayName",)),
+    "next_date": Function(("text",), "text", lambda a: f"_nextDate({a[0]})",
+                          "next_date('12-25') -> the next 25 December, today or later, as 'YYYY-MM-DD' "
+                          "(a birth date gives the next birthday)", helpers=("_nextDate",)),
     "add_days": Function(("text", "number"), "text", lambda a: f"_addDays({a[0]}, {a[1]})",
                          "add_days('2026-01-30', 3) -> '2026-02-02'", helpers=("_addDays",)),
 }

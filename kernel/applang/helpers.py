@@ -91,6 +91,20 @@ HELPERS: dict[str, Helper] = {
         "  if (!Number.isFinite(start)) return '';\n"
         "  return clock.format(start + Math.round(days) * 86400000 + 43200000, 'YYYY-MM-DD');\n"
         "}", sdk=("clock",)),
+    "_dayName": Helper(
+        "function _dayName(date: string): string {\n"
+        "  const day = clock.parseDate(date);\n"
+        "  return Number.isFinite(day) ? clock.format(day + 43200000, 'dddd') : '';\n"
+        "}", sdk=("clock",)),
+    "_nextDate": Helper(
+        "function _nextDate(date: string): string {\n"
+        "  const today = clock.today();\n"
+        "  const monthDay = String(date).trim().slice(-5);\n"
+        "  const year = Number(today.slice(0, 4));\n"
+        "  const first = year + '-' + monthDay;\n"
+        "  if (!/^\\d\\d-\\d\\d$/.test(monthDay) || !Number.isFinite(clock.parseDate(first))) return '';\n"
+        "  return first >= today ? first : (year + 1) + '-' + monthDay;\n"
+        "}", sdk=("clock",)),
     "_strokes": Helper(
         "type _Point = { x: number; y: number; c: string; w: number; s: boolean };\n"
         "function _strokes(points: _Point[]): unknown[] {\n"

@@ -42,7 +42,8 @@ class Outcome:
     tries: int = 0
     how: str = ""  # "adapted" (an example's slots filled), "written", "refused" (generation.py)
     source: dict[str, Any] | None = None  # the app's document as JSON
-    example: str = ""  # the request of the example it was adapted from
+    example: str = ""  # the request of the example it was adapted from (or, refused, the nearest)
+    why: str = ""  # refused as "no close example": why the nearest example does not fit, in words
 
     @property
     def kind(self) -> str:

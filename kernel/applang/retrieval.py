@@ -1,4 +1,6 @@
-"""The nearest examples for a request: BM25 over an in-memory SQLite FTS5 index of the example library.
+"""The nearest examples for a request: by meaning (sentence embeddings, meaning.py) when the encoder
+is installed, as it is in the image; else by words, BM25 over an in-memory SQLite FTS5 index of the
+example library. Each scale has its own thresholds (`Thresholds`).
 
 Why BM25 and FTS5: the registry's engine (porter stemming) with the registry's stop words
 (kernel/registry/similarity.py), and bm25 weighs a rare word ("tip", "laps", "hex") far above a
@@ -20,11 +22,14 @@ import json
 import math
 import re
 import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmos.kernel.applang.document import keyed_strings
 from llmos.kernel.applang.examples import Example, load_examples
+from llmos.kernel.applang.meaning import MeaningIndex, meaning_index
 from llmos.kernel.registry.similarity import STOPWORDS
 
 DEFAULT_SHOTS = 2
@@ -60,18 +65,9 @@ def words(text: str) -> list[str]:
 def _document_words(app: dict[str, Any]) -> list[str]:
     """Title, labels, state and field names of a document: the words its app shows or is built from."""
     found: list[str] = []
-
-    def walk(value: Any, key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, item in value.items():
-                walk(item, k)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item, key)
-        elif isinstance(value, str) and key in ("title", "label", "name", "unsupported"):
+    for key, value in keyed_strings(app):
+        if key in ("title", "label", "name", "unsupported"):
             found.extend(words(" ".join(_NAME_PART.findall(value)) if key == "name" else value))
-
-    walk(app)
     return found
 
 
@@ -79,18 +75,42 @@ Phrases = frozenset[tuple[str, str]]  # pairs of stemmed words written side by s
 
 
 @dataclass(frozen=True)
-class Match:
+class Neighbour:
     example: Example
-    score: float  # 0..1, comparable between requests (see the module docstring)
-    bm25: float  # FTS5's rank: lower is nearer; only comparable within one request
+    score: float  # comparable between requests: a cosine by meaning, or 0..1 by words (module docstring)
+    bm25: float  # FTS5's rank: lower is nearer; only comparable within one request (0 by meaning)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The scores from which the nearest example is adapted, and adapted after written documents
+    failed: each scale has its own (calibrated on tests/kernel/applang/retrieval_dev.toml)."""
+
+    adapt: float
+    fallback: float
+    margin: float = 0.0  # two examples that fit nearer to each other than this are a tie: words decide
+
+
+BY_WORDS = Thresholds(adapt=0.4, fallback=0.3)
+# By meaning, at 0.55 the development set's nearest example was adapted for 123 of its 167 requests
+# that have one, and a wrong one for 14 of its 224 requests (BM25 at 0.4: 64 right, 37 wrong; at
+# 0.58 by meaning, 115 and 11).
+# With the checks of consistency.py and a margin of 0.02 (a tie is broken by words,
+# `Library.word_score`, else no example is adapted; generation.choose), on the 245 requests of the
+# set since 2026-12-02: 137 of 184 adapted from the intended example, 11 from a wrong one (the nearest
+# alone at 0.55: 132 and 22).
+BY_MEANING = Thresholds(adapt=0.55, fallback=0.45, margin=0.02)
 
 
 class Library:
-    """An index over a fixed list of examples."""
+    """An index over a fixed list of examples: by meaning when a sentence encoder is given its vectors
+    (meaning.py), else by words (BM25)."""
 
-    def __init__(self, examples: Sequence[Example]) -> None:
+    def __init__(self, examples: Sequence[Example], meaning: MeaningIndex | None = None) -> None:
         self.examples = list(examples)
-        self.db = sqlite3.connect(":memory:")
+        self.meaning = meaning
+        # built in the kernel's warm-up thread, then used on its event loop
+        self.db = sqlite3.connect(":memory:", check_same_thread=False)
         self.db.execute("CREATE VIRTUAL TABLE shots USING fts5(request, document, "
                         "tokenize='porter unicode61')")
         self.db.execute("CREATE VIRTUAL TABLE probe USING fts5(text, tokenize='porter unicode61')")
@@ -113,6 +133,10 @@ class Library:
         for found in self.terms:
             for term in found:
                 self.frequency[term] = self.frequency.get(term, 0) + 1
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return BY_WORDS if self.meaning is None else BY_MEANING
 
     def stems(self, text: str) -> list[str]:
         """The stemmed meaningful words of `text` in order, stemmed by the same tokenizer as the index.
@@ -150,9 +174,21 @@ class Library:
             return 0.0
         return round(min(1.0, (1 + BETA**2) * covered * back / (BETA**2 * back + covered) + bonus), 4)
 
-    def nearest(self, request: str, k: int = DEFAULT_SHOTS, *, apps_only: bool = False) -> list[Match]:
-        """Up to `k` examples nearest to `request`, nearest first (empty when no word matches). FTS5's
-        bm25 finds the candidates; the score orders them, bm25 breaking ties."""
+    def word_score(self, request: str, example: Example) -> float:
+        """How near `example` is to `request` by words (the 0..1 `score`), whatever the library's scale:
+        what breaks a tie between two examples equally near by meaning."""
+        row = next((number for number, known in enumerate(self.examples) if known is example), None)
+        if row is None:
+            return 0.0
+        ordered = self.stems(request)
+        return self.score(set(ordered), row, _pairs(ordered))
+
+    def nearest(self, request: str, k: int = DEFAULT_SHOTS, *, apps_only: bool = False) -> list[Neighbour]:
+        """Up to `k` examples nearest to `request`, nearest first. By meaning: the highest cosines. By
+        words (empty when no word matches): FTS5's bm25 finds the candidates; the score orders them,
+        bm25 breaking ties."""
+        if self.meaning is not None:
+            return self._nearest_by_meaning(request, k, apps_only)
         ordered = self.stems(request)
         wanted, phrases = set(ordered), _pairs(ordered)
         if not wanted or k < 1:
@@ -161,10 +197,20 @@ class Library:
         rows = self.db.execute(
             "SELECT rowid, bm25(shots, 1.0, ?) AS rank FROM shots WHERE shots MATCH ? ORDER BY rank LIMIT ?",
             (DOCUMENT_WEIGHT, query, CANDIDATES)).fetchall()
-        matches = [Match(self.examples[row], self.score(wanted, row, phrases), rank) for row, rank in rows
+        matches = [Neighbour(self.examples[row], self.score(wanted, row, phrases), rank) for row, rank in rows
                    if not (apps_only and self.examples[row].unsupported)]
         matches.sort(key=lambda match: (-match.score, match.bm25))
         return matches[:k]
+
+
+    def _nearest_by_meaning(self, request: str, k: int, apps_only: bool) -> list[Neighbour]:
+        assert self.meaning is not None
+        if k < 1 or not request.strip():
+            return []
+        similarities = self.meaning.similarities(request)
+        order = sorted(range(len(self.examples)), key=lambda row: -float(similarities[row]))
+        rows = [row for row in order if not (apps_only and self.examples[row].unsupported)][:k]
+        return [Neighbour(self.examples[row], round(float(similarities[row]), 4), 0.0) for row in rows]
 
 
 def _pairs(terms: Sequence[str]) -> Phrases:
@@ -174,16 +220,21 @@ def _pairs(terms: Sequence[str]) -> Phrases:
 _CACHE: dict[str, Library] = {}
 
 
+_BUILDING = threading.Lock()  # the kernel warms the index in a worker thread while a request may ask
+
+
 def library() -> Library:
-    """The index of the example library as it is on disk now (rebuilt when the files change)."""
+    """The index of the example library as it is on disk now (rebuilt when the files change): by
+    meaning when the sentence encoder is installed, else by words."""
     examples = load_examples()
     key = json.dumps([(ex.request, ex.app) for ex in examples], sort_keys=True)
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = Library(examples)
-    return _CACHE[key]
+    with _BUILDING:
+        if key not in _CACHE:
+            _CACHE.clear()
+            _CACHE[key] = Library(examples, meaning_index(examples))
+        return _CACHE[key]
 
 
-def shots(matches: Sequence[Match]) -> list[tuple[str, dict[str, Any]]]:
+def shots(matches: Sequence[Neighbour]) -> list[tuple[str, dict[str, Any]]]:
     """The few-shot pairs for a prompt: nearest last."""
     return [match.example.shot() for match in reversed(matches)]

@@ -121,7 +121,7 @@ def coerce(value: Typed, want: Type, scope: Scope, col: int, what: str = "the va
     raise TypeProblem(f"{what} must be {want.describe()}, but this is {have.describe()}{hint}", col)
 
 
-def translate(node: ex.Node, scope: Scope) -> Typed:
+def translate(node: ex.Expr, scope: Scope) -> Typed:
     """The JS for `node` and its type; raises TypeProblem at the first problem."""
     if isinstance(node, ex.Num):
         return Typed(NUMBER, number_js(node.value))
@@ -148,7 +148,7 @@ def translate(node: ex.Node, scope: Scope) -> Typed:
         return _call(node, scope)
     if isinstance(node, ex.Attr):
         return _attr(node, scope)
-    if isinstance(node, ex.Index):
+    if isinstance(node, ex.Subscript):
         return _index(node, scope)
     raise TypeProblem(f"unsupported expression {type(node).__name__}", node.col)
 
@@ -272,7 +272,7 @@ def _arity(function: Function) -> str:
     return f"{required} to {total} arguments"
 
 
-def _argument(kind: str, arg: ex.Node, scope: Scope, name: str, at: int) -> tuple[str, Type]:
+def _argument(kind: str, arg: ex.Expr, scope: Scope, name: str, at: int) -> tuple[str, Type]:
     what = f"argument {at + 1} of {name}"
     if kind == "zone":
         if not isinstance(arg, ex.Str):
@@ -325,7 +325,7 @@ def _attr(node: ex.Attr, scope: Scope) -> Typed:
     return Typed(values_of(found), f"{obj.js}.map((_r) => _r.{node.name})")
 
 
-def _index(node: ex.Index, scope: Scope) -> Typed:
+def _index(node: ex.Subscript, scope: Scope) -> Typed:
     obj, index = translate(node.obj, scope), translate(node.index, scope)
     _expect(index, NUMBER, node.index.col, "an index must be a number")
     kind = obj.type
@@ -339,7 +339,7 @@ def _index(node: ex.Index, scope: Scope) -> Typed:
     raise TypeProblem(f"{kind.describe()} cannot be indexed with [...]", node.col)
 
 
-def translate_rows(node: ex.Node, kind: Type, scope: Scope) -> str:
+def translate_rows(node: ex.Expr, kind: Type, scope: Scope) -> str:
     """The JS rows of a list's initial value: a list literal whose items are rows written as lists in
     field order (['Paris', 'France']) or, to fill only the first field, plain values ('milk')."""
     if not isinstance(node, ex.ListLit):

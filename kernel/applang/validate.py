@@ -77,7 +77,7 @@ class Validator:
         self.errors.append(LocatedError(path, message, column))
 
     def expression(self, text: str | None, path: str, scope: Scope,
-                   use: Callable[[Typed, ex.Node], None] | None = None) -> Typed | None:
+                   use: Callable[[Typed, ex.Expr], None] | None = None) -> Typed | None:
         """Parse and translate one expression; `use` checks how the value is used (its type)."""
         if text is None:
             return None
@@ -94,13 +94,13 @@ class Validator:
                                             problem.suggestion))
         return None
 
-    def expect(self, want: Type, what: str) -> Callable[[Typed, ex.Node], None]:
-        def use(typed: Typed, node: ex.Node) -> None:
+    def expect(self, want: Type, what: str) -> Callable[[Typed, ex.Expr], None]:
+        def use(typed: Typed, node: ex.Expr) -> None:
             coerce(typed, want, self.scope, node.col, what)
         return use
 
-    def showable(self, scope: Scope) -> Callable[[Typed, ex.Node], None]:
-        def use(typed: Typed, node: ex.Node) -> None:
+    def showable(self, scope: Scope) -> Callable[[Typed, ex.Expr], None]:
+        def use(typed: Typed, node: ex.Expr) -> None:
             show(typed, scope, node.col)
         return use
 

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,12 +91,13 @@ class Authority:
     CACHE_SIZE = 4096
 
     def __init__(self, keypair: KeyPair, revocations: RevocationStore, audit: AuditLog,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, clock: Callable[[], float] = time.time) -> None:
         self.keypair = keypair
         self.public_key = keypair.public_key
         self.revocations = revocations
         self.audit = audit
         self.limits = limits or Limits()
+        self.clock = clock  # the wall clock every call's expiry check reads (a seam for tests)
         self._grants: OrderedDict[str, Grant] = OrderedDict()
 
     # -- minting and attenuation --------------------------------------------------------------
@@ -130,6 +132,30 @@ class Authority:
         child = parent.append(BlockBuilder(code, params)).to_base64()
         self.audit.record(grant.app_id, f"caps.attenuate {','.join(sorted(wanted))}", "allow", "")
         return child
+
+    def for_call(self, token: str, caller: str, call: str, until: datetime) -> str:
+        """The token an app serves one call from another app under (kernel/sandbox/compose.py): its own
+        token with a block naming the caller and the call, expiring when the call's time is up. It holds
+        only the callee's own rights (a later block adds none), so the callee can do nothing its own grants
+        do not allow and nothing of the caller's; revoking the callee's token revokes it too."""
+        if not APP_ID.match(caller):
+            raise ValueError(f"caller {caller!r} is not an app id")
+        # Biscuit dates are whole seconds: round up, so the token never dies before its call does.
+        expires = until.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        code = "caller({caller});\ncall({call});\ncheck if time($t), $t < {exp};"
+        parent = Biscuit.from_base64(token, self.public_key)
+        return parent.append(BlockBuilder(code, {"caller": caller, "call": call, "exp": expires})).to_base64()
+
+    def caller_of(self, token: str) -> str | None:
+        """The caller a call token (for_call) names in its last block; None for any other token. The
+        signature is checked, but anyone holding a token can append a block: the kernel trusts the caller
+        it recorded for the call, and this is what the token tells the callee's side."""
+        try:
+            biscuit = Biscuit.from_base64(token, self.public_key)
+        except Exception:
+            return None
+        match = re.search(r'^caller\("([^"]*)"\);', biscuit.block_source(biscuit.block_count() - 1), re.M)
+        return match.group(1) if match else None
 
     def revoke(self, token: str, reason: str = "") -> list[str]:
         """Revoke a token (and every token derived from it). Returns the ids added to the list."""
@@ -231,12 +257,14 @@ class Authority:
     # -- the per-call path ---------------------------------------------------------------------
     def check(self, token: str, scope: str, what: str, *, audit_allow: bool = True) -> Grant:
         """Cheap check on every host call: expiry vs clock, revocation lookup, scope membership.
-        Re-runs the full verification when the token is new or the revocation list changed."""
+        Re-runs the full verification when the token is new or the revocation list changed, so the
+        Biscuit is verified once per token (not per call) while all three checks run on every call."""
         grant = self._grants.get(token)
+        now = self.clock()
         if (grant is None or grant.revocation_version != self.revocations.version
                 or time.monotonic() - grant.verified_at > self.REVERIFY_AFTER):
             try:
-                grant = self._verify(token, utcnow())
+                grant = self._verify(token, datetime.fromtimestamp(now, UTC).replace(microsecond=0))
             except Denied as error:
                 self._deny(error, what)
                 raise
@@ -244,7 +272,7 @@ class Authority:
             while len(self._grants) > self.CACHE_SIZE:
                 self._grants.popitem(last=False)
         refusal: Denied | None = None
-        if time.time() >= grant.expires.timestamp():
+        if now >= grant.expires.timestamp():
             refusal = Denied("expired", f"the token expired at {grant.expires.isoformat()}", grant.app_id)
         elif self.revocations.any_revoked(grant.revocation_ids):
             refusal = Denied("revoked", "the token has been revoked", grant.app_id)

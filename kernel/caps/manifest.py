@@ -9,8 +9,8 @@ and a top-level "optional": [scope] list, so stored records and model output kee
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from llmos.kernel.caps.scopes import covers, parse_scope
 from llmos.kernel.caps.table import describe
@@ -41,7 +41,7 @@ class Request:
         return describe(self.scope)
 
 
-def _optional(entry: dict[str, Any]) -> bool:
+def _optional(entry: Mapping[str, object]) -> bool:
     """"optional": true, or the older spelling "required": false."""
     return bool(entry.get("optional", entry.get("required", True) is False))
 
@@ -65,14 +65,14 @@ class Manifest:
         """Whether some declared scope allows `used` (see kernel.caps.scopes.covers)."""
         return any(covers(declared, used) for declared in self.scopes)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"capabilities": [
             {"scope": r.scope, "optional": r.optional, **({"reason": r.reason} if r.reason else {})}
             for r in self.requests
         ]}
 
     @classmethod
-    def parse(cls, value: Any) -> Manifest:
+    def parse(cls, value: object) -> Manifest:
         """Strict reader for manifests the kernel handles (the gateway's, a starter's, a stored app's):
         a Manifest, a list of scopes, or {"capabilities": [scope | {scope|name, optional?, required?,
         reason?}], "optional": [scope]?}. Raises ManifestError naming the failing entry's index."""
@@ -106,7 +106,7 @@ class Manifest:
         return cls(tuple(requests.values()))
 
     @classmethod
-    def from_model(cls, data: Any) -> Manifest:
+    def from_model(cls, data: object) -> Manifest:
         """Tolerant reader for what a model claims: {"capabilities": [...]} or a bare list, entries as
         strings or {"scope", "optional" | "required"}. Anything else is ignored, never trusted; the
         policy later keeps only what the code uses."""

@@ -22,6 +22,9 @@ from urllib.parse import urlsplit
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"^(\*|{_LABEL}(\.{_LABEL})*(:[0-9]{{1,5}})?)$")
 _CHANNEL = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# One function of one app: the app's identity (a token's app id) and the name it provides the function
+# under (docs/composition.md).
+_TARGET = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}/[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 def host_of(url: str) -> str | None:
@@ -41,6 +44,11 @@ def channel_of(text: str) -> str | None:
     return text if _CHANNEL.fullmatch(text) else None
 
 
+def target_of(text: str) -> str | None:
+    """The text itself when it names one function of one app, APP/FUNCTION."""
+    return text if _TARGET.fullmatch(text) else None
+
+
 @dataclass(frozen=True)
 class Argument:
     """The variable part of a parameterised scope, such as the HOST of network:HOST."""
@@ -51,6 +59,14 @@ class Argument:
     any_words: str  # the plain words for the wildcard argument "*"
     needs: str  # what a call must pass for the argument to be known before launch
     read: Callable[[str], str | None]  # a call's static first argument -> the scope's argument
+
+    def fill(self, words: str, value: str) -> str:
+        """`words` with the placeholder replaced by `value`; a placeholder of several parts (APP/FUNCTION)
+        takes the value's parts in order, so the words can name each where it reads best."""
+        names = self.placeholder.split("/")
+        for name, part in zip(names, value.split("/", len(names) - 1), strict=False):
+            words = words.replace(name, part)
+        return words
 
 
 @dataclass(frozen=True)
@@ -79,13 +95,15 @@ class ScopeRow:
         if self.argument is None:
             return self.words
         arg = scope.partition(":")[2]
-        return self.argument.any_words if arg == "*" else self.words.replace(self.argument.placeholder, arg)
+        return self.argument.any_words if arg == "*" else self.argument.fill(self.words, arg)
 
 
 NETWORK = Argument("HOST", _HOST, "a lower-case host name (or *)", "Talk to any website on the internet",
                    "a literal https:// URL so its host is known before launch", host_of)
 BUS = Argument("CHANNEL", _CHANNEL, "a channel of [a-z0-9._-], max 64",
                "Exchange messages with any other app", "a literal channel name", channel_of)
+APP_FUNCTION = Argument("APP/FUNCTION", _TARGET, "an app's identity, '/', and a function it provides",
+                        "Use any function of any other app", "a literal 'APP/FUNCTION' target", target_of)
 
 TABLE: tuple[ScopeRow, ...] = (
     ScopeRow("ui:window", "Show a window on the screen", ("ui.*",), can_be_optional=False),
@@ -98,11 +116,14 @@ TABLE: tuple[ScopeRow, ...] = (
     ScopeRow("network:HOST", "Talk to the website HOST", ("net.fetch",), argument=NETWORK),
     ScopeRow("bus:CHANNEL", "Exchange messages on channel 'CHANNEL'",
              ("bus.publish", "bus.subscribe", "bus.useSubscription"), argument=BUS),
+    ScopeRow("app:APP/FUNCTION", "Use the function 'FUNCTION' of your app APP", ("apps.call",),
+             argument=APP_FUNCTION),
 )
 
 # SDK members that need no scope at all ("ns.*" for a whole namespace). A namespace named neither here
 # nor in TABLE is not part of the SDK, and the gateway refuses code that calls it.
-UNGATED: tuple[str, ...] = ("caps.*", "clock.*", "random.*", "format.*")
+# apps.provide offers this app's own functions: other apps reach them only with a grant of their own.
+UNGATED: tuple[str, ...] = ("caps.*", "clock.*", "random.*", "format.*", "apps.provide")
 
 _BY_MEMBER = {member: row for row in TABLE for member in row.members}
 _FIXED = {row.pattern: row for row in TABLE if row.argument is None}
@@ -125,7 +146,10 @@ _WHOLE = _whole_namespaces()
 def needed_by(namespace: str, member: str) -> ScopeRow | None:
     """The row an SDK member needs: the row naming `namespace.member`, else the one naming `namespace.*`,
     else the one row that names members of `namespace` (storage.anything needs storage:local). None for
-    members that need nothing, and where rows disagree about a namespace (clipboard.other)."""
+    members that need nothing (UNGATED, even in a namespace a row names), and where rows disagree about a
+    namespace (clipboard.other)."""
+    if is_ungated(namespace, member):
+        return None
     return (_BY_MEMBER.get(f"{namespace}.{member}") or _BY_MEMBER.get(f"{namespace}.*")
             or _WHOLE.get(namespace))
 

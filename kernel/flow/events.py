@@ -15,7 +15,7 @@ API's wire types in llmos/api.py. docs/kernel-api.md lists the kinds and their f
 | repairing | attempt, problems |
 | needs-approval | asks: [{scope, words, required, warning?}] |
 | approved | granted |
-| saved | hash, model |
+| saved | hash, model, identity? and version? (a regeneration: the app and its new version number) |
 | launched | hash, granted, app_id, title, pid |
 | failed | reason, findings?, hash? |
 | cancelled | (the session was cancelled) |
@@ -45,7 +45,7 @@ class Event:
         return {"event": self.kind, **self.data}
 
     @classmethod
-    def from_json(cls, message: Mapping[str, Any]) -> Event:
+    def from_json(cls, message: Mapping[str, object]) -> Event:
         """An event as the API sent it (`{"flow", "event", ...fields}`) or as `to_json` wrote it."""
         return cls(str(message["event"]), {k: v for k, v in message.items() if k not in ENVELOPE})
 
@@ -64,7 +64,7 @@ def outcome(ok: bool, kind: str) -> bool:
 
 
 # -- the events whose fields are records, built in one place so each field has one spelling ------------
-def candidate(app_hash: str, prompt: str, score: float) -> dict[str, Any]:
+def candidate(app_hash: str, prompt: str, score: float) -> dict[str, object]:
     return {"hash": app_hash, "prompt": prompt, "score": score}
 
 
@@ -76,13 +76,14 @@ def needs_approval(asks: list[Ask]) -> Event:
     return Event("needs-approval", {"asks": [ask.to_json() for ask in asks]})
 
 
-def saved(app_hash: str, model: str) -> Event:
-    return Event("saved", {"hash": app_hash, "model": model})
+def saved(app_hash: str, model: str, **version: object) -> Event:
+    """`version`: the app identity and version number a regeneration became (identity, version)."""
+    return Event("saved", {"hash": app_hash, "model": model, **version})
 
 
 def launched(app_hash: str, granted: list[str], app: Launched) -> Event:
     return Event("launched", {"hash": app_hash, "granted": granted, **app.to_json()})
 
 
-def failed(reason: str, **extra: Any) -> Event:
+def failed(reason: str, **extra: object) -> Event:
     return Event("failed", {"reason": reason, **extra})

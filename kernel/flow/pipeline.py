@@ -23,11 +23,13 @@ from llmos.kernel.registry import Match, Record, RecordError, Registry
 from llmos.settings import AppsSettings, GatewaySettings, default_of
 
 from . import events
+from .callees import with_callee_names
 from .events import Event, Events
 from .mentions import with_warnings
 
 if TYPE_CHECKING:
     from llmos.kernel.gateway.gateway import Repair
+    from llmos.kernel.versions import Mapping, Versions
 
 MAX_PROMPT_CHARS: int = default_of(GatewaySettings, "max_prompt_chars")
 DEFAULT_REPAIR_TRIES: int = default_of(AppsSettings, "repair_tries")
@@ -113,8 +115,11 @@ class AppFlow:
     def __init__(self, registry: Registry, decisions: Decisions, *, generator: Generator | None = None,
                  policy: Policy | None = None, launcher: Launcher | None = default_launcher,
                  use_cache: bool = True, run: bool = True, repair_tries: int = DEFAULT_REPAIR_TRIES,
-                 prefer: str | None = None, max_prompt_chars: int = MAX_PROMPT_CHARS) -> None:
+                 prefer: str | None = None, max_prompt_chars: int = MAX_PROMPT_CHARS,
+                 versions: Versions | None = None) -> None:
         self.registry = registry
+        self.versions = versions  # app identities: a regeneration becomes the next version of its app
+        self.migration: Mapping | None = None
         self.decisions = decisions
         self._generator = generator
         self.policy = policy or Policy()
@@ -146,11 +151,17 @@ class AppFlow:
         async for event in self._generate_and_launch(text, parent=None):
             yield event
 
-    async def regenerate(self, ref: str, prefer: str | None = None) -> Events:
-        """The same prompt through another model; the new app records the old one as its parent."""
+    async def regenerate(self, ref: str, prefer: str | None = None, migration: object = None) -> Events:
+        """The same prompt through another model; the new app records the old one as its parent and,
+        with app identities, becomes the next version of the same app, its data carried over by
+        `migration` (a mapping, kernel/versions/mapping.py). A malformed mapping fails here, before
+        any token is spent; one that would lose data fails before anything is saved."""
+        from llmos.kernel.versions import Mapping, MigrationError
+
         try:
             old = self.registry.get(ref)
-        except (LookupError, RecordError) as error:
+            self.migration = Mapping.parse(migration)
+        except (LookupError, RecordError, MigrationError) as error:
             yield events.failed(str(error))
             return
         self.prefer = prefer or self.prefer
@@ -167,6 +178,21 @@ class AppFlow:
             return
         async for event in self._approve_and_launch(record):
             yield event
+
+    def _mapping(self) -> Mapping:
+        from llmos.kernel.versions import Mapping
+
+        return self.migration or Mapping()
+
+    def _callee_title(self, identity: str) -> str | None:
+        """The title of the installed app an app asks to call (its current version's), or None."""
+        from llmos.kernel.launcher import app_title  # the launcher brings the sandbox: only for such an ask
+
+        assert self.versions is not None
+        try:
+            return app_title(self.registry.get(self.versions.current(identity), allow_untrusted=True))
+        except (LookupError, RecordError):
+            return None
 
     # -- steps ---------------------------------------------------------------------------------------
     async def _cached(self, text: str) -> Events:
@@ -253,6 +279,8 @@ class AppFlow:
         request = prompt or (record.prompt if record is not None else "")
         asks = with_warnings([Ask(r.scope, r.words, not r.optional) for r in self.policy.offered(manifest)],
                              request)
+        if self.versions is not None:  # app identities are known: name the apps this one calls
+            asks = with_callee_names(asks, self._callee_title)
         yield events.needs_approval(asks)
         granted = set(await self.decisions.approve(asks)) if asks else set()
         missing = [a for a in asks if a.required and a.scope not in granted]
@@ -264,13 +292,19 @@ class AppFlow:
         yield Event("approved", {"granted": granted_list})
         if record is None:
             assert generation is not None  # a new app comes with the generation it was made from
+            versions, mapping = self.versions, self._mapping()
             try:
+                if versions is not None and parent is not None:  # one that would lose data saves nothing
+                    versions.check_regeneration(parent, generation.code, mapping)
                 record = self.registry.add(prompt, generation.code, str(generation.model), manifest.scopes,
                                            optional=manifest.optional, parent=parent)
+                version = (versions.add_version(parent, record, mapping)
+                           if versions is not None and parent is not None else None)
             except (RecordError, ValueError) as error:
                 yield events.failed(f"could not save the app: {error}")
                 return
-            yield events.saved(record.codeHash, record.llmModel)
+            yield events.saved(record.codeHash, record.llmModel,
+                               **({"identity": version.identity, "version": version.seq} if version else {}))
         if not self.run_app or self.launcher is None:
             return
         try:

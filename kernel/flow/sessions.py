@@ -9,9 +9,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from llmos.api import Ask, Offer
 from llmos.ipc import Connection, ErrorCode, RpcError
@@ -20,7 +19,8 @@ from .events import Event, Events, failed, outcome
 
 log = logging.getLogger("llmos.kernel.flow.sessions")
 
-Push = Callable[["FlowSession", dict[str, Any]], Awaitable[None]]
+Push = Callable[["FlowSession", Mapping[str, object]], Awaitable[None]]
+Decision = bool | list[str]  # offered-cached: take the cached app; needs-approval: the granted scopes
 
 
 class NoAnswer(Exception):
@@ -30,7 +30,7 @@ class NoAnswer(Exception):
 @dataclass
 class Question:
     kind: str                      # offered-cached | needs-approval
-    future: asyncio.Future[Any]
+    future: asyncio.Future[Decision]
     asks: list[Ask] = field(default_factory=list)
 
 
@@ -40,7 +40,7 @@ class SessionDecisions:
     def __init__(self, session: FlowSession, timeout: float) -> None:
         self.session, self.timeout = session, timeout
 
-    async def _ask(self, question: Question) -> Any:
+    async def _ask(self, question: Question) -> Decision:
         self.session.question = question
         try:
             return await asyncio.wait_for(question.future, self.timeout)
@@ -56,7 +56,8 @@ class SessionDecisions:
 
     async def approve(self, asks: list[Ask]) -> set[str]:
         loop = asyncio.get_running_loop()
-        return set(await self._ask(Question("needs-approval", loop.create_future(), list(asks))))
+        granted = await self._ask(Question("needs-approval", loop.create_future(), list(asks)))
+        return set(granted) if isinstance(granted, list) else set()
 
 
 @dataclass(eq=False)
@@ -68,14 +69,14 @@ class FlowSession:
     task: asyncio.Task[None] | None = None
     state: str = "running"
 
-    def answer(self, kind: str, value: Any) -> None:
+    def answer(self, kind: str, value: Decision) -> None:
         question = self.question
         if question is None or question.kind != kind or question.future.done():
             waiting = question.kind if question else "nothing"
             raise RpcError(ErrorCode.NOT_ASKED, f"flow {self.id} is waiting for {waiting}, not {kind}")
         if kind == "needs-approval":
             offered = {a.scope for a in question.asks}
-            extra = sorted(set(value) - offered)
+            extra = sorted(set(value if isinstance(value, list) else ()) - offered)
             if extra:
                 raise RpcError(ErrorCode.BAD_REQUEST,
                                f"granted scopes that were not asked for: {', '.join(extra)}")
@@ -141,13 +142,13 @@ class FlowTable:
             log.info("flow %s: its connection closed; cancelling", session.id)
             self.cancel(session.id)
 
-    def get(self, flow_id: Any) -> FlowSession:
+    def get(self, flow_id: object) -> FlowSession:
         session = self.sessions.get(flow_id) if isinstance(flow_id, str) else None
         if session is None:
             raise RpcError(ErrorCode.NO_SUCH_FLOW, f"no running flow {flow_id!r}")
         return session
 
-    def cancel(self, flow_id: Any) -> bool:
+    def cancel(self, flow_id: object) -> bool:
         session = self.get(flow_id)
         if session.task and not session.task.done():
             session.task.cancel()

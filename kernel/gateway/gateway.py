@@ -21,7 +21,7 @@ from typing import Any
 
 from llmos.kernel.analysis.tsparse import syntax_problems
 from llmos.kernel.analysis.usage import used_capabilities
-from llmos.kernel.applang.generation import Ask
+from llmos.kernel.applang.generation import Completion
 from llmos.kernel.caps.manifest import Manifest
 from llmos.kernel.caps.policy import Policy, PolicyError
 from llmos.kernel.codegen.direct import AnswerError, split_answer
@@ -97,6 +97,9 @@ class Gateway:
         key = api_key(self.settings)
         self.cloud: CloudModel | None = CloudModel(self.settings, key) if key else None
         self.problems: list[str] = []  # providers left out at start-up, and why (shown with their health)
+        # The installed apps' functions a request may use, as lines for the code-writing prompt
+        # (kernel/registry/providers.py); the kernel sets it, None lists nothing.
+        self.installed: Callable[[str], list[str]] | None = None
         self.servers: dict[str, OpenAIProvider] = {}
         for entry in self.settings.providers:
             try:
@@ -274,9 +277,10 @@ class Gateway:
             return self._run_cloud(text, usage, repair)
         return self._run_server(self.servers[provider], text, usage, repair)
 
-    @staticmethod
-    def _user_turn(text: str, repair: Repair | None) -> str:
-        return prompts.user_turn(text, repair.code if repair else None, repair.problems if repair else None)
+    def _user_turn(self, text: str, repair: Repair | None) -> str:
+        installed = self.installed(text) if self.installed is not None else []
+        return prompts.user_turn(text, repair.code if repair else None, repair.problems if repair else None,
+                                 installed)
 
     def _code_messages(self, text: str, repair: Repair | None) -> list[dict[str, str]]:
         """Channel separation: kernel instructions in the system turn, the request only in the user turn."""
@@ -294,7 +298,7 @@ class Gateway:
         else:
             job = spec_job(text, incremental=True, attempt=repair.attempt if repair else 0)
 
-            def ask_local(ask: Ask) -> AsyncIterator[Chunk]:
+            def ask_local(ask: Completion) -> AsyncIterator[Chunk]:
                 if ask.continuation is not None:
                     return self.local.likelihood(ask.prompt, ask.continuation)
                 return self.local.complete(ask.prompt, min(ask.max_tokens, max_tokens), grammar=ask.grammar,
@@ -321,12 +325,14 @@ class Gateway:
         else:
             job = spec_job(text, incremental=False, attempt=repair.attempt if repair else 0)
 
-            def ask_server(ask: Ask) -> AsyncIterator[Chunk]:
+            def ask_server(ask: Completion) -> AsyncIterator[Chunk]:
                 return server.complete(ask.messages(), min(ask.max_tokens, server.max_tokens),
                                        schema=ask.schema, temperature=job.temperature, seed=job.seed)
 
             answer = self._spec_answer(server.name, server.model_name, job, usage, ask_server)
         async for event in answer:
+            if isinstance(event, Generation):
+                event.notes.extend(server.take_notes())  # e.g. "schemas sent as json_object": audited
             yield event
 
     async def _code_answer(self, provider: str, model: str, chunks: AsyncIterator[Chunk], usage: TokenUsage,
@@ -339,7 +345,7 @@ class Gateway:
         yield self._from_answer("".join(pieces), provider, model, usage)
 
     async def _spec_answer(self, provider: str, model: str, job: SpecJob, usage: TokenUsage,
-                           ask_model: Callable[[Ask], AsyncIterator[Chunk]]
+                           ask_model: Callable[[Completion], AsyncIterator[Chunk]]
                            ) -> AsyncIterator[Progress | Generation]:
         """A model that fills the app language: each completion the job asks for is streamed through
         the provider, then the checked app is built from the document (spec_path)."""

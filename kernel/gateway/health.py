@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from llmos.kernel.gateway import model as model_files
 from llmos.kernel.gateway.gateway import Gateway
@@ -35,7 +34,7 @@ class ProviderStatus:
     last_error: str
     detail: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -44,7 +43,7 @@ class Overview:
     providers: list[ProviderStatus]
     problems: list[str]  # providers left out, with where and why
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"providers": [p.to_json() for p in self.providers], "problems": list(self.problems)}
 
 
@@ -75,7 +74,7 @@ def _embedded_health(gateway: Gateway) -> Health:
 async def overview(gateway: Gateway, config_problems: Iterable[object] = ()) -> Overview:
     """Check every provider at once (each server gets one GET /models, bounded by a short timeout)."""
     candidates = gateway.candidates()
-    checks: dict[str, Any] = {name: server.health() for name, server in gateway.servers.items()}
+    checks: dict[str, Awaitable[Health]] = {name: server.health() for name, server in gateway.servers.items()}
     results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
     errors = last_errors(gateway.ledger)
     found = []

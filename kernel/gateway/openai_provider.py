@@ -9,11 +9,21 @@ Why a deadline of our own on top of the SDK's timeout: the SDK's timeout bounds 
 that trickles tokens forever would never trip it. `timeout` here bounds the whole answer. Cancellation:
 the stream is an async generator; closing it (the gateway's aclosing) closes the HTTP response, so the
 server sees the connection go and stops generating.
+
+Why a fallback of response formats: `constrain = "json_schema"` sends the OpenAI form
+(`{"type": "json_schema", "json_schema": {...}}`), which llama-server, vLLM, Ollama, OpenAI and Gemini
+take; llama-cpp-python's own server takes only "text" and "json_object" (with a `schema` beside it)
+and answers anything else with an HTTP 500 that names response_format. So a server that refuses the
+form it was sent, with an error about the response format, is asked once more in the next form
+(json_schema, then json_object with the schema, then none), and the provider keeps the form that
+worked for its later answers. Each step down is a note (`take_notes`, the audit log) and shows in the
+provider's health.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import ssl
 import time
@@ -30,7 +40,9 @@ from llmos.settings.sections import ProviderSettings
 
 HEALTH_TIMEOUT = 5.0  # seconds a health check waits for /models
 NO_KEY = "no-key"  # sent to servers that need none, so the SDK never reaches for $OPENAI_API_KEY
+CONSTRAINTS = ("json_schema", "json_object", "none")  # strongest first: the order of the fallback
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ProviderConfigError(ValueError):
@@ -88,6 +100,9 @@ class OpenAIProvider:
         self._key = key or NO_KEY
         self._clients: tuple[asyncio.AbstractEventLoop, Any] | None = None
         self._model_checked = False
+        self.constrain = settings.constrain  # the response format in use: lowered once a server refuses it
+        self.constrain_note = ""  # why it was lowered, for the health view
+        self._notes: list[str] = []
 
     @property
     def client(self) -> Any:
@@ -183,12 +198,47 @@ class OpenAIProvider:
             options["temperature"] = temperature
         if seed is not None:
             options["seed"] = seed
-        if schema is not None and self.settings.constrain == "json_schema":
+        if schema is not None and self.constrain == "json_schema":
             options["response_format"] = {"type": "json_schema",
                                           "json_schema": {"name": "app_document", "schema": schema}}
-        elif schema is not None and self.settings.constrain == "json_object":
+        elif schema is not None and self.constrain == "json_object":
             options["response_format"] = {"type": "json_object", "schema": schema}
         return options
+
+    def take_notes(self) -> list[str]:
+        """Notes about this provider since the last call (a response format the server refused), for
+        the audit log of the answer they came with."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    def _lower_constraint(self, error: Any) -> bool:
+        """After a refused response format: step down to the next form and say so. False when there
+        is none left or the error is not about the response format."""
+        if not _refuses_format(error) or self.constrain == CONSTRAINTS[-1]:
+            return False
+        refused = self.constrain
+        self.constrain = CONSTRAINTS[CONSTRAINTS.index(refused) + 1]
+        instead = ("json_object with the schema" if self.constrain == "json_object"
+                   else "no response format (answers are checked, not constrained)")
+        self.constrain_note = f"{refused} refused (HTTP {error.status_code}: {_said(error)[:100]})"
+        note = (f"{self.name}: {self.base_url} does not take response_format {refused} "
+                f"(HTTP {error.status_code}); sending {instead} from now on")
+        self._notes.append(note)
+        log.warning("%s", note)
+        return True
+
+    async def _open(self, deadline: float, messages: list[dict[str, str]], max_tokens: int,
+                    schema: dict[str, Any] | None, temperature: float | None, seed: int | None) -> Any:
+        """The answer's stream, in the strongest response format the server takes (module docstring)."""
+        while True:
+            options = self.request_options(schema, temperature, seed)
+            try:
+                return await self._within(deadline, self.client.chat.completions.create(
+                    model=self.model_name, messages=cast(Any, messages), max_tokens=max_tokens, stream=True,
+                    **options))
+            except self._openai.APIStatusError as error:
+                if "response_format" not in options or not self._lower_constraint(error):
+                    raise
 
     async def complete(self, messages: list[dict[str, str]], max_tokens: int, *,
                        schema: dict[str, Any] | None = None, temperature: float | None = None,
@@ -196,13 +246,10 @@ class OpenAIProvider:
         """Stream an answer. With `schema`, the answer is constrained to it as [constrain] says."""
         deadline = asyncio.get_running_loop().time() + self.settings.timeout
         await self.check_model(deadline)
-        options = self.request_options(schema, temperature, seed)
         produced, finish, usage = 0, None, None
         stream: Any = None
         try:
-            stream = await self._within(deadline, self.client.chat.completions.create(
-                model=self.model_name, messages=cast(Any, messages), max_tokens=max_tokens, stream=True,
-                **options))
+            stream = await self._open(deadline, messages, max_tokens, schema, temperature, seed)
             chunks = stream.__aiter__()
             while True:
                 try:
@@ -243,12 +290,27 @@ class OpenAIProvider:
             return Health(True, None, f"answered in {took}; it lists no models")
         present = _listed(self.model_name, served)
         listing = "" if present else f"; it serves: {', '.join(served[:8]) or 'nothing'}"
-        return Health(True, present, f"answered in {took}{listing}")
+        lowered = f"; schemas sent as {self.constrain}: {self.constrain_note}" if self.constrain_note else ""
+        return Health(True, present, f"answered in {took}{listing}{lowered}")
 
     async def close(self) -> None:
         if self._clients is not None and self._clients[0] is asyncio.get_running_loop():
             await self._clients[1].close()
         self._clients = None
+
+
+_FORMAT_WORDS = ("response_format", "response format", "json_schema", "json_object")
+
+
+def _refuses_format(error: Any) -> bool:
+    """Whether an HTTP error is a server refusing the response format it was sent: a 400, 422, 500 or
+    501 whose body names it. llama-cpp-python's server answers json_schema with a 500 saying
+    `('body', 'response_format', 'type') ... Input should be 'text' or 'json_object'`."""
+    if getattr(error, "status_code", None) not in (400, 422, 500, 501):
+        return False
+    body = getattr(error, "body", None)
+    text = f"{body if body is not None else ''} {getattr(error, 'message', '')}".lower()
+    return any(word in text for word in _FORMAT_WORDS)
 
 
 def _said(error: Any) -> str:

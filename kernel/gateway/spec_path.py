@@ -3,7 +3,7 @@
 
 The embedded model and every spec-tier server (openai_provider.py) go through `SpecJob`: it runs
 applang's strategy (retrieval, adapting the nearest example, or writing with repairs; see
-kernel/applang/generation.py), hands the gateway one `Ask` at a time to stream through the provider,
+kernel/applang/generation.py), hands the gateway one `Completion` at a time to stream through the provider,
 and in the end gives the checked app (`SpecApp`) or an honest failure (`CannotMake`) whose message is
 plain words for the shell. So a change of the app language is made here once and every provider
 follows it.
@@ -15,7 +15,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmos.kernel.applang.generation import NO_CLOSE_EXAMPLE, Ask, instructions, narrowed_schema, steps
+from llmos.kernel.applang.generation import NO_CLOSE_EXAMPLE, Completion, instructions, narrowed_schema, steps
 from llmos.kernel.applang.repair import Outcome
 from llmos.kernel.applang.retrieval import library, shots
 from llmos.kernel.caps.manifest import Manifest, Request
@@ -28,6 +28,14 @@ NO_APP = "The offline model could not make a working app for this request"
 NOT_KNOWN = ("The offline model can't make this app: it is not close to any of the apps it knows how to "
              "build (calculators, trackers, lists, timers, clocks, random picks, flashcards, text tools, "
              "drawing).")
+
+
+def not_known(example: str, why: str) -> str:
+    """The refusal, naming the nearest app it knows and why that one does not fit, when it came close."""
+    if not (example and why):
+        return NOT_KNOWN
+    return (f"The offline model can't make this app: the nearest app it knows (“{example}”) does not fit: "
+            f"{why}. Say more about what it should do, or use a larger model.")
 
 
 class CannotMake(ProviderError):
@@ -61,7 +69,7 @@ class SpecApp:
 @dataclass(frozen=True)
 class SpecTask:
     """One whole-document request for a spec-tier model, as a server receives it (kept as the simple
-    form of an Ask for benchmarks that talk to a server directly)."""
+    form of an Completion for benchmarks that talk to a server directly)."""
 
     instructions: str
     request: str
@@ -74,7 +82,7 @@ class SpecTask:
         return f"{self.instructions}Request: {self.request}\nApp: "
 
     def messages(self) -> list[dict[str, str]]:
-        return Ask(self.instructions, self.request, 0).messages()
+        return Completion(self.instructions, self.request, 0).messages()
 
 
 def sampling(attempt: int) -> tuple[float, int]:
@@ -107,14 +115,14 @@ class SpecJob:
     def __init__(self, text: str, *, incremental: bool, write: bool, attempt: int = 0) -> None:
         self.request = one_line(text)
         self.temperature, self.seed = sampling(attempt)
-        self._steps: Generator[Ask, str, Outcome] = steps(self.request, incremental=incremental,
+        self._steps: Generator[Completion, str, Outcome] = steps(self.request, incremental=incremental,
                                                           rank=incremental, write=write)
         self._outcome: Outcome | None = None
         self.asked = 0
         self._answered = 0
         self._expected = 1  # asks answered plus those the current part of the strategy still makes
 
-    def _advance(self, send: str | None) -> Ask | None:
+    def _advance(self, send: str | None) -> Completion | None:
         self._answered += send is not None
         try:
             ask = next(self._steps) if send is None else self._steps.send(send)
@@ -130,10 +138,10 @@ class SpecJob:
         """How far the job is, 0..1, for a progress bar: the share of its asks answered so far."""
         return self._answered / max(1, self._expected)
 
-    def first(self) -> Ask | None:
+    def first(self) -> Completion | None:
         return self._advance(None)
 
-    def answer(self, text: str) -> Ask | None:
+    def answer(self, text: str) -> Completion | None:
         return self._advance(text)
 
     def result(self, provider: str) -> SpecApp:
@@ -144,7 +152,7 @@ class SpecJob:
         if outcome.unsupported is not None:
             raise CannotMake(provider, outcome.unsupported, unsupported=True)
         if outcome.how == NO_CLOSE_EXAMPLE:
-            raise CannotMake(provider, NOT_KNOWN, unsupported=False)
+            raise CannotMake(provider, not_known(outcome.example, outcome.why), unsupported=False)
         if outcome.app is None or outcome.source is None:
             first = f": {outcome.errors[0]}" if outcome.errors else ""
             raise CannotMake(provider, f"{NO_APP}{first}.", unsupported=False)

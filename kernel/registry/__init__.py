@@ -8,40 +8,34 @@ write, the index is reconciled with git, so a process killed anywhere loses no c
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from dulwich.objects import ObjectID
 
 from llmos import paths
-from llmos.api import AuditBy, Signer
+from llmos.api import AuditBy, Provenance, Signer
+from llmos.filelock import flocked
 from llmos.settings import RegistrySettings, default_of
 
-from . import keys, layout, remotes, statements, sync, upgrade
+from . import bundle, keys, layout, remotes, statements, sync, upgrade
+from .bundle import BundleError
 from .history import History, remove_stale_locks
 from .index import LOCAL, Changes, Index
 from .record import MAX_PROMPT_CHARS, Record, RecordError, code_hash
-from .remotes import Refused, Remote, RemoteError, SyncError
-from .similarity import best_possible, query_words, score, terms, tier_query
+from .remotes import Remote, RemoteError, SyncError, SyncRefused
+from .search import Match, ranked
 from .sync import PullResult, PushResult
 from .trust import TrustedKey, TrustError, TrustStore, trusted_keys
 
 __all__ = ["AuditBy", "BundleError", "Match", "NotFound", "Provenance", "PullResult", "PushResult", "Record",
-           "RecordError", "Refused", "Registry", "Remote", "RemoteError", "Signer", "SyncError", "TrustError",
-           "TrustedKey", "Untrusted", "code_hash"]
+           "RecordError", "Registry", "Remote", "RemoteError", "Signer", "SyncError", "SyncRefused",
+           "TrustError", "TrustedKey", "Untrusted", "code_hash"]
 
 log = logging.getLogger(__name__)
 
-BUNDLE_FORMAT = "llmos-registry-bundle"
-MAX_BUNDLE_BYTES = 64 * 1024 * 1024
-CANDIDATES = 200  # rows one search tier re-scores at most
 DEFAULT_OFFER_THRESHOLD: float = default_of(RegistrySettings, "offer_threshold")
 
 
@@ -49,35 +43,10 @@ class NotFound(LookupError):
     pass
 
 
-class BundleError(ValueError):
-    """The bundle was refused as a whole; nothing was imported."""
-
-
 class Untrusted(RecordError):
     """The record verifies, but its signer is a key this node does not trust and no trusted key
     audited it: it is never offered as a cached answer, and runs only after an extra confirmation
     (get(ref, allow_untrusted=True))."""
-
-
-@dataclass(frozen=True)
-class Match:
-    codeHash: str
-    prompt: str
-    score: float
-    origin: str = LOCAL  # "local", or the remote it was pulled from
-    trusted: bool = True
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where an app came from and who vouches for it: what the shell shows beside an app."""
-    codeHash: str
-    origin: str
-    author: Signer
-    trusted: bool  # the author is trusted, or a trusted key audited this hash
-    audits: tuple[AuditBy, ...]
-    ratings: tuple[tuple[Signer, float], ...]
-    rating: float | None  # the mean of the trusted keys' ratings
 
 
 class Registry:
@@ -117,15 +86,9 @@ class Registry:
         self.close()
 
     # -- consistency ---------------------------------------------------------------------------------
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> AbstractContextManager[None]:
         """One writer at a time across processes; the kernel drops a flock when its holder dies."""
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return flocked(self._lock_path)
 
     def _reconcile(self, known: dict[bytes, Any] | None = None) -> None:
         """Bring SQLite to the git head (git is the record of truth). Caller holds the lock.
@@ -356,33 +319,13 @@ class Registry:
     def search(self, prompt: str, limit: int = 5) -> list[Match]:
         """Candidates ranked by similarity (0..1) to `prompt`, best first, with where each came from
         and whether it is trusted."""
-        return self._ranked(prompt, limit, floor=0.0, trusted_only=False)
+        return ranked(self.index, self.untrusted, prompt, limit, floor=0.0, trusted_only=False)
 
     def lookup(self, prompt: str) -> Match | None:
         """The cached app to offer for `prompt`, if a trusted one is similar enough; an untrusted app
         is never offered."""
-        best = self._ranked(prompt, 1, floor=self.offer_threshold, trusted_only=True)
+        best = ranked(self.index, self.untrusted, prompt, 1, floor=self.offer_threshold, trusted_only=True)
         return best[0] if best and best[0].score >= self.offer_threshold else None
-
-    def _ranked(self, prompt: str, limit: int, *, floor: float, trusted_only: bool) -> list[Match]:
-        """FTS5 finds candidates tier by tier: rows holding all the prompt's words, then all but one,
-        and so on, stopping once a weaker tier could not score above `floor` or above the `limit`
-        best found so far. Strong matches are rare, so the usual query touches few rows."""
-        words, wanted = query_words(prompt), terms(prompt)
-        found: dict[str, Match] = {}
-        for tier in range(len(words), 0, -1):
-            bound = best_possible(tier, len(words))
-            best = sorted(found.values(), key=lambda m: (-m.score, m.codeHash))[:limit]
-            if bound < floor or (len(best) == limit and best[-1].score >= bound):
-                break
-            candidates = [c for c in self.index.candidates(tier_query(words, tier) or "", CANDIDATES)
-                          if c.digest not in found]
-            doubtful = set(self.untrusted({c.digest: c.signer for c in candidates}))
-            for c in candidates:
-                match = Match(c.digest, c.prompt, score(wanted, c.terms), c.origin, c.digest not in doubtful)
-                if match.trusted or not trusted_only:
-                    found[c.digest] = match
-        return sorted(found.values(), key=lambda m: (-m.score, m.codeHash))[:limit]
 
     def history_log(self, limit: int = 50) -> list[tuple[str, str]]:
         return [(commit.decode(), message) for commit, message in self.history.log(limit)]
@@ -480,42 +423,13 @@ class Registry:
     # -- bundles -------------------------------------------------------------------------------------
     def export(self, refs: list[str], path: Path) -> int:
         """Apps as a bundle; by default every trusted app (an untrusted one is not passed on)."""
-        records = [self.get(ref).to_json() for ref in refs] if refs else [
-            self.verify(r).to_json() for r in self.records() if self.is_trusted(r.codeHash)]
-        data = json.dumps({"format": BUNDLE_FORMAT, "version": 1, "records": records}, indent=1,
-                          ensure_ascii=False).encode("utf-8")
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.write_bytes(data)
-        temp.replace(path)
-        return len(records)
+        records = [self.get(ref) for ref in refs] if refs else [
+            self.verify(r) for r in self.records() if self.is_trusted(r.codeHash)]
+        return bundle.write(records, path)
 
     def import_bundle(self, path: Path) -> list[str]:
-        """Check every record (shape, hash, signature by the key it names) before importing any; one
-        bad record refuses the bundle. Imported records are re-signed by this node and not audited:
-        an audit is this machine's own judgement."""
-        if path.stat().st_size > MAX_BUNDLE_BYTES:
-            raise BundleError(f"{path}: larger than {MAX_BUNDLE_BYTES} bytes")
-        try:
-            data = json.loads(path.read_bytes())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise BundleError(f"{path}: not a JSON bundle: {error}") from None
-        if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT or data.get("version") != 1:
-            raise BundleError(f"{path}: not a {BUNDLE_FORMAT} version 1")
-        if not isinstance(data.get("records"), list):
-            raise BundleError(f"{path}: 'records' must be a list")
-        items = []
-        for index, raw in enumerate(data["records"]):
-            where = f"{path.name}: records[{index}]"
-            try:
-                record = Record.from_json(raw, where)
-                record.check_hash()
-            except RecordError as error:
-                raise BundleError(str(error)) from None
-            if not record.signedBy or not keys.verify(record.signedBy, record.signature, record.canonical()):
-                raise BundleError(f"{where} ({record.short}): bad signature; nothing imported")
-            items.append({**record.to_json(), "audited": False})
-        for item in items:
-            item.pop("signature"), item.pop("signedBy"), item.pop("codeHash")
+        """Import a bundle (bundle.py checks all of it first); the apps are re-signed by this node."""
+        items = bundle.read(path)
         return self.add_many(items, message=f"Import {len(items)} apps from {path.name}")
 
 
@@ -527,7 +441,7 @@ def _entry(path: bytes, mode: int) -> layout.Entry | None:
         return None
 
 
-def _stars(stars: Any) -> float:
+def _stars(stars: object) -> float:
     if isinstance(stars, bool) or not isinstance(stars, int | float) or not 0 <= stars <= 5:
         raise ValueError("a rating is between 0 and 5 stars")
     return float(stars)
@@ -537,7 +451,7 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
-def _check_prompt(prompt: Any) -> str:
+def _check_prompt(prompt: object) -> str:
     if not isinstance(prompt, str) or not prompt.strip():
         raise RecordError("the prompt is empty")
     if len(prompt) > MAX_PROMPT_CHARS:

@@ -9,9 +9,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-Command = Callable[[argparse.Namespace, Any], int | None]
+if TYPE_CHECKING:
+    from llmos.api import Signer
+
+    from . import Registry
+
+Command = Callable[[argparse.Namespace, "Registry"], int | None]
 
 
 def _run(command: Command) -> Callable[[argparse.Namespace], int]:
@@ -27,17 +32,17 @@ def _run(command: Command) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def _print_json(value: Any) -> None:
+def _print_json(value: object) -> None:
     print(json.dumps(value, indent=1))
 
 
 # -- remotes -----------------------------------------------------------------------------------------
-def cmd_remote_add(args: argparse.Namespace, registry: Any) -> None:
+def cmd_remote_add(args: argparse.Namespace, registry: Registry) -> None:
     remote = registry.remote_add(args.name, args.url)
     print(f"remote {remote.name}: {remote.url}")
 
 
-def cmd_remote_list(args: argparse.Namespace, registry: Any) -> None:
+def cmd_remote_list(args: argparse.Namespace, registry: Registry) -> None:
     remotes = registry.remotes()
     if args.json:
         _print_json([asdict(r) for r in remotes])
@@ -46,11 +51,11 @@ def cmd_remote_list(args: argparse.Namespace, registry: Any) -> None:
         print(f"{remote.name:<16} {remote.url}  ({seen})")
 
 
-def cmd_remote_rm(args: argparse.Namespace, registry: Any) -> None:
+def cmd_remote_rm(args: argparse.Namespace, registry: Registry) -> None:
     print(f"removed remote {registry.remote_remove(args.name).name} (pulled apps stay)")
 
 
-def cmd_pull(args: argparse.Namespace, registry: Any) -> int:
+def cmd_pull(args: argparse.Namespace, registry: Registry) -> int:
     from . import SyncError
 
     names = [args.name] if args.name else [r.name for r in registry.remotes()]
@@ -77,7 +82,7 @@ def cmd_pull(args: argparse.Namespace, registry: Any) -> int:
     return status
 
 
-def cmd_push(args: argparse.Namespace, registry: Any) -> None:
+def cmd_push(args: argparse.Namespace, registry: Registry) -> None:
     result = registry.push(args.name)
     if args.json:
         _print_json(asdict(result))
@@ -88,14 +93,14 @@ def cmd_push(args: argparse.Namespace, registry: Any) -> None:
 
 
 # -- trust -------------------------------------------------------------------------------------------
-def cmd_trust_add(args: argparse.Namespace, registry: Any) -> None:
+def cmd_trust_add(args: argparse.Namespace, registry: Registry) -> None:
     from .trust import read_key_file
 
     trusted = registry.trust_add(args.name, read_key_file(Path(args.keyfile)))
     print(f"trusting {trusted.name}: {trusted.key}")
 
 
-def cmd_trust_list(args: argparse.Namespace, registry: Any) -> None:
+def cmd_trust_list(args: argparse.Namespace, registry: Registry) -> None:
     trusted = registry.trust_list()
     if args.json:
         _print_json([asdict(t) for t in trusted])
@@ -104,30 +109,30 @@ def cmd_trust_list(args: argparse.Namespace, registry: Any) -> None:
         print(f"{item.name:<20} {item.key}{via}")
 
 
-def cmd_trust_rm(args: argparse.Namespace, registry: Any) -> None:
+def cmd_trust_rm(args: argparse.Namespace, registry: Registry) -> None:
     print(f"no longer trusting {registry.trust_remove(args.name).name}")
 
 
-def cmd_key_show(args: argparse.Namespace, registry: Any) -> None:
+def cmd_key_show(args: argparse.Namespace, registry: Registry) -> None:
     print(registry.key.public_pem().decode().strip() if args.pem else registry.key.public_hex)
 
 
-def cmd_key_rotate(args: argparse.Namespace, registry: Any) -> None:
+def cmd_key_rotate(args: argparse.Namespace, registry: Registry) -> None:
     rotation = registry.rotate_key()
     print(f"new key {rotation.new} (signed by the old key {rotation.old[:16]}…); push to publish it")
 
 
-def cmd_provenance(args: argparse.Namespace, registry: Any) -> None:
+def cmd_provenance(args: argparse.Namespace, registry: Registry) -> None:
     found = registry.provenance(args.app)
     if args.json:
-        _print_json(asdict(found))
+        _print_json(found.to_json())
         return
 
-    def who(signer: Any) -> str:
+    def who(signer: Signer) -> str:
         mark = "" if signer.trusted else " (not trusted)"
         return f"{signer.name or 'unknown key'} {signer.key[:16]}…{mark}"
 
-    print(f"{found.codeHash}\n  from {found.origin}, by {who(found.author)}"
+    print(f"{found.hash}\n  from {found.origin}, by {who(found.author)}"
           f"\n  {'trusted' if found.trusted else 'UNTRUSTED: needs an extra confirmation to run'}")
     for audit in found.audits:
         print(f"  {'audited' if audit.audited else 'audit withdrawn'} by {who(audit.signer)} at {audit.at}"

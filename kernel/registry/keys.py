@@ -12,8 +12,9 @@ from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from llmos.ed25519 import private_pem, public_pem, public_raw, read_private
 
 KEY_NAME = "registry-ed25519.pem"
 NEXT_NAME = "registry-ed25519.next.pem"
@@ -26,15 +27,13 @@ class NodeKey:
 
     @cached_property
     def public_hex(self) -> str:
-        return self.private.public_key().public_bytes(serialization.Encoding.Raw,
-                                                      serialization.PublicFormat.Raw).hex()
+        return public_raw(self.private.public_key()).hex()
 
     def sign(self, data: bytes) -> str:
         return self.private.sign(data).hex()
 
     def public_pem(self) -> bytes:
-        return self.private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+        return public_pem(self.private.public_key())
 
     @classmethod
     def generate(cls) -> NodeKey:
@@ -42,22 +41,12 @@ class NodeKey:
 
     @classmethod
     def load(cls, path: Path) -> NodeKey:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path}: not an Ed25519 private key")
-        return cls(key)
+        return cls(read_private(path))
 
     def write(self, path: Path) -> None:
         """Atomically, 0600, synced: a key that signed something must survive a power cut."""
-        pem = self.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption())
         temp = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, pem)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _write_synced(temp, private_pem(self.private))
         temp.replace(path)
 
     @classmethod
@@ -69,15 +58,8 @@ class NodeKey:
         if not path.exists() and (keys_dir / NEXT_NAME).exists():  # cut off inside install_next
             os.replace(keys_dir / NEXT_NAME, path)
         if not path.exists():
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
             temp = keys_dir / f".{KEY_NAME}.{os.getpid()}"
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, pem)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _write_synced(temp, private_pem(Ed25519PrivateKey.generate()))
             try:
                 os.link(temp, path)
             except FileExistsError:
@@ -85,6 +67,16 @@ class NodeKey:
             finally:
                 temp.unlink()
         return cls.load(path)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """A new 0600 file, fsynced before anyone links or renames it into place."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def retired(keys_dir: Path) -> list[str]:

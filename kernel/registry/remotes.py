@@ -36,7 +36,7 @@ class Problem:
         return f"{self.subject}: {self.reason}"
 
 
-class Refused(SyncError):
+class SyncRefused(SyncError):
     """A pull or push refused as a whole because of what it carried."""
 
     def __init__(self, what: str, problems: list[Problem], shown: int = PROBLEMS_SHOWN) -> None:

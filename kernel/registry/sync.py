@@ -25,7 +25,7 @@ from dulwich.repo import Repo
 from . import layout, merge, remotes, transport
 from .history import BRANCH, History, WrongObject, is_ancestor, load, make_commit, pull_message, tree_of
 from .record import Record
-from .remotes import Problem, Refused, RemoteError
+from .remotes import Problem, RemoteError, SyncRefused
 
 if TYPE_CHECKING:
     from . import Registry
@@ -112,7 +112,7 @@ def pull(registry: Registry, name: str) -> PullResult:
             fetched = transport.fetch(name, remote.url, quarantine.repo, haves)
             if fetched.head is None:
                 if fetched.refs:
-                    raise Refused(f"pull from {name}", [Problem(remote.url, "has no refs/heads/main: "
+                    raise SyncRefused(f"pull from {name}", [Problem(remote.url, "has no refs/heads/main: "
                                                                 "not an LLM OS registry")])
                 return PullResult(name, None, up_to_date=True)
             head = fetched.head
@@ -153,13 +153,14 @@ def _check_marker(name: str, store: BaseObjectStore, head: ObjectID) -> None:
     try:
         tree = load(store, tree_of(store, head), Tree)
         if layout.MARKER not in tree:
-            raise Refused(f"pull from {name}", [Problem(where, "no registry.json: not an LLM OS registry")])
+            raise SyncRefused(f"pull from {name}",
+                              [Problem(where, "no registry.json: not an LLM OS registry")])
         mode, blob = tree[layout.MARKER]
         layout.check(layout.classify(layout.MARKER, mode), load(store, blob, Blob).data)
     except layout.LayoutError as error:
-        raise Refused(f"pull from {name}", [Problem(where, error.reason)]) from None
+        raise SyncRefused(f"pull from {name}", [Problem(where, error.reason)]) from None
     except WrongObject as error:
-        raise Refused(f"pull from {name}", [Problem(where, str(error))]) from None
+        raise SyncRefused(f"pull from {name}", [Problem(where, str(error))]) from None
 
 
 def _check_rewrite(name: str, history: History, store: BaseObjectStore, seen: ObjectID,
@@ -178,7 +179,7 @@ def _check_rewrite(name: str, history: History, store: BaseObjectStore, seen: Ob
         problems.append(Problem(subject, f"{what} by a force-push (history rewritten; already-seen "
                                          "records are never replaced)"))
     if problems:
-        raise Refused(f"pull from {name}", problems)
+        raise SyncRefused(f"pull from {name}", problems)
 
 
 def _check_files(name: str, history: History, store: BaseObjectStore, seen: ObjectID | None,
@@ -199,7 +200,7 @@ def _check_files(name: str, history: History, store: BaseObjectStore, seen: Obje
         except layout.LayoutError as error:
             problems.append(Problem(error.subject, error.reason))
     if problems:
-        raise Refused(f"pull from {name}", problems)
+        raise SyncRefused(f"pull from {name}", problems)
     return incoming
 
 
@@ -270,5 +271,5 @@ def _check_outgoing(name: str, history: History, theirs: ObjectID | None, local:
         except layout.LayoutError as error:
             problems.append(Problem(error.subject, error.reason))
     if problems:
-        raise Refused(f"push to {name}", problems)
+        raise SyncRefused(f"push to {name}", problems)
     return count

@@ -13,9 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from llmos.ed25519 import KeyFileError, public_raw, read_public
 
 from . import statements
 from .statements import Rotation
@@ -36,25 +34,12 @@ class TrustedKey:
 
 
 def read_key_file(path: Path) -> str:
-    """A public key from a file: PEM (`llmos app key show --pem`), OpenSSH `ssh-ed25519 …`, or 64 hex
-    digits. A private key is refused: only the public half is ever handed out."""
+    """A publisher's public key from a file (`llmos app key show --pem`, OpenSSH, 64 hex digits), as hex.
+    A private key is refused: only the public half is ever handed out."""
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise TrustError(f"{path}: {error.strerror or error}") from None
-    if b"PRIVATE KEY" in data:
-        raise TrustError(f"{path}: that is a private key; give the publisher's public key")
-    text = data.decode("utf-8", "replace").strip()
-    if re.fullmatch(r"[0-9a-fA-F]{64}", text):
-        return text.lower()
-    try:
-        key = (serialization.load_ssh_public_key(data) if text.startswith("ssh-")
-               else serialization.load_pem_public_key(data))
-    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
-        raise TrustError(f"{path}: not an Ed25519 public key ({error})") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise TrustError(f"{path}: not an Ed25519 key")
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+        return public_raw(read_public(path)).hex()
+    except KeyFileError as error:
+        raise TrustError(str(error)) from None
 
 
 class TrustStore:

@@ -29,6 +29,8 @@ from llmos.kernel.caps import Authority, Denied
 from llmos.kernel.caps.authority import utcnow
 from llmos.kernel.sandbox import notify as notify_rules
 from llmos.kernel.sandbox.bus import Bus, Subscriber
+from llmos.kernel.sandbox.compose import ComposeCalls, Composer
+from llmos.kernel.sandbox.netcheck import AddressRefused, Resolver, checked_address, system_resolver
 from llmos.kernel.sandbox.storage import AppStorage, QuotaExceeded, check_key
 
 log = logging.getLogger("llmos.sandbox.broker")
@@ -42,7 +44,7 @@ class Broker:
 
     def __init__(self, authority: Authority, storage: AppStorage, bus: Bus | None = None,
                  http: httpx.AsyncClient | None = None, on_notify: Notify | None = None,
-                 admin_uids: frozenset[int] | None = None) -> None:
+                 admin_uids: frozenset[int] | None = None, resolve: Resolver = system_resolver) -> None:
         self.authority = authority
         self.storage = storage
         self.bus = bus or Bus()
@@ -53,6 +55,8 @@ class Broker:
         self.watchers: dict[Connection, str] = {}  # app host connections -> their token
         self._forgetting: dict[Connection, asyncio.Task[None]] = {}
         self.admin_uids = admin_uids if admin_uids is not None else frozenset({0, os.geteuid()})
+        self.resolve = resolve  # names to addresses for net.fetch (a seam for tests)
+        self.compose = Composer(authority)  # calls between apps (compose.py); the kernel sets its starter
 
     def _check(self, token: str, scope: str, what: str) -> str:
         return self.authority.check(token, scope, what).app_id
@@ -92,12 +96,28 @@ class Broker:
         scope = f"network:{host}:{parts.port}" if parts.port else f"network:{host}"
         what = f"net.fetch {method.upper()} {url}"
         grant = self.authority.check(token, scope, what, audit_allow=False)
-        self.authority.audit.record(grant.app_id, what, "allow", scope)
+        # The name was checked; now the address: resolved once, never this machine, the local network
+        # or a metadata service unless the grant names that address exactly (netcheck.py).
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            address = await checked_address(host, port, exact_grant=scope in grant.scopes,
+                                            resolve=self.resolve)
+        except AddressRefused as error:
+            refusal = Denied("address", f"{what}: {error}", grant.app_id)
+            self.authority.audit.record(grant.app_id, what, "deny", f"address: {error}")
+            log.warning("caps: DENY app=%s %s", grant.app_id, refusal)
+            raise refusal from None
+        self.authority.audit.record(grant.app_id, what, "allow", f"{scope} at {address}")
+        target = httpx.URL(url)
+        sent = {k: v for k, v in (headers or {}).items() if str(k).lower() != "host"}
+        sent["Host"] = target.netloc.decode("ascii")
         client = self.http or httpx.AsyncClient(timeout=15.0)
         try:
+            # To the checked address: the name goes in Host and in TLS's SNI and certificate check.
             # No redirects: a 3xx to another host must not escape the grant.
-            async with client.stream(method.upper(), url, headers=headers or {}, content=body,
-                                     follow_redirects=False) as response:
+            async with client.stream(method.upper(), target.copy_with(host=address), headers=sent,
+                                     content=body, follow_redirects=False,
+                                     extensions={"sni_hostname": host}) as response:
                 data = b""
                 async for chunk in response.aiter_bytes():
                     data += chunk
@@ -155,9 +175,10 @@ class Broker:
 
     def forget(self, connection: Connection) -> None:
         """An app host's connection closed: drop what the broker kept for it (its watch and its bus
-        subscriptions) now, rather than at the next revocation or publish."""
+        subscriptions, the functions it provided) now, rather than at the next revocation or publish."""
         self.watchers.pop(connection, None)
         self.bus.drop_key(connection)
+        self.compose.forget(connection)
 
     def forget_on_close(self, connection: Connection) -> None:
         """Call forget() when `connection` closes (one waiter per connection)."""
@@ -193,8 +214,10 @@ class Broker:
 
     # -- llmos.ipc mounting --------------------------------------------------------------------
     def handlers(self) -> dict[str, Handler]:
-        """The app-facing methods (kernel-apps.sock), declared in `AppCalls`."""
-        return ipc.handlers(AppCalls(self))
+        """The app-facing methods (kernel-apps.sock), declared in `AppCalls` and, for calls between
+        apps, in compose.py's `ComposeCalls`."""
+        return {**ipc.handlers(AppCalls(self)),
+                **ipc.handlers(ComposeCalls(self.compose, self.forget_on_close))}
 
     def admin_handlers(self) -> dict[str, Handler]:
         """The `caps.*` methods (kernel.sock), declared in `CapsAdmin`."""

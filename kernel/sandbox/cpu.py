@@ -7,10 +7,18 @@ plus the time the host waits on the kernel for the app's calls, which is CPU the
 it. The figure is "CPU used in the last `window_s` seconds", from samples interpolated at the
 window's start.
 
-"Used" includes the time the host's thread stood runnable, waiting for a CPU (/proc schedstat):
-on a machine busy with other work a hot app gets only part of a core, and would otherwise never
-reach its budget, while an app that sleeps between short bursts hardly waits at all (the scheduler
-favours tasks that wake from sleep), so it costs the well-behaved nothing.
+"Used" includes the time the host's thread stood runnable, waiting for a CPU (/proc schedstat), up
+to `WAIT_PER_CPU` times the CPU it used in the same span: on a machine busy with other work a hot
+app gets only part of a core, and would otherwise never reach its budget. The cap keeps an app that
+does little from being charged the machine's queue: at a load of 12 on 2 cores a Pomodoro that used
+20 ms of CPU in a second waited 800 ms for it, and was stopped before the cap. A busy loop is still
+caught as soon as it gets an eighth of a core (1 + WAIT_PER_CPU times that reaches a 500 ms limit).
+
+The start allowance is an amount of CPU, not a time: the first `allowance_ms` an app uses after it is
+ready (fonts, the first buffers, a full-screen first paint: 0.8-1 s under QEMU's TCG) never put it over
+budget. An app that keeps burning spends it in that many ms and is then held to the per-second limit,
+so it is stopped about allowance + 0.5 s after it starts, on any machine whose speed factor scaled
+both (speed.py).
 """
 
 from __future__ import annotations
@@ -23,25 +31,36 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+WAIT_PER_CPU = 2.0  # run-queue waiting counted per second of CPU used in the same span, at most
+
 
 class DemandClock:
     """Seconds of CPU this process used (all threads) plus the seconds the thread that made this
-    clock waited on a run queue; just the CPU where the kernel keeps no schedstat."""
+    clock waited on a run queue, the waiting capped per span between readings (module docstring);
+    just the CPU where the kernel keeps no schedstat."""
 
     def __init__(self) -> None:
+        self._cpu = time.process_time()
+        self._demand = self._cpu
         try:
             self._fd: int | None = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat",
                                            os.O_RDONLY | os.O_CLOEXEC)
-            self._waited()
+            self._wait = self._waited()
         except (OSError, ValueError, IndexError):
             self._fd = None
+            self._wait = 0.0
 
     def _waited(self) -> float:
         assert self._fd is not None
         return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9  # run time, run-queue wait, slices
 
     def __call__(self) -> float:
-        return time.process_time() + (self._waited() if self._fd is not None else 0.0)
+        cpu = time.process_time()
+        wait = self._waited() if self._fd is not None else self._wait
+        used, waited = max(0.0, cpu - self._cpu), max(0.0, wait - self._wait)
+        self._cpu, self._wait = cpu, wait
+        self._demand += used + min(waited, WAIT_PER_CPU * used)
+        return self._demand
 
 
 @dataclass
@@ -51,7 +70,9 @@ class CpuBudget:
     clock: Callable[[], float] = field(default_factory=DemandClock)
     resolution_s: float = 0.02                       # samples closer together than this are merged
     charged: float = 0.0                             # seconds spent waiting on the kernel for the app
+    allowance_ms: float = 0.0                        # CPU after reset() that is never over budget
     _samples: deque[tuple[float, float]] = field(default_factory=deque)
+    _start: float = 0.0                              # the clock (plus charges) at reset()
 
     def charge(self, seconds: float) -> None:
         self.charged += max(0.0, seconds)
@@ -59,7 +80,12 @@ class CpuBudget:
     def reset(self, now: float) -> None:
         """Start counting afresh (after the load, which has its own deadline)."""
         self._samples.clear()
-        self._samples.append((now, self.clock() + self.charged))
+        self._start = self.clock() + self.charged
+        self._samples.append((now, self._start))
+
+    def total_ms(self) -> float:
+        """CPU used since reset()."""
+        return max(0.0, (self.clock() + self.charged - self._start) * 1000.0)
 
     def used_ms(self, now: float) -> float:
         """CPU used in the window ending `now` (monotonic seconds)."""
@@ -79,7 +105,7 @@ class CpuBudget:
     def over(self, now: float) -> str | None:
         """The fault message when the app is over budget, else None."""
         used = self.used_ms(now)
-        if used <= self.limit_ms:
+        if used <= self.limit_ms or self.total_ms() <= self.allowance_ms:
             return None
         window = "second" if self.window_s == 1.0 else f"{self.window_s:g} s"
         return f"used {math.ceil(used)} ms of CPU in the last {window}, limit {self.limit_ms:.0f}"

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.resources import files
 from typing import Any
 
@@ -20,6 +20,7 @@ import quickjs_rs
 import wasmtime
 
 from llmos.kernel.sandbox.builtins import builtin_functions, wall_clock_ms
+from llmos.kernel.sandbox.callabi import limits_for_runtime
 from llmos.kernel.sandbox.realm import REALM_LOCKDOWN
 from llmos.kernel.sandbox.treecheck import TreeError, TreeLimits, parse_answer
 from llmos.settings import SandboxSettings
@@ -30,6 +31,7 @@ HostFunction = Callable[..., Any]
 
 
 _SANDBOX = SandboxSettings()  # the [sandbox] defaults, declared in llmos/settings/sections.py
+MAX_CPU_MS_PER_S = 800  # the budget scaled for a slow machine stops here (GuestLimits.scaled)
 
 
 @dataclass(frozen=True)
@@ -41,14 +43,25 @@ class GuestLimits:
     max_nodes: int = _SANDBOX.max_nodes
     max_depth: int = 64
     max_tree_bytes: int = 1024 * 1024
-    cpu_ms_per_s: int = 500  # CPU the app's host may use in any one second (kernel/sandbox/cpu.py)
+    cpu_ms_per_s: int = _SANDBOX.cpu_ms_per_s  # CPU the app's host may use in any one second (cpu.py)
+    start_cpu_ms: int = _SANDBOX.start_cpu_ms  # CPU after ready before the per-second budget applies
 
     @classmethod
     def from_settings(cls, values: SandboxSettings) -> GuestLimits:
         """The limits the [sandbox] section sets (the rest keep their defaults)."""
         return cls(memory_bytes=values.memory_mb * 1024 * 1024, stack_bytes=values.stack_kb * 1024,
                    deadline_s=values.deadline_ms / 1000, load_deadline_s=values.load_deadline_ms / 1000,
-                   max_nodes=values.max_nodes)
+                   max_nodes=values.max_nodes, cpu_ms_per_s=values.cpu_ms_per_s,
+                   start_cpu_ms=values.start_cpu_ms)
+
+    def scaled(self, factor: float) -> GuestLimits:
+        """The CPU limits for a machine `factor` times slower than the reference one (speed.py): the
+        start allowance grows with it, the per-second budget too but to at most MAX_CPU_MS_PER_S, so
+        an app never holds most of a core."""
+        factor = max(1.0, factor)
+        return replace(self, cpu_ms_per_s=min(MAX_CPU_MS_PER_S, max(self.cpu_ms_per_s,
+                                                                      round(self.cpu_ms_per_s * factor))),
+                       start_cpu_ms=round(self.start_cpu_ms * factor))
 
 
 class AppFault(Exception):
@@ -93,7 +106,8 @@ class Guest:
         names = sorted(host_functions)
         for name in names:
             self.context.register(f"__llmos_h_{name}", host_functions[name], is_async=False)
-        js_limits = {"maxNodes": self.limits.max_nodes, "maxDepth": self.limits.max_depth}
+        js_limits = {"maxNodes": self.limits.max_nodes, "maxDepth": self.limits.max_depth,
+                     **limits_for_runtime()}
         # Capture the host functions into the runtime's closure and delete the globals before any
         # app code exists, so nothing on globalThis leads back to the host. The realm loses its
         # string-to-code paths first (kernel/sandbox/realm.py).
@@ -132,6 +146,22 @@ class Guest:
     def deliver(self, channel: str, message: str, sender: str, now_ms: float) -> None:
         self._guard(lambda: self._call("deliver", channel, message, sender, now_ms),
                     self.limits.deadline_s, "handler")
+
+    def provided(self) -> list[str]:
+        """The names of the functions the app provides (apps.provide while it loaded)."""
+        text = self._guard(lambda: self._call("provided"), self.limits.deadline_s, "handler")
+        entries = json.loads(text) if isinstance(text, str) else []
+        return [str(entry["name"]) for entry in entries if isinstance(entry, dict) and "name" in entry]
+
+    def invoke(self, call: str, function: str, args: str, caller: str, now_ms: float) -> None:
+        """Another app calls one of this app's functions; the answer leaves through call_reply."""
+        self._guard(lambda: self._call("invoke", call, function, args, caller, now_ms),
+                    self.limits.deadline_s, "a call from another app")
+
+    def answer(self, ref: int, ok: bool, code: str, value: str, now_ms: float) -> None:
+        """The kernel's answer to one of this app's apps.call: settles its promise."""
+        self._guard(lambda: self._call("answer", ref, ok, code, value, now_ms), self.limits.deadline_s,
+                    "handler")
 
     def flush(self, now_ms: float, force: bool = False) -> Frame:
         """Render if state changed. A failing render is fatal: there is no UI left to show."""

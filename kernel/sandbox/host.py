@@ -35,6 +35,7 @@ from typing import Any
 from llmos import ipc, paths
 from llmos.ipc import Client, Connection, ErrorCode, RpcError, Server, rpc
 from llmos.kernel.sandbox import notify, wasmcache
+from llmos.kernel.sandbox.appcalls import HostCalls
 from llmos.kernel.sandbox.bus import Bus
 from llmos.kernel.sandbox.confine import Confinement, UidTable, confine
 from llmos.kernel.sandbox.cpu import CpuBudget
@@ -53,10 +54,6 @@ EXIT_STOPPED, EXIT_FAULT, EXIT_NO_RESTART = 0, 1, 125
 STALL_GRACE_S = 1.0     # past a callback's deadline before the watchdog thread ends the host
 CPU_CHECK_S = 0.1       # how often the CPU budget is checked between entries (painting, idle)
 INPUT_GRACE_S = 0.5     # after a person's input the work it causes is theirs, not the app's abuse
-# The first moments of a window cost what no later frame does (fonts, the first buffers, a full-screen
-# first paint): on an emulated CPU that alone was 0.8-1 s of CPU, and a kiosk's Pomodoro was stopped
-# at every start. The budget is enforced from this long after the app is ready.
-START_GRACE_S = 2.0
 WAKE_CHARGE_S = 0.003   # each timer wake-up costs the system more than this process's own CPU
 
 
@@ -88,12 +85,15 @@ class AppHost:
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._log_budget = 1000
-        self.cpu = CpuBudget(self.limits.cpu_ms_per_s)
+        # The first moments of a window cost what no later frame does (fonts, the first buffers, a
+        # full-screen first paint; 0.8-1 s of CPU under TCG): the start allowance, an amount of CPU
+        # scaled with the machine's speed like the budget (speed.py), covers them.
+        self.cpu = CpuBudget(self.limits.cpu_ms_per_s, allowance_ms=self.limits.start_cpu_ms)
         self.stall = StallWatchdog(self._stalled, EXIT_FAULT)
         self._input_at = -INPUT_GRACE_S
-        self._ready_at = 0.0
         self._errors = TokenBucket(capacity=10, per_second=2)  # error reports: lines and broadcasts
         self._errors_suppressed = 0
+        self.calls = HostCalls(self)  # calls to and from other apps, through the kernel
 
     def now_ms(self) -> float:
         if self.args.test_clock:  # only 'advance' moves a test clock: no tick lands between a test's steps
@@ -137,11 +137,11 @@ class AppHost:
         except Exception as error:  # a host bug must still end in a status line, not a bare traceback
             log.exception("%s: internal error at load", self.app)
             return await self._fail_load("internal", f"{type(error).__name__}: {error}", EXIT_FAULT)
+        await self._provide()  # before anything is scheduled: awaiting the kernel lets nothing of the app run
         self.state = "running"
         self._apply(frame)
         self.stall.arm(self._idle_limit(), "the app host's event loop")
         self.cpu.reset(time.monotonic())
-        self._ready_at = time.monotonic()
         self._cpu_tick()
         self._spawn(self._kernel_gone())
         self.status.write(status="ready", app=self.app, pid=os.getpid(), control=self.args.control,
@@ -158,6 +158,17 @@ class AppHost:
         await self.done.wait()
         await self._shutdown()
         return self.exit_code
+
+    async def _provide(self) -> None:
+        """Tell the kernel what the app provides to other apps (every host does, with [] for nothing,
+        so the kernel knows the app runs), before it is ready: a caller waiting for it to start can
+        call it at once."""
+        assert self.guest is not None and self.kernel_async is not None
+        try:
+            functions = self.guest.provided()
+            await self.kernel_async.call("app.provide", token=self.token, functions=functions, timeout=10.0)
+        except (AppFault, RpcError, TimeoutError, ConnectionError) as error:
+            log.warning("%s: other apps cannot call it: %s", self.app, error)
 
     def _refuse(self, kind: str, message: str) -> int:
         self.status.write(status="stopped", app=self.app, kind=kind, message=message)
@@ -261,7 +272,7 @@ class AppHost:
             return False
         now = time.monotonic()
         over = self.cpu.over(now)
-        if over is None or now - self._input_at < INPUT_GRACE_S or now - self._ready_at < START_GRACE_S:
+        if over is None or now - self._input_at < INPUT_GRACE_S:
             return True
         self.stop("cpu", over, fault=True)
         return False
@@ -330,7 +341,7 @@ class AppHost:
             assert self.kernel is not None
             wall, cpu = time.monotonic(), time.process_time()
             try:
-                return self.kernel.call(method, token=self.token, **params)
+                return self.kernel.call(method, token=self.calls.token, **params)
             finally:
                 self.cpu.charge((time.monotonic() - wall) - (time.process_time() - cpu))
 
@@ -376,6 +387,7 @@ class AppHost:
         if any(scope.startswith("bus:") for scope in granted):
             fns["bus_publish"] = envelope(bus_publish)
             fns["bus_subscribe"] = envelope(self._bus_subscribe)
+        fns.update({name: envelope(fn) for name, fn in self.calls.functions().items()})
         return fns
 
     def _log(self, level: str, message: str) -> None:
@@ -438,6 +450,10 @@ class AppHost:
             if not all(isinstance(v, str) for v in (channel, message, sender)):
                 raise ValueError("bus.message fields are strings")
             self._run(lambda: guest.deliver(channel, message, sender, self.now_ms()), "a bus callback")
+        elif event == "apps.invoke":
+            self.calls.on_invoke(data)
+        elif event == "apps.answer":
+            self.calls.on_answer(data)
 
     # -- control socket (the manager, tests, the shell) ----------------------------------------
     @rpc("tree")
@@ -497,7 +513,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, force=True,  # forked: not the zygote's
                         format=f"app-host[{os.getpid()}] %(name)s: %(message)s")
     status = StatusWriter(sys.stdout.fileno())
     try:

@@ -20,12 +20,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from llmos import paths
 from llmos.ipc import Client, ErrorCode, RpcError
 from llmos.kernel.sandbox.cgroup import AppCgroups
 from llmos.kernel.sandbox.guest import GuestLimits
+from llmos.kernel.sandbox.prefork import Prefork
 from llmos.kernel.sandbox.status import read_statuses
 
 log = logging.getLogger("llmos.kernel.sandbox.manager")
@@ -41,9 +42,30 @@ class LaunchError(Exception):
         self.status = status
 
 
+class HostProcess(Protocol):
+    """What the manager needs of an app host process: a spawned one (asyncio.subprocess.Process) or
+    one forked by the zygote (prefork.ForkedProcess)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None: ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    async def wait(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+
 @dataclass(eq=False)
 class AppProcess:
-    process: asyncio.subprocess.Process
+    process: HostProcess
     control_path: Path
     ready: dict[str, Any] = field(default_factory=dict)
     statuses: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEEP_STATUSES))
@@ -160,7 +182,8 @@ class AppManager:
     def __init__(self, kernel_socket: Path, *, limits: GuestLimits | None = None,
                  cache_dir: Path | None = None, renderer: str = "null", confine: bool = True,
                  run_dir: Path | None = None, uid_base: int = 100_000,
-                 watchdog_interval: float = 5.0, uid_table: Path | None = None) -> None:
+                 watchdog_interval: float = 5.0, uid_table: Path | None = None, prefork: bool = False,
+                 max_starting: int = 4) -> None:
         self.kernel_socket = kernel_socket
         self.limits = limits or GuestLimits()
         self.cache_dir = cache_dir
@@ -174,12 +197,17 @@ class AppManager:
         self.running: set[AppProcess] = set()
         self.cgroups = AppCgroups(cpu_ms_per_s=self.limits.cpu_ms_per_s)
         self._warming: asyncio.Task[None] | None = None
+        # Hosts are forked from a zygote when one is ready (prefork.py), spawned otherwise.
+        self.prefork = Prefork(self.run_dir / f"zygote-{os.getpid()}.sock", cache_dir=cache_dir,
+                               preload=("wayland",) if renderer == "wayland" else ()) if prefork else None
+        # Sixty launches in a second queue here: only this many hosts start (import, load) at once.
+        self._starting = asyncio.Semaphore(max_starting)
 
     def warm(self) -> asyncio.Task[None]:
         """Compile the QuickJS guest into the cache in a process of its own, once (the kernel starts it
-        at boot). Launches wait for it before their host's ready clock starts: on a slow machine the
-        one-time compile outlasts `ready_timeout`, and a host killed mid-compile never fills the cache,
-        so no app would ever start there."""
+        at boot), then start the zygote. Launches wait for the compile before their host's ready clock
+        starts: on a slow machine the one-time compile outlasts `ready_timeout`, and a host killed
+        mid-compile never fills the cache, so no app would ever start there."""
         if self._warming is None:
             self._warming = asyncio.get_running_loop().create_task(self._warm())
         return self._warming
@@ -204,35 +232,48 @@ class AppManager:
             raise
         text = output.decode(errors="replace").strip()[-500:]
         (log.info if process.returncode == 0 else log.warning)("%s (exit %s)", text, process.returncode)
+        if self.prefork is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.prefork.start()
 
     async def launch(self, source: str, token: str, *, filename: str = "app.ts",
-                     test_clock: bool = False, ready_timeout: float = 30.0) -> AppProcess:
+                     test_clock: bool = False, ready_timeout: float = 30.0,
+                     renderer: str | None = None) -> AppProcess:
+        """Start a host and wait until it is ready. `renderer` overrides the manager's for this host
+        ("null": no window, as for an app started only to serve other apps' calls)."""
+        renderer = renderer or self.renderer  # read now: another launch may change self.renderer meanwhile
         if self._warming is not None:
             await asyncio.shield(self._warming)  # its time is not the app's: the ready clock starts after
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         control = self.run_dir / f"app-{os.getpid()}-{next(self._ids)}.sock"
-        command = [sys.executable, "-m", "llmos.kernel.sandbox.host", "--kernel", str(self.kernel_socket),
-                   "--control", str(control), "--renderer", self.renderer, "--uid-base", str(self.uid_base),
-                   "--uid-table", str(self.uid_table)]
+        args = ["--kernel", str(self.kernel_socket), "--control", str(control), "--renderer", renderer,
+                "--uid-base", str(self.uid_base), "--uid-table", str(self.uid_table)]
         if self.cache_dir:
-            command += ["--cache", str(self.cache_dir)]
+            args += ["--cache", str(self.cache_dir)]
         if not self.confine:
-            command.append("--no-confine")
+            args.append("--no-confine")
         if test_clock:
-            command.append("--test-clock")
-        process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        app = AppProcess(process, control)
-        # into its cgroup before it reads its spec, so before any app code runs
-        app.on_exit = self.cgroups.place(process.pid)
-        try:
-            await self._until_ready(app, token, source, filename, ready_timeout)
-        except BaseException:
-            # cancelled (the flow was dropped) or failed while starting: never leave a host running
-            await self._discard(app)
-            raise
+            args.append("--test-clock")
+        async with self._starting:
+            app = AppProcess(await self._start_host(args), control)
+            # into its cgroup before it reads its spec, so before any app code runs
+            app.on_exit = self.cgroups.place(app.pid)
+            try:
+                await self._until_ready(app, token, source, filename, ready_timeout)
+            except BaseException:
+                # cancelled (the flow was dropped) or failed while starting: never leave a host running
+                await self._discard(app)
+                raise
         self.running.add(app)
         return app
+
+    async def _start_host(self, args: list[str]) -> HostProcess:
+        """Forked from the zygote when it is ready, else spawned: the same host either way."""
+        if self.prefork is not None and (forked := await self.prefork.fork(args)) is not None:
+            return forked
+        command = [sys.executable, "-m", "llmos.kernel.sandbox.host", *args]
+        return await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE,
+                                                    stdout=asyncio.subprocess.PIPE)
 
     async def _until_ready(self, app: AppProcess, token: str, source: str, filename: str,
                            ready_timeout: float) -> None:
@@ -280,3 +321,5 @@ class AppManager:
         for app in list(self.running):
             await app.stop()
             self.running.discard(app)
+        if self.prefork is not None:  # after the apps: their exit codes come from it
+            await self.prefork.stop()

@@ -9,6 +9,13 @@ only safe for files we wrote, so the cache directory must be owned by us and not
 `python -m llmos.kernel.sandbox.wasmcache [DIR]` fills the cache: the kernel runs it once at start
 (AppManager.warm), because on a slow machine the compile alone outlasts an app host's ready timeout
 (36 s under a busy TCG guest), and a host killed mid-compile never writes the cache.
+
+The image ships the guest precompiled for a baseline x86-64 (x86-64-v2: SSE4.2 and POPCNT, no AVX), so
+it loads on any such CPU, QEMU's TCG `-cpu max` included: `python -m llmos.kernel.sandbox.wasmcache
+--generic DIR` writes it at image build time, and install() tries it before compiling. A module compiled
+natively on the build host would carry the host's features (AVX-512 on the build machines), and
+wasmtime refuses to load it on a CPU without them. On a CPU below the baseline the image's module is
+refused and the guest is compiled once per machine into the data partition, as before.
 """
 
 from __future__ import annotations
@@ -32,20 +39,69 @@ log = logging.getLogger("llmos.sandbox.wasmcache")
 _ARTIFACT_KEY = "quickjs"  # the slot name quickjs_rs._engine._quickjs_artifact() uses
 
 
+# The x86-64-v2 features beyond the x86-64 baseline that Cranelift can use; the image's module is
+# compiled with exactly these, so every CPU that has them can load it.
+GENERIC_TARGET = "x86_64-unknown-linux-gnu"
+GENERIC_FEATURES = ("has_sse3", "has_ssse3", "has_sse41", "has_sse42", "has_popcnt")
+
+
 def default_dir() -> Path:
     return paths.state_dir() / "cache" / "quickjs"
 
 
-def _check_private(directory: Path) -> None:
+def image_dir() -> Path:
+    """The read-only copy compiled at image build time (host/image.py, wasm_tree)."""
+    return Path(os.environ.get("LLMOS_WASM_IMAGE_DIR", "/usr/lib/llmos/wasm"))
+
+
+def _check_private(directory: Path, owners: tuple[int, ...] = ()) -> None:
     info = directory.stat()
-    if info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o022:
+    allowed = (os.geteuid(), *owners)
+    if info.st_uid not in allowed or stat.S_IMODE(info.st_mode) & 0o022:
         raise PermissionError(f"{directory}: wasm cache must be owned by uid {os.geteuid()} and not "
                               f"group/world-writable (deserializing a foreign file runs its code)")
 
 
+def cache_key(wasm: bytes) -> str:
+    """The file name's key: the guest's sha256 and the wasmtime version (its serialization format)."""
+    return hashlib.sha256(hashlib.sha256(wasm).digest() + version("wasmtime").encode()).hexdigest()[:24]
+
+
+def _from_image(engine: wasmtime.Engine, key: str) -> wasmtime.Module | None:
+    """The image's precompiled guest, if there is one for this key and this CPU can run it."""
+    path = image_dir() / f"guest-{key}.cwasm"
+    if not path.is_file():
+        return None
+    try:
+        _check_private(path.parent, owners=(0,))  # root's read-only /usr
+        return wasmtime.Module.deserialize_file(engine, str(path))
+    except Exception as error:  # below the baseline CPU, or a foreign file: compile for this machine
+        log.warning("wasm cache: the image's %s is unusable here (%s); compiling for this machine",
+                    path, error)
+        return None
+
+
+def compile_generic(directory: Path) -> Path:
+    """Compile the guest for GENERIC_FEATURES into `directory` (the image build runs this)."""
+    wasm = _engine._read_guest_wasm()
+    config = wasmtime.Config()
+    config.target = GENERIC_TARGET
+    for feature in GENERIC_FEATURES:
+        config.cranelift_flag_enable(feature)
+    module = wasmtime.Module(wasmtime.Engine(config), wasm)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"guest-{cache_key(wasm)}.cwasm"
+    path.write_bytes(module.serialize())
+    os.chmod(path, 0o644)
+    # The file must load into the default engine the app hosts use (same wasmtime, same settings).
+    wasmtime.Module.deserialize_file(_wasmtime.shared_wasmtime_engine(), str(path))
+    return path
+
+
 def install(directory: Path | None = None) -> str:
-    """Make the shared QuickJS artifact ready; returns 'loaded' (warm), 'compiled' (cold, now
-    cached) or 'present' (this process already had it)."""
+    """Make the shared QuickJS artifact ready; returns 'loaded' (warm: this machine's cache or the
+    image's precompiled guest), 'compiled' (cold, now cached) or 'present' (this process already had
+    it)."""
     if _ARTIFACT_KEY in _wasmtime._SHARED_ARTIFACTS:
         return "present"
     directory = directory or default_dir()
@@ -53,7 +109,7 @@ def install(directory: Path | None = None) -> str:
     _check_private(directory)
     wasm = _engine._read_guest_wasm()
     build_id = hashlib.sha256(wasm).digest()
-    key = hashlib.sha256(build_id + version("wasmtime").encode()).hexdigest()[:24]
+    key = cache_key(wasm)
     path = directory / f"guest-{key}.cwasm"
     engine = _wasmtime.shared_wasmtime_engine()
     module: wasmtime.Module | None = None
@@ -63,6 +119,8 @@ def install(directory: Path | None = None) -> str:
             module = wasmtime.Module.deserialize_file(engine, str(path))
         except Exception as error:  # a stale or damaged file: recompile and replace it
             log.warning("wasm cache: %s unusable (%s); recompiling", path, error)
+    if module is None:
+        module = _from_image(engine, key)
     if module is None:
         how = "compiled"
         module = wasmtime.Module(engine, wasm)
@@ -77,6 +135,12 @@ def install(directory: Path | None = None) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--generic"] and len(argv) == 2:
+        started = time.monotonic()
+        path = compile_generic(Path(argv[1]))
+        print(f"wasm module for {GENERIC_TARGET} (+{','.join(GENERIC_FEATURES)}): {path} in "
+              f"{time.monotonic() - started:.1f} s", flush=True)
+        return 0
     directory = Path(argv[0]) if argv else None
     started = time.monotonic()
     how = install(directory)

@@ -13,6 +13,20 @@ if TYPE_CHECKING:
 STARTER_MODEL = "llmos-starter"
 
 
+def _code(name: str) -> str:
+    return resources.files(__package__).joinpath("apps", f"{name}.ts").read_text(encoding="utf-8")
+
+
+def provided_by(name: str, function: str) -> str:
+    """The scope for calling `function` of the starter app `name`: app:<its identity>/<function>. A
+    starter's identity is made from its code (kernel/versions), so the app that calls it names that
+    identity in its code too; tests/kernel/starter checks the two agree."""
+    from llmos.kernel.registry.record import code_hash
+    from llmos.kernel.versions.lineage import identity_for
+
+    return f"app:{identity_for(code_hash(_code(name)))}/{function}"
+
+
 @dataclass(frozen=True)
 class Starter:
     name: str
@@ -22,7 +36,7 @@ class Starter:
 
     @property
     def code(self) -> str:
-        return resources.files(__package__).joinpath("apps", f"{self.name}.ts").read_text(encoding="utf-8")
+        return _code(self.name)
 
     @property
     def manifest(self) -> dict[str, list[dict[str, str | bool]]]:
@@ -44,6 +58,8 @@ STARTERS: tuple[Starter, ...] = (
     Starter("stopwatch", "A stopwatch with start, stop, lap times and reset", ("ui:window", "timer")),
     Starter("checklist", "A checklist of things to take with me, with check and uncheck all",
             ("ui:window", "storage:local")),
+    Starter("trip", "A trip log that adds up the kilometres of each leg and shows the total in miles too, "
+            "using my unit converter", ("ui:window", "storage:local", provided_by("converter", "convert"))),
 )
 
 

@@ -24,12 +24,13 @@ from llmos.settings.sections import (
     Settings,
     ShellSettings,
     SystemSettings,
+    UpdateSettings,
 )
 from llmos.settings.values import build, defaults, overlay
 
 __all__ = [
     "FREE_FORM", "SECTIONS", "AppsSettings", "CompositorSettings", "ConfigProblem", "DisplaySettings",
     "GatewaySettings", "InitSettings", "InputSettings", "KernelSettings", "KioskSettings", "NetworkSettings",
-    "RegistrySettings", "SandboxSettings", "Section", "Settings", "ShellSettings", "SystemSettings", "build",
-    "declarations", "declared", "default_of", "defaults", "overlay", "setting",
+    "RegistrySettings", "SandboxSettings", "Section", "Settings", "ShellSettings", "SystemSettings",
+    "UpdateSettings", "build", "declarations", "declared", "default_of", "defaults", "overlay", "setting",
 ]

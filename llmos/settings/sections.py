@@ -168,8 +168,9 @@ class GatewaySettings(Section):
                                     "registry stores", minimum=1, maximum=8000)
     allowed_capabilities: tuple[str, ...] = setting(
         ("ui:window", "storage:local", "timer", "notify", "clipboard:read", "clipboard:write", "network:*",
-         "bus:*"),
-        "capabilities generated code may ask for; network:* here means any one literal host")
+         "bus:*", "app:*"),
+        "capabilities generated code may ask for; network:* here means any one literal host (app:* any one "
+        "installed app's function)")
 
 
 @dataclass(frozen=True)
@@ -181,9 +182,19 @@ class SandboxSettings(Section):
     stack_kb: int = setting(256, "QuickJS stack limit, in KiB (wasmtime's wasm stack may trip first)")
     deadline_ms: int = setting(500, "CPU deadline per callback (render, event handler, timer)")
     load_deadline_ms: int = setting(2000, "CPU deadline for the module body and first render")
+    cpu_ms_per_s: int = setting(500, "CPU an app's host may use in any one second, in ms on the reference "
+                                "machine; scaled by speed_factor, to at most 800", minimum=50, maximum=800)
+    start_cpu_ms: int = setting(600, "CPU an app may use after it is ready before cpu_ms_per_s applies "
+                                "(fonts, first buffers, a full-screen first paint), in ms on the reference "
+                                "machine; scaled by speed_factor", minimum=0, maximum=10_000)
+    speed_factor: float = setting(0.0, "how many times slower than the reference machine this one runs "
+                                  "app hosts; 0 measures it once when the kernel starts "
+                                  "(kernel/sandbox/speed.py)", minimum=0.0, maximum=20.0)
     max_nodes: int = setting(2000, "most nodes in an app's UI tree")
     storage_quota_kb: int = setting(1024, "storage per app, in KiB")
     uid_base: int = setting(100_000, "app hosts run as unique uids from here (state/sandbox/uids.json)")
+    prefork: bool = setting(True, "fork app hosts from a zygote that has loaded everything once "
+                            "(docs/runtime.md); off: start each host from scratch")
     renderer: str = setting("wayland", "wayland: apps draw windows when the compositor runs; null: headless",
                             choices=("wayland", "null"))
 
@@ -253,6 +264,53 @@ class InitSettings(Section):
 
     NAME = "init"
     power_button: bool = setting(True, "a press of the power button shuts the machine down cleanly")
+    boot_good_within_s: int = setting(600, "a boot on trial after an update (docs/update.md) must have every "
+                                      "service ready within this many seconds, or it reboots and uses "
+                                      "up one of its tries", minimum=30, maximum=3600)
+
+
+def _update_url(url: str) -> str | None:
+    if not url:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as error:
+        return f"not a URL ({error}): {shown(url)}"
+    if parts.scheme not in ("http", "https", "git") or not parts.hostname:
+        return f"expected an http://, https:// or git:// URL with a host, got {shown(url)}"
+    return None
+
+
+def _bundle_path(path: str) -> str | None:
+    words = path.split("/")
+    if path and (path.startswith("/") or any(word in ("", ".", "..") for word in words)):
+        return f"expected a relative path in the repository such as bundles/llmos.bundle, got {shown(path)}"
+    return None
+
+
+def _git_ref(ref: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}", ref) or ".." in ref or ref.endswith(
+            (".", "/", ".lock")) or "//" in ref:
+        return f"expected a branch, a tag or a full ref such as refs/heads/main, got {shown(ref)}"
+    return None
+
+
+@dataclass(frozen=True)
+class UpdateSettings(Section):
+    """Scheduled updates (docs/update.md): a newer signed bundle from a URL goes to the inactive slot."""
+
+    NAME = "update"
+    url: str = setting("", "where the bundle comes from: its http(s):// URL, or a git remote (git://, "
+                       "http(s)://) when path is set; empty: no scheduled updates", check=_update_url)
+    path: str = setting("", "the bundle's path in the git remote at url, e.g. bundles/llmos.bundle; "
+                        "empty: url is the bundle itself", check=_bundle_path)
+    ref: str = setting("main", "the git remote's branch or tag (or full ref) to read path from",
+                       check=_git_ref)
+    check_every_s: int = setting(21_600, "seconds between checks; the first is a minute after a boot that "
+                                 "is not on trial", minimum=300, maximum=604_800)
+    reboot: bool = setting(True, "reboot into an installed update at once; false: it starts at the next "
+                           "boot")
 
 
 SERVICES_DOC = ("[services.NAME] tables override one service of PID 1's table: enabled, memory_max, "
@@ -276,6 +334,7 @@ class Settings:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     kernel: KernelSettings = field(default_factory=KernelSettings)
     init: InitSettings = field(default_factory=InitSettings)
+    update: UpdateSettings = field(default_factory=UpdateSettings)
     services: Mapping[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> Section:

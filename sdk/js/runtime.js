@@ -4,7 +4,8 @@
 //   host    - the host functions registered for this app's granted capabilities only, captured
 //             (and deleted from globalThis) before any app code runs;
 //   granted - the granted scopes, e.g. ["storage:local", "timer", "notify", "ui:window"];
-//   limits  - {maxNodes, maxDepth}.
+//   limits  - {maxNodes, maxDepth} and the composition limits {callBytes, callDepth, callTimeoutMs,
+//             maxCallTimeoutMs, maxProvided} (kernel/compose/abi.py, the one place they are set).
 // It returns the host-facing entry points; only `sdk` is ever handed to the app.
 // The host owns the clock: every entry point receives `t` (host milliseconds), and the app never
 // sees a real timer API. Handler ids grow across renders, so ids from an older tree find nothing.
@@ -436,6 +437,78 @@
     };
   }
 
+  // ---- composition: other apps' functions, always through the kernel (docs/composition.md) -------
+  // apps.provide offers a function of this app while its module loads (no capability: a caller needs
+  // its own grant). apps.call exists only with some app:APP/FUNCTION grant, and calls only granted
+  // targets. Arguments and results are JSON values; every refusal is an AppCallError with a code.
+  class AppCallError extends Error {
+    constructor(code, message) { super(message); this.name = "AppCallError"; this.code = code; }
+  }
+  const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+  const TARGET = /^[a-z0-9][a-z0-9._-]{0,63}\/[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+  const provided = new Map();   // name -> {fn, about}
+  let providing = true;         // until the module has loaded
+  const getPrototypeOf = Object.getPrototypeOf;
+  const objectProto = Object.prototype;
+  // Why a value is not JSON (a function, undefined, NaN, a Map, a cycle...), or null when it is.
+  function notJson(value, depth) {
+    if (value === null || typeof value === "string" || typeof value === "boolean") return null;
+    if (typeof value === "number") return Number.isFinite(value) ? null : `holds ${value}, which is not a JSON number`;
+    if (typeof value !== "object") return `holds ${typeof value === "undefined" ? "undefined" : "a " + typeof value}, which is not JSON`;
+    if (depth >= limits.callDepth) return `is nested deeper than ${limits.callDepth} (or refers to itself)`;
+    if (isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const problem = notJson(value[i], depth + 1);
+        if (problem !== null) return problem;
+      }
+      return null;
+    }
+    const proto = getPrototypeOf(value);
+    if (proto !== objectProto && proto !== null) return "holds an object that is not a plain object or array";
+    for (const key of Object.keys(value)) {
+      const problem = notJson(value[key], depth + 1);
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
+  const errorText = (error) => (error !== null && typeof error === "object" && "message" in error
+    ? String(error.name || "Error") + ": " + String(error.message) : String(error));
+
+  const apps = {
+    provide(name, fn, about) {
+      name = String(name);
+      if (!providing) throw new Error("apps.provide: offer functions at the top level of the app, while it loads");
+      if (!FUNCTION_NAME.test(name)) throw new TypeError(`apps.provide: '${name}' is not a function name ([A-Za-z_][A-Za-z0-9_]*, at most 64)`);
+      if (typeof fn !== "function") throw new TypeError(`apps.provide ${name}: the second argument must be a function`);
+      if (provided.has(name)) throw new Error(`apps.provide: '${name}' is provided twice`);
+      if (provided.size >= limits.maxProvided) throw new RangeError(`apps.provide: at most ${limits.maxProvided} functions`);
+      provided.set(name, { fn, about: about === undefined ? "" : String(about).slice(0, 500) });
+    },
+  };
+  if (anyWith("app:")) {
+    apps.call = (target, argument, options) => new Promise((resolve, reject) => {
+      target = String(target);
+      const refuse = (code, why) => reject(new AppCallError(code, `apps.call ${target}: ${why}`));
+      if (!TARGET.test(target)) { refuse("bad-argument", "the target is 'APP/FUNCTION'"); return; }
+      if (!has("app:" + target)) { refuse("denied", `needs 'app:${target}', which was not granted`); return; }
+      const value = argument === undefined ? null : argument;
+      const problem = notJson(value, 0);
+      if (problem !== null) { refuse("bad-argument", "the argument " + problem); return; }
+      const text = stringify(value);
+      if (text.length > limits.callBytes) { refuse("too-large", `the argument is over ${limits.callBytes} bytes`); return; }
+      const asked = options && options.timeoutMs !== undefined ? Number(options.timeoutMs) : limits.callTimeoutMs;
+      const ms = Math.max(1, Math.min(limits.maxCallTimeoutMs, Math.floor(asked) || limits.callTimeoutMs));
+      const id = nextPending++;
+      pending.set(id, { resolve, reject, call: true });
+      try {
+        call("app_call", id, target, text, ms);
+      } catch (error) {
+        pending.delete(id);
+        refuse("failed", errorText(error));
+      }
+    });
+  }
+
   const caps = freeze({
     list: () => granted.slice(),
     has: (scope) => has(String(scope)),
@@ -443,7 +516,8 @@
 
   const sdk = freeze({
     ui: freeze(ui), storage: freeze(storage), net: freeze(net), timer: freeze(timer),
-    clipboard: freeze(clipboard), bus: freeze(bus), caps, clock, random, format, useState, CapabilityError,
+    clipboard: freeze(clipboard), bus: freeze(bus), apps: freeze(apps), caps, clock, random, format, useState,
+    CapabilityError, AppCallError,
   });
 
   if (typeof host.log === "function") {
@@ -457,7 +531,12 @@
     sdk,
     mount(factory, t) {
       now = t;
-      const app = factory(sdk);
+      let app;
+      try {
+        app = factory(sdk);
+      } finally {
+        providing = false;
+      }
       if (typeof app !== "function") throw new TypeError("the default export must be a function App()");
       App = app;
       dirty = true;
@@ -473,7 +552,7 @@
     settle(id, ok, value, t) {
       now = t;
       const waiter = pending.get(id);
-      if (waiter === undefined) return;
+      if (waiter === undefined || waiter.call === true) return;
       pending.delete(id);
       if (!ok) { waiter.reject(new CapabilityError(String(value))); return; }
       const body = value.body;
@@ -481,6 +560,52 @@
         ok: value.status >= 200 && value.status < 300, status: value.status, headers: value.headers,
         text: () => Promise.resolve(body), json: () => Promise.resolve(parse(body)),
       }));
+    },
+    // The functions this app provides, once it has loaded: [{name, about}].
+    provided() {
+      return stringify(Array.from(provided, ([name, entry]) => ({ name, about: entry.about })));
+    },
+    // Another app calls `name` (through the kernel). The answer goes back through call_reply, now or
+    // when the returned promise settles; a thrown error is the caller's, not this app's.
+    invoke(id, name, text, from, t) {
+      now = t;
+      const reply = (ok, code, body) => {
+        try { call("call_reply", id, ok, code, body); } catch (error) { /* the host logs it */ }
+      };
+      const entry = provided.get(name);
+      if (entry === undefined) { reply(false, "no-such-function", `this app provides no function '${name}'`); return; }
+      const answer = (value) => {
+        const result = value === undefined ? null : value;
+        const problem = notJson(result, 0);
+        if (problem === null) reply(true, "", stringify(result));
+        else reply(false, "failed", `${name} returned a value that ${problem}`);
+      };
+      let result;
+      try {
+        result = entry.fn(parse(text), freeze({ from }));
+      } catch (error) {
+        reply(false, "failed", errorText(error));
+        return;
+      }
+      if (result !== null && typeof result === "object" && typeof result.then === "function") {
+        result.then(answer, (error) => reply(false, "failed", errorText(error)));
+      } else {
+        answer(result);
+      }
+    },
+    // The kernel's answer to this app's apps.call `id`: a JSON text, or an error code and message.
+    answer(id, ok, code, text, t) {
+      now = t;
+      const waiter = pending.get(id);
+      if (waiter === undefined || waiter.call !== true) return;
+      pending.delete(id);
+      if (!ok) { waiter.reject(new AppCallError(String(code), String(text))); return; }
+      let value;
+      try { value = parse(text); } catch (error) {
+        waiter.reject(new AppCallError("failed", "the answer is not JSON"));
+        return;
+      }
+      waiter.resolve(value);
     },
     deliver(channel, message, from, t) {
       now = t;

@@ -3,6 +3,6 @@ turns pointer and keyboard input into app events. Pure: tree in, pixels and even
 
 from llmos.sdk.render.renderer import Renderer
 from llmos.sdk.render.theme import DARK, LIGHT, Theme
-from llmos.sdk.render.tree import Node, TreeError, parse_tree
+from llmos.sdk.render.tree import MalformedTree, Node, parse_tree
 
-__all__ = ["DARK", "LIGHT", "Node", "Renderer", "Theme", "TreeError", "parse_tree"]
+__all__ = ["DARK", "LIGHT", "MalformedTree", "Node", "Renderer", "Theme", "parse_tree"]

@@ -29,7 +29,7 @@ from llmos.sdk.render import keys
 from llmos.sdk.render.paint import slider_track
 from llmos.sdk.render.renderer import Renderer
 from llmos.sdk.render.screen import Screen
-from llmos.sdk.render.tree import Node, TreeError
+from llmos.sdk.render.tree import MalformedTree, Node
 
 KEYS = {"enter": keys.RETURN, "return": keys.RETURN, "tab": keys.TAB, "escape": keys.ESCAPE,
         "backspace": keys.BACKSPACE, "delete": keys.DELETE, "left": keys.LEFT, "right": keys.RIGHT,
@@ -68,7 +68,7 @@ def keysym_for(char: str) -> int:
 
 
 @dataclass(frozen=True)
-class Region:
+class Snapshot:
     """Painted pixels of one widget box (ARGB32 rows), to compare before and after an action."""
 
     x: int
@@ -81,7 +81,7 @@ class Region:
         offset = (y * self.w + x) * 4
         return self.data[offset:offset + 4]
 
-    def differs_near(self, other: Region, x: float, y: float, radius: int = 3) -> bool:
+    def differs_near(self, other: Snapshot, x: float, y: float, radius: int = 3) -> bool:
         """Whether any pixel within `radius` of the region-local point differs between the two."""
         cx, cy = round(x), round(y)
         for py in range(max(0, cy - radius), min(self.h, cy + radius + 1)):
@@ -148,7 +148,7 @@ class AppDriver:
         self.generation = generation
         try:
             self.renderer.render(tree)
-        except TreeError as error:  # the window keeps its last picture, as a real one does
+        except MalformedTree as error:  # the window keeps its last picture, as a real one does
             self._note(f"malformed UI tree: {error}")
 
     def _drain(self) -> None:
@@ -244,7 +244,7 @@ class AppDriver:
                 pass
         return canvases[0]
 
-    def snapshot(self, node: Node) -> Region:
+    def snapshot(self, node: Node) -> Snapshot:
         """The pixels painted for a widget box right now."""
         self.renderer.render()
         surface = self.renderer.surface()
@@ -255,7 +255,7 @@ class AppDriver:
         y1 = min(height, math.ceil((node.y + node.h) * scale))
         stride, data = surface.get_stride(), bytes(self.renderer.pixels())
         rows = b"".join(data[y * stride + x0 * 4:y * stride + x1 * 4] for y in range(y0, y1))
-        return Region(x0, y0, max(0, x1 - x0), max(0, y1 - y0), rows)
+        return Snapshot(x0, y0, max(0, x1 - x0), max(0, y1 - y0), rows)
 
     # -- pointer -----------------------------------------------------------------------------------
     def _point_of(self, node: Node) -> tuple[float, float]:
@@ -476,5 +476,5 @@ class AppDriver:
         return True
 
 
-__all__ = ["KEYS", "AppDriver", "AppStopped", "DriverError", "NotOnScreen", "Region", "keysym_for",
+__all__ = ["KEYS", "AppDriver", "AppStopped", "DriverError", "NotOnScreen", "Snapshot", "keysym_for",
            "text_pattern"]

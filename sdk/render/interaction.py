@@ -83,6 +83,8 @@ class Interaction:
             if field is None or field.type != "TextInput" or key != s.focused:
                 del s.edits[key]
                 continue
+            if "value" not in field.props:  # uncontrolled: the text is the field's own
+                continue
             edit, value = s.edits[key], str(field.props.get("value") or "")
             if value in edit.echoes:
                 del edit.echoes[:edit.echoes.index(value) + 1]
@@ -99,6 +101,21 @@ class Interaction:
             s.scroll[key] = self._clamp_scroll(self.by_key[key], s.scroll[key])
         if self.pointer is not None:
             s.hovered = self._hover_key(*self.pointer)
+
+    def settle(self) -> None:
+        """The app has answered every event sent so far (its window hands each event to it in line
+        and adopts its newest tree first), so a controlled field shows exactly the app's value: a key
+        the app refused or rewrote does not stay on screen, and no guess from echoes is needed."""
+        for key, edit in self.state.edits.items():
+            field = self.by_key.get(key)
+            if field is None or "value" not in field.props:
+                continue
+            value = str(field.props.get("value") or "")
+            edit.echoes.clear()
+            if value != edit.text:
+                edit.text, edit.cursor = value, min(edit.cursor, len(value))
+                self._keep_caret_visible(field, edit)
+                self._dirty(key)
 
     # -- geometry ------------------------------------------------------------------------------
     def hit_path(self, x: float, y: float) -> list[Node]:

@@ -53,21 +53,33 @@ class Renderer:
             self._forced = size
             self._relayout = True
 
-    def render(self, tree: Any = None) -> bool:
-        """Adopt `tree` (decoded JSON; None keeps the last one) and repaint what changed.
-        Returns True when pixels changed. Raises TreeError for a malformed tree, keeping the
-        previous picture."""
+    def adopt(self, tree: Any = None) -> None:
+        """Take `tree` (decoded JSON; None keeps the last one) now, without painting: input from here
+        on acts on its widgets, handler ids and values. A window that paints at its next frame slot
+        adopts the app's newest tree before each input event, since the app forgets the handler ids
+        of its older trees. Raises MalformedTree for a malformed tree, keeping the previous one."""
         if tree is not None and tree != self._raw:
             root = parse_tree(tree)
             self._raw, self._root = tree, root
             self._relayout = True
-        if self._root is None:
-            return False
-        if self._relayout:
+        if self._root is not None and self._relayout:
             self._relayout = False
             self._size = self._layout.window(self._root, self._forced, self.title_bar)
             self.interaction.adopt(self._root)
             self._full = True
+
+    def settle(self) -> None:
+        """The app has answered every event sent so far and its newest tree is adopted: controlled
+        fields show the app's values (Interaction.settle)."""
+        self.interaction.settle()
+
+    def render(self, tree: Any = None) -> bool:
+        """Adopt `tree` (decoded JSON; None keeps the last one) and repaint what changed.
+        Returns True when pixels changed. Raises MalformedTree for a malformed tree, keeping the
+        previous picture."""
+        self.adopt(tree)
+        if self._root is None:
+            return False
         if not self._full and not self._damage:
             return False
         self._paint(self._root)

@@ -201,14 +201,18 @@ class Screen:
              accept: Callable[[Node], bool] | None = None) -> Node:
         """The widget of one of `kinds` that `ref` names best (own label over row over label-before,
         exact over words over prefix, first in reading order on a tie). `near` keeps only widgets whose
-        row mentions it, `accept` only those it accepts. With only_fallback, a lone widget of that kind
-        is taken when nothing matches (a single text field is "the" field). Raises LookupError saying
-        what is on screen."""
+        row mentions it (those whose own words do, when any), `accept` only those it accepts. With
+        only_fallback, a lone widget of that kind is taken when nothing matches (a single text field is
+        "the" field). Raises LookupError saying what is on screen."""
         kinds = tuple(kinds)
         candidates = [n for n in self.widgets(kinds) if accept is None or accept(n)]
         if near:
             candidates = [n for n in candidates
                           if any(ref_quality(near, text)[0] >= PREFIX for text in self.row_texts(n))]
+            own = [n for n in candidates
+                   if any(ref_quality(near, text)[0] >= PREFIX
+                          for text, source in self.words_of(n) if source == OWN)]
+            candidates = own or candidates  # "Away +1" is nearer to "away" than "Home +1" in its row
         best: tuple[tuple[int, int, int], Node] | None = None
         for node in candidates:
             for text, source in self.words_of(node):

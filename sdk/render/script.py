@@ -21,351 +21,44 @@ Expect: text / no_text (case?) · regex / no_regex · number / no_number (tol?) 
         samples ("random": what `press ... sample` saw varies like chance, not like a count) ·
         changes (at least N new pictures during the last wait) · ink / no_ink (share of the last
         drag's path that changed on the canvas, at least / at most) · any (a list: one must hold).
+
+This module runs a script; script_parse.py checks one as data and readings.py reads values off the
+screen text.
 """
+
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from llmos.sdk.render.driver import KEYS, AppDriver, DriverError, NotOnScreen, Region, text_pattern
+from llmos.sdk.render.driver import AppDriver, DriverError, NotOnScreen, Snapshot, text_pattern
+from llmos.sdk.render.readings import (
+    date_texts,
+    durations_in,
+    looks_random,
+    next_day,
+    numbers_in,
+    parse_date,
+    time_texts,
+    years_between,
+)
+from llmos.sdk.render.script_parse import (
+    ScriptEntry,
+    ScriptError,
+    parse_expectation,
+    parse_script,
+    parse_step,
+)
 from llmos.sdk.render.tree import Node
 
 Relaunch = Callable[[], Awaitable[AppDriver]]
 
 
-class ScriptError(ValueError):
-    """A malformed step or expectation; the message starts with where it is."""
-
-
-@dataclass(frozen=True)
-class Action:
-    kind: str
-    value: Any
-    options: tuple[tuple[str, Any], ...]
-    where: str
-
-    def opt(self, name: str, default: Any = None) -> Any:
-        return next((v for k, v in self.options if k == name), default)
-
-    def __str__(self) -> str:
-        value = self.value
-        shown = f"{{{value}}}" if isinstance(value, Action) else \
-            f"[{', '.join(f'{{{v}}}' for v in value)}]" if isinstance(value, tuple) else repr(value)
-        extra = "".join(f", {k}={v!r}" for k, v in self.options)
-        return f"{self.kind}={shown}{extra}"
-
-
-# action -> (check of its value, {option: type}); a value check returns an error message or None
-_Str = str
-_Num = (int, float)
-
-
-def _is_text(value: Any) -> str | None:
-    return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
-
-
-def _is_field(value: Any) -> str | None:
-    return None if isinstance(value, str) else "must be a string (\"\" means the only text field)"
-
-
-def _is_number(value: Any) -> str | None:
-    ok = isinstance(value, _Num) and not isinstance(value, bool)
-    return None if ok else "must be a number"
-
-
-def _is_regex(value: Any) -> str | None:
-    if not isinstance(value, str) or not value:
-        return "must be a regular expression"
-    try:
-        re.compile(value)
-    except re.error as error:
-        return f"is not a valid regular expression: {error}"
-    return None
-
-
-def _is_point(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(
-        isinstance(v, _Num) and not isinstance(v, bool) and 0 <= v <= 1 for v in value)
-
-
-def _is_key(value: Any) -> str | None:
-    known = isinstance(value, str) and value.casefold().replace(" ", "").replace("_", "") in KEYS
-    return None if known else f"must be one of {', '.join(sorted(KEYS))}"
-
-
-def _is_wait(value: Any) -> str | None:
-    ok = isinstance(value, _Num) and not isinstance(value, bool) and 0 < value <= 600_000
-    return None if ok else "must be milliseconds between 1 and 600000"
-
-
-def _is_click(value: Any) -> str | None:
-    return None if _is_point(value) else "must be [x, y] with fractions of the canvas between 0 and 1"
-
-
-def _is_path(value: Any) -> str | None:
-    ok = isinstance(value, list) and len(value) >= 2 and all(_is_point(p) for p in value)
-    return None if ok else "must be a list of at least two [x, y] points (fractions of the canvas)"
-
-
-def _is_true(value: Any) -> str | None:
-    return None if value is True else "must be true"
-
-
-def _is_fraction(value: Any) -> str | None:
-    ok = isinstance(value, _Num) and not isinstance(value, bool) and 0 <= value <= 1
-    return None if ok else "must be a fraction between 0 and 1"
-
-
-def _is_zone(value: Any) -> str | None:
-    if value == "local":
-        return None
-    try:
-        ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
-        return "must be \"local\" or a time zone name such as \"Asia/Tokyo\""
-    return None
-
-
-def _parse_date(value: str) -> dt.date:
-    return dt.date.fromisoformat(value)
-
-
-def _is_date(value: Any) -> str | None:
-    try:
-        _parse_date(str(value))
-    except ValueError:
-        return "must be a date written YYYY-MM-DD"
-    return None
-
-
-def _is_day(value: Any) -> str | None:
-    if isinstance(value, str) and re.fullmatch(r"\d{2}-\d{2}", value):
-        try:
-            dt.date(2000, int(value[:2]), int(value[3:]))
-        except ValueError:
-            return "is not a day of the year"
-        return None
-    return _is_date(value)
-
-
-def _is_today_or_date(value: Any) -> str | None:
-    return None if value == "today" else _is_date(value)
-
-
-def _is_random(value: Any) -> str | None:
-    return None if value == "random" else "must be \"random\""
-
-
-def _is_count(value: Any) -> str | None:
-    return None if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else \
-        "must be a whole number of at least 1"
-
-
-STEPS: dict[str, tuple[Callable[[Any], str | None], dict[str, Any]]] = {
-    "type": (_is_field, {"text": _Str, "enter": bool, "submit": _Str, "replace": bool}),
-    "press": (_is_text, {"times": int, "near": _Str, "sample": _Str}),
-    "check": (_is_text, {"near": _Str}),
-    "select": (_is_text, {}),
-    "set": (_is_text, {"value": _Num}),
-    "key": (_is_key, {}),
-    "wait": (_is_wait, {}),
-    "click_canvas": (_is_click, {}),
-    "drag": (_is_path, {}),
-    "relaunch": (_is_true, {}),
-    "expect": (lambda v: None if isinstance(v, dict) else "must be an expectation table", {}),
-}
-REQUIRED = {"type": ("text",), "set": ("value",)}
-EXPECTS: dict[str, tuple[Callable[[Any], str | None], dict[str, Any]]] = {
-    "text": (_is_text, {"case": bool}),
-    "no_text": (_is_text, {"case": bool}),
-    "regex": (_is_regex, {}),
-    "no_regex": (_is_regex, {}),
-    "number": (_is_number, {"tol": _Num}),
-    "no_number": (_is_number, {"tol": _Num}),
-    "duration": (_is_number, {"tol": _Num, "count": int}),
-    "time_now": (_is_zone, {}),
-    "date": (lambda v: None if v == "today" else "must be \"today\"", {}),
-    "weekday": (_is_today_or_date, {}),
-    "days_until": (_is_day, {"tol": int}),
-    "years_since": (_is_date, {}),
-    "checked": (_is_text, {}),
-    "samples": (_is_random, {}),
-    "changes": (_is_count, {}),
-    "ink": (_is_fraction, {}),
-    "no_ink": (_is_fraction, {}),
-    "any": (lambda v: None if isinstance(v, list) and v else "must be a non-empty list of expectations", {}),
-}
-
-
-def _parse(raw: Any, where: str, table: Mapping[str, tuple[Callable[[Any], str | None], dict[str, Any]]],
-           what: str, optional_ok: bool) -> Action:
-    if not isinstance(raw, dict):
-        raise ScriptError(f"{where}: a {what} is a table like {{{next(iter(table))} = ...}}")
-    kinds = [k for k in raw if k in table]
-    if len(kinds) != 1:
-        raise ScriptError(f"{where}: a {what} needs one (and only one) of {', '.join(table)}; "
-                          f"got {sorted(raw)}")
-    kind = kinds[0]
-    check, allowed = table[kind]
-    problem = check(raw[kind])
-    if problem:
-        raise ScriptError(f"{where}: {kind} {problem}, got {raw[kind]!r}")
-    options = []
-    for name, value in raw.items():
-        if name == kind:
-            continue
-        if name == "optional" and optional_ok:
-            expected: Any = bool
-        elif name in allowed:
-            expected = allowed[name]
-        else:
-            extra = sorted(allowed) + (["optional"] if optional_ok else [])
-            raise ScriptError(f"{where}: {kind} takes no option {name!r} "
-                              f"(options: {', '.join(extra) or 'none'})")
-        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
-            raise ScriptError(f"{where}: {kind}: option {name} has the wrong type: {value!r}")
-        options.append((name, value))
-    for name in REQUIRED.get(kind, ()) if table is STEPS else ():
-        if name not in raw:
-            raise ScriptError(f"{where}: {kind} needs {name}")
-    if kind == "press" and "sample" in raw and (problem := _is_regex(raw["sample"])):
-        raise ScriptError(f"{where}: press: sample {problem}")
-    if kind == "press" and not 1 <= raw.get("times", 1) <= 100:
-        raise ScriptError(f"{where}: press: times must be between 1 and 100")
-    value = raw[kind]
-    if kind == "expect":
-        value = parse_expectation(value, f"{where}.expect")
-    elif kind == "any":
-        value = tuple(parse_expectation(item, f"{where}.any[{i}]") for i, item in enumerate(value))
-    return Action(kind, value, tuple(options), where)
-
-
-def parse_step(raw: Any, where: str) -> Action:
-    return _parse(raw, where, STEPS, "step", optional_ok=True)
-
-
-def parse_expectation(raw: Any, where: str) -> Action:
-    return _parse(raw, where, EXPECTS, "expectation", optional_ok=False)
-
-
-def parse_script(steps: Any, expect: Any, where: str) -> tuple[tuple[Action, ...], tuple[Action, ...]]:
-    """A whole script as data (lists of tables) -> (steps, expectations), located as `where: steps[2]`."""
-    for name, value in (("steps", steps), ("expect", expect)):
-        if not isinstance(value, list):
-            raise ScriptError(f"{where}: {name} must be a list, got {type(value).__name__}")
-    return (tuple(parse_step(s, f"{where}: steps[{i}]") for i, s in enumerate(steps)),
-            tuple(parse_expectation(e, f"{where}: expect[{i}]") for i, e in enumerate(expect)))
-
-
-# -- reading values off the screen -------------------------------------------------------------------
-NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])|(?<![\w.\d])\.\d+")
-_HMS = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?(?![\d:])")
-_MS = re.compile(r"(?<![\d:])(\d{1,3}):(\d{2})(?:\.(\d+))?(?![\d:])")
-_MIN_SEC = re.compile(r"(?<![\w.])(\d+)\s*(?:m|min|mins|minutes?)\s*(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b",
-                      re.IGNORECASE)
-_SEC = re.compile(r"(?<![\w.:])(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b", re.IGNORECASE)
-
-
-def numbers_in(text: str) -> list[float]:
-    return [float(m.group().replace(",", "").replace("−", "-")) for m in NUMBER.finditer(text)]
-
-
-def _fraction(digits: str | None) -> float:
-    return float(f"0.{digits}") if digits else 0.0
-
-
-def durations_in(text: str) -> list[float]:
-    """Seconds shown as h:mm:ss, m:ss(.t), "2 min 5 s" or "12.5 s"; each stretch of text counts once."""
-    found: list[float] = []
-    readers: list[tuple[re.Pattern[str], Callable[[re.Match[str]], float]]] = [
-        (_HMS, lambda m: int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3]) + _fraction(m[4])),
-        (_MS, lambda m: int(m[1]) * 60 + int(m[2]) + _fraction(m[3])),
-        (_MIN_SEC, lambda m: int(m[1]) * 60 + float(m[2])),
-        (_SEC, lambda m: float(m[1])),
-    ]
-    for pattern, seconds in readers:
-        found += [seconds(match) for match in pattern.finditer(text)]
-        text = pattern.sub(" ", text)
-    return found
-
-
-def time_texts(now: dt.datetime) -> list[str]:
-    """How a clock may show `now` and the minutes either side: 24 h and 12 h."""
-    shown = []
-    for delta in (-1, 0, 1):
-        moment = now + dt.timedelta(minutes=delta)
-        hour12 = moment.hour % 12 or 12
-        shown += [f"{moment.hour:02d}:{moment.minute:02d}", f"{moment.hour}:{moment.minute:02d}",
-                  f"{hour12}:{moment.minute:02d}", f"{hour12:02d}:{moment.minute:02d}"]
-    return sorted(set(shown))
-
-
-def date_texts(day: dt.date) -> list[str]:
-    month, abbr = day.strftime("%B"), day.strftime("%b")
-    d, m, y = day.day, day.month, day.year
-    return [day.isoformat(), f"{m}/{d}/{y}", f"{d}/{m}/{y}", f"{m:02d}/{d:02d}/{y}", f"{d:02d}/{m:02d}/{y}",
-            f"{d:02d}.{m:02d}.{y}", f"{d}.{m}.{y}", f"{month} {d}", f"{d} {month}", f"{abbr} {d}",
-            f"{d} {abbr}", f"{abbr}. {d}"]
-
-
-def next_day(spec: str, today: dt.date) -> dt.date:
-    if len(spec) == 5:  # MM-DD: its next occurrence, today included
-        day = dt.date(today.year, int(spec[:2]), int(spec[3:]))
-        return day if day >= today else dt.date(today.year + 1, day.month, day.day)
-    return _parse_date(spec)
-
-
-def years_between(born: dt.date, today: dt.date) -> int:
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
-def _periodic(series: list[Any]) -> bool:
-    """Repeats with a period of at most half its length (heads, tails, heads, tails...)."""
-    return any(all(v == series[i % period] for i, v in enumerate(series))
-               for period in range(1, len(series) // 2 + 1))
-
-
-def _varies_by_chance(series: list[str]) -> bool:
-    """Numbers must go both up and down by at least three different steps (a count only climbs, a
-    cycle repeats one step); words must differ without repeating a short cycle, unless each carries
-    a number that only climbs or only falls ("asked 3 times")."""
-    if len(set(series)) < 2 or _periodic(series):
-        return False
-    try:
-        values = [float(v) for v in series]
-    except ValueError:
-        counts = [numbers_in(v) for v in series]
-        return not (all(counts) and _one_way([c[0] for c in counts]))
-    steps = {b - a for a, b in itertools.pairwise(values)}
-    return not _one_way(values) and len(steps) >= 3
-
-
-def _one_way(values: list[float]) -> bool:
-    steps = [b - a for a, b in itertools.pairwise(values)]
-    return not (any(step > 0 for step in steps) and any(step < 0 for step in steps))
-
-
-def looks_random(samples: list[tuple[str, ...]]) -> str | None:
-    """None when some position of what was sampled varies like chance (see _varies_by_chance);
-    else why not."""
-    if len(samples) < 2:
-        return f"only {len(samples)} sample(s) were taken"
-    if any(not s for s in samples):
-        empty = sum(1 for s in samples if not s)
-        return f"{empty} of {len(samples)} presses showed nothing the sample pattern matches"
-    width = min(len(s) for s in samples)
-    if any(_varies_by_chance([s[position] for s in samples]) for position in range(width)):
-        return None
-    return f"nothing varied like chance over {len(samples)} presses: {samples[:6]}"
-
-
-# -- running -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
@@ -380,7 +73,7 @@ class _Run:
     samples: list[tuple[str, ...]] = field(default_factory=list)
     changes: int = 0
     canvas_key: str = ""
-    before: Region | None = None
+    before: Snapshot | None = None
     path: list[tuple[float, float]] = field(default_factory=list)  # canvas-local
 
 
@@ -416,7 +109,7 @@ def _ink_share(run: _Run) -> float:
     return changed / len(run.path)
 
 
-def check(expectation: Action, run: _Run) -> str | None:
+def check(expectation: ScriptEntry, run: _Run) -> str | None:
     """None when the expectation holds on the screen now, else a message saying what was shown."""
     try:
         return _check(expectation, run)
@@ -424,7 +117,7 @@ def check(expectation: Action, run: _Run) -> str | None:
         return str(failure)
 
 
-def _check(e: Action, run: _Run) -> str | None:
+def _check(e: ScriptEntry, run: _Run) -> str | None:
     kind, value, texts = e.kind, e.value, _content(run)
     if kind in ("text", "no_text"):
         pattern = text_pattern(value, case=bool(e.opt("case")))
@@ -455,7 +148,7 @@ def _check(e: Action, run: _Run) -> str | None:
         return None if any(p.search(t) for p in wanted for t in texts) else \
             f"today's date ({run.today}) is not on screen: {_shown(run)}"
     if kind == "weekday":
-        day = run.today if value == "today" else _parse_date(value)
+        day = run.today if value == "today" else parse_date(value)
         name = day.strftime("%A")
         seen = any(text_pattern(w).search(t) for w in (name, name[:3]) for t in texts)
         return None if seen else f"no {name} on screen: {_shown(run)}"
@@ -465,7 +158,7 @@ def _check(e: Action, run: _Run) -> str | None:
         seen = any(abs(n - days) <= tol and float(n).is_integer() for t in texts for n in numbers_in(t))
         return None if seen else f"no {days} (days until {value}, ±{tol}) on screen: {_shown(run)}"
     if kind == "years_since":
-        years = years_between(_parse_date(value), run.today)
+        years = years_between(parse_date(value), run.today)
         seen = any(n == years for t in texts for n in numbers_in(t))
         return None if seen else f"no {years} (years since {value}) on screen: {_shown(run)}"
     if kind == "checked":
@@ -491,7 +184,7 @@ def _check(e: Action, run: _Run) -> str | None:
     raise ScriptError(f"{e.where}: unknown expectation {kind!r}")
 
 
-async def _step(step: Action, run: _Run) -> None:
+async def _step(step: ScriptEntry, run: _Run) -> None:
     driver, kind, value = run.driver, step.kind, step.value
     if kind == "type":
         await driver.type(value, step.opt("text"), replace=step.opt("replace", True),
@@ -554,7 +247,7 @@ def _along(points: list[tuple[float, float]], every: float) -> list[tuple[float,
     return out
 
 
-async def run_script(driver: AppDriver, steps: tuple[Action, ...], expect: tuple[Action, ...], *,
+async def run_script(driver: AppDriver, steps: tuple[ScriptEntry, ...], expect: tuple[ScriptEntry, ...], *,
                      relaunch: Relaunch | None = None, today: dt.date | None = None) -> Verdict:
     """Do the steps, then check every expectation. The verdict's detail names the first step that
     could not be done or the expectations that did not hold, with what the screen showed."""
@@ -577,5 +270,5 @@ async def run_script(driver: AppDriver, steps: tuple[Action, ...], expect: tuple
     return Verdict(True, f"all {len(expect)} expectations held{notes}")
 
 
-__all__ = ["Action", "ScriptError", "Verdict", "check", "durations_in", "looks_random", "numbers_in",
+__all__ = ["ScriptEntry", "ScriptError", "Verdict", "check", "durations_in", "looks_random", "numbers_in",
            "parse_expectation", "parse_script", "parse_step", "run_script"]

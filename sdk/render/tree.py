@@ -1,6 +1,6 @@
 """The UI tree (docs/ui-tree.md) parsed into Node objects, with errors that say where.
 
-Apps are generated code, so a malformed tree is expected input: every problem raises TreeError
+Apps are generated code, so a malformed tree is expected input: every problem raises MalformedTree
 naming the node path (e.g. `Window > Column[1] > Slider[2]: props.max ...`) instead of failing
 somewhere inside layout or Cairo.
 """
@@ -33,7 +33,7 @@ MAX_DEPTH = 64
 MAX_NODES = 20_000
 
 
-class TreeError(ValueError):
+class MalformedTree(ValueError):
     """A malformed UI tree; the message starts with the node path."""
 
 
@@ -80,7 +80,7 @@ class Node:
 
 def _number(where: str, name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TreeError(f"{where}: {name} must be a finite number, got {value!r}")
+        raise MalformedTree(f"{where}: {name} must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -89,36 +89,36 @@ def _check_props(node_type: str, props: dict[str, Any], where: str) -> None:
         if isinstance(value, dict) and "$handler" in value:
             handler = value["$handler"]
             if isinstance(handler, bool) or not isinstance(handler, int):
-                raise TreeError(f"{where}: props.{name} must be {{\"$handler\": N}} with integer N")
+                raise MalformedTree(f"{where}: props.{name} must be {{\"$handler\": N}} with integer N")
         elif name in HANDLER_PROPS.get(node_type, ()) and value is not None:
-            raise TreeError(f"{where}: props.{name} must be a handler, got {value!r}")
+            raise MalformedTree(f"{where}: props.{name} must be a handler, got {value!r}")
     for name in ("padding", "gap", "width", "height"):
         if props.get(name) is not None:
             size = _number(where, f"props.{name}", props[name])
             if size < 0 or size > 16384:
-                raise TreeError(f"{where}: props.{name} must be between 0 and 16384, got {size:g}")
+                raise MalformedTree(f"{where}: props.{name} must be between 0 and 16384, got {size:g}")
     align = props.get("align")
     if align is not None and align not in ALIGNS:
-        raise TreeError(f"{where}: props.align must be one of {', '.join(ALIGNS)}, got {align!r}")
+        raise MalformedTree(f"{where}: props.align must be one of {', '.join(ALIGNS)}, got {align!r}")
     if node_type == "Text" and props.get("size") not in (None, *TEXT_SIZES):
-        raise TreeError(f"{where}: props.size must be one of {', '.join(TEXT_SIZES)}")
+        raise MalformedTree(f"{where}: props.size must be one of {', '.join(TEXT_SIZES)}")
     if props.get("color") is not None:
         try:
             parse_color(props["color"])
         except ValueError as error:
-            raise TreeError(f"{where}: props.color: {error}") from None
+            raise MalformedTree(f"{where}: props.color: {error}") from None
     if node_type == "Slider":
         low = _number(where, "props.min", props.get("min", 0))
         high = _number(where, "props.max", props.get("max", 100))
         if high <= low:
-            raise TreeError(f"{where}: props.max ({high:g}) must be greater than props.min ({low:g})")
+            raise MalformedTree(f"{where}: props.max ({high:g}) must be greater than props.min ({low:g})")
         _number(where, "props.value", props.get("value", low))
         if props.get("step") is not None and _number(where, "props.step", props["step"]) <= 0:
-            raise TreeError(f"{where}: props.step must be positive")
+            raise MalformedTree(f"{where}: props.step must be positive")
     if node_type == "List" and props.get("items") is not None:
         items = props["items"]
         if not isinstance(items, list) or not all(isinstance(i, str | int | float) for i in items):
-            raise TreeError(f"{where}: props.items must be a list of strings")
+            raise MalformedTree(f"{where}: props.items must be a list of strings")
     if node_type == "Canvas":
         _number(where, "props.width", props.get("width", 0))
         _number(where, "props.height", props.get("height", 0))
@@ -127,16 +127,16 @@ def _check_props(node_type: str, props: dict[str, Any], where: str) -> None:
 
 def _check_canvas(commands: object, where: str) -> None:
     if not isinstance(commands, list):
-        raise TreeError(f"{where}: props.commands must be a list")
+        raise MalformedTree(f"{where}: props.commands must be a list")
     for i, command in enumerate(commands):
         spot = f"{where}: props.commands[{i}]"
         if not isinstance(command, list) or not command or command[0] not in CANVAS_COMMANDS:
-            raise TreeError(f"{spot}: must be [name, ...] with name one of {', '.join(CANVAS_COMMANDS)}")
+            raise MalformedTree(f"{spot}: must be [name, ...] with name one of {', '.join(CANVAS_COMMANDS)}")
         kinds = CANVAS_COMMANDS[command[0]]
         required = kinds.split("?")[0]
         args = command[1:]
         if not len(required) <= len(args) <= len(kinds.replace("?", "")):
-            raise TreeError(f"{spot}: {command[0]} takes {len(required)} to "
+            raise MalformedTree(f"{spot}: {command[0]} takes {len(required)} to "
                             f"{len(kinds.replace('?', ''))} arguments, got {len(args)}")
         for kind, arg in zip(kinds.replace("?", ""), args, strict=False):
             ok = {"n": lambda a: isinstance(a, int | float) and not isinstance(a, bool)
@@ -147,9 +147,9 @@ def _check_canvas(commands: object, where: str) -> None:
                 try:
                     parse_color(arg)
                 except ValueError as error:
-                    raise TreeError(f"{spot}: {error}") from None
+                    raise MalformedTree(f"{spot}: {error}") from None
             elif ok is not None and not ok(arg):
-                raise TreeError(f"{spot}: bad argument {arg!r} for {command[0]}")
+                raise MalformedTree(f"{spot}: bad argument {arg!r} for {command[0]}")
 
 
 def _label(value: object) -> str | None:
@@ -167,18 +167,18 @@ class _Parser:
     def node(self, raw: object, parent_key: str, index: int, where: str, depth: int) -> Node:
         self.count += 1
         if self.count > MAX_NODES:
-            raise TreeError(f"{where}: tree has more than {MAX_NODES} nodes")
+            raise MalformedTree(f"{where}: tree has more than {MAX_NODES} nodes")
         if depth > MAX_DEPTH:
-            raise TreeError(f"{where}: tree is deeper than {MAX_DEPTH}")
+            raise MalformedTree(f"{where}: tree is deeper than {MAX_DEPTH}")
         if not isinstance(raw, dict):
-            raise TreeError(f"{where}: expected a node object, got {type(raw).__name__}")
+            raise MalformedTree(f"{where}: expected a node object, got {type(raw).__name__}")
         node_type = raw.get("type")
         if node_type not in WIDGETS:
-            raise TreeError(f"{where}: unknown widget type {node_type!r}")
+            raise MalformedTree(f"{where}: unknown widget type {node_type!r}")
         where = f"{where}({node_type})" if where.endswith("]") else where
         props = raw.get("props") or {}
         if not isinstance(props, dict):
-            raise TreeError(f"{where}: props must be an object")
+            raise MalformedTree(f"{where}: props must be an object")
         raw_children = raw.get("children") or []
         if not isinstance(raw_children, list):
             raw_children = [raw_children]
@@ -200,9 +200,9 @@ class _Parser:
             if isinstance(child, dict) and node_type in CONTAINERS:
                 node.children.append(self.node(child, key, i, child_where, depth + 1))
             elif isinstance(child, dict):
-                raise TreeError(f"{child_where}: {node_type} cannot contain widgets, only text")
+                raise MalformedTree(f"{child_where}: {node_type} cannot contain widgets, only text")
             else:
-                raise TreeError(f"{child_where}: unsupported child {child!r}")
+                raise MalformedTree(f"{child_where}: unsupported child {child!r}")
         node.text = "".join(texts)
         if node_type == "List":
             rows = [Node("_Item", {}, [], f"{key}/item{n}", f"{where}: props.items[{n}]",
@@ -213,7 +213,7 @@ class _Parser:
         if node_type == "Checkbox" and not node.text:
             node.text = _label(props.get("label")) or ""
         if node_type == "Window" and depth > 0:
-            raise TreeError(f"{where}: Window is only allowed as the root")
+            raise MalformedTree(f"{where}: Window is only allowed as the root")
         return node
 
 

@@ -8,7 +8,7 @@
 
 export type Scope =
   | "storage:local" | "ui:window" | "clipboard:read" | "clipboard:write" | "notify" | "timer"
-  | `network:${string}` | `bus:${string}`;
+  | `network:${string}` | `bus:${string}` | `app:${string}`;
 
 /** Thrown when the kernel denies a call (not granted, expired, revoked, quota, ...). */
 export declare class CapabilityError extends Error {
@@ -153,6 +153,36 @@ export declare const bus: {
   readonly subscribe: (channel: string, fn: (message: any, from: string) => void) => () => void;
   /** Hook form: subscribes once, always calls the latest `fn`. Needs bus:CHANNEL. */
   readonly useSubscription: (channel: string, fn: (message: any, from: string) => void) => void;
+};
+
+// ---- other apps' functions, through the kernel (docs/composition.md) --------------------------------
+/** What travels between apps: JSON values only (no functions, undefined, NaN, Map, Date, cycles). */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export interface CallOptions {
+  /** How long to wait for the answer once the callee runs, in ms: default 5000, at most 30000 (a callee
+   * that is not running is started first, which may take up to 30 s more). */
+  timeoutMs?: number;
+}
+/** Who calls a provided function: the calling app's identity, as the kernel vouches for it. */
+export interface CallInfo { readonly from: string }
+export type AppCallErrorCode =
+  | "denied" | "bad-argument" | "too-large" | "too-deep" | "busy" | "no-such-app" | "no-such-function"
+  | "timeout" | "failed";
+/** How an apps.call failed; `code` says what, the message says why in words. */
+export declare class AppCallError extends Error {
+  name: "AppCallError";
+  readonly code: AppCallErrorCode;
+}
+export declare const apps: {
+  /** Call FUNCTION of the app APP (its identity, "app-…"), target "APP/FUNCTION" as a literal string, with
+   * one JSON argument; resolves to the JSON result, rejects with an AppCallError. At most 64 KiB each
+   * way. Needs app:APP/FUNCTION for exactly that target. */
+  readonly call: <T = Json>(target: string, argument?: Json, options?: CallOptions) => Promise<T>;
+  /** Offer `fn` to other apps as `name` (at the top level of the app, while it loads). It gets the
+   * caller's argument and who calls; it returns a JSON value or a Promise of one, or throws. No capability:
+   * a caller must hold its own grant for it. `about` says what it takes and gives, for generators. */
+  readonly provide: (name: string, fn: (argument: Json, call: CallInfo) => Json | Promise<Json>,
+                     about?: string) => void;
 };
 
 // ---- clock, randomness, formatting: every app has them, no capability --------------------------------

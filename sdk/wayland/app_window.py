@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from llmos import config
-from llmos.sdk.render import Renderer, TreeError
+from llmos.sdk.render import MalformedTree, Renderer
 from llmos.sdk.wayland.window import WaylandWindow
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ class AppWindow:
         self.renderer = Renderer(scale=cfg.settings.display.scale, on_event=emit, title_bar=not kiosk)
         self.title = app_id
         self.window = WaylandWindow(self.renderer, title=app_id, app_id=f"llmos.{app_id}",
-                                    on_close=self._on_close, on_error=self._on_error)
+                                    on_close=self._on_close, on_error=self._on_error,
+                                    answers_in_line=True)  # the host dispatches each event in line
         _run_now(self.window.start())
 
     def render(self, tree: dict[str, Any]) -> None:
@@ -71,7 +72,7 @@ class AppWindow:
 
     @staticmethod
     def _on_error(error: Exception) -> None:
-        level = logging.WARNING if isinstance(error, TreeError) else logging.ERROR
+        level = logging.WARNING if isinstance(error, MalformedTree) else logging.ERROR
         log.log(level, "window: %s", error)
 
 

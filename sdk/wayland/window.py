@@ -16,7 +16,7 @@ from pywayland.client.display import Display
 from pywayland.protocol.wayland import WlCompositor, WlRegistryProxy, WlSeat, WlSeatProxy, WlShm
 from pywayland.protocol.xdg_shell import XdgSurfaceProxy, XdgWmBase
 
-from llmos.sdk.render import Renderer, TreeError, keys
+from llmos.sdk.render import MalformedTree, Renderer, keys
 from llmos.sdk.wayland.keyboard import Keyboard
 from llmos.sdk.wayland.shm import BufferPool, ShmBuffer
 
@@ -40,7 +40,7 @@ class WaylandWindow:
     def __init__(self, renderer: Renderer, *, title: str, app_id: str = "llmos.app",
                  on_close: Callable[[], None] | None = None,
                  on_error: Callable[[Exception], None] | None = None,
-                 display: str | None = None) -> None:
+                 display: str | None = None, answers_in_line: bool = False) -> None:
         self.renderer = renderer
         self.title = title
         self.app_id = app_id
@@ -58,6 +58,10 @@ class WaylandWindow:
         self._serial = 0
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The renderer's event sink hands each event to the app and returns after the app answered
+        # (the app host runs the handler and re-renders in line; a new tree arrives through update()
+        # before the sink returns). Then after each input the app's tree is the truth for its fields.
+        self.answers_in_line = answers_in_line
 
     # -- setup ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -175,6 +179,18 @@ class WaylandWindow:
             self._schedule()
 
     # -- drawing -------------------------------------------------------------------------------
+    def _take_tree(self) -> None:
+        """Adopt a tree that waits for the next frame slot now; it is painted in that slot."""
+        if self._tree is None:
+            return
+        tree, self._tree = self._tree, None
+        try:
+            self.renderer.adopt(tree)
+        except MalformedTree as error:
+            if self.on_error is None:
+                raise
+            self.on_error(error)
+
     def _draw(self) -> None:
         self._scheduled = False
         display = self._display
@@ -183,7 +199,7 @@ class WaylandWindow:
         tree, self._tree = self._tree, None
         try:
             changed = self.renderer.render(tree)
-        except TreeError as error:
+        except MalformedTree as error:
             if self.on_error is None:
                 raise
             self.on_error(error)
@@ -236,7 +252,14 @@ class WaylandWindow:
             keyboard.dispatcher["leave"] = lambda *_: self._keyboard.stop_repeat()
 
     def _input(self, method: Callable[..., object], *args: object) -> None:
+        """One input event. The app's newest tree is adopted first, even if it is not painted yet: the
+        app forgets the handler ids of its older trees, and a key sent to one of those is lost (two
+        keys in one read, or a key while a frame is pending, issue 16 item 9)."""
+        self._take_tree()
         method(*args)
+        if self.answers_in_line:
+            self._take_tree()
+            self.renderer.settle()  # a refused or rewritten key does not stay in the field
         if self.renderer.needs_redraw:
             self._schedule()
 

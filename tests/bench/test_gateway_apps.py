@@ -7,15 +7,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from llmos.kernel.gateway import Refusal
-from llmos.kernel.sandbox.guest import GuestLimits
-from llmos.kernel.sandbox.headless import HeadlessKernel
+from llmos.kernel.sandbox.headless import SCRIPTED, HeadlessKernel
 from llmos.kernel.starter import STARTERS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -117,7 +116,9 @@ def evaluate(pairs: list[tuple[str, list[tuple[str, list[str]] | Exception]]], w
     fake = FakeGateway(answers)
 
     async def main() -> list[gateway_apps.Outcome]:
-        async with HeadlessKernel(wasm_cache=wasm, limits=GuestLimits(deadline_s=0.3)) as kernel:
+        # The bench's own limits (a fast-forwarded clock lifts the per-second CPU budget, so only the
+        # script timeout can cut a long run off), with a short handler deadline so a spin ends fast.
+        async with HeadlessKernel(wasm_cache=wasm, limits=replace(SCRIPTED, deadline_s=0.3)) as kernel:
             return [await gateway_apps.evaluate(CASES[case_id], fake, kernel, **kw) for case_id, _ in pairs]
     return asyncio.run(asyncio.wait_for(main(), 240)), fake
 

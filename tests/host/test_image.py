@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -68,8 +70,72 @@ def test_the_esp_boots_systemd_boot_from_the_removable_media_path(tmp_path: Path
     (tmp_path / "initrd").write_bytes(b"initrd")
     out = esp.lay_out(root, tmp_path / "vmlinuz", tmp_path / "initrd", "console=ttyS0 panic=-1", "LLM OS")
     assert (out / "EFI/BOOT/BOOTX64.EFI").read_bytes() == b"MZ-systemd-boot"
-    entry = (out / "loader/entries/llmos.conf").read_text()
-    assert "linux /llmos/vmlinuz" in entry and "initrd /llmos/initrd" in entry
-    assert "options console=ttyS0 panic=-1" in entry
-    assert (out / "llmos/initrd").read_bytes() == b"initrd"
-    assert "editor no" in (out / "loader/loader.conf").read_text().splitlines()  # no cmdline editing at boot
+    entry = (out / "loader/entries/llmos-1.conf").read_text()
+    assert "linux /llmos/a/vmlinuz" in entry and "initrd /llmos/a/initrd" in entry
+    assert "options llmos.slot=a console=ttyS0 panic=-1" in entry
+    assert (out / "llmos/a/initrd").read_bytes() == b"initrd"
+    loader_conf = (out / "loader/loader.conf").read_text().splitlines()
+    assert "editor no" in loader_conf and "default llmos-*" in loader_conf  # no cmdline editing at boot
+    # the update side reads the factory entry as slot a's, blessed (no try counter)
+    from llmos.update import loader
+    [factory] = loader.entries(out)
+    assert factory.slot == "a" and not factory.name.counting and loader.default_entry(out) == factory
+
+
+def _checkout(root: Path) -> Path:
+    for name, text in {"kernel/api.py": "x = 1\n", "images/qemu/mkosi.conf": "[Output]\n",
+                       "mkosi.conf": "[Distribution]\n", "pyproject.toml": "[project]\n"}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_an_image_is_up_to_date_only_while_its_inputs_are_unchanged(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = _checkout(tmp_path / "repo")
+    monkeypatch.setattr(image, "REPO", repo)
+    output = repo / "build/images/qemu"
+    built: list[str] = []
+
+    def fake_build(variant: str, output_root: Path | None = None, kiosk_app: str | None = None,
+                   progress: image.Progress = print) -> image.BuildResult:
+        built.append(variant)  # what build() does at its end: the disk, then the record of its inputs
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "llmos-qemu.raw").write_bytes(b"disk")
+        (output / image.INPUTS_RECORD).write_text(json.dumps(image.input_digests(variant, kiosk_app)))
+        return image.BuildResult(output, output / "llmos-qemu.raw", 0.0)
+
+    monkeypatch.setattr(image, "build", fake_build)
+    said: list[str] = []
+    assert image.stale_inputs(output, "qemu") == [f"no image at {output / 'llmos-qemu.raw'}"]
+    image.ensure_built("qemu", progress=said.append)
+    assert built == ["qemu"]
+
+    image.ensure_built("qemu", progress=said.append)  # nothing changed: reused, and it says so
+    assert built == ["qemu"] and said[-1] == f"image up to date: {output / 'llmos-qemu.raw'}"
+
+    (repo / "kernel/api.py").touch()  # a newer mtime alone (a checkout, an editor) is no change
+    os.utime(repo / "mkosi.conf", (0, 0))
+    assert image.stale_inputs(output, "qemu") == []
+
+    (repo / "kernel/api.py").write_text("x = 2\n")  # an edit
+    assert image.stale_inputs(output, "qemu") == ["kernel/api.py"]
+    image.ensure_built("qemu", progress=said.append)
+    assert built == ["qemu", "qemu"] and said[-1] != said[-2]
+    assert "image out of date: kernel/api.py" in said
+
+    (repo / "kernel/api.py").unlink()  # a deleted input, which an mtime check cannot see
+    (repo / "kernel/new.py").write_text("")
+    assert image.stale_inputs(output, "qemu") == ["kernel/api.py", "kernel/new.py"]
+    (repo / "kernel/__pycache__").mkdir()
+    (repo / "kernel/__pycache__/new.cpython-311.pyc").write_bytes(b"")  # not an input
+    assert image.stale_inputs(output, "qemu") == ["kernel/api.py", "kernel/new.py"]
+    assert image.stale_inputs(output, "qemu", kiosk_app="sha256:abc")[0] == "(settings)"
+
+    (output / image.INPUTS_RECORD).unlink()  # a disk from an interrupted or older build is not trusted
+    assert image.stale_inputs(output, "qemu") == [f"no record of its inputs ({output / image.INPUTS_RECORD})"]
+
+    monkeypatch.setenv("LLMOS_REBUILD", "1")
+    image.ensure_built("qemu", progress=said.append)
+    image.ensure_built("qemu", progress=said.append)
+    assert built == ["qemu"] * 4

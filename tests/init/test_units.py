@@ -12,7 +12,7 @@ from llmos.init.services import Ready, Service
 
 
 def test_default_table_is_consistent():
-    table = services.Table(list(services.DEFAULT))
+    table = services.ServiceTable(list(services.DEFAULT))
     services.check_requires(table)
     assert table.problems == []
     names = [s.name for s in services.order(table.services)]
@@ -25,6 +25,10 @@ def test_default_table_is_consistent():
     assert services.condition_met(agent, config, "console=ttyS0 llmos.agent=1")
     assert not services.condition_met(agent, config, "llmos.agent=0")
     assert table.get("hal").ready == Ready("socket", "hal")
+    update = table.get("update")  # scheduled updates run only when [update] url is set
+    assert update is not None and update.argv[-1] == "llmos.update.schedule"
+    assert not services.condition_met(update, config, "")
+    assert services.condition_met(update, parse('[update]\nurl = "https://example.com/llmos.bundle"\n'), "")
 
 
 def test_replacement_file_problems_are_located(tmp_path):
@@ -69,8 +73,17 @@ def test_config_overrides():
     assert any(t.startswith("services.compositor.memory_max") for t in text)
 
 
+def test_the_bare_chain_runs_no_services(monkeypatch):
+    monkeypatch.delenv("LLMOS_SERVICES", raising=False)
+    config = parse("")
+    assert services.load(config, "console=ttyS0 llmos.bare=1").services == []
+    assert [s.name for s in services.load(config, "console=ttyS0 llmos.bare=0").services] == \
+        [s.name for s in services.DEFAULT]
+
+
 def test_cycles_are_broken():
-    table = services.Table([Service("a", ("x",), requires=("b",)), Service("b", ("x",), requires=("a",))])
+    table = services.ServiceTable([Service("a", ("x",), requires=("b",)),
+                                   Service("b", ("x",), requires=("a",))])
     services.check_requires(table)
     assert any("cycle" in str(p) for p in table.problems)
     assert [s.name for s in services.order(table.services)]  # terminates

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from llmos import ipc
+from llmos.kernel.starter import STARTERS
 
 from .harness import System, next_event, wait_for
 
@@ -58,7 +59,7 @@ def test_first_boot_seeds_the_starter_set(system: System) -> None:
     status = system.call("status")
     assert status["first_boot"] is True and status["model_loaded"] is False
     apps = system.call("apps.list")
-    assert len(apps) == 8 and status["apps"] == 8
+    assert len(apps) == len(STARTERS) and status["apps"] == len(STARTERS)
     titles = {app["title"] for app in apps}
     assert {"Pomodoro Timer", "Todo List", "Counter"} <= titles
     assert all(app["model"] == "llmos-starter" and app["hash"].startswith("sha256:") for app in apps)
@@ -175,7 +176,7 @@ def test_bad_requests_get_errors_and_the_service_survives(system: System) -> Non
     codes = [r.get("error", {}).get("code") for r in replies]
     assert codes == ["bad-request", "bad-request", "no-such-method", "bad-request", "no-such-flow",
                      "no-such-app", "no-such-app", None]
-    assert replies[-1]["result"]["apps"] == 8
+    assert replies[-1]["result"]["apps"] == len(STARTERS)
 
     async def answer_out_of_turn() -> None:
         client = await ipc.Client.connect(system.kernel_socket)
@@ -208,7 +209,8 @@ def llmos_cli(system: System, *args: str) -> subprocess.CompletedProcess:
 
 def test_cli_goes_through_the_kernel_socket(system: System) -> None:
     listed = json.loads(llmos_cli(system, "list", "--json").stdout)
-    assert len(listed) == 8 and all(r["codeHash"].startswith("sha256:") and r["title"] for r in listed)
+    assert len(listed) == len(STARTERS)
+    assert all(r["codeHash"].startswith("sha256:") and r["title"] for r in listed)
     new = llmos_cli(system, "new", "pomodoro timer", "--yes", "--json")
     assert new.returncode == 0, new.stderr
     events = [json.loads(line) for line in new.stdout.splitlines()]

@@ -7,6 +7,11 @@ ends, pass or fail, so a failed test's QEMU never slows the tests after it.
 
 Every wait goes through `pace.scaled()`: the first boot measures how much slower than the reference this
 machine runs the guest. A failed test's report carries the guest's service logs (`guest.service_logs`).
+
+`networked` is a second shared VM, for the tests that reach real servers on the host through QEMU's user
+network (the host is 10.0.2.2 there): it boots with the host's llama_cpp.server (`llama_host`) named in
+boot credentials, as a fleet machine would be (docs/fleet.md), and the registry tests pull from git
+servers on the host. Its tests change its state, so it is kept apart from `machine`.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
+from kernel.gateway.llama_server import KEY as LLAMA_KEY
+from kernel.gateway.llama_server import LlamaServer
 
 from llmos.host import image
 from llmos.host.vm import BuiltImage, VirtualMachine
 
 from .guest import service_logs
+from .hostnet import server_credentials
 from .pace import FIRST_BOOT_S, PACE, budget, scaled
 
 BOOT_S = 180.0  # a boot after the first, at the reference speed; KVM boots in a few seconds
@@ -91,8 +99,9 @@ class Booter:
 class SharedMachine:
     """The session's one read-only VM, booted on first use and again whenever a test left it unusable."""
 
-    def __init__(self, booter: Booter) -> None:
+    def __init__(self, booter: Booter, **options: object) -> None:
         self.booter = booter
+        self.options = options  # VirtualMachine options of every boot (e.g. extra QEMU arguments)
         self.machines: list[VirtualMachine] = []
 
     def get(self) -> VirtualMachine:
@@ -101,7 +110,14 @@ class SharedMachine:
             print(f"the shared VM stopped answering; booting another{current.tail(20)}", flush=True)
             current.close()
             current = None
-        return current or self.booter.start(self.machines)
+        return current or self.booter.start(self.machines, **self.options)
+
+    def get_for(self, request: pytest.FixtureRequest) -> VirtualMachine:
+        """get(), with the VM in the test's failure report (also one that failed to boot)."""
+        try:
+            return self.get()
+        finally:
+            request.node.stash.setdefault(USED, []).extend(self.machines[-1:])
 
     def close(self) -> None:
         for machine in self.machines:
@@ -138,10 +154,7 @@ def speed(shared: SharedMachine) -> float:
 
 @pytest.fixture
 def machine(shared: SharedMachine, request: pytest.FixtureRequest) -> VirtualMachine:
-    try:
-        return shared.get()
-    finally:  # a VM that failed to boot is in the report too
-        request.node.stash.setdefault(USED, []).extend(shared.machines[-1:])
+    return shared.get_for(request)
 
 
 @pytest.fixture
@@ -161,3 +174,30 @@ def boot(booter: Booter, request: pytest.FixtureRequest) -> Iterator[Boot]:
     yield start
     for machine in owned:
         machine.close()
+
+
+# -- the networked VM: real servers on the host, reached from the guest at 10.0.2.2 ----------------------
+@pytest.fixture(scope="session")
+def llama_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """llama-cpp-python's OpenAI-compatible server on the host's 127.0.0.1, serving the embedded GGUF
+    (the same server tests/kernel/gateway runs); the guest reaches it at 10.0.2.2."""
+    from llmos.kernel.gateway import model as model_files
+    from llmos.settings import GatewaySettings
+
+    model = model_files.locate(GatewaySettings()).path
+    server = LlamaServer(model, tmp_path_factory.mktemp("llama-host") / "server.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def networked_vms(booter: Booter, llama_host: LlamaServer) -> Iterator[SharedMachine]:
+    machines = SharedMachine(booter, extra_args=server_credentials(llama_host, LLAMA_KEY))
+    yield machines
+    machines.close()
+
+
+@pytest.fixture
+def networked(networked_vms: SharedMachine, request: pytest.FixtureRequest) -> VirtualMachine:
+    """The shared VM booted with the host's inference server in its boot credentials (hostnet.py)."""
+    return networked_vms.get_for(request)

@@ -20,6 +20,7 @@ def test_boots_through_python_stages_to_ready(machine: VirtualMachine) -> None:
     assert any(p.startswith("stage1 switch_root") for p in phases), phases
     assert any(p.startswith("pid1 start") for p in phases), phases
     assert "ready" in phases
+    assert "shell visible" in phases  # the boot marker `llmos bench boot` measures the full boot by
     comm = machine.run(["cat", "/proc/1/comm"]).stdout.strip()
     cmdline = machine.run(["cat", "/proc/1/cmdline"]).stdout
     assert comm.startswith("python") or "python" in cmdline, (comm, cmdline)
@@ -48,7 +49,7 @@ def test_the_agent_returns_large_outputs_whole(machine: VirtualMachine) -> None:
 
 def test_data_partition_grew_to_fill_the_disk(machine: VirtualMachine) -> None:
     sizes = machine.run(["df", "-B1M", "--output=size", "/var/lib/llmos"]).stdout.split()
-    assert int(sizes[-1]) > 1500, sizes  # built at 128 MiB; the test disk is 4 GiB
+    assert int(sizes[-1]) > 4000, sizes  # built at 128 MiB; the test disk is 8 GiB, the partitions 3
 
 
 def test_a_killed_service_is_restarted_with_backoff(machine: VirtualMachine) -> None:

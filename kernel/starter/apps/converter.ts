@@ -1,4 +1,4 @@
-import { ui } from '@llm-os/sdk';
+import { ui, apps } from '@llm-os/sdk';
 
 type Unit = { name: string; factor: number };
 const LENGTHS: Unit[] = [
@@ -8,6 +8,19 @@ const LENGTHS: Unit[] = [
   { name: 'miles', factor: 1609.344 },
   { name: 'inches', factor: 0.0254 },
 ];
+
+// Other apps may convert through this one (each needs the grant app:<this app>/convert; docs/composition.md).
+apps.provide('convert', (argument: any) => {
+  const unit = (name: unknown) => LENGTHS.find((u) => u.name === name);
+  const from = unit(argument?.from);
+  const to = unit(argument?.to);
+  if (from === undefined || to === undefined) {
+    throw new Error(`from and to are units: ${LENGTHS.map((u) => u.name).join(', ')}`);
+  }
+  const value = Number(argument.value);
+  if (!Number.isFinite(value)) throw new Error('value must be a number');
+  return value * from.factor / to.factor;
+}, 'convert({value: number, from: unit, to: unit}) -> number; units: metres, kilometres, feet, miles, inches');
 
 export default function App() {
   const [amount, setAmount] = ui.useState('1');

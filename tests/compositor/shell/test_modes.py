@@ -38,6 +38,7 @@ def test_first_boot_welcome_fits_1024x768(tmp_path) -> None:
     try:
         desktop.start_kernel()
         desktop.log.wait("llmos: shell welcome visible")
+        assert desktop.log.count("!llmos: shell visible t=") == 1, "the boot marker, once"
         state = desktop.shell()
         assert state["panel"] == "welcome" and state["backdrop"]
         panel = state["panel_rect"]

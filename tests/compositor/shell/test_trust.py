@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -188,14 +187,14 @@ def test_the_offer_shows_who_audited_it_until_the_user_wants_a_new_app() -> None
 
 
 def test_the_wire_type_reads_what_the_registry_sends(tmp_path: Path) -> None:
-    """llmos.api.Provenance reads apps.provenance's answer (the registry's Provenance as JSON) whole."""
+    """llmos.api.Provenance reads apps.provenance's answer (what the registry builds, as JSON) whole."""
     with Registry(tmp_path / "alice") as alice, Registry(tmp_path / "me") as me:
         made = alice.add("A lucky dice roller", "ui.Window({ title: 'Lucky' }, [])", "m", ["ui:window"])
         alice.audit(made.codeHash, note="read it twice")
         alice.rate(made.codeHash, 4)
         me.remote_add("alice", str(tmp_path / "alice" / "registry.git"))
         me.pull("alice")
-        sent = json.loads(json.dumps(asdict(me.provenance(made.codeHash))))
+        sent = json.loads(json.dumps(me.provenance(made.codeHash).to_json()))
     found = Provenance.from_json(sent)
     assert found.to_json() == sent
     assert (found.origin, found.trusted, found.author.name) == ("alice", False, None)

@@ -9,7 +9,7 @@ from llmos.kernel.analysis import analyse
 from llmos.kernel.analysis.usage import used_capabilities
 from llmos.kernel.caps.table import TABLE, ScopeRow
 
-ARGUMENTS = {"network": "'https://api.example.com/v1'", "bus": "'chat'"}
+ARGUMENTS = {"network": "'https://api.example.com/v1'", "bus": "'chat'", "app": "'app-0123abcd/convert'"}
 
 
 def _member_cases() -> list[tuple[ScopeRow, str]]:
@@ -39,6 +39,15 @@ def test_wildcard_rows_and_ungated_members() -> None:
     usage = used_capabilities("import { ui, caps } from '@llm-os/sdk';\nui.Text('a'); ui.anyNewWidget(); "
                               "caps.has('timer');")
     assert usage.scopes == {"ui:window"} and usage.unresolved == []
+    # Providing a function needs nothing (its caller holds a grant); calling one needs the exact target.
+    code = ("import { apps } from '@llm-os/sdk';\napps.provide('convert', (x: number) => x * 2, 'doubles');\n"
+            "apps.call('app-0123abcd/convert', 2);\n")
+    assert used_capabilities(code).scopes == {"app:app-0123abcd/convert"}
+    assert set(analyse(code).capabilities) == {"app:app-0123abcd/convert"}
+    computed = used_capabilities("import { apps } from '@llm-os/sdk';\napps.call(target + '/convert', 2);")
+    assert computed.unresolved == ["2:1: apps.call needs a literal 'APP/FUNCTION' target"]
+    computed_code = "import { apps } from '@llm-os/sdk';\napps.call(target, 2);"
+    assert set(analyse(computed_code).capabilities) == {"app:*"}  # the token enforces the exact one
 
 
 def test_what_cannot_be_known_before_launch_is_unresolved() -> None:

@@ -71,10 +71,23 @@ def test_values_outside_the_slot_rules_are_not_used() -> None:
     assert used == ["Cards", "hola", "7 x 8", "gato", "cat"]  # content may hold numbers, not quotes
 
 
+def test_a_date_a_state_starts_at_is_a_slot_that_takes_only_a_date_of_its_shape() -> None:
+    holiday = {"title": "Christmas", "state": [{"name": "day", "type": "text", "init": "'12-25'"}],
+               "view": [{"kind": "text", "value": "text(days_until(next_date(day))) + ' days'"}]}
+    shape = template(canonical(holiday))
+    assert [(s.kind, s.original) for s in shape.slots] == [("text", "Christmas"), ("date", "12-25")]
+    document, used = shape.settle(["New Year", "01-01"], _check)
+    assert used == ["New Year", "01-01"] and document["state"][0]["init"] == "'01-01'"
+    _, used = shape.settle(["New Year", "13-01"], _check)
+    assert used == ["New Year", "12-25"]  # no 13th month: the example's date comes back
+    assert not shape.slots[1].accepts("2027-01-01")  # a month-day stays a month-day
+
+
 def test_slot_grammars_are_llama_cpp_grammars() -> None:
     llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
-    for kind in ("text", "quoted", "number"):
-        llama_grammar.LlamaGrammar.from_string(Slot(kind, "x", "title").grammar(), verbose=False)
+    for kind, original in (("text", "x"), ("quoted", "x"), ("number", "1"), ("date", "12-25"),
+                           ("date", "2027-01-01")):
+        llama_grammar.LlamaGrammar.from_string(Slot(kind, original, "title").grammar(), verbose=False)
 
 
 def test_the_template_schema_holds_the_structure_and_frees_only_the_slots() -> None:
@@ -84,4 +97,5 @@ def test_the_template_schema_holds_the_structure_and_frees_only_the_slots() -> N
     assert view["minItems"] == view["maxItems"] == 1 and view["items"] is False
     widget = view["prefixItems"][0]["properties"]
     assert widget["kind"] == {"const": "text"}
-    assert widget["value"]["pattern"].startswith("^hhmm\\(now\\(\\),\\ '") and json.dumps(schema)
+    assert widget["value"]["pattern"].startswith("^hhmm\\(now\\(\\), '") and json.dumps(schema)
+

@@ -119,3 +119,25 @@ def test_random_damage_gives_errors_or_clean_code() -> None:
         app = compile_app(document)
         report = analyse(app.code, list(app.scopes))
         assert report.ok, (json.dumps(doc), report.findings)
+
+
+@pytest.mark.parametrize(("first", "second", "rows"), [("'Dune'", "''", "1"), ("''", "'Herbert'", "1"),
+                                                       ("''", "' '", "0")])
+def test_a_row_is_added_unless_all_its_texts_are_blank(tmp_path, first: str, second: str, rows: str) -> None:
+    """A second field (an author, a gift's recipient) may be left empty; an empty row is never added."""
+    wasmcache.install(tmp_path)
+    doc = {"title": "Books", "state": [
+        {"name": "title", "type": "text", "init": first}, {"name": "author", "type": "text", "init": second},
+        {"name": "books", "type": "list", "fields": [{"name": "title", "type": "text"},
+                                                     {"name": "author", "type": "text"}]}],
+        "view": [{"kind": "button", "label": "Add", "do": [{"add": "books", "item": ["title", "author"]}]},
+                 {"kind": "text", "value": "text(len(books))"}]}
+    guest = Guest(frozenset({"ui:window"}), {})
+    frame = guest.load(transpile(compiled(doc)).code, 0)
+    assert frame.tree is not None
+    guest.event(frame.tree["children"][0]["props"]["onClick"]["$handler"], [], 1)
+    after = guest.flush(1).tree
+    if rows == "0":
+        assert after is None  # nothing changed, so nothing is drawn again
+    else:
+        assert after is not None and after["children"][1]["children"] == [rows]

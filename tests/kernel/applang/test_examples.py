@@ -11,7 +11,7 @@ from llmos.kernel.analysis import analyse
 from llmos.kernel.applang import Document, check, compile_app
 from llmos.kernel.applang.examples import Example, load_examples
 from llmos.kernel.applang.validate import constant
-from llmos.kernel.sandbox.headless import HeadlessKernel
+from llmos.kernel.sandbox.headless import SCRIPTED, HeadlessKernel
 from llmos.kernel.sandbox.transpile import transpile
 from llmos.sdk.render.script import parse_expectation, parse_step, run_script
 
@@ -56,7 +56,7 @@ def test_example_compiles_launches_and_works(example: Example, wasm_cache) -> No
     step = clock_step(document)
 
     async def scenario() -> str:
-        async with HeadlessKernel(wasm_cache=wasm_cache) as kernel:
+        async with HeadlessKernel(wasm_cache=wasm_cache, limits=SCRIPTED) as kernel:
             launched = [await kernel.launch(app.code, app.scopes, app_id="example")]
             launched[0].driver.step_ms = step
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, cast
 
 from llmos.kernel.applang.examples import Example
-from llmos.kernel.applang.generation import NO_CLOSE_EXAMPLE, Ask, run
-from llmos.kernel.applang.retrieval import Library
+from llmos.kernel.applang.generation import NO_CLOSE_EXAMPLE, Completion, choose, run
+from llmos.kernel.applang.retrieval import Library, Neighbour
 
 COUNTER = {"title": "Counter", "state": [{"name": "count", "type": "number", "init": "10"}],
            "view": [{"kind": "text", "value": "count", "size": "xl"},
@@ -26,9 +26,9 @@ class Model:
 
     def __init__(self, *answers: str) -> None:
         self.answers = list(answers)
-        self.asks: list[Ask] = []
+        self.asks: list[Completion] = []
 
-    async def __call__(self, ask: Ask) -> str:
+    async def __call__(self, ask: Completion) -> str:
         self.asks.append(ask)
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
@@ -39,17 +39,21 @@ def make(request: str, model: Model, **options: Any):
 
 def test_a_close_example_is_adapted_slot_by_slot() -> None:
     model = Model('Bead Counter", "state', '25"}]')
-    outcome = make("a counter with a plus button for beads", model)
+    outcome = make("a counter with a plus button for beads, starting at 25", model)
     assert (outcome.kind, outcome.how, outcome.example) == ("app", "adapted", "a counter with a plus button")
     assert outcome.source is not None and outcome.source["title"] == "Bead Counter"
     assert outcome.source["state"][0]["init"] == "25" and outcome.source["view"][1]["label"] == "Plus"
     assert outcome.app is not None and '"Bead Counter"' in outcome.app.code
     first, second = model.asks
     assert first.grammar and first.stop == ('"',) and first.answer_so_far == '{"title":"'
-    assert first.prompt.endswith('Request: a counter with a plus button for beads\nApp: {"title":"')
+    assert first.prompt.endswith('beads, starting at 25\nApp: {"title":"')
     assert 'App: {"title":"Counter","state":[' in first.prompt  # the example is shown whole
     assert second.answer_so_far.startswith('{"title":"Bead Counter","state":[{"name":"count"')
     assert (first.left, second.left) == (2, 1)
+    quiet = Model('Bead Counter", "state', '25"}]')
+    unasked = make("a counter with a plus button for beads", quiet)
+    assert unasked.source is not None and unasked.source["state"][0]["init"] != "25"  # not in the request
+    assert len(quiet.asks) == 1  # no number stated: the number slot is not even asked for
 
 
 def test_a_server_fills_the_whole_template_in_one_answer() -> None:
@@ -124,3 +128,56 @@ def test_a_title_that_repeats_the_request_is_the_examples() -> None:
     model = Model('a counter with a plus button for beads", "state', '25"}]')
     outcome = make("a counter with a plus button for beads", model)
     assert outcome.source is not None and outcome.source["title"] == "Counter"
+
+
+F_TO_C = {"title": "F to C", "state": [{"name": "f", "type": "number"}],
+          "view": [{"kind": "input", "label": "Fahrenheit", "var": "f"},
+                   {"kind": "text", "value": "fixed((f - 32) * 5 / 9, 1) + ' C'"}]}
+C_TO_F = {"title": "C to F", "state": [{"name": "c", "type": "number"}],
+          "view": [{"kind": "input", "label": "Celsius", "var": "c"},
+                   {"kind": "text", "label": "Fahrenheit", "value": "fixed(c * 9 / 5 + 32, 1)"}]}
+CONVERTERS = [Example("calculators", "fahrenheit to celsius", F_TO_C),
+              Example("calculators", "celsius to fahrenheit", C_TO_F)]
+
+
+def test_a_sibling_that_goes_the_other_way_is_passed_over() -> None:
+    index = Library(CONVERTERS)
+    found = [Neighbour(CONVERTERS[0], 0.8, 0.0), Neighbour(CONVERTERS[1], 0.7, 0.0)]
+    request = "my thermometer reads celsius, what is that in fahrenheit"
+    chosen = choose(request, found, index, 0.5)
+    assert chosen is not None and chosen.example is CONVERTERS[1]
+    assert choose(request, found[:1], index, 0.5) is None  # the only near one goes the other way
+    assert choose(request, found, index, 0.75) is None  # the one that fits is not near enough
+    refused = asyncio.run(run(request, Model("unused"), examples=Library(CONVERTERS[:1]), adapt_at=0.0,
+                              write=False))
+    assert refused.how == NO_CLOSE_EXAMPLE and refused.why == "it converts the other way"
+    assert refused.example == CONVERTERS[0].request  # the refusal can name what came close, and why not
+
+
+def test_two_fitting_examples_equally_near_by_meaning_are_told_apart_by_words_or_not_at_all() -> None:
+    index = Library(CONVERTERS)
+    index.meaning = cast(Any, object())  # thresholds by meaning, with their margin
+    tied = [Neighbour(CONVERTERS[0], 0.8, 0.0), Neighbour(CONVERTERS[1], 0.79, 0.0)]
+    chosen = choose("celsius to fahrenheit", tied, index, 0.5)
+    assert chosen is not None and chosen.example is CONVERTERS[1]  # nearer by words
+    assert choose("temperature converter", tied, index, 0.5) is None  # a guess between siblings
+    apart = [Neighbour(CONVERTERS[0], 0.8, 0.0), Neighbour(CONVERTERS[1], 0.7, 0.0)]
+    assert choose("temperature converter", apart, index, 0.5) is apart[0]
+
+
+def test_an_adapted_app_that_still_lacks_the_named_items_is_not_presented() -> None:
+    tally = {"title": "Tally", "state": [{"name": "options", "type": "list", "fields": [
+        {"name": "name", "type": "text"}, {"name": "votes", "type": "number"}],
+        "init": "[['Great', 0], ['Okay', 0], ['Bad', 0]]"}], "view": [
+        {"kind": "button", "label": "+1", "do": [{"edit": "options", "at": str(at), "field": "votes",
+                                                  "to": f"options[{at}].votes + 1"}]} for at in range(3)]}
+    library = Library([Example("trackers", "a tally of moods", tally)])
+    request = "a tally of moods: happy, okay and sad"
+    kept = Model('Tally"', "Great'", "Okay'", "Bad'")  # the model leaves the rows as they were
+    outcome = asyncio.run(run(request, kept, examples=library, adapt_at=0.0, write=False))
+    assert outcome.kind == "failed" and outcome.how == NO_CLOSE_EXAMPLE and len(kept.asks) == 4
+    assert (outcome.example, outcome.why) == ("a tally of moods", "it would have no happy, sad")
+    renamed = Model('Tally"', "Happy'", "Okay'", "Sad'")
+    outcome = asyncio.run(run(request, renamed, examples=library, adapt_at=0.0, write=False))
+    assert outcome.kind == "app" and outcome.source is not None
+    assert outcome.source["state"][0]["init"] == "[['Happy', 0], ['Okay', 0], ['Sad', 0]]"

@@ -1,9 +1,14 @@
 """Audit flooding: one app writing rows as fast as it can cannot evict another app's records, and
-what it was not allowed to write is still counted, in 'suppressed' summary rows."""
+what it was not allowed to write is still counted, in 'suppressed' summary rows. Batching: on the
+kernel's loop allows wait at most FLUSH_AFTER_S, denials never, and a failing disk fails calls."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sqlite3
+
+import pytest
 
 from llmos.kernel.caps.audit import AuditLog
 
@@ -85,5 +90,116 @@ def test_suppressed_counts_show_up_when_the_log_is_read(tmp_path):
         assert match and newest.what == "audit.suppressed", newest
         written = len(log.entries(app="burst", limit=10_000)) - 1
         assert written + int(match.group(1)) == 5000
+    finally:
+        log.close()
+
+
+def committed(path) -> list[tuple[str, str, str]]:
+    """What is on disk, read through a connection of its own (entries() would flush first)."""
+    reader = sqlite3.connect(path)
+    try:
+        return reader.execute("SELECT app, what, decision FROM audit ORDER BY id").fetchall()
+    finally:
+        reader.close()
+
+
+def test_without_an_event_loop_every_row_is_committed_at_once(tmp_path):
+    log = AuditLog(tmp_path / "audit.sqlite")
+    try:
+        log.record("notes", "storage.get a", "allow", "storage:local")
+        assert committed(log.path) == [("notes", "storage.get a", "allow")]
+    finally:
+        log.close()
+
+
+def test_on_the_kernels_loop_allows_are_batched_and_a_denial_is_committed_at_once_after_them(tmp_path):
+    log = AuditLog(tmp_path / "audit.sqlite")
+
+    async def scenario() -> None:
+        log.record("notes", "storage.get a", "allow", "storage:local")
+        log.record("notes", "storage.get b", "allow", "storage:local")
+        assert committed(log.path) == []  # waiting in memory, at most FLUSH_AFTER_S
+        log.record("notes", "clipboard.read", "deny", "scope: not granted")
+        assert committed(log.path) == [("notes", "storage.get a", "allow"),
+                                       ("notes", "storage.get b", "allow"),
+                                       ("notes", "clipboard.read", "deny")]
+    try:
+        asyncio.run(scenario())
+    finally:
+        log.close()
+
+
+def test_batched_allows_are_committed_by_the_loops_timer_with_no_further_call(tmp_path):
+    log = AuditLog(tmp_path / "audit.sqlite")
+    flushed = asyncio.Event()
+    original = log.flush
+
+    def flush() -> None:
+        original()
+        flushed.set()
+    log.flush = flush  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        log.record("notes", "storage.get a", "allow", "storage:local")
+        timer = log._timer
+        assert timer is not None and timer.when() - loop.time() <= AuditLog.FLUSH_AFTER_S
+        await asyncio.wait_for(flushed.wait(), 5)
+        assert committed(log.path) == [("notes", "storage.get a", "allow")]
+    try:
+        asyncio.run(scenario())
+    finally:
+        log.close()
+
+
+def test_a_full_batch_and_reading_or_closing_the_log_commit_what_waits(tmp_path):
+    log = AuditLog(tmp_path / "audit.sqlite")
+
+    async def scenario() -> None:
+        for i in range(AuditLog.BATCH_ROWS):
+            log.record("notes", f"storage.get {i}", "allow", "storage:local")
+        assert len(committed(log.path)) == AuditLog.BATCH_ROWS
+        log.record("notes", "storage.get last", "allow", "storage:local")
+        assert log.entries(app="notes", limit=1)[0].what == "storage.get last"
+        log.record("notes", "storage.get after", "allow", "storage:local")
+    asyncio.run(scenario())
+    log.close()
+    assert committed(log.path)[-1] == ("notes", "storage.get after", "allow")
+
+
+class FailingConnection:
+    """A database that refuses writes (a full disk), then recovers."""
+
+    def __init__(self, real: sqlite3.Connection) -> None:
+        self.real, self.failing = real, True
+
+    def execute(self, sql: str, *args: object) -> object:
+        if self.failing and sql != "ROLLBACK":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.real.execute(sql, *args)
+
+    def executemany(self, sql: str, rows: object) -> object:
+        return self.real.executemany(sql, rows)
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_an_unwritable_log_fails_the_next_call_and_loses_no_row(tmp_path):
+    log = AuditLog(tmp_path / "audit.sqlite")
+    disk = FailingConnection(log._db)  # type: ignore[arg-type]
+    log._db = disk  # type: ignore[assignment]
+
+    async def scenario() -> None:
+        log.record("notes", "storage.get a", "allow", "storage:local")  # queued
+        log.flush()  # the timer's flush fails and logs; the row stays queued
+        with pytest.raises(sqlite3.OperationalError):  # and the next call fails, closed
+            log.record("notes", "storage.get b", "allow", "storage:local")
+        disk.failing = False
+        log.record("notes", "storage.get c", "allow", "storage:local")
+    try:
+        asyncio.run(scenario())
+        whats = [what for _, what, _ in committed(log.path)]
+        assert whats == ["storage.get a", "storage.get b", "storage.get c"]
     finally:
         log.close()

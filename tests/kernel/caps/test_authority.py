@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import stat
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,14 +13,6 @@ from biscuit_auth import AuthorizerBuilder, Biscuit, BlockBuilder
 
 from llmos.kernel.caps import Denied, Limits, open_authority, parse_scope
 from llmos.kernel.caps.authority import AUTHORIZER_CODE, utcnow
-
-
-@pytest.fixture
-def authority(tmp_path):
-    auth = open_authority(tmp_path)
-    yield auth
-    auth.audit.close()
-    auth.revocations.close()
 
 
 def denials(authority, app):
@@ -94,6 +87,22 @@ def test_expired_token_is_denied_at_verify_and_on_call(authority):
         authority.check(token, "notify", "ui.notify")
     assert error.value.code == "expired"
     assert any(e.reason.startswith("expired") for e in denials(authority, "todo"))
+
+
+def test_a_cached_grant_is_refused_once_the_authoritys_clock_passes_its_expiry(authority):
+    """The Biscuit is verified once per token; expiry is still read on every call."""
+    now = [time.time()]
+    authority.clock = lambda: now[0]
+    token = authority.mint("todo", ["notify"], ttl=timedelta(seconds=30))
+    assert authority.check(token, "notify", "ui.notify")
+    now[0] += 29
+    assert authority.check(token, "notify", "ui.notify")
+    now[0] += 2
+    with pytest.raises(Denied) as error:
+        authority.check(token, "notify", "ui.notify")
+    assert error.value.code == "expired"
+    with pytest.raises(Denied, match="expired"):  # and on a fresh verification through the same clock
+        authority.check(token, "notify", "ui.notify")
 
 
 def test_time_fact_can_not_be_skipped(authority):

@@ -20,7 +20,7 @@ from llmos.kernel.caps.table import TABLE, UNGATED, describe, markdown, needed_b
 ROOT = Path(__file__).resolve().parents[3]
 RUNTIME = ROOT / "sdk" / "js" / "runtime.js"
 DTS = ROOT / "sdk" / "ts" / "index.d.ts"
-NEEDS = re.compile(r"\bneeds ([a-z]+(?::[A-Za-z*]+)?)", re.I)
+NEEDS = re.compile(r"\bneeds ([a-z]+(?::[A-Za-z*/]+)?)", re.I)
 
 
 def _walk(node: Node):
@@ -120,7 +120,8 @@ def test_rows_are_well_formed() -> None:
     members = [member for row in TABLE for member in row.members]
     assert len(members) == len(set(members)), "a member is listed under two scopes"
     for row in TABLE:
-        example = row.pattern if row.argument is None else f"{row.kind}:example"
+        example = row.pattern if row.argument is None else \
+            f"{row.kind}:" + "/".join("example" for _ in row.argument.placeholder.split("/"))
         assert parse_scope(example) == example and row_of(example) is row
         assert describe(example) and row.members
     assert {row.pattern for row in TABLE if row.argument is None} == FIXED

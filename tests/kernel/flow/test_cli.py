@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from llmos.kernel.starter import STARTERS
+
 
 def llmos(state: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "LLMOS_STATE_DIR": str(state), "LLMOS_CONFIG": str(state / "none.toml")}
@@ -18,9 +20,9 @@ def llmos(state: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_cli_round_trip(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    assert "8 new app(s)" in llmos(state, "seed").stdout
+    assert f"{len(STARTERS)} new app(s)" in llmos(state, "seed").stdout
     listed = json.loads(llmos(state, "list", "--json").stdout)
-    assert len(listed) == 8
+    assert len(listed) == len(STARTERS)
     pomodoro = next(r for r in listed if "pomodoro" in r["prompt"])["codeHash"]
     new = llmos(state, "new", "pomodoro timer with break reminders", "--yes", "--no-run", "--json")
     events = [json.loads(line) for line in new.stdout.splitlines()]

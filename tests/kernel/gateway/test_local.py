@@ -20,6 +20,7 @@ from .conftest import make_gateway
 
 SPEC_SCOPES = {"ui:window", "storage:local", "timer", "notify", "clock", "random", "clipboard:write"}
 CLOSE = "a stopwatch with laps"  # an example's own request: always adapted
+LONG = "meal plan for the week, one dinner for each day"  # ... with the most slots to fill (11)
 
 
 def collect(gateway, prompt: str, **kw) -> tuple[list[Progress], Generation]:
@@ -67,7 +68,7 @@ def test_injection_does_not_widen_manifest_or_leak_prompts(local_model) -> None:
     try:
         result = collect(make_gateway(local_model), attack)[1]
     except GatewayError as failure:  # the attack's words drown the request: nothing is made at all
-        assert str(failure).startswith(NOT_KNOWN)
+        assert str(failure).startswith(NOT_KNOWN[:40])
         return
     assert set(result.manifest.scopes) <= SPEC_SCOPES and "net." not in result.code
     for secret in (SYSTEM_PROMPT.split("\n")[0], SPEC_HEADER[:50]):
@@ -79,7 +80,7 @@ def test_cancellation_stops_generation_promptly(local_model) -> None:
 
     async def go() -> float:
         async def consume() -> None:
-            async for event in gateway.generate(CLOSE, app_id="cancel"):
+            async for event in gateway.generate(LONG, app_id="cancel"):
                 if isinstance(event, Progress) and event.phase == "generating" and event.tokens >= 3:
                     started.set()
         started = asyncio.Event()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from contextlib import aclosing
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from llmos.kernel.applang.generation import steps
+from llmos.kernel.applang.repair import Outcome
 from llmos.kernel.gateway import GatewayError, Generation, Progress, cli
 from llmos.kernel.gateway import model as model_files
 from llmos.kernel.gateway.health import overview
@@ -22,7 +25,7 @@ from llmos.settings import GatewaySettings
 from llmos.settings.sections import ProviderSettings
 
 from .conftest import make_gateway
-from .llama_server import ALIAS, KEY, LlamaServer
+from .llama_server import ALIAS, KEY, LlamaServer, grammar_verdicts
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +41,9 @@ def server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def provider(url: str, name: str = "office", **overrides: Any) -> dict[str, Any]:
-    """A spec-tier entry, as [[gateway.providers]] would give it. Unconstrained: llama-cpp-python's
-    server cannot turn every app-language schema into a grammar (a `\\.` in a pattern ends the
-    process), so schemas are tested on their own (test_a_json_schema_constrains_the_answer)."""
+    """A spec-tier entry, as [[gateway.providers]] would give it. Unconstrained, for speed: these tests
+    are about the transport, and this server checks every one of Gemma's 262k tokens against a
+    grammar at each step. Schemas are tested on their own (test_an_adapted_template_..., below)."""
     return {"name": name, "base_url": url, "model": ALIAS, "key": KEY, "tier": "spec",
             "constrain": "none", "max_tokens": 40, "timeout": 120.0, **overrides}
 
@@ -68,23 +71,128 @@ def test_spec_tier_streams_a_spec_through_the_server(server: LlamaServer) -> Non
     assert gateway.ledger.spent("tea")[0] == result.usage.total
 
 
-def test_a_json_schema_constrains_the_answer(server: LlamaServer) -> None:
-    schema = {"type": "object", "properties": {"colour": {"enum": ["red", "green", "blue"]}},
-              "required": ["colour"], "additionalProperties": False}
-    entry = ProviderSettings(**provider(server.url, constrain="json_object"))
+def spy_on(office: OpenAIProvider) -> list[Any]:
+    """The response_format of each request the SDK sends (the real request goes on to the server)."""
+    sent: list[Any] = []
+    completions = office.client.chat.completions
+    create = completions.create
 
-    async def ask() -> str:
+    async def recording(**options: Any) -> Any:
+        sent.append(options.get("response_format"))
+        return await create(**options)
+
+    completions.create = recording
+    return sent
+
+
+def holds(schema: dict[str, Any], value: Any) -> bool:
+    """Whether `value` matches a schema of the forms adapt.template_schema writes."""
+    if "const" in schema:
+        return bool(value == schema["const"])
+    if schema["type"] == "object":
+        return (isinstance(value, dict) and list(value) == schema["required"] == list(schema["properties"])
+                and all(holds(schema["properties"][key], item) for key, item in value.items()))
+    if schema["type"] == "array":
+        return (isinstance(value, list) and len(value) == len(schema["prefixItems"])
+                and all(holds(part, item) for part, item in zip(schema["prefixItems"], value, strict=True)))
+    assert schema["type"] == "string", schema
+    longest = schema.get("maxLength", 10**6)
+    return (isinstance(value, str) and schema.get("minLength", 0) <= len(value) <= longest
+            and re.fullmatch(schema.get("pattern", ".*"), value, re.S) is not None)
+
+
+def test_every_template_schema_is_a_grammar_this_server_builds_and_holds_its_example_to() -> None:
+    """llama-cpp-python's converter (llama_grammar.py) copies `\\.`, `\\ ` and `\\-` into its grammar, which
+    llama.cpp rejects, and the server then dies; adapt.template_schema writes patterns it converts
+    correctly. For every example: the grammar parses, the example's own document passes it to the
+    end, and one with a changed fixed value does not (llama.cpp's grammar sampler, in a subprocess)."""
+    from llmos.kernel.applang.adapt import template, template_schema
+    from llmos.kernel.applang.retrieval import library
+    from llmos.kernel.applang.schema import canonical
+
+    cases = []
+    for example in library().examples:
+        if "unsupported" in example.app:
+            continue
+        shape = template(canonical(example.app))
+        schema = template_schema(shape)
+        document = json.loads(shape.text())
+        assert holds(schema, document), example.request
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        cases.append((schema, [text, text.replace('"view":[{"kind":"', '"view":[{"kind":"x', 1)]))
+    verdicts = grammar_verdicts(cases)
+    assert len(verdicts) == len(cases) > 100
+    assert [v for v in verdicts if v[0] != "accepted"] == []
+    assert [v for v in verdicts if not v[1].startswith("rejected")] == []
+
+
+def test_an_adapted_template_is_filled_under_its_schema_after_json_schema_is_refused(
+        server: LlamaServer) -> None:
+    """The default `constrain = "json_schema"` against llama-cpp-python's server: it answers HTTP 500
+    (it takes only "text" and "json_object"), so the provider asks again with json_object and the
+    schema, and keeps that form. The nearest example's template (a number slot: the `[.]` pattern that
+    used to end this server) comes back filled within its schema, and adapts into a checked app."""
+    request = "what is the date 30 days from today"
+    plan = steps(request, incremental=False, write=False)
+    ask = next(plan)
+    assert ask.schema is not None and ask.what == "document"
+    entry = ProviderSettings(**provider(server.url, constrain="json_schema", max_tokens=600, timeout=900.0))
+
+    async def fill() -> tuple[list[Any], str, OpenAIProvider, list[str]]:
         office = OpenAIProvider.from_settings(entry)
         try:
-            chunks = [c async for c in office.complete(
-                [{"role": "user", "content": "Name a colour of the sky."}], 30, schema=schema)]
+            sent = spy_on(office)
+            chunks = [c async for c in office.complete(ask.messages(), ask.max_tokens, schema=ask.schema,
+                                                       temperature=0.0, seed=7)]
+            assert chunks[-1].done and chunks[-1].finish_reason == "stop"
+            return sent, "".join(c.text for c in chunks), office, office.take_notes()
         finally:
             await office.close()
-        assert chunks[-1].done and chunks[-1].finish_reason == "stop"
-        return "".join(c.text for c in chunks)
 
-    answer = json.loads(asyncio.run(ask()))
-    assert set(answer) == {"colour"} and answer["colour"] in ("red", "green", "blue")
+    sent, answer, office, notes = asyncio.run(fill())
+    assert sent == [{"type": "json_schema", "json_schema": {"name": "app_document", "schema": ask.schema}},
+                    {"type": "json_object", "schema": ask.schema}]
+    assert office.constrain == "json_object" and office.take_notes() == []
+    assert notes == [f"office: {server.url} does not take response_format json_schema (HTTP 500); "
+                     "sending json_object with the schema from now on"]
+    document = json.loads(answer)
+    assert holds(ask.schema, document)
+    try:
+        plan.send(answer)
+        raise AssertionError("the strategy asked for more")
+    except StopIteration as done:
+        outcome: Outcome = done.value
+    assert outcome.how == "adapted" and outcome.app is not None
+    assert outcome.example == "what is the date 100 days from today"
+    health = asyncio.run(office.health())
+    assert "schemas sent as json_object: json_schema refused (HTTP 500" in health.detail
+    server.wait_ready()
+
+
+def test_later_answers_go_straight_to_the_form_that_worked(server: LlamaServer) -> None:
+    schema = {"type": "object", "properties": {"colour": {"enum": ["red", "green", "blue"]}},
+              "required": ["colour"], "additionalProperties": False}
+    entry = ProviderSettings(**provider(server.url, constrain="json_schema", retries=0))
+
+    async def ask_twice() -> tuple[list[Any], list[str], list[str]]:
+        office = OpenAIProvider.from_settings(entry)
+        try:
+            sent = spy_on(office)
+            answers = []
+            for _ in range(2):
+                chunks = [c async for c in office.complete(
+                    [{"role": "user", "content": "Name a colour of the sky."}], 30, schema=schema)]
+                assert chunks[-1].done and chunks[-1].finish_reason == "stop"
+                answers.append("".join(c.text for c in chunks))
+            return sent, answers, office.take_notes()
+        finally:
+            await office.close()
+
+    sent, answers, notes = asyncio.run(ask_twice())
+    assert [form["type"] for form in sent] == ["json_schema", "json_object", "json_object"]
+    assert sent[-1] == {"type": "json_object", "schema": schema} and len(notes) == 1
+    for answer in map(json.loads, answers):
+        assert set(answer) == {"colour"} and answer["colour"] in ("red", "green", "blue")
 
 
 def test_cancelling_mid_stream_stops_the_answer(server: LlamaServer) -> None:

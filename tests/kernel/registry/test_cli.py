@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from llmos.kernel.starter import STARTERS
+
 from .gitserver import bare, free_port, git_daemon
 
 
@@ -36,7 +38,7 @@ def test_share_and_trust_from_the_command_line(tmp_path: Path) -> None:
         [listed] = json.loads(ok(bob, "remote", "list", "--json"))
         assert listed["name"] == "hub" and listed["url"] == url and listed["seen"] is None
         pulled = ok(bob, "pull")
-        assert "hub: 8 new apps (8 untrusted" in pulled
+        assert f"hub: {len(STARTERS)} new apps ({len(STARTERS)} untrusted" in pulled
         assert ok(bob, "pull", "hub").strip() == "hub: up to date"
         found = ok(bob, "search", "pomodoro timer")
         assert "[hub, untrusted]" in found
@@ -51,7 +53,7 @@ def test_share_and_trust_from_the_command_line(tmp_path: Path) -> None:
         shown = ok(bob, "provenance", pomodoro)
         assert "from hub, by alice" in shown and "audited by alice" in shown and "UNTRUSTED" not in shown
         private = llmos(bob, "trust", "add", "oops", str(alice / "keys" / "registry-ed25519.pem"))
-        assert private.returncode == 1 and "that is a private key" in private.stderr
+        assert private.returncode == 1 and "this is a private key" in private.stderr
         ok(bob, "rate", pomodoro, "4")
         assert "published" in ok(bob, "push", "hub")
         assert "1 ratings/audits/keys" in ok(alice, "pull", "hub")

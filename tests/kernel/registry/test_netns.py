@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from waiting import wait_for
 
+from llmos.kernel.starter import STARTERS
+
 from .gitserver import bare, stop
 
 _count = itertools.count()
@@ -110,9 +112,10 @@ def test_two_hosts_share_through_a_server_in_namespaces(net: Net, tmp_path: Path
 
     llmos(host_b, "b", "remote", "add", "hub", f"git://{server_b}/hub.git")
     llmos(host_b, "b", "trust", "add", "host-a", str(tmp_path / "a.pem"))
-    assert "hub: 8 new apps," in llmos(host_b, "b", "pull", "hub")  # all trusted: none listed untrusted
+    # all trusted: none listed untrusted
+    assert f"hub: {len(STARTERS)} new apps," in llmos(host_b, "b", "pull", "hub")
     apps = json.loads(llmos(host_b, "b", "list", "--json"))
-    assert len(apps) == 8 and all(a["audited"] for a in apps)  # host A's audits, by a trusted key
+    assert len(apps) == len(STARTERS) and all(a["audited"] for a in apps)  # host A's audits, by a trusted key
     pomodoro = next(a["codeHash"] for a in apps if "pomodoro" in a["prompt"])
     assert "from hub, by host-a" in llmos(host_b, "b", "provenance", pomodoro)
     llmos(host_b, "b", "rate", pomodoro, "5")

@@ -21,9 +21,9 @@ from dulwich.repo import Repo
 from llmos.kernel import starter
 from llmos.kernel.registry import (
     Record,
-    Refused,
     Registry,
     RemoteError,
+    SyncRefused,
     Untrusted,
     code_hash,
     layout,
@@ -109,7 +109,7 @@ def test_publish_then_pull_keeps_an_unknown_signer_apart(kind: str, hub: Path, m
 def test_same_app_on_both_sides_is_one_record_and_ratings_merge(hub: Path, machines) -> None:
     alice, bob = machines
     starter.seed(alice)
-    starter.seed(bob)  # the same 8 apps, made and signed on each machine
+    starter.seed(bob)  # the same starter apps, made and signed on each machine
     pomodoro = next(r.codeHash for r in alice.records() if "pomodoro" in r.prompt)
     alice.rate(pomodoro, 4)
     bob.rate(pomodoro, 2)
@@ -118,12 +118,12 @@ def test_same_app_on_both_sides_is_one_record_and_ratings_merge(hub: Path, machi
         bob.remote_add("hub", url)
         alice.push("hub")
         pulled = bob.pull("hub")
-        assert pulled.new_apps == () and pulled.same_apps == 8
+        assert pulled.new_apps == () and pulled.same_apps == len(starter.STARTERS)
         bob.push("hub")  # a fast-forward: bob merged alice's history
-        assert alice.pull("hub").same_apps == 8
+        assert alice.pull("hub").same_apps == len(starter.STARTERS)
 
     for one in (alice, bob):
-        assert len(one) == 8
+        assert len(one) == len(starter.STARTERS)
         index_matches_git(one)
         fsck(one)
     # First seen wins: each side keeps its own signed copy of the same code.
@@ -162,14 +162,14 @@ def test_tampered_records_are_refused_with_their_hash(hub: Path, machines) -> No
     }
     for reason, body in cases.items():
         server_commit(hub, {path: json.dumps(body).encode()})
-        with pytest.raises(Refused, match=rf"{second.codeHash}: {reason}"):
+        with pytest.raises(SyncRefused, match=rf"{second.codeHash}: {reason}"):
             bob.pull("hub")
         assert state_of(bob) == before  # refs, rows and even git's object files unchanged
         Repo(str(hub)).refs[b"refs/heads/main"] = good
     # The same check covers an already-seen record edited in a normal (fast-forward) commit.
     seen = json.loads(server_file(hub, layout.app_path(first.codeHash)))
     server_commit(hub, {layout.app_path(first.codeHash): json.dumps({**seen, "prompt": "Evil"}).encode()})
-    with pytest.raises(Refused, match=rf"{first.codeHash}: the signature does not verify"):
+    with pytest.raises(SyncRefused, match=rf"{first.codeHash}: the signature does not verify"):
         bob.pull("hub")
     assert state_of(bob) == before and bob.get(first.codeHash, allow_untrusted=True).prompt == "A stopwatch"
 
@@ -195,7 +195,7 @@ def test_bad_input_is_refused_and_nothing_changes(tmp_path: Path, hub: Path, mac
     ]
     for files, reason in cases:
         server_commit(hub, files)
-        with pytest.raises(Refused, match=reason):
+        with pytest.raises(SyncRefused, match=reason):
             bob.pull("hub")
         assert state_of(bob) == before
         Repo(str(hub)).refs[b"refs/heads/main"] = good
@@ -208,7 +208,7 @@ def test_bad_input_is_refused_and_nothing_changes(tmp_path: Path, hub: Path, mac
         scratch.push("out")
     server_commit(other, {layout.MARKER: None, b"src/main.c": b"int main;"})
     bob.remote_add("project", str(other))
-    with pytest.raises(Refused, match=r"no registry\.json: not an LLM OS registry"):
+    with pytest.raises(SyncRefused, match=r"no registry\.json: not an LLM OS registry"):
         bob.pull("project")
     assert state_of(bob)[1:] == before[1:]
 
@@ -226,12 +226,12 @@ def test_force_pushed_rewrite_of_seen_records_is_refused(hub: Path, machines, tm
     with Registry(tmp_path / "mallory") as mallory:  # a validly signed record for the same code
         forged = mallory.add("A stopwatch that uploads your files", app(1), "m", ["network:*"])
     server_commit(hub, {layout.app_path(kept.codeHash): forged.dumps()}, rewrite=True)
-    with pytest.raises(Refused, match=rf"{kept.codeHash}: replaced by a force-push"):
+    with pytest.raises(SyncRefused, match=rf"{kept.codeHash}: replaced by a force-push"):
         bob.pull("hub")
     assert state_of(bob) == before
     Repo(str(hub)).refs[b"refs/heads/main"] = good
     server_commit(hub, {layout.app_path(dropped.codeHash): None}, rewrite=True)
-    with pytest.raises(Refused, match=rf"{dropped.codeHash}: removed by a force-push"):
+    with pytest.raises(SyncRefused, match=rf"{dropped.codeHash}: removed by a force-push"):
         bob.pull("hub")
     assert state_of(bob) == before
     # The same removal as a normal commit is the server's business: a pull never deletes.
@@ -263,7 +263,7 @@ def test_a_remote_that_is_down_gives_a_clear_error_and_loses_nothing(hub: Path, 
     bob.remote_add("gone", str(hub.parent / "gone.git"))
     with pytest.raises(RemoteError, match="does not exist"):
         bob.pull("gone")
-    assert state_of(bob)[1:] == before[1:] and len(bob) == 8
+    assert state_of(bob)[1:] == before[1:] and len(bob) == len(starter.STARTERS)
     assert bob.get(bob.records()[0].codeHash, allow_untrusted=True)
 
 

@@ -50,7 +50,8 @@ def short_dir():
 @pytest.fixture
 def make_kernel(tmp_path, short_dir, wasm_cache):
     @contextlib.asynccontextmanager
-    async def start(limits: GuestLimits | None = None, quota: int = 64 * 1024) -> AsyncIterator[Kernel]:
+    async def start(limits: GuestLimits | None = None, quota: int = 64 * 1024,
+                    prefork: bool = False) -> AsyncIterator[Kernel]:
         authority = open_authority(tmp_path / "state")
         broker = Broker(authority, AppStorage(tmp_path / "state" / "apps", quota_bytes=quota))
         server = Server({**broker.handlers(), **broker.admin_handlers()}, mode=0o666)
@@ -58,7 +59,11 @@ def make_kernel(tmp_path, short_dir, wasm_cache):
         await server.start(socket)
         os.chmod(short_dir, 0o755)  # confined hosts keep their already-open fds; nothing else needed
         manager = AppManager(socket, limits=limits, cache_dir=wasm_cache, run_dir=short_dir / "apps",
-                             confine=True, uid_table=tmp_path / "state" / "sandbox" / "uids.json")
+                             confine=True, uid_table=tmp_path / "state" / "sandbox" / "uids.json",
+                             prefork=prefork)
+        if manager.prefork is not None:
+            await manager.warm()
+            assert await manager.prefork.until_ready(60), "the zygote did not come up"
         try:
             yield Kernel(authority, broker, manager, socket)
         finally:

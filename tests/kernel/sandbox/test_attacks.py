@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -106,21 +107,31 @@ def test_forged_and_expired_tokens_do_not_launch(make_kernel, tmp_path):
     run(scenario())
 
 
-def test_revocation_takes_effect_on_the_running_apps_next_call(make_kernel):
+def revoke(kernel, token: str) -> None:
+    kernel.authority.revoke(token, "user pressed revoke")
+
+
+def expire(kernel, token: str) -> None:
+    later = time.time() + 600  # the kernel's clock, moved past the expiry instead of waited for
+    kernel.authority.clock = lambda: later
+
+
+@pytest.mark.parametrize(("lose", "reason"), [(revoke, "revoked"), (expire, "expired")])
+def test_a_lost_grant_takes_effect_on_the_running_apps_next_call(make_kernel, lose, reason):
     async def scenario():
         async with make_kernel() as kernel:
-            token = kernel.authority.mint("notes", ["ui:window", "storage:local"])
+            token = kernel.authority.mint("notes", ["ui:window", "storage:local"], ttl=timedelta(minutes=5))
             app = await kernel.manager.launch(app_source("notes.ts"), token)
             tree = (await app.tree())["tree"]
             tree = (await app.event(button(tree, "Write")))["tree"]
             assert texts(tree)[0] == "written"
-            kernel.authority.revoke(token, "user pressed revoke")
+            lose(kernel, token)
             answer = await app.event(button(tree, "Write"))
             # The write is denied; the re-render's storage.get is denied too, so the app stops.
             assert answer["state"] == "stopped"
             code, stopped = await app.wait()
-            assert code == 1 and "CapabilityError: revoked" in stopped["message"]
-            assert any(e.reason.startswith("revoked") and e.what.startswith("storage.")
+            assert code == 1 and f"CapabilityError: {reason}" in stopped["message"]
+            assert any(e.reason.startswith(reason) and e.what.startswith("storage.")
                        for e in kernel.denials("notes"))
     run(scenario())
 

@@ -184,3 +184,92 @@ def test_the_budget_counts_the_last_second_only_and_says_by_how_much() -> None:
     for step in range(1, 12):  # a second of rest (sampled, as the host's tick does) forgets it all
         rested = budget.used_ms(now + step * 0.1)
     assert rested == 0
+
+
+def test_waiting_for_a_cpu_counts_only_in_proportion_to_the_cpu_used(monkeypatch) -> None:
+    """A quiet app on a crowded machine waits long for its little CPU and must not be charged the
+    queue; a hot app that gets only part of a core is charged its waiting, up to the cap."""
+    from llmos.kernel.sandbox import cpu as cpu_module
+
+    readings = {"cpu": 10.0, "wait": 5.0}
+    monkeypatch.setattr(cpu_module.time, "process_time", lambda: readings["cpu"])
+    clock = cpu_module.DemandClock()
+    monkeypatch.setattr(clock, "_fd", 0)
+    monkeypatch.setattr(clock, "_waited", lambda: readings["wait"])
+    clock._wait = readings["wait"]
+    start = clock()
+    readings["cpu"] += 0.02  # a Pomodoro's tick: 20 ms of CPU after 800 ms in the run queue
+    readings["wait"] += 0.8
+    assert round((clock() - start) * 1000) == 20 + 40  # 20 ms used, waiting capped at twice that
+    before = clock()
+    readings["cpu"] += 0.2  # a busy loop given a fifth of a core: all its waiting counts
+    readings["wait"] += 0.3
+    assert round((clock() - before) * 1000) == 500
+
+
+def test_the_start_allowance_is_an_amount_of_cpu_not_a_time() -> None:
+    """The first `allowance_ms` of CPU after ready never put the app over budget, however fast they are
+    used; after that the per-second limit holds at once, even in the app's first second."""
+    from llmos.kernel.sandbox.cpu import CpuBudget
+
+    cpu = FakeCpu()
+    budget = CpuBudget(limit_ms=500, clock=cpu, allowance_ms=800)
+    budget.reset(0.0)
+    for step in range(1, 16):  # a whole core from the first moment: the allowance covers 0.75 s of it
+        cpu.seconds = now = step * 0.05
+        assert budget.over(now) is None, (now, budget.total_ms())
+    cpu.seconds = now = 0.85
+    assert budget.over(now) is not None  # at 0.85 s, not 2 s later as with a wall-clock grace
+    quiet = CpuBudget(limit_ms=500, clock=cpu, allowance_ms=800)
+    quiet.reset(now)
+    cpu.seconds += 0.6  # a start that costs more than the per-second limit, within the allowance
+    assert quiet.over(now + 0.7) is None
+
+
+# Spends ~600 ms of CPU in its first moments (as a full-screen first paint under an emulated CPU does),
+# then rests.
+START_BURST = """import { ui, timer } from '@llm-os/sdk';
+export default function App() {
+  const [phase, setPhase] = ui.useState<string>('starting');
+  const spin = (ms: number) => { const end = Date.now() + ms; while (Date.now() < end) { /* warm up */ } };
+  timer.useTimeout(() => { spin(300); setPhase('half'); }, 0);
+  timer.useTimeout(() => { spin(300); setPhase('warm'); }, 20);
+  return ui.Window({ title: 'burst' }, [ui.Text({}, phase)]);
+}
+"""
+
+
+def test_a_costly_start_within_the_allowance_runs_and_the_same_start_without_it_is_stopped(make_kernel):
+    async def scenario():
+        for allowance, survives in ((3000, True), (0, False)):
+            async with make_kernel(limits=GuestLimits(cpu_ms_per_s=200, start_cpu_ms=allowance)) as kernel:
+                app = await kernel.manager.launch(START_BURST, kernel.authority.mint("burst", TIMER))
+                if survives:
+                    for _ in range(100):
+                        answer = await app.tree()
+                        if answer["tree"]["children"][0]["children"] == ["warm"]:
+                            break
+                        await asyncio.sleep(0.05)
+                    await asyncio.sleep(1.2)
+                    answer = await app.tree()
+                    assert answer["state"] == "running", answer
+                    assert answer["tree"]["children"][0]["children"] == ["warm"], answer
+                    await app.stop()
+                else:
+                    code, stopped = await app.wait(timeout=6)
+                    assert code == 1 and stopped["kind"] == "cpu", stopped
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_an_app_that_burns_from_its_start_is_stopped_within_two_seconds_with_the_default_limits(make_kernel):
+    """bench/abuse.py's target, with the limits the kernel uses on the reference machine (the start
+    allowance once was a 2 s wall-clock grace, which let an abuser run 2-2.5 s)."""
+    async def scenario():
+        limits = GuestLimits()
+        assert limits.cpu_ms_per_s == 500 and limits.start_cpu_ms == 600
+        async with make_kernel(limits=limits) as kernel:
+            app = await kernel.manager.launch(ZERO_INTERVAL, kernel.authority.mint("hot", TIMER))
+            seconds, code, stopped = await click_and_time_the_stop(app)
+            assert code == 1 and stopped["kind"] == "cpu", stopped
+            assert seconds < 2.0, seconds
+    asyncio.run(asyncio.wait_for(scenario(), 60))

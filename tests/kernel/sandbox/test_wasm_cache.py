@@ -41,3 +41,34 @@ def test_a_launch_without_a_warm_up_still_compiles_for_itself(make_kernel, tmp_p
                                               kernel.authority.mint("pomodoro", SCOPES))
             assert app.ready is not None and app.ready["cache"] == "compiled", app.ready
     asyncio.run(asyncio.wait_for(scenario(), 120))
+
+
+def _install_in_a_fresh_process(cache: Path, image_dir: Path) -> str:
+    """install() keeps the module per process, so each case runs in a process of its own."""
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "llmos.kernel.sandbox.wasmcache", str(cache)],
+                         env={**os.environ, "LLMOS_WASM_IMAGE_DIR": str(image_dir)},
+                         capture_output=True, text=True, check=True)
+    return out.stdout + out.stderr
+
+
+def test_the_images_generic_module_loads_without_compiling_and_a_bad_one_is_compiled_over(tmp_path):
+    """The image ships the guest compiled for x86-64-v2 (no AVX: QEMU's TCG and old PCs lack the build
+    machine's AVX-512, and wasmtime refuses a module that uses features the CPU lacks)."""
+    from llmos.kernel.sandbox import wasmcache
+
+    image_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+    module = wasmcache.compile_generic(image_dir)
+    assert module.name.startswith("guest-") and module.stat().st_size > 1_000_000
+    cache = Path(tempfile.mkdtemp(dir=tmp_path))
+    assert "wasm cache loaded" in _install_in_a_fresh_process(cache, image_dir)
+    assert not list(cache.glob("guest-*.cwasm"))  # nothing compiled, nothing written on this machine
+
+    module.write_bytes(b"\0asm-but-not-a-compiled-module")  # e.g. a CPU below the baseline refuses it
+    output = _install_in_a_fresh_process(cache, image_dir)
+    assert "wasm cache compiled" in output and "unusable here" in output
+    assert [p.name for p in cache.glob("guest-*.cwasm")] == [module.name]  # compiled once for this machine
+    assert "wasm cache loaded" in _install_in_a_fresh_process(cache, image_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmos.sdk.render import Renderer, TreeError, keys
+from llmos.sdk.render import MalformedTree, Renderer, keys
 
 from .samples import h, node
 
@@ -60,5 +60,5 @@ def test_other_widgets_still_work_and_a_plain_canvas_is_inert() -> None:
 def test_on_pointer_must_be_a_handler() -> None:
     tree = paint_tree()
     tree["children"][1]["props"]["onPointer"] = "draw()"
-    with pytest.raises(TreeError, match=r"props\.onPointer must be a handler"):
+    with pytest.raises(MalformedTree, match=r"props\.onPointer must be a handler"):
         Renderer().render(tree)

@@ -56,6 +56,18 @@ def form() -> dict:
                      node("Row", {}, node("Text", {}, "eggs"), node("Button", {"onClick": h(7)}, "x"))))
 
 
+def test_near_prefers_the_widget_that_names_it_over_its_row_neighbours() -> None:
+    renderer = Renderer()
+    renderer.render(node("Window", {"title": "Score"},
+                         node("Text", {}, "Home 0 : 0 Away"),
+                         node("Row", {}, node("Button", {"onClick": h(1)}, "Home +1"),
+                              node("Button", {"onClick": h(2)}, "Away +1"))))
+    screen = Screen(renderer)
+    home, away = screen.widgets(("Button",))
+    assert screen.find("+", ("Button",), near="away") is away
+    assert screen.find("+", ("Button",), near="home") is home
+
+
 def test_fields_are_found_by_the_label_before_them_their_row_or_placeholder() -> None:
     renderer = Renderer()
     renderer.render(form())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmos.sdk.render import Renderer, TreeError, keys
+from llmos.sdk.render import MalformedTree, Renderer, keys
 
 from . import samples
 from .samples import h, node
@@ -278,7 +278,7 @@ def test_text_wraps_in_a_narrow_window() -> None:
 def test_bad_trees_raise_located_errors_and_keep_the_last_picture(tree, message) -> None:
     renderer, _ = make(samples.pomodoro())
     before = bytes(renderer.pixels())
-    with pytest.raises(TreeError) as error:
+    with pytest.raises(MalformedTree) as error:
         renderer.render(tree)
     assert message in str(error.value)
     assert renderer.render() is False and bytes(renderer.pixels()) == before

@@ -1,5 +1,6 @@
-"""The declarative script language (llmos.sdk.render.script): parsing with located errors, and reading
-values off painted text. Scripts run against real apps in tests/sdk/render/test_driver.py and tests/bench."""
+"""The declarative script language (llmos.sdk.render.script): parsing with located errors
+(script_parse.py), and reading values off painted text (readings.py). Scripts run against real apps in
+tests/sdk/render/test_driver.py and tests/bench."""
 
 from __future__ import annotations
 
@@ -8,18 +9,16 @@ import random
 
 import pytest
 
-from llmos.sdk.render.script import (
-    ScriptError,
+from llmos.sdk.render.readings import (
     date_texts,
     durations_in,
     looks_random,
     next_day,
     numbers_in,
-    parse_expectation,
-    parse_step,
     time_texts,
     years_between,
 )
+from llmos.sdk.render.script_parse import ScriptError, parse_expectation, parse_step
 
 
 def test_numbers_as_shown() -> None:

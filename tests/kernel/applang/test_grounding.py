@@ -1,0 +1,37 @@
+"""Grounding an adapted example's numbers in the request (kernel/applang/grounding.py)."""
+
+from __future__ import annotations
+
+from llmos.kernel.applang.adapt import template
+from llmos.kernel.applang.grounding import grounded, stated_numbers
+from llmos.kernel.applang.schema import canonical
+
+TIP = {"title": "Tip", "state": [{"name": "bill", "type": "number"},
+                                 {"name": "tip", "type": "number", "init": "15"}],
+       "view": [{"kind": "input", "label": "Bill", "var": "bill"},
+                {"kind": "text", "label": "Tip", "value": "'You tip ' + fixed(bill * tip / 100, 2)"}]}
+
+
+def test_a_number_the_request_does_not_state_goes_back_to_the_examples() -> None:
+    shape = template(canonical(TIP))  # slots: title, the tip's starting 15
+    assert grounded(shape, ["Tip", "20"], "a tip calculator with a 20 percent tip") == ["Tip", "20"]
+    assert grounded(shape, ["Tip", "100"], "a tip calculator") == ["Tip", "15"]  # unasked: the example's
+    assert grounded(shape, ["Tip", "lots"], "a tip calculator") == ["Tip", "15"]
+
+
+def test_stated_numbers_read_digits_words_and_the_units_an_app_keeps_them_in() -> None:
+    stated = stated_numbers("3 rounds of half a minute, then a ten second rest, to 10,000 steps")
+    assert {3, 30, 10, 10000, 10_000 / 1000} <= stated  # half a minute is 30 seconds
+    assert 120 in stated_numbers("boil for 2 minutes") and 7 not in stated_numbers("boil for 2 minutes")
+
+
+def test_the_one_number_a_request_states_goes_to_the_one_number_slot_the_model_left_alone() -> None:
+    sms = {"title": "SMS", "state": [{"name": "message", "type": "text"}, {"name": "limit", "type": "number",
+                                                                          "init": "160"}],
+           "view": [{"kind": "text", "value": "text(limit - chars(message)) + ' left'"}]}
+    shape = template(canonical(sms))
+    assert grounded(shape, ["Tweet", "160"], "tweet checker, 280 characters max") == ["Tweet", "280"]
+    assert grounded(shape, ["Tweet", "160"], "tweet checker") == ["Tweet", "160"]  # nothing stated
+    assert grounded(shape, ["Tweet", "160"], "280 or 300 characters") == ["Tweet", "160"]  # which one?
+    two = template(canonical(TIP))  # title and one number slot, and the number 100 in a formula
+    assert grounded(two, ["Tip", "15"], "tip on a bill of 100") == ["Tip", "15"]  # the app holds 100

@@ -1,0 +1,115 @@
+"""Where a running LLM OS keeps what the updater needs. Integration point: the image layout decides
+these; every value can be overridden on the command line, and tests pass all of them explicitly."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmos import paths
+from llmos.update import loader
+
+DEFAULT_MAX_BYTES = 4 << 30
+SLOT_PARTLABEL = "llmos-root-{slot}"  # the labels the A/B image layout is expected to give the slots
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Everything apply and status touch, as paths and values."""
+
+    esp: Path
+    slot_devices: tuple[tuple[str, Path], ...]  # (("a", /dev/...), ("b", /dev/...))
+    slot_roots: tuple[tuple[str, str], ...]  # (("a", "PARTUUID=..."), ...): root= for each slot's entry
+    active: str
+    state_path: Path
+    public_key: Path
+    arch: str
+    max_bytes: int = DEFAULT_MAX_BYTES
+    running_version: str | None = None
+    base_options: str = ""  # kernel command line besides root= and llmos.slot=
+    booted_entry: str | None = None  # LoaderEntrySelected
+
+    def device(self, slot: str) -> Path:
+        return dict(self.slot_devices)[slot]
+
+    def root(self, slot: str) -> str:
+        return dict(self.slot_roots)[slot]
+
+    @property
+    def work_dir(self) -> Path:
+        """Downloads and the lock file live beside the state file, on the data partition."""
+        return self.state_path.parent
+
+
+def esp() -> Path:
+    return Path(os.environ.get("LLMOS_ESP", "/efi"))
+
+
+def state_path() -> Path:
+    return paths.state_dir() / "update" / "state.json"
+
+
+def public_key() -> Path:
+    return Path(os.environ.get("LLMOS_UPDATE_KEY", "/usr/share/llmos/update-ed25519.pub"))
+
+
+def cmdline(path: Path = Path("/proc/cmdline")) -> list[str]:
+    try:
+        return path.read_text().split()
+    except OSError:
+        return []
+
+
+def active_slot(words: list[str]) -> str | None:
+    for word in words:
+        if word.startswith("llmos.slot="):
+            return word.partition("=")[2]
+    return None
+
+
+def slot_device(slot: str) -> Path:
+    return Path("/dev/disk/by-partlabel") / SLOT_PARTLABEL.format(slot=slot)
+
+
+def partuuid(device: Path, by_partuuid: Path = Path("/dev/disk/by-partuuid")) -> str | None:
+    """The PARTUUID udev lists for a device (matched by what the symlinks resolve to)."""
+    try:
+        target = device.resolve()
+        for link in by_partuuid.iterdir():
+            if link.resolve() == target:
+                return link.name
+    except OSError:
+        return None
+    return None
+
+
+def root_argument(slot: str, device: Path) -> str:
+    uuid = partuuid(device)
+    return f"PARTUUID={uuid}" if uuid else f"PARTLABEL={SLOT_PARTLABEL.format(slot=slot)}"
+
+
+def os_release_version(path: Path = Path("/etc/os-release")) -> str | None:
+    """IMAGE_VERSION from os-release (mkosi writes it when ImageVersion= is set)."""
+    try:
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key == "IMAGE_VERSION":
+                return value.strip().strip("\"'") or None
+    except OSError:
+        return None
+    return None
+
+
+def base_options(esp_dir: Path, active: str, words: list[str]) -> str:
+    """The running command line minus root= and llmos.slot=: from the active slot's entry, else from
+    /proc/cmdline without what the loader adds itself (BOOT_IMAGE, initrd)."""
+    for entry in loader.entries(esp_dir):
+        if entry.slot == active and entry.options:
+            return entry.options
+    return " ".join(w for w in words if not w.startswith(("BOOT_IMAGE=", "initrd=")))
+
+
+def running_arch() -> str:
+    return platform.machine()
