@@ -11,7 +11,10 @@ prompt's scripted interaction (llmos.sdk.render.script). Each prompt is classifi
            was made for a request outside the language, or nothing came without a reason.
 
     .venv/bin/python bench/gateway_apps.py [--limit N] [--family F] [--ids a,b] [--per-family N]
-                                           [--json out.json]
+                                           [--json out.json] [--adapter shipped|PATH|""] [--side-by-side]
+
+--side-by-side runs every prompt twice in one run, few-shot retrieval alone and then with the embedded
+model's LoRA adapter writing first (docs/adapter.md), and prints the two side by side.
 
 Progress goes to stderr as it runs; app hosts and llama.cpp log to --log, so the table stays readable.
 """
@@ -192,6 +195,7 @@ class Outcome:
     title: str = ""
     outside: bool = False
     scopes: list[str] = field(default_factory=list)
+    how: str = ""          # how the app language made it (the gateway's note), e.g. "written by the adapter"
 
 
 @dataclass
@@ -204,6 +208,7 @@ class _Produced:
     output_tokens: int = 0
     stage: str = ""   # set when nothing usable came: refused | failed | analysis | crashed | hung
     detail: str = ""
+    how: str = ""
 
 
 async def produce(generator: Generator, prompt: str, repairs: int = REPAIR_TRIES) -> _Produced:
@@ -234,6 +239,8 @@ async def produce(generator: Generator, prompt: str, repairs: int = REPAIR_TRIES
         manifest = generation.manifest.to_json() if hasattr(generation.manifest, "to_json") \
             else generation.manifest
         out.code, out.manifest, out.title = generation.code, manifest, str(getattr(generation, "title", ""))
+        made_how = [n for n in getattr(generation, "notes", []) if str(n).startswith("app language: ")]
+        out.how = str(made_how[0]).removeprefix("app language: ").split(",")[0] if made_how else ""
         try:
             report = analyse(generation.code, manifest)
             problems = [str(f) for f in report.findings]
@@ -311,7 +318,7 @@ async def evaluate(case: Case, generator: Generator, kernel: HeadlessKernel, *,
     except Exception as error:  # a generator bug is not an honest "cannot"
         made = _Produced(stage="crashed", detail=f"{type(error).__name__}: {error}")
     outcome.generate_seconds = time.perf_counter() - started
-    outcome.tries, outcome.title = made.tries, made.title
+    outcome.tries, outcome.title, outcome.how = made.tries, made.title, made.how
     outcome.prompt_tokens, outcome.output_tokens = made.prompt_tokens, made.output_tokens
     if made.stage:
         outcome.verdict = "honest" if made.stage in ("refused", "failed", "analysis") else "wrong"
@@ -360,6 +367,13 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
         "seconds_per_app_mean": round(_mean(o.seconds for o in outcomes), 1),
         "tokens_per_app_mean": round(_mean(o.prompt_tokens + o.output_tokens for o in outcomes)),
         "output_tokens_per_app_mean": round(_mean(o.output_tokens for o in outcomes)),
+        "prompt_tokens_per_app_mean": round(_mean(o.prompt_tokens for o in outcomes)),
+        "seconds_per_app_working_median": round(statistics.median(
+            o.seconds for o in outcomes if o.verdict == "working"), 1) if any(
+            o.verdict == "working" for o in outcomes) else 0,
+        "by_adapter": sum(o.how.startswith("written by the adapter") for o in outcomes),
+        "by_adapter_working": sum(o.how.startswith("written by the adapter") and o.verdict == "working"
+                                  for o in outcomes),
         "working_by_family": families,
     }
 
@@ -381,6 +395,24 @@ def table(outcomes: list[Outcome]) -> str:
         f"{s['tokens_per_app_mean']} tokens mean ({s['output_tokens_per_app_mean']} generated)",
         "working by family: " + ", ".join(f"{k} {v}" for k, v in s["working_by_family"].items()),
     ]
+    return "\n".join(lines)
+
+
+def side_by_side(runs: dict[str, list[Outcome]]) -> str:
+    """The strategies of one run next to each other (issue 15's comparison)."""
+    rows = [("working, in the language", lambda s: f"{s['working_share']:.0%}"),
+            ("honest failure", lambda s: f"{s['honest_share']:.0%}"),
+            ("wrong, in the language", lambda s: f"{s['wrong_share']:.0%}"),
+            ("wrong without saying so, all", lambda s: f"{s['wrong_share_all']:.0%}"),
+            ("outside the language refused", lambda s: f"{s['outside_refused_share']:.0%}"),
+            ("prompt tokens per app (mean)", lambda s: str(s["prompt_tokens_per_app_mean"])),
+            ("generated tokens per app (mean)", lambda s: str(s["output_tokens_per_app_mean"])),
+            ("s per prompt (median)", lambda s: str(s["seconds_per_app_median"])),
+            ("s per working app (median)", lambda s: str(s["seconds_per_app_working_median"])),
+            ("apps the adapter wrote (working)", lambda s: f"{s['by_adapter']} ({s['by_adapter_working']})")]
+    sums = {name: summary(outcomes) for name, outcomes in runs.items()}
+    lines = [f"{'':34}" + "".join(f"{name:>16}" for name in sums)]
+    lines += [f"{label:34}" + "".join(f"{show(s):>16}" for s in sums.values()) for label, show in rows]
     return "\n".join(lines)
 
 
@@ -429,6 +461,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="where app hosts and the model runtime log (default %(default)s)")
     parser.add_argument("--max-tokens", type=int, help="override the gateway's local_max_tokens")
     parser.add_argument("--repairs", type=int, default=REPAIR_TRIES)
+    parser.add_argument("--adapter", help='[gateway] adapter for this run: "shipped", a path, or "" for none '
+                        "(default: the setting's default)")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="each prompt twice: few-shot alone, then with the adapter (--adapter, default "
+                             "shipped)")
     args = parser.parse_args(argv)
     cases = select(load_cases(), args.family, args.ids, args.limit, args.per_family)
     if not cases:
@@ -441,23 +478,45 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_tokens:
         overrides["local_max_tokens"] = args.max_tokens
     progress = quiet_children(args.log)
-    gateway = Gateway(GatewaySettings.load(overrides))
-
-    async def go() -> list[Outcome]:
-        try:
-            return await run(cases, gateway, progress, repairs=args.repairs)
-        finally:
-            await gateway.close()
-
+    if args.side_by_side:
+        strategies = {"few-shot": "", "adapter": args.adapter or "shipped"}
+    else:
+        strategies = {"few-shot" if args.adapter == "" else "adapter" if args.adapter else "default":
+                      args.adapter}
     started = dt.datetime.now(dt.UTC)
-    outcomes = asyncio.run(go())
-    print(table(outcomes))
+    runs: dict[str, list[Outcome]] = {}
+    models: dict[str, str] = {}
+    for name, adapter in strategies.items():
+        settings = dict(overrides, **({} if adapter is None else {"adapter": adapter}))
+        gateway = Gateway(GatewaySettings.load(settings))
+
+        async def go(gateway: Gateway = gateway) -> list[Outcome]:
+            try:
+                return await run(cases, gateway, progress, repairs=args.repairs)
+            finally:
+                await gateway.close()
+
+        progress.write(f"== {name}\n")
+        runs[name] = asyncio.run(go())
+        models[name] = getattr(gateway.local, "model_name", "?")
+        loaded = getattr(gateway.local, "adapter", None)
+        problem = getattr(gateway.local, "adapter_problem", "")
+        if loaded is not None:
+            models[name] += f" + {loaded.path.name} ({loaded.steps} steps)"
+        if problem:
+            progress.write(f"{problem}\n")
+        print(f"== {name}: {models[name]}")
+        print(table(runs[name]))
+    if len(runs) > 1:
+        print("\n== side by side")
+        print(side_by_side(runs))
     if args.json:
         args.json.write_text(json.dumps({
             "started": started.isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}",
-            "model": getattr(gateway.local, "model_name", "?"),
-            "summary": summary(outcomes), "outcomes": [asdict(o) for o in outcomes]}, indent=2) + "\n")
+            "runs": {name: {"model": models[name], "summary": summary(outcomes),
+                            "outcomes": [asdict(o) for o in outcomes]} for name, outcomes in runs.items()},
+        }, indent=2) + "\n")
     return 0
 
 

@@ -3,6 +3,8 @@ a document with repairs, and an honest "cannot" when neither gives a working app
 
 The strategy, in order (docs/gateway.md, "Making an app offline"):
 1. A request the language clearly cannot serve (scope.py) is refused with a reason; no model runs.
+   With the embedded model's LoRA adapter, the adapter writes the app from the bare request first;
+   the steps below run only when its app does not check (`write_bare`).
 2. The nearest examples are retrieved (retrieval.py). The nearest that is close (the library's
    `thresholds.adapt`) and that the request does not plainly rule out (consistency.py: another
    direction, other named items, counting up for a count down, not showing what is asked to be
@@ -82,6 +84,7 @@ class Completion:
     #                                  per token of this text after the prompt (rerank)
     what: str = "document"  # for progress: "document", "try 1 of 3", "slot 2 of 9"
     left: int = 1  # asks still to come in this part of the strategy, this one included (for progress)
+    adapter: bool = False  # for the embedded model's LoRA adapter: the bare prompt, the adapter applied
 
     @property
     def prompt(self) -> str:
@@ -244,6 +247,24 @@ def write_document(request: str, matches: Sequence[Neighbour], tries: int) -> St
     return Outcome(errors=tuple(errors), tries=max(1, tries), how="written")
 
 
+BY_ADAPTER = "written by the adapter"
+
+
+def write_bare(request: str) -> Steps:
+    """The LoRA adapter's way (docs/adapter.md): the bare request and one whole document under the
+    full grammar, with no examples in the prompt. A document that does not check, or that lacks items
+    the request names, is not presented: the outcome is a failure, and few-shot retrieval goes next."""
+    answer = yield Completion("", request, WRITE_TOKENS, schema=schema(), what="document", adapter=True)
+    result = attempt(answer)
+    if result.app is None or result.document is None:
+        return Outcome(errors=tuple(result.errors), tries=1, how=BY_ADAPTER)
+    source = json.loads(result.text)
+    lacking = missing_items(request, source)
+    if lacking:
+        return Outcome(tries=1, how=BY_ADAPTER, why="it would have no " + ", ".join(lacking))
+    return Outcome(app=result.app, document=result.document, tries=1, how=BY_ADAPTER, source=source)
+
+
 def rerank(request: str, found: list[Neighbour]) -> Generator[Completion, str, list[Neighbour]]:
     """The candidates re-scored with the model's view (a noisy channel): how likely the request is
     after each example's document, as an average log-probability per token. Each score moves by
@@ -272,16 +293,22 @@ def rerank(request: str, found: list[Neighbour]) -> Generator[Completion, str, l
 
 
 def steps(request: str, *, examples: Library | None = None, incremental: bool = True, write: bool = True,
-          rank: bool = False, tries: int = DEFAULT_TRIES, adapt_at: float | None = None,
+          rank: bool = False, bare: bool = False, tries: int = DEFAULT_TRIES, adapt_at: float | None = None,
           fallback_at: float | None = None) -> Steps:
     """The whole strategy (module docstring) as a generator of Asks returning the Outcome. Without
     `write`, a request with no close example fails at once (how="no close example"); with `rank`,
     the model re-ranks the nearest candidates by words first (`rerank`: only a model that can score a
     continuation, the embedded one; retrieval by meaning needs no re-ranking, and the VM saves the
-    seconds). The thresholds are the library's unless given."""
+    seconds). With `bare`, the embedded model's adapter writes the app from the bare request first
+    (`write_bare`), and the rest runs only when its app does not check. The thresholds are the
+    library's unless given."""
     reason = explain_unsupported(request)
     if reason is not None:
         return Outcome(unsupported=reason, how="refused")
+    if bare:
+        written = yield from write_bare(request)
+        if written.app is not None:
+            return written
     index = examples or library()
     adapt_at = index.thresholds.adapt if adapt_at is None else adapt_at
     fallback_at = index.thresholds.fallback if fallback_at is None else fallback_at

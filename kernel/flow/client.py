@@ -93,6 +93,13 @@ class Terminal:
                 print(f"  {f['line']}:{f['col']}: {f['rule']}: {f['message']}", file=sys.stderr)
         elif event.kind == "repairing":
             print(f"asking the model to repair it (try {data['attempt']})", file=sys.stderr)
+        elif event.kind == "migration":
+            moves = ", ".join(f"{old} → {new}" for old, new in data["mapping"].get("rename", {}).items())
+            if data.get("refused"):
+                print(f"stored data: no mapping used ({data['refused']}); values the new version does not "
+                      "read will be kept aside", file=sys.stderr)
+            else:
+                print(f"stored data: {data['model']} mapped {moves}", file=sys.stderr)
         elif event.kind == "saved":
             print(f"saved {data['hash']}")
         elif event.kind == "launched":

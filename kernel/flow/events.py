@@ -13,6 +13,7 @@ API's wire types in llmos/api.py. docs/kernel-api.md lists the kinds and their f
 | generating | attempt, phase, fraction, tokens |
 | analysed | attempt, ok, findings, capabilities |
 | repairing | attempt, problems |
+| migration | mapping, model, refused? (a regeneration storing other keys: the model's mapping, or why not) |
 | needs-approval | asks: [{scope, words, required, warning?}] |
 | approved | granted |
 | saved | hash, model, identity? and version? (a regeneration: the app and its new version number) |
@@ -70,6 +71,13 @@ def candidate(app_hash: str, prompt: str, score: float) -> dict[str, object]:
 
 def offered(offer: Offer) -> Event:
     return Event("offered-cached", offer.to_json())
+
+
+def migration(mapping: dict[str, object], model: str, refused: str = "") -> Event:
+    """The migration mapping the model wrote for a regeneration; `refused`: why it is not used (the
+    values it would have moved are kept aside instead)."""
+    return Event("migration", {"mapping": mapping, "model": model,
+                               **({"refused": refused} if refused else {})})
 
 
 def needs_approval(asks: list[Ask]) -> Event:

@@ -249,9 +249,47 @@ class AppFlow:
                 return
             repair = _repair(generation.code, report, attempt)
             yield Event("repairing", {"attempt": attempt + 1, "problems": repair.problems})
+        assert generation is not None  # the loop above ends with an analysed generation or returns
+        if parent is not None and self.versions is not None and not self.migration:
+            async for event in self._write_migration(parent, generation.code):
+                yield event
         async for event in self._approve_and_launch(None, generation=generation, manifest=manifest,
                                                      prompt=text, parent=parent):
             yield event
+
+    async def _write_migration(self, parent: str, code: str) -> Events:
+        """A regeneration that stores its data under other keys and came with no mapping: the model
+        writes one (kernel/versions/renames.py: old key -> new key, chosen under a grammar). It is used
+        only if it is well formed and loses nothing; otherwise what it would have moved is kept aside,
+        as with no mapping, and the event says why."""
+        from llmos.kernel.versions import Mapping, MigrationError, infer, renames
+
+        answer = getattr(self.generator, "answer", None)
+        if answer is None:
+            return
+        try:
+            old, new = infer(self.registry.get(parent).generatedCode), infer(code)
+        except (LookupError, RecordError, ValueError):
+            return
+        asked = renames.choices(old, new)
+        if not asked:
+            return
+        try:
+            text, model = await answer(renames.prompt(asked, old, new), renames.schema(asked),
+                                       renames.MAX_TOKENS)
+        except Exception as error:  # the app is still made: unmapped values are kept aside
+            yield events.migration({}, "", f"the model could not write a mapping: {error}")
+            return
+        written = renames.mapping_from(text, asked)
+        try:
+            mapping = Mapping.parse(written)
+            assert self.versions is not None
+            self.versions.check_regeneration(parent, code, mapping)
+        except MigrationError as error:
+            yield events.migration(written, model, str(error))
+            return
+        self.migration = mapping
+        yield events.migration(written, model)
 
     def _failure(self, text: str, error: Exception) -> str:
         """Why no app came, in plain words (the gateway's own when it says it has them: an app the

@@ -35,7 +35,7 @@ from llmos.kernel.gateway.ratelimit import RateLimiter
 from llmos.kernel.gateway.router import Candidate, Route, route
 from llmos.kernel.gateway.sanitize import sanitise
 from llmos.kernel.gateway.settings import GatewaySettings
-from llmos.kernel.gateway.spec_path import AppNotMade, CannotMake, SpecJob, spec_job
+from llmos.kernel.gateway.spec_path import AppNotMade, CannotMake, SpecJob, composes, spec_job
 
 
 @dataclass
@@ -162,14 +162,7 @@ class Gateway:
         app = app_id or ANY_APP
         digest = sha256(prompt if isinstance(prompt, str) else prompt.decode("utf-8", "replace"))
         yield Progress("checking", detail="checking the request")
-        try:
-            text = sanitise(prompt, self.settings.max_prompt_chars)
-            self.limiter.acquire(requester)
-            self.ledger.check(app, self.budget())
-        except Refusal as refusal:
-            self.ledger.audit(AuditRow(requester, app, digest, f"refused:{refusal.reason}",
-                                       detail=str(refusal)))
-            raise
+        text = self._admit(requester, app, digest, lambda: sanitise(prompt, self.settings.max_prompt_chars))
         chosen = route(text, self.settings.complexity_threshold, candidates)
         order = [only] if only else list(chosen.order)
         if prefer in order:
@@ -218,6 +211,46 @@ class Gateway:
         if cannot is not None and len(failures) == 1:
             raise AppNotMade(cannot.reason + self._cannot_hint())
         raise GatewayError("no model could answer: " + "; ".join(failures))
+
+    async def answer(self, prompt: str, schema: dict[str, Any], max_tokens: int, *,
+                     requester: str = "flow", app_id: str | None = None) -> tuple[str, str]:
+        """A short answer under a JSON schema from the embedded model, for a question the kernel asks
+        (a regeneration's migration mapping, kernel/versions/renames.py): (text, model). The embedded
+        model answers because it is always there and nothing leaves the machine; the answer is
+        charged and audited like an app's."""
+        app, digest = app_id or ANY_APP, sha256(prompt)
+        self._admit(requester, app, digest, lambda: prompt)
+        started, usage, pieces = time.monotonic(), TokenUsage(), list[str]()
+        outcome = "error"
+        try:
+            async for _event in self._load_local():
+                pass
+            chunks = self.local.complete(prompt, max_tokens, schema=schema)
+            async for _progress in self._stream(chunks, usage, max_tokens, pieces):
+                pass
+            outcome = "ok"
+        except ProviderError:
+            raise
+        except GatewayError as error:
+            raise ProviderError("local", str(error)) from error
+        finally:
+            self._charge(app, "local", usage)
+            self._audit(requester, app, digest, "local", self.local.model_name, usage, started, outcome,
+                        "".join(pieces), ["a kernel question (schema-constrained answer)"])
+        return "".join(pieces), self.local.model_name
+
+    def _admit(self, requester: str, app: str, digest: str, check: Callable[[], str]) -> str:
+        """The request's text once `check` (sanitising), the rate limit and the budget let it through;
+        a refusal is audited and raised."""
+        try:
+            text = check()
+            self.limiter.acquire(requester)
+            self.ledger.check(app, self.budget())
+        except Refusal as refusal:
+            self.ledger.audit(AuditRow(requester, app, digest, f"refused:{refusal.reason}",
+                                       detail=str(refusal)))
+            raise
+        return text
 
     def _cannot_hint(self) -> str:
         """What the user can do when the embedded model alone could not make the app."""
@@ -296,14 +329,18 @@ class Gateway:
             chunks = self.local.complete("", max_tokens, messages=self._code_messages(text, repair))
             answer = self._code_answer("local", self.local.model_name, chunks, usage, max_tokens)
         else:
-            job = spec_job(text, incremental=True, attempt=repair.attempt if repair else 0)
+            calling = composes(text, self.installed(text) if self.installed is not None else [])
+            if calling is not None:
+                raise CannotMake("local", calling, unsupported=True)
+            job = spec_job(text, incremental=True, attempt=repair.attempt if repair else 0,
+                           bare=self.local.adapter is not None)
 
             def ask_local(ask: Completion) -> AsyncIterator[Chunk]:
                 if ask.continuation is not None:
                     return self.local.likelihood(ask.prompt, ask.continuation)
                 return self.local.complete(ask.prompt, min(ask.max_tokens, max_tokens), grammar=ask.grammar,
                                            schema=ask.schema, stop=ask.stop, temperature=job.temperature,
-                                           seed=job.seed)
+                                           seed=job.seed, adapter=ask.adapter)
 
             answer = self._spec_answer("local", self.local.model_name, job, usage, ask_local)
         async for step in answer:

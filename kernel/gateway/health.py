@@ -59,7 +59,10 @@ def last_errors(ledger: Ledger) -> dict[str, str]:
 def _embedded_health(gateway: Gateway) -> Health:
     """Without loading or hashing anything: is there a model file (or the wheels that build one)?"""
     if gateway.local.loaded:
-        return Health(True, True, f"loaded in {gateway.local.load_seconds:.1f} s")
+        local = gateway.local
+        with_adapter = f", with the adapter {local.adapter.path.name}" if local.adapter else ""
+        refused = f"; {local.adapter_problem}" if local.adapter_problem else ""
+        return Health(True, True, f"loaded in {local.load_seconds:.1f} s{with_adapter}{refused}")
     configured = gateway.settings.local_model
     if configured:
         present = Path(configured).is_file()

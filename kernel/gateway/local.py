@@ -11,7 +11,9 @@ also passes it as a stopping criterion, so asyncio cancellation stops llama with
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -19,11 +21,21 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmos.kernel.gateway import adapter as adapters
+from llmos.kernel.gateway import checked_decoding
 from llmos.kernel.gateway import model as model_files
 from llmos.kernel.gateway.errors import GatewayError, ProviderError
 from llmos.settings import GatewaySettings
 
 GRAMMAR_CACHE = 32
+log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=8)
+def _gbnf(schema_json: str) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return str(json_schema_to_gbnf(schema_json))
 
 
 def _shared_prefix(llama: Any, tokens: Sequence[int]) -> int:
@@ -66,6 +78,10 @@ class LocalModel:
         self._file: model_files.ModelFile | None = None
         self._locks: tuple[asyncio.AbstractEventLoop, asyncio.Lock, asyncio.Lock] | None = None
         self.load_seconds = 0.0
+        self.adapter: adapters.Adapter | None = None  # loaded and checked; used only by adapter asks
+        self.adapter_problem = ""  # why the configured adapter was refused, in plain words
+        self._adapter_handle: Any = None
+        self._adapter_on = False
 
     def _lock(self, which: int) -> asyncio.Lock:
         """Locks belong to one event loop; a model loaded once may serve several loops (tests, CLI)."""
@@ -101,8 +117,11 @@ class LocalModel:
             started = time.monotonic()
             # Hashing/assembling 250 MB and mmap-loading block for ~1 s: keep them off the event loop.
             self._file = await asyncio.to_thread(model_files.locate, self.settings, progress)
+            checked = await asyncio.to_thread(self._check_adapter, self._file)
             progress(f"loading {self._file.path.name}", 0.9)
             self._llama = await asyncio.to_thread(self._construct, self._file)
+            if checked is not None:
+                await asyncio.to_thread(self._load_adapter, checked)
             self.load_seconds = time.monotonic() - started
             progress(f"loaded {self._file.path.name}", 1.0)
 
@@ -116,6 +135,51 @@ class LocalModel:
                          n_threads=self.settings.local_threads, verbose=False)
         except Exception as error:  # llama.cpp reports load failures as ValueError/RuntimeError
             raise ProviderError("local", f"llama.cpp could not load {file.path}: {error}") from error
+
+    def _check_adapter(self, file: model_files.ModelFile) -> adapters.Adapter | None:
+        """The configured adapter if it fits this model file, else None with the reason kept and logged."""
+        path = adapters.configured(self.settings.adapter)
+        if path is None:
+            return None
+        try:
+            base = file.sha256 or model_files.sha256_of(file.path)
+            return adapters.check(path, base, file.path.name)
+        except adapters.AdapterRefused as refused:
+            self.adapter_problem = str(refused)
+            log.warning("%s", refused)
+            return None
+
+    def _load_adapter(self, checked: adapters.Adapter) -> None:
+        import llama_cpp
+
+        handle = llama_cpp.llama_adapter_lora_init(self._llama.model, str(checked.path).encode("utf-8"))
+        if not handle:  # freed with the model when it loaded
+            self.adapter_problem = str(adapters.AdapterRefused(
+                checked.path, "llama.cpp could not load it (see its log for the tensor it rejected)"))
+            log.warning("%s", self.adapter_problem)
+            return
+        self._adapter_handle, self.adapter = handle, checked
+
+    def _switch_adapter(self, on: bool) -> None:
+        """Apply or remove the adapter (in the worker thread, under the generation lock). llama.cpp's
+        cached prompt was computed with the other weights, so it is dropped."""
+        if on == self._adapter_on:
+            return
+        import ctypes
+
+        import llama_cpp
+
+        llama = self._llama
+        if on:
+            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapter_handle)
+            scales = (ctypes.c_float * 1)(1.0)
+            failed = llama_cpp.llama_set_adapters_lora(llama.ctx, handles, 1, scales)
+        else:
+            failed = llama_cpp.llama_set_adapters_lora(llama.ctx, None, 0, None)
+        if failed:
+            raise ProviderError("local", f"llama.cpp could not {'apply' if on else 'remove'} the adapter")
+        self._adapter_on = on
+        llama.reset()
 
     def grammar(self, grammar: str | None = None, schema: dict[str, Any] | None = None) -> Any:
         """The LlamaGrammar for a GBNF text or a JSON schema (None for neither), cached: the spec path
@@ -156,6 +220,7 @@ class LocalModel:
                 import llama_cpp
                 import numpy as np
 
+                self._switch_adapter(False)
                 context = llama.tokenize(prompt.encode("utf-8"), add_bos=True)
                 tokens = llama.tokenize(continuation.encode("utf-8"), add_bos=False)
                 llama.reset()
@@ -186,19 +251,26 @@ class LocalModel:
     async def complete(self, prompt: str, max_tokens: int, *, grammar: str | None = None,
                        schema: dict[str, Any] | None = None, stop: tuple[str, ...] = (),
                        temperature: float = 0.0, seed: int = 7,
-                       messages: list[dict[str, str]] | None = None) -> AsyncIterator[Chunk]:
+                       messages: list[dict[str, str]] | None = None,
+                       adapter: bool = False) -> AsyncIterator[Chunk]:
         """Stream a completion of `prompt`, constrained by a GBNF `grammar` or a JSON `schema` when given
         and cut before the first of `stop`. With `messages`, a capable (instruction-tuned) model answers
         through its chat template instead. `prompt_tokens` of the last chunk counts the prompt tokens
         llama.cpp evaluated: a prompt that extends the previous one (the spec path's slot filling)
-        reuses the cached prefix, so it costs only its new tokens."""
+        reuses the cached prefix, so it costs only its new tokens. With `adapter`, the loaded adapter
+        answers (checked_decoding: the grammar is asked about the model's own likeliest tokens first)."""
+        if adapter and self.adapter is None:
+            raise ProviderError("local", "no adapter is loaded")
         if self._llama is None:
             await self.load()
         async with self._lock(2):
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Chunk | BaseException] = asyncio.Queue()
             stop_event = threading.Event()
-            llama, constraint = self._llama, self.grammar(grammar, schema)
+            llama = self._llama
+            constraint = None if adapter else self.grammar(grammar, schema)
+            gbnf = grammar if grammar is not None else (
+                _gbnf(json.dumps(schema, sort_keys=True)) if schema is not None else None)
 
             def put(item: Chunk | BaseException) -> None:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
@@ -208,6 +280,21 @@ class LocalModel:
                 try:
                     from llama_cpp import StoppingCriteriaList
 
+                    self._switch_adapter(adapter)
+                    if adapter and gbnf is not None:
+                        tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True)
+                        counted = [0]
+
+                        def each(text: str) -> None:
+                            counted[0] += 1
+                            put(Chunk(text, counted[0]))
+
+                        decoded = checked_decoding.decode(
+                            llama, tokens, gbnf, max_tokens, reused=_shared_prefix(llama, tokens),
+                            temperature=temperature, seed=seed, stop_event=stop_event, on_text=each)
+                        put(Chunk("", decoded.tokens, done=True, prompt_tokens=decoded.evaluated,
+                                  finish_reason=decoded.finish_reason))
+                        return
                     stopper = StoppingCriteriaList([lambda _ids, _logits: stop_event.is_set()])
                     if messages:
                         text_in = "\n".join(m["content"] for m in messages)

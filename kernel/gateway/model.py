@@ -37,7 +37,7 @@ class ModelFile:
     embedded: bool
 
 
-def _sha256(path: Path, progress: ProgressFn | None = None) -> str:
+def sha256_of(path: Path, progress: ProgressFn | None = None) -> str:
     digest = hashlib.sha256()
     total = max(path.stat().st_size, 1)
     done = 0
@@ -73,7 +73,7 @@ def verify(path: Path, sha256: str | None = None, size: int | None = None,
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if _verified.get(key) == sha256.lower():
         return
-    actual = _sha256(path, progress)
+    actual = sha256_of(path, progress)
     if actual != sha256.lower():
         raise ModelFileError(path, f"sha256 is {actual} (corrupt or wrong file)", sha256)
     _verified[key] = actual

@@ -11,6 +11,7 @@ follows it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,24 @@ NO_APP = "The offline model could not make a working app for this request"
 NOT_KNOWN = ("The offline model can't make this app: it is not close to any of the apps it knows how to "
              "build (calculators, trackers, lists, timers, clocks, random picks, flashcards, text tools, "
              "drawing).")
+
+
+# "a budget app that uses my currency converter": the request names another app to use
+USES_ANOTHER_APP = re.compile(r"\b(?:uses?|using|calls?|calling|asks?|asking|through|via|from|with)\s+"
+                              r"(?:my|the|our)\b", re.IGNORECASE)
+
+
+def composes(request: str, installed: list[str]) -> str | None:
+    """The plain-words refusal for a request to use another installed app (`installed`: what the
+    matching apps provide, kernel/registry/providers.py): the app language has no calls between
+    apps, so the offline model would silently leave the call out. None when it does not ask that."""
+    if not installed or USES_ANOTHER_APP.search(request) is None:
+        return None
+    function, _, about = installed[0].partition(": ")
+    source = about.rsplit("(from the app: ", 1)[-1].rstrip(")") if "(from the app: " in about else function
+    return (f"The offline model can't make an app that uses another app (“{source}”, which offers "
+            f"{function.rsplit('/', 1)[-1]}): its app language has no calls between apps, and the app "
+            "would leave the call out.")
 
 
 def not_known(example: str, why: str) -> str:
@@ -110,13 +129,15 @@ class SpecJob:
     example's slots one short completion at a time. A server gets one whole answer under a JSON schema
     instead. `write`: whether the model may write a document of its own when no example is close (off
     for the embedded model, whose written documents were mostly wrong apps when they checked at all;
-    docs/gateway.md)."""
+    docs/gateway.md). `bare`: the embedded model has its LoRA adapter loaded, which writes first from
+    the bare request (docs/adapter.md)."""
 
-    def __init__(self, text: str, *, incremental: bool, write: bool, attempt: int = 0) -> None:
+    def __init__(self, text: str, *, incremental: bool, write: bool, attempt: int = 0,
+                 bare: bool = False) -> None:
         self.request = one_line(text)
         self.temperature, self.seed = sampling(attempt)
         self._steps: Generator[Completion, str, Outcome] = steps(self.request, incremental=incremental,
-                                                          rank=incremental, write=write)
+                                                          rank=incremental, write=write, bare=bare)
         self._outcome: Outcome | None = None
         self.asked = 0
         self._answered = 0
@@ -163,7 +184,8 @@ class SpecJob:
                        [f"app language: {how}, {self.asked} completions"])
 
 
-def spec_job(text: str, *, incremental: bool, write: bool | None = None, attempt: int = 0) -> SpecJob:
+def spec_job(text: str, *, incremental: bool, write: bool | None = None, attempt: int = 0,
+             bare: bool = False) -> SpecJob:
     """The job for a sanitised request; by default only a server may write documents of its own."""
     return SpecJob(text, incremental=incremental, write=not incremental if write is None else write,
-                   attempt=attempt)
+                   attempt=attempt, bare=bare)

@@ -141,9 +141,14 @@ class GatewaySettings(Section):
     local_model_sha256: str = setting("", "expected sha256 of local_model; empty: not checked")
     local_model_capable: bool = setting(False, "the local model writes SDK code directly (needs a chat "
                                         "template) instead of filling a spec")
+    adapter: str = setting("", "LoRA adapter of the embedded model (docs/adapter.md): \"shipped\" for the "
+                           "one in kernel/gateway/adapters, a path to another .gguf with its .json manifest "
+                           "beside it, or empty for none; the model then writes from the bare request, "
+                           "and few-shot prompts take over when its app does not check")
     local_threads: int = setting(2, "llama.cpp threads")
     local_context: int = setting(2048, "llama.cpp context length in tokens")
-    local_max_tokens: int = setting(200, "answer cap of the local model, in tokens")
+    local_max_tokens: int = setting(448, "answer cap of the local model, in tokens (a whole app document "
+                                    "from the adapter is up to about 430)")
     cloud_model: str = setting("claude-sonnet-4-6", "Claude model used when an API key is set")
     cloud_max_tokens: int = setting(4096, "answer cap of the cloud model, in tokens")
     anthropic_api_key: str = setting("", "Anthropic API key; empty: $ANTHROPIC_API_KEY or the firmware "
