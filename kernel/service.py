@@ -37,7 +37,6 @@ from llmos.kernel.launcher import AppInstance, Launcher, app_title
 from llmos.kernel.registry import Record, Registry
 from llmos.kernel.registry.providers import providing_apps
 from llmos.kernel.sandbox.broker import Broker
-from llmos.kernel.sandbox.callabi import HEADLESS_IDLE_S
 from llmos.kernel.sandbox.guest import GuestLimits
 from llmos.kernel.sandbox.manager import AppManager
 from llmos.kernel.sandbox.speed import speed_factor
@@ -280,16 +279,17 @@ class KernelService:
         return known.identity if known is not None else identity_for(code_hash)
 
     async def _retire_when_idle(self, app: AppInstance) -> None:
-        """A headless app lives while it is called: it stops after HEADLESS_IDLE_S without a call."""
+        """A headless app lives while it is called: it stops after [sandbox] headless_idle_s without one."""
+        limit = self.cfg.settings.sandbox.headless_idle_s
         while not app.exited.is_set():
             idle = self.broker.compose.idle_s(app.token_app)
-            if idle >= HEADLESS_IDLE_S:
+            if idle >= limit:
                 log.info("%s (%s) served no call for %.0f s: stopping it", app.app_id, app.title, idle)
                 with contextlib.suppress(KeyError):
                     await self.launcher.stop(app.app_id)
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(app.exited.wait(), HEADLESS_IDLE_S - idle)
+                await asyncio.wait_for(app.exited.wait(), limit - idle)
 
     # -- events --------------------------------------------------------------------------------
     def _broadcast(self, event: str, data: Mapping[str, object]) -> None:

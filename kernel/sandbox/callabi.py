@@ -17,7 +17,6 @@ MAX_DEPTH = 4                 # calls made while serving a call, and so on: A->B
 MAX_IN_FLIGHT = 8             # calls one app may wait for at once, and calls one app may serve at once
 MAX_PROVIDED = 32             # functions one app may provide
 MAX_MESSAGE = 2000            # an error's message, in characters
-HEADLESS_IDLE_S = 120.0       # an app started only to serve calls stops after this long without one
 
 # What a caller can be told. The callee itself may answer only with the last three.
 CODES = {

@@ -200,6 +200,9 @@ class SandboxSettings(Section):
     uid_base: int = setting(100_000, "app hosts run as unique uids from here (state/sandbox/uids.json)")
     prefork: bool = setting(True, "fork app hosts from a zygote that has loaded everything once "
                             "(docs/runtime.md); off: start each host from scratch")
+    headless_idle_s: float = setting(120.0, "an app started only to serve another app's calls stops after "
+                                     "this many seconds without one (docs/composition.md)",
+                                     minimum=1.0, maximum=86_400.0)
     renderer: str = setting("wayland", "wayland: apps draw windows when the compositor runs; null: headless",
                             choices=("wayland", "null"))
 

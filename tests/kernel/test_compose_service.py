@@ -22,7 +22,7 @@ def audit(system: System, app: str) -> list[dict[str, Any]]:
 
 
 def test_a_called_app_starts_headless_with_the_grants_the_user_approved(wasm_cache) -> None:
-    system = make_system(wasm_cache=wasm_cache)
+    system = make_system("[sandbox]\nheadless_idle_s = 10", wasm_cache=wasm_cache)
     try:
         system.start_compositor()
         system.start_kernel()
@@ -56,6 +56,9 @@ def test_a_called_app_starts_headless_with_the_grants_the_user_approved(wasm_cac
         assert served and f"from {caller}" in served[0]["reason"]
         wait_for(lambda: "Trip Log" in [w["title"] for w in system.windows()], 30, "the trip log's window")
         assert "Unit Converter" not in [w["title"] for w in system.windows()]  # headless: no window
+        # Served and then idle for [sandbox] headless_idle_s: stopped; the caller runs on.
+        wait_for(lambda: [app["title"] for app in system.call("apps.running")] == ["Trip Log"], 60,
+                 "the idle converter to stop")
         assert system.stop_kernel() == 0
     finally:
         remove(system)
