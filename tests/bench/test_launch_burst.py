@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kernel.harness import System, make_system, remove
+from kernel.harness import System, running_system
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import launch_burst
@@ -43,14 +43,8 @@ class Burst:
 def system() -> Iterator[System]:
     """A fresh kernel (prefork on, the default) and compositor: the first burst comes right after
     boot, while the wasm cache is compiled and the zygote loads, as a session restored at boot."""
-    running = make_system()
-    try:
-        running.start_compositor()
-        running.start_kernel()
+    with running_system() as running:
         yield running
-        assert running.stop_kernel() == 0, running.log_tail()
-    finally:
-        remove(running)
 
 
 def comm(pid: int) -> str | None:

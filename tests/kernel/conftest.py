@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import System, make_system, remove
+from .harness import System, running_system
 
 
 @pytest.fixture(scope="session")
@@ -18,11 +18,5 @@ def wasm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def system(wasm_cache: Path) -> Iterator[System]:
     """One compositor + one kernel (desktop mode) shared by a test module, started on first boot."""
-    running = make_system(wasm_cache=wasm_cache)
-    try:
-        running.start_compositor()
-        running.start_kernel()
+    with running_system(wasm_cache) as running:
         yield running
-        assert running.stop_kernel() == 0, running.log_tail()
-    finally:
-        remove(running)

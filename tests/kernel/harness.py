@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,3 +174,17 @@ headless_height = {HEIGHT}
 def remove(system: System) -> None:
     system.stop()
     shutil.rmtree(system.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_system(wasm_cache: Path | None = None) -> Iterator[System]:
+    """A compositor and a kernel (desktop mode), started on a fresh state; on leaving, the kernel must
+    stop cleanly (exit 0) and everything is removed."""
+    running = make_system(wasm_cache=wasm_cache)
+    try:
+        running.start_compositor()
+        running.start_kernel()
+        yield running
+        assert running.stop_kernel() == 0, running.log_tail()
+    finally:
+        remove(running)
