@@ -1,6 +1,7 @@
 """Scheduled updates, the kiosk setting ([update] in llmos.toml, docs/update.md): PID 1's `update`
 service checks the URL once a minute after a boot that is not on trial and then every `check_every_s`;
-a newer bundle is installed on the inactive slot by update/apply.py and, with `reboot`, booted at once.
+a newer bundle is installed on the inactive slot by update/apply.py and, with `reboot`, booted at once,
+or at the next start of `reboot_window` (llmos/dailyspan.py) when one is set.
 
 One check (`check`, also `llmos update check`):
 
@@ -23,12 +24,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmos.dailyspan import DailySpan
 from llmos.update import apply, download, gitfetch, keys, loader, slots, version
 from llmos.update.bundle import BundleRefused, Manifest, Progress, check_head
 from llmos.update.system import Layout
@@ -274,9 +277,12 @@ async def ask_init_to_reboot() -> None:
 async def run(source: Source, layout: Callable[[], Layout], *, every_s: float, reboot: bool,
               log: Log, progress: Progress, efivars: Path = EFIVARS, first_s: float = FIRST_CHECK_S,
               retry_s: float = RETRY_S, trial_poll_s: float = TRIAL_POLL_S,
-              reboot_now: Reboot = ask_init_to_reboot, checks: int | None = None) -> int:
+              reboot_now: Reboot = ask_init_to_reboot, checks: int | None = None,
+              window: DailySpan | None = None,
+              now: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone()) -> int:
     """The service's loop: a check `first_s` after start, then every `every_s`; returns 0 once it has
-    asked PID 1 to reboot into an update (or after `checks` checks, for tests)."""
+    asked PID 1 to reboot into an update (or after `checks` checks, for tests). With a `window`, the
+    reboot waits until the window opens (by `now`, the local time)."""
     log(f"update: checking {source} every {every_s:g} s, first in {first_s:g} s")
     await asyncio.sleep(first_s)
     done, waiting = 0, False
@@ -295,6 +301,12 @@ async def run(source: Source, layout: Callable[[], Layout], *, every_s: float, r
         log(outcome.line())
         done += 1
         if outcome.result == "installed" and reboot:
+            wait = window.wait_s(now()) if window is not None else 0.0
+            if wait > 0:
+                at = (now() + dt.timedelta(seconds=wait)).strftime("%H:%M")
+                log(f"! update: {outcome.version} is installed; rebooting at {at}, when the reboot window "
+                    f"{window} opens")
+                await asyncio.sleep(wait)
             log(f"! update: rebooting into {outcome.version}")
             try:
                 await reboot_now()
@@ -319,12 +331,13 @@ def main() -> int:
     settings = config.load().settings.update
     try:
         source = source_of(settings.url, settings.path, settings.ref)
+        window = DailySpan.parse(settings.reboot_window)
     except ValueError as error:
         log(f"! update: {error}; scheduled updates are off")
         return EXIT_DO_NOT_RESTART
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(run(source, default_layout, every_s=settings.check_every_s, reboot=settings.reboot,
-                               log=log, progress=ConsoleProgress(sys.stdout)))
+                               log=log, progress=ConsoleProgress(sys.stdout), window=window))
     return 0
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
+from llmos.dailyspan import DailySpan
 from llmos.settings.check import shown
 from llmos.settings.declare import Section, Table, setting
 
@@ -297,6 +298,14 @@ def _bundle_path(path: str) -> str | None:
     return None
 
 
+def _reboot_window(text: str) -> str | None:
+    try:
+        DailySpan.parse(text)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def _git_ref(ref: str) -> str | None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}", ref) or ".." in ref or ref.endswith(
             (".", "/", ".lock")) or "//" in ref:
@@ -319,6 +328,9 @@ class UpdateSettings(Section):
                                  "is not on trial", minimum=300, maximum=604_800)
     reboot: bool = setting(True, "reboot into an installed update at once; false: it starts at the next "
                            "boot")
+    reboot_window: str = setting("", "a daily span of local time, such as 02:00-05:00 (it may cross "
+                                 "midnight), in which an installed update may reboot the machine; empty: "
+                                 "at any time", check=_reboot_window)
 
 
 SERVICES_DOC = ("[services.NAME] tables override one service of PID 1's table: enabled, memory_max, "

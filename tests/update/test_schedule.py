@@ -4,6 +4,7 @@ signed bundles, installed into slot files and an ESP directory (the Machine of t
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import hashlib
 import http.server
@@ -11,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from kernel.registry.gitserver import bare, git_daemon, git_http
 
 from llmos import ipc
 from llmos.cli import main
+from llmos.dailyspan import DailySpan
 from llmos.update import bundle, download, gitfetch, loader, schedule, slots
 from llmos.update.system import Layout
 
@@ -228,6 +231,33 @@ def test_refusals_are_recorded_and_the_loop_goes_on_until_a_good_one_reboots(
     assert reboots == [{}]  # the loop returned after init took the reboot: no fifth check
     assert machine.slot_b.read_bytes() == parts.rootfs.read_bytes()
     assert slots.load_state(machine.state).last.outcome == "installed"
+
+
+def test_an_installed_update_reboots_only_when_the_reboot_window_opens(
+        machine: Machine, served: Served, make: Callable[..., Path], tmp_path: Path) -> None:
+    """The window opens 1.5 s after the clock the loop is given: the update is installed at once, the
+    reboot waits, says until when, and then happens."""
+    make("2").rename(served.directory / "llmos.bundle")
+    clock = dt.datetime(2026, 12, 2, 3, 59, 58, 500_000)
+    lines: list[str] = []
+    asked: list[float] = []
+
+    async def reboot() -> None:
+        asked.append(time.monotonic())
+
+    async def scenario() -> tuple[int, float]:
+        started = time.monotonic()
+        status = await schedule.run(schedule.Source(served.url("llmos.bundle")), lambda: layout_of(machine),
+                                    every_s=0.0, first_s=0.0, reboot=True, log=lines.append, progress=quiet,
+                                    efivars=tmp_path / "no-efivars", reboot_now=reboot, checks=1,
+                                    window=DailySpan.parse("04:00-05:00"), now=lambda: clock)
+        return status, started
+
+    status, started = asyncio.run(asyncio.wait_for(scenario(), WAIT_S))
+    assert status == 0 and len(asked) == 1 and asked[0] - started >= 1.4
+    assert "! update: 2 is installed; rebooting at 04:00, when the reboot window 04:00-05:00 opens" in lines
+    assert lines[-1] == "! update: rebooting into 2"
+    assert "llmos-2+3.conf" in entries(machine)
 
 
 def efi_string(efivars: Path, name: str, value: str) -> None:
