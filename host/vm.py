@@ -4,7 +4,8 @@ One `VirtualMachine` is one QEMU process. It boots directly (-kernel/-initrd, th
 through UEFI firmware (OVMF, as a USB stick would), on a throw-away qcow2 overlay so the built image is never
 modified. The serial console goes to a log file that `wait_for` watches for boot markers; QMP gives
 screendumps, input events and power-button presses; an optional virtio-serial agent runs commands inside.
-KVM is used where it really works (probed once: on some hosts /dev/kvm opens but guests die), TCG elsewhere.
+KVM is used where it really works (probed once by booting a kernel: on some hosts /dev/kvm opens but
+guests die or hang), TCG elsewhere.
 """
 
 from __future__ import annotations
@@ -62,20 +63,53 @@ class BuiltImage:
         return cls(disk, kernel, initrd, cmdline.read_text().strip())
 
 
+KVM_PROBE_S = 12.0  # a Linux kernel under working KVM prints its banner within a second or two
+
+
+def _probe_kernel() -> Path | None:
+    """A Linux kernel to boot for the KVM probe: the built image's, else the host's own."""
+    built = sorted((Path(__file__).resolve().parent.parent / "build" / "images").glob("*/llmos-*.vmlinuz"))
+    host = sorted(Path("/boot").glob("vmlinuz-*"))
+    found = [k for k in (*built, *host) if os.access(k, os.R_OK)]
+    return found[0] if found else None
+
+
 @functools.cache
-def kvm_works() -> bool:
-    """Start a guest under KVM for a moment: where KVM is broken QEMU dies at once with an internal error."""
+def kvm_works(kernel: Path | None = None) -> bool:
+    """Whether KVM really runs a Linux guest here, probed once per kernel. On some hosts /dev/kvm opens but
+    QEMU dies at once ("KVM internal error"), and on others firmware runs but a Linux kernel hangs right
+    after its real-mode setup, printing nothing more (seen here: "Probing EDD ... ok", then silence, so
+    every VM test timed out). So the probe boots `kernel` (the image's, or any kernel found) with an early
+    serial console and wants its "Linux version" banner; with no kernel to boot it says no (TCG is slow,
+    a hang is worse). LLMOS_ACCEL=kvm|tcg overrides the probe."""
     if os.environ.get("LLMOS_ACCEL") in ("tcg", "kvm"):
         return os.environ["LLMOS_ACCEL"] == "kvm"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK) or shutil.which(QEMU) is None:
         return False
-    try:
-        probe = subprocess.run([QEMU, "-accel", "kvm", "-cpu", "host", "-machine", "q35", "-nodefaults",
-                                "-display", "none", "-no-reboot", "-m", "64"],
-                               capture_output=True, timeout=3)
-    except subprocess.TimeoutExpired:
-        return True  # still running firmware after 3 s: KVM executes guest code fine
-    return probe.returncode == 0 and b"error" not in probe.stderr.lower()
+    kernel = kernel or _probe_kernel()
+    if kernel is None:
+        return False
+    wanted = b"Linux version"
+    with tempfile.TemporaryDirectory(prefix="llmos-kvm-") as scratch:
+        out = Path(scratch) / "serial.txt"
+        probe = subprocess.Popen([QEMU, "-accel", "kvm", "-cpu", "host", "-machine", "q35", "-nodefaults",
+                                  "-display", "none", "-no-reboot", "-m", "256", "-serial", f"file:{out}",
+                                  "-kernel", str(kernel), "-append",
+                                  "console=ttyS0 earlyprintk=serial,ttyS0 panic=-1 loglevel=7"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + KVM_PROBE_S
+        try:
+            while time.monotonic() < deadline:
+                if out.exists() and wanted in out.read_bytes():
+                    return True
+                if probe.poll() is not None:  # died (an internal error), or the guest ended without it
+                    return out.exists() and wanted in out.read_bytes()
+                time.sleep(0.1)
+            return False
+        finally:
+            if probe.poll() is None:
+                probe.kill()
+            probe.wait()
 
 
 @dataclass
@@ -122,7 +156,7 @@ class VirtualMachine:
 
     @property
     def accel(self) -> str:
-        return "kvm" if kvm_works() else "tcg"
+        return "kvm" if kvm_works(self.image.kernel) else "tcg"
 
     def command(self) -> list[str]:
         if self.overlay is None:
