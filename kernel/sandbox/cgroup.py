@@ -1,6 +1,7 @@
 """A cgroup v2 per app host, under <root>/llmos/apps/host-<pid>, with cpu.max as a backstop to the
 host's own CPU budget (cpu.py): if that check is ever escaped, the kernel's scheduler still holds the
-app below one core, so the rest of the system keeps a share whatever the app does.
+app below one core, so the rest of the system keeps a share whatever the app does. llmos/apps as a
+whole has a low cpu.weight, so under contention the services (the compositor first) run before apps.
 
 The kernel (root, in the cgroup init made for it) enables the cpu controller down to llmos/apps and
 moves each host in right after spawning it, before the host reads its launch spec, so no app code
@@ -20,6 +21,10 @@ from llmos.init.cgroups import cgroup_root
 log = logging.getLogger("llmos.kernel.sandbox.cgroup")
 
 PERIOD_US = 100_000
+# cpu.weight of llmos/apps, all app hosts together, against 100 for each of init's services: when the CPU
+# is contended (sixteen apps starting at once), the compositor and the kernel are scheduled first, so
+# frames keep coming and calls keep being answered; on an idle machine the weight changes nothing.
+APPS_WEIGHT = 25
 
 
 def _nothing() -> None:
@@ -50,12 +55,14 @@ class AppCgroups:
                 self._enable_cpu(directory)
             self.base.mkdir(exist_ok=True)
             self._kill_leftovers()
+            (self.base / "cpu.weight").write_text(str(APPS_WEIGHT))
             self._enable_cpu(self.base)
         except OSError as error:
             log.warning("app cgroups: cannot set up %s (%s); apps run without a cpu.max backstop",
                         self.base, error)
             return False
-        log.info("app cgroups: each app host gets %s with cpu.max %s", self.base, self.cpu_max)
+        log.info("app cgroups: each app host gets %s with cpu.max %s; all apps together weigh %d against "
+                 "100 per service", self.base, self.cpu_max, APPS_WEIGHT)
         return True
 
     @staticmethod

@@ -29,6 +29,7 @@ def test_each_host_gets_a_cgroup_with_cpu_max_above_its_own_budget(tmp_path):
     for directory in (root, root / "llmos", root / "llmos" / "apps"):
         assert (directory / "cgroup.subtree_control").read_text() == "+cpu"
     assert (root / "llmos" / "apps" / "host-7" / "cgroup.kill").read_text() == "1"
+    assert (root / "llmos" / "apps" / "cpu.weight").read_text() == "25"  # apps yield to the services
     for name in ("cpu.max", "cgroup.procs"):  # cgroupfs removes these itself; a plain directory needs help
         (host / name).unlink()
     remove()
