@@ -38,6 +38,8 @@ class BufferPool:
         self.buffers: list[ShmBuffer] = []
 
     def _create(self, width: int, height: int) -> ShmBuffer:
+        if width <= 0 or height <= 0:
+            raise ValueError(f"a {width}x{height} buffer has no pixels")
         stride = width * 4
         size = stride * height
         fd = os.memfd_create("llmos-wl-buffer", os.MFD_CLOEXEC)

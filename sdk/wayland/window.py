@@ -207,6 +207,8 @@ class WaylandWindow:
         if not changed and not self._need_commit:
             return
         width, height = self.renderer.pixel_size()
+        if width <= 0 or height <= 0:
+            return  # configured before the app's first tree: that tree's frame commits the ack
         buffer = self._pool.acquire(width, height)
         if buffer is None:
             self._need_commit = True  # all buffers busy: retry on release

@@ -305,8 +305,7 @@ async def type_into_app(compositor: Compositor, wasm_cache: Path, source: str, t
             tree = await tree_of(app)
             assert f"state=[{expected}]" in str(tree)
             field = painted_field(tree, (info["width"], info["height"]))
-            await until(lambda: on_screen(compositor, field), "the window's field to show the app's value",
-                        timeout=5)
+            await until(lambda: on_screen(compositor, field), "the window's field to show the app's value")
         finally:
             await app.stop()
 
