@@ -11,6 +11,7 @@ from llmos.settings import SECTIONS, declarations
 
 SETTABLE: tuple[tuple[str, str], ...] = (
     ("gateway", "local_model"),
+    ("gateway", "adapter"),
     ("gateway", "anthropic_api_key"),
     ("gateway", "cloud_model"),
     ("kiosk", "app"),

@@ -142,8 +142,9 @@ def test_settings_persist_in_the_state_dir(system: System) -> None:
     assert values["input"]["layout"] == "de"
     assert values["gateway"]["anthropic_api_key"] == "sk-test-0123456789"
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600, "a secret makes the file root-only"
-    shown = system.call("settings.get")
+    shown = system.call("settings.set", section="gateway", key="adapter", value="shipped")
     assert shown["input"]["layout"] == "de" and shown["gateway"]["anthropic_api_key"] == "…6789"
+    assert shown["gateway"]["adapter"] == "shipped" and system.call("settings.get") == shown
     with pytest.raises(ipc.RpcError) as refused:
         system.call("settings.set", section="services", key="kernel", value="x")
     assert refused.value.code == "bad-request" and "cannot be set" in refused.value.message
