@@ -150,10 +150,11 @@ class LocalModel:
             return None
 
     def _load_adapter(self, checked: adapters.Adapter) -> None:
+        """Load the checked adapter over the model, not yet applied; llama.cpp frees it with the model."""
         import llama_cpp
 
         handle = llama_cpp.llama_adapter_lora_init(self._llama.model, str(checked.path).encode("utf-8"))
-        if not handle:  # freed with the model when it loaded
+        if not handle:
             self.adapter_problem = str(adapters.AdapterRefused(
                 checked.path, "llama.cpp could not load it (see its log for the tensor it rejected)"))
             log.warning("%s", self.adapter_problem)
@@ -269,7 +270,7 @@ class LocalModel:
             stop_event = threading.Event()
             llama = self._llama
             constraint = None if adapter else self.grammar(grammar, schema)
-            gbnf = grammar if grammar is not None else (
+            gbnf = None if not adapter else grammar if grammar is not None else (
                 _gbnf(json.dumps(schema, sort_keys=True)) if schema is not None else None)
 
             def put(item: Chunk | BaseException) -> None:
