@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import socket
 import struct
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -23,13 +22,14 @@ from typing import BinaryIO
 from urllib.parse import urlparse
 
 import urllib3
-from dulwich.client import GitClient, default_urllib3_manager, get_transport_and_path
+from dulwich.client import GitClient
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.object_store import ObjectStoreGraphWalker
 from dulwich.objects import ObjectID
 from dulwich.pack import apply_delta
 from dulwich.refs import Ref
 
+from llmos.gitremote import NETWORK_SCHEMES, network_client
 from llmos.update.bundle import BundleRefused, Progress
 from llmos.update.download import temp_file
 
@@ -75,30 +75,17 @@ def _tip(refs: Mapping[Ref, ObjectID], ref: str, url: str) -> Tip:
 @contextlib.contextmanager
 def _client(url: str, timeout: float) -> Iterator[tuple[GitClient, str]]:
     """A dulwich client for git:// or smart HTTP(S); every transport failure becomes one GitSourceError."""
-    scheme = urlparse(url).scheme
-    if scheme in ("http", "https"):
-        pool = default_urllib3_manager(None, timeout=timeout)
-        # Without auth callbacks dulwich returns urllib3's own (proxy) pool manager, not its auth wrapper.
-        assert isinstance(pool, urllib3.PoolManager)
-        client, path = get_transport_and_path(url, pool_manager=pool)
-    elif scheme == "git":
-        client, path = get_transport_and_path(url)
-    else:
+    if urlparse(url).scheme not in NETWORK_SCHEMES:
         raise GitSourceError(f"{url}: a git remote is reached over git://, http:// or https://")
-    previous = socket.getdefaulttimeout()
-    if scheme == "git":  # dulwich's git:// client opens its socket without a timeout
-        socket.setdefaulttimeout(timeout)
     try:
-        yield client, path
+        with network_client(url, timeout) as opened:
+            yield opened
     except GitSourceError:
         raise
     except NotGitRepository:
         raise GitSourceError(f"{url}: not a git repository") from None
     except (OSError, GitProtocolError, HangupException, urllib3.exceptions.HTTPError) as error:
         raise GitSourceError(f"{url}: cannot be reached: {type(error).__name__}: {error}") from None
-    finally:
-        socket.setdefaulttimeout(previous)
-        client.close()
 
 
 def fetch_file(url: str, ref: str, path: str, directory: Path, *, max_bytes: int, progress: Progress,

@@ -13,11 +13,13 @@ from tempfile import SpooledTemporaryFile
 from urllib.parse import urlparse
 
 import urllib3
-from dulwich.client import GitClient, LocalGitClient, default_urllib3_manager, get_transport_and_path
+from dulwich.client import GitClient, LocalGitClient
 from dulwich.errors import GitProtocolError, NotGitRepository
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref
 from dulwich.repo import Repo
+
+from llmos.gitremote import NETWORK_SCHEMES, network_client
 
 from .history import BRANCH
 from .limits import MAX_PACK_BYTES, NETWORK_TIMEOUT
@@ -40,33 +42,25 @@ class PackTooLarge(RemoteError):
 @contextmanager
 def connect(name: str, url: str) -> Iterator[tuple[GitClient, str]]:
     """A client for `url`; any transport failure inside the block becomes a RemoteError naming it."""
-    scheme = urlparse(url).scheme
-    if scheme in ("http", "https"):
-        pool = default_urllib3_manager(None, timeout=NETWORK_TIMEOUT)
-        # Without auth callbacks dulwich returns urllib3's own (proxy) pool manager, not its auth wrapper.
-        assert isinstance(pool, urllib3.PoolManager)
-        client, path = get_transport_and_path(url, pool_manager=pool)
-    elif scheme == "git":
-        client, path = get_transport_and_path(url)
-    else:
-        if not Path(url).is_dir():
-            raise RemoteError(f"remote {name!r}: {url} does not exist "
-                              f"(create it with `git init --bare {url}`)")
-        client, path = LocalGitClient(), url
-    previous = socket.getdefaulttimeout()
-    if scheme == "git":  # dulwich's git:// client opens its socket without a timeout
-        socket.setdefaulttimeout(NETWORK_TIMEOUT)
     try:
-        yield client, path
+        if urlparse(url).scheme in NETWORK_SCHEMES:
+            with network_client(url, NETWORK_TIMEOUT) as opened:
+                yield opened
+        else:
+            if not Path(url).is_dir():
+                raise RemoteError(f"remote {name!r}: {url} does not exist "
+                                  f"(create it with `git init --bare {url}`)")
+            local = LocalGitClient()
+            try:
+                yield local, url
+            finally:
+                local.close()
     except RemoteError:
         raise
     except NotGitRepository:
         raise RemoteError(f"remote {name!r}: {url} is not a git repository") from None
     except (OSError, GitProtocolError, urllib3.exceptions.HTTPError) as error:
         raise RemoteError(f"remote {name!r} at {url} cannot be reached: {_reason(error)}") from None
-    finally:
-        socket.setdefaulttimeout(previous)
-        client.close()
 
 
 def _reason(error: BaseException) -> str:
