@@ -14,6 +14,8 @@ import pytest
 from llmos.cli import main
 from llmos.update import loader, slots
 
+from .served import Served
+
 Capture = pytest.CaptureFixture[str]
 
 SLOT_SIZE = 400_000
@@ -253,40 +255,17 @@ def test_a_download_is_refused_on_its_manifest_before_the_rest_comes(host: Path,
     """A bundle signed by another key, or for another machine, is refused after its first kilobytes:
     the server sees the client hang up long before the gigabyte behind them."""
     (host / "parts/root.img").write_bytes(bytes(range(256)) * (64 << 12))  # 64 MiB
-    sent: list[int] = []
-    served = threading.Event()
-
-    class Counting(http.server.SimpleHTTPRequestHandler):
-        def copyfile(self, source, outputfile) -> None:  # type: ignore[no-untyped-def]
-            total = 0
-            try:
-                while chunk := source.read(64 << 10):
-                    outputfile.write(chunk)
-                    total += len(chunk)
-            except OSError:
-                pass  # the client hung up
-            finally:
-                sent.append(total)
-                served.set()
-
-        def log_message(self, *args: object) -> None:
-            pass
-    handler = functools.partial(Counting, directory=str(host))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    served = Served(host)
     try:
         stranger, arm = bundle(host, key="stranger"), bundle(host, arch="aarch64")
         for path, check in ((stranger, "wrong-key"), (arm, "arch")):
-            sent.clear()
-            served.clear()
+            served.requests.clear()
             before = machine.snapshot()
-            url = f"http://127.0.0.1:{httpd.server_address[1]}/{path.name}"
-            assert main(["update", "apply", url, *machine.args()]) != 0
+            assert main(["update", "apply", served.url(path.name), *machine.args()]) != 0
             assert f"({check})" in capsys.readouterr().err
             assert machine.snapshot() == before
-            assert served.wait(30), "the server never finished the response"
-            assert sent[0] < path.stat().st_size // 4, (sent, path.stat().st_size)
+            (_, sent), = served.responses(1)  # the server finished the response
+            assert sent < path.stat().st_size // 4, (sent, path.stat().st_size)
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        served.close()
     assert not list(machine.state.parent.glob(".bundle-*"))

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import hashlib
-import http.server
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +24,7 @@ from llmos.update import bundle, download, gitfetch, loader, schedule, slots
 from llmos.update.system import Layout
 
 from .conftest import Parts, Vendor
+from .served import Served
 from .test_cli import Machine
 
 WAIT_S = 30.0
@@ -43,50 +41,6 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = WAIT_
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not within {timeout:g} s: {what}")
         await asyncio.sleep(0.01)
-
-
-class Served:
-    """A real HTTP server over a directory that counts the bytes it sent for each request."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.requests: list[tuple[str, int]] = []  # (path, bytes sent), once each response ended
-        self.ended = threading.Condition()
-        served, ended = self.requests, self.ended
-
-        class Counting(http.server.SimpleHTTPRequestHandler):
-            def copyfile(self, source: Any, outputfile: Any) -> None:
-                total = 0
-                try:
-                    while chunk := source.read(64 << 10):
-                        outputfile.write(chunk)
-                        total += len(chunk)
-                except OSError:
-                    pass  # the client hung up: what a refusal on the head does
-                finally:
-                    with ended:
-                        served.append((self.path, total))
-                        ended.notify_all()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                     functools.partial(Counting, directory=str(directory)))
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def responses(self, count: int) -> list[tuple[str, int]]:
-        """The first `count` responses, once they have ended (a hung-up one ends when its write fails)."""
-        with self.ended:
-            assert self.ended.wait_for(lambda: len(self.requests) >= count, WAIT_S), self.requests
-            return self.requests[:count]
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
