@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 from llmos.host.adapter.errors import AdapterError
+from llmos.kernel.gateway.adapter import SHIPPED_PATH
 
 CHECKOUT = Path(__file__).resolve().parents[2]
-DEFAULT_OUT = CHECKOUT / "kernel" / "gateway" / "adapters"
-DEFAULT_NAME = "gemma3-270m-applang"
+DEFAULT_OUT = CHECKOUT / "kernel" / "gateway" / "adapters"  # the checkout's copy, which the image ships
+DEFAULT_NAME = SHIPPED_PATH.stem
 
 
 def _say(text: str) -> None:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 
 from llmos.kernel.applang.schema import schema
 from llmos.kernel.gateway import model as model_files
+from llmos.kernel.gateway.adapter import SHIPPED_PATH
 from llmos.settings import GatewaySettings
 
-ADAPTERS = Path(model_files.__file__).parent / "adapters"
-ADAPTER = ADAPTERS / "gemma3-270m-applang.gguf"
+ADAPTER = SHIPPED_PATH
 MANIFEST = ADAPTER.with_suffix(".json")
 
 
