@@ -322,6 +322,10 @@ class Gateway:
 
     async def _run_local(self, text: str, usage: TokenUsage, repair: Repair | None
                          ) -> AsyncGenerator[Progress | Generation, None]:
+        if not self.local.capable:  # refused before the model is loaded for nothing
+            calling = composes(text, self.installed(text) if self.installed is not None else [])
+            if calling is not None:
+                raise CannotMake("local", calling, unsupported=True)
         async for event in self._load_local():
             yield event
         max_tokens = self.settings.local_max_tokens
@@ -329,9 +333,6 @@ class Gateway:
             chunks = self.local.complete("", max_tokens, messages=self._code_messages(text, repair))
             answer = self._code_answer("local", self.local.model_name, chunks, usage, max_tokens)
         else:
-            calling = composes(text, self.installed(text) if self.installed is not None else [])
-            if calling is not None:
-                raise CannotMake("local", calling, unsupported=True)
             job = spec_job(text, incremental=True, attempt=repair.attempt if repair else 0,
                            bare=self.local.adapter is not None)
 
