@@ -75,9 +75,10 @@ def years_between(born: dt.date, today: dt.date) -> int:
 
 
 def _periodic(series: list[Any]) -> bool:
-    """Repeats with a period of at most half its length (heads, tails, heads, tails...)."""
+    """Repeats a cycle at least three times (heads, tails, heads, tails...). Two repetitions are not
+    enough: twelve fair coin flips repeat their first six by chance one time in 64."""
     return any(all(v == series[i % period] for i, v in enumerate(series))
-               for period in range(1, len(series) // 2 + 1))
+               for period in range(1, len(series) // 3 + 1))
 
 
 def _varies_by_chance(series: list[str]) -> bool:
