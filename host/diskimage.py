@@ -1,18 +1,19 @@
-"""Reading a finished disk image without mounting it (sfdisk and debugfs): its root partition, and
+"""Reading a finished disk image without mounting it (sfdisk and unsquashfs): its root partition, and
 whether fontconfig in it will trust the font caches the build made.
 
 Why: fontconfig rejects a cache whose recorded directory mtime differs from the directory's to the
-nanosecond, and a disk image keeps whole seconds, so a cache that looked right in the build tree was
+nanosecond, and squashfs keeps whole seconds, so a cache that looked right in the build tree was
 rejected in the guest and every app host rescanned the fonts. The build checks the finished disk.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
 import struct
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -21,97 +22,131 @@ class DiskImageError(RuntimeError):
 
 
 ROOT_PARTITION_TYPE = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"  # DPS root-x86-64
+FACTORY_SLOT = "llmos-root-a"
 FONTCONFIG_CACHE = "/var/cache/fontconfig"
+FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
+OS_RELEASE = "usr/lib/os-release"
+SQUASHFS_MAGIC = b"hsqs"
+_SQUASHFS_BYTES_USED = struct.Struct("<Q")  # at offset 40 of the superblock: the file system's length
 _FC_MAGIC = 0xFC02FC04  # FC_CACHE_MAGIC_MMAP
 _FC_HEADER = struct.Struct("<IiqqqiiqiiQ")  # FcCache on x86-64 (le64): ... dir, ..., checksum, checksum_nano
 
 
-def root_filesystem(disk: Path) -> str:
-    """The root partition of a disk image as debugfs opens it ("disk?offset=N")."""
-    table = json.loads(subprocess.run(["sfdisk", "-J", str(disk)], capture_output=True, text=True,
-                                      check=True).stdout)["partitiontable"]
-    for part in table["partitions"]:
-        if part["type"].upper() == ROOT_PARTITION_TYPE:
-            return f"{disk}?offset={part['start'] * table.get('sectorsize', 512)}"
-    raise DiskImageError(f"{disk}: no root partition (type {ROOT_PARTITION_TYPE})")
+@dataclass(frozen=True)
+class RootPartition:
+    """Where slot a's root file system lies in a disk image file, in bytes."""
+
+    disk: Path
+    offset: int
+    size: int
 
 
-def extract_root(disk: Path, out: Path) -> Path:
-    """Slot a's root file system out of a built disk image, shrunk to its content (e2fsck, then
-    resize2fs -M): the root image an update bundle carries. Written beside `out`, then renamed."""
+def root_partition(disk: Path) -> RootPartition:
+    """Slot a's root partition (the factory slot; a disk of the old one-root layout has one root)."""
     table = json.loads(subprocess.run(["sfdisk", "-J", str(disk)], capture_output=True, text=True,
                                       check=True).stdout)["partitiontable"]
     sector = table.get("sectorsize", 512)
     roots = [p for p in table["partitions"] if p["type"].upper() == ROOT_PARTITION_TYPE]
-    root = next((p for p in roots if p.get("name") == "llmos-root-a"), roots[0] if roots else None)
+    root = next((p for p in roots if p.get("name") == FACTORY_SLOT), roots[0] if roots else None)
     if root is None:
         raise DiskImageError(f"{disk}: no root partition (type {ROOT_PARTITION_TYPE})")
+    return RootPartition(disk, root["start"] * sector, root["size"] * sector)
+
+
+def squashfs_length(head: bytes, where: str) -> int:
+    """The bytes a squashfs image uses, rounded up to 4 KiB as mksquashfs pads it; refuses anything
+    else, so a bundle never carries a root the image's stage 1 cannot mount."""
+    if head[:4] != SQUASHFS_MAGIC or len(head) < 48:
+        raise DiskImageError(f"{where}: the root is not a squashfs file system (starts {head[:4].hex()})")
+    used: int = _SQUASHFS_BYTES_USED.unpack_from(head, 40)[0]
+    return -(-used // 4096) * 4096
+
+
+def extract_root(disk: Path, out: Path) -> Path:
+    """Slot a's root file system out of a built disk image, only the bytes the squashfs uses: the root
+    image an update bundle carries. Written beside `out`, then renamed."""
+    part = root_partition(disk)
     temp = out.with_name(f".{out.name}.partial")
     with open(disk, "rb") as source, open(temp, "wb") as target:
-        source.seek(root["start"] * sector)
-        remaining = root["size"] * sector
+        source.seek(part.offset)
+        remaining = squashfs_length(source.read(4096), f"{disk} slot a")
+        if remaining > part.size:
+            raise DiskImageError(f"{disk}: the root file system claims {remaining} bytes, its partition "
+                                 f"holds {part.size}")
+        source.seek(part.offset)
         while remaining:
             chunk = source.read(min(remaining, 8 << 20))
             if not chunk:
                 raise DiskImageError(f"{disk}: the root partition runs past the end of the file")
             target.write(chunk)
             remaining -= len(chunk)
-    checked = subprocess.run(["e2fsck", "-f", "-y", str(temp)], capture_output=True, text=True)
-    if checked.returncode > 1:  # 1: errors corrected
-        raise DiskImageError(f"{disk}: its root file system does not check: {checked.stdout[-500:]}")
-    subprocess.run(["resize2fs", "-M", str(temp)], capture_output=True, text=True, check=True)
     temp.replace(out)
     return out
 
 
-def _debugfs(filesystem: str, request: str) -> str:
-    return subprocess.run(["debugfs", "-R", request, filesystem], capture_output=True, text=True,
-                          check=True).stdout
+def unpack(part: RootPartition, paths: list[str], into: Path) -> None:
+    """Copy `paths` (absolute, inside the root) out of the squashfs with their modes and mtimes."""
+    wanted = [p.lstrip("/") for p in paths]
+    done = subprocess.run(["unsquashfs", "-no-progress", "-no-xattrs", "-f", "-o", str(part.offset),
+                           "-d", str(into), str(part.disk), *wanted], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise DiskImageError(f"{part.disk}: unsquashfs could not read slot a's root: "
+                             f"{(done.stderr or done.stdout).strip()[-500:]}")
 
 
-def _mtime(filesystem: str, path: str) -> tuple[int, int] | None:
-    """(seconds, nanoseconds) of a path inside an ext4 file system, None if it is absent."""
-    found = re.search(r"^ ?mtime: 0x([0-9a-f]+)(?::([0-9a-f]+))?", _debugfs(filesystem, f"stat {path}"), re.M)
-    if found is None:
-        return None
-    seconds, extra = int(found.group(1), 16), int(found.group(2) or "0", 16)
-    return seconds, extra >> 2  # ext4's extra time field: nanoseconds << 2 | epoch bits
+def image_version(part: RootPartition) -> str | None:
+    """IMAGE_VERSION from the root's os-release (mkosi.postinst stamps it), None when it has none."""
+    with open(part.disk, "rb") as raw:
+        raw.seek(part.offset)
+        squashfs_length(raw.read(4096), str(part.disk))
+    done = subprocess.run(["unsquashfs", "-o", str(part.offset), "-cat", str(part.disk), OS_RELEASE],
+                          capture_output=True, text=True)
+    if done.returncode != 0 and "no matches" in done.stdout + done.stderr:
+        return None  # no os-release at all: a root made by hand
+    if done.returncode != 0:
+        raise DiskImageError(f"{part.disk}: cannot read {OS_RELEASE} from its squashfs root: "
+                             f"{(done.stderr or done.stdout).strip()[-300:]}")
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "IMAGE_VERSION":
+            return value.strip().strip("\"'") or None
+    return None
 
 
-def font_cache_problems(filesystem: str) -> list[str]:
+def font_cache_problems(part: RootPartition) -> list[str]:
     """Why fontconfig in the image would not trust its font cache: a font directory without a cache, a
     cache whose recorded mtime differs from its directory's (fontconfig compares seconds and
     nanoseconds), or a font file the cache does not list. Empty when every cache is valid."""
-    problems: list[str] = []
     with tempfile.TemporaryDirectory() as scratch:
-        _debugfs(filesystem, f"rdump {FONTCONFIG_CACHE} {scratch}")
-        caches: dict[str, tuple[int, int, bytes]] = {}
-        for cache in sorted((Path(scratch) / Path(FONTCONFIG_CACHE).name).glob("*-le64.cache-*")):
-            blob = cache.read_bytes()
-            magic, _version, _size, name_at, *_rest, checksum, _pad, nano = _FC_HEADER.unpack_from(blob)
-            if magic != _FC_MAGIC:
-                problems.append(f"{cache.name}: not a fontconfig cache")
-                continue
-            directory = blob[name_at:blob.index(b"\0", name_at)].decode()
-            caches[directory] = (checksum, nano, blob)
-    font_dirs = [d for d in ("/usr/share/fonts", "/usr/local/share/fonts") if _mtime(filesystem, d)]
-    pending = list(font_dirs)
-    while pending:
-        directory = pending.pop()
-        listing = _debugfs(filesystem, f"ls -p {directory}")
-        # `ls -p` lines: /inode/mode/uid/gid/name/size/
-        entries = [line.strip("/").split("/") for line in listing.splitlines() if line.startswith("/")]
-        files = [e[4] for e in entries if len(e) > 4 and e[1].startswith("100")]  # regular files
-        pending += [f"{directory}/{e[4]}" for e in entries if len(e) > 4 and e[1].startswith("040")
-                    and e[4] not in (".", "..")]
-        if directory not in caches:
-            problems.append(f"{directory}: no cache in {FONTCONFIG_CACHE}")
+        tree = Path(scratch)
+        unpack(part, [FONTCONFIG_CACHE, *FONT_DIRS], tree)
+        return tree_font_cache_problems(tree)
+
+
+def tree_font_cache_problems(tree: Path) -> list[str]:
+    """font_cache_problems for a root unpacked at `tree`, whose mtimes are the image's."""
+    problems: list[str] = []
+    caches: dict[str, tuple[int, int, bytes]] = {}
+    for cache in sorted((tree / FONTCONFIG_CACHE.lstrip("/")).glob("*-le64.cache-*")):
+        blob = cache.read_bytes()
+        magic, _version, _size, name_at, *_rest, checksum, _pad, nano = _FC_HEADER.unpack_from(blob)
+        if magic != _FC_MAGIC:
+            problems.append(f"{cache.name}: not a fontconfig cache")
             continue
-        checksum, nano, blob = caches[directory]
-        mtime = _mtime(filesystem, directory)
-        if mtime != (checksum, nano):
-            problems.append(f"{directory}: cache made for mtime {checksum}.{nano:09d}, directory has "
-                            f"{mtime[0]}.{mtime[1]:09d}" if mtime else f"{directory}: missing")
-        problems += [f"{directory}/{name}: not in its cache" for name in files
-                     if name.endswith((".ttf", ".otf", ".pfb", ".ttc")) and name.encode() not in blob]
+        directory = blob[name_at:blob.index(b"\0", name_at)].decode()
+        caches[directory] = (checksum, nano, blob)
+    for top in FONT_DIRS:
+        for here, subdirs, files in os.walk(tree / top.lstrip("/")):
+            directory = "/" + str(Path(here).relative_to(tree))
+            subdirs.sort()
+            if directory not in caches:
+                problems.append(f"{directory}: no cache in {FONTCONFIG_CACHE}")
+                continue
+            checksum, nano, blob = caches[directory]
+            mtime = divmod(os.stat(here).st_mtime_ns, 10**9)
+            if mtime != (checksum, nano):
+                problems.append(f"{directory}: cache made for mtime {checksum}.{nano:09d}, directory has "
+                                f"{mtime[0]}.{mtime[1]:09d}")
+            problems += [f"{directory}/{name}: not in its cache" for name in sorted(files)
+                         if name.endswith((".ttf", ".otf", ".pfb", ".ttc")) and name.encode() not in blob]
     return problems

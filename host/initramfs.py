@@ -31,7 +31,7 @@ MODULE_DIRS = [
     "kernel/drivers/virtio", "kernel/drivers/block", "kernel/drivers/scsi", "kernel/drivers/ata",
     "kernel/drivers/nvme", "kernel/drivers/mmc", "kernel/drivers/usb/host", "kernel/drivers/usb/storage",
     "kernel/drivers/usb/core", "kernel/drivers/usb/common", "kernel/lib", "kernel/crypto",
-    "kernel/fs/ext4", "kernel/fs/jbd2", "kernel/fs/mbcache", "kernel/fs/efivarfs",
+    "kernel/fs/squashfs", "kernel/fs/ext4", "kernel/fs/jbd2", "kernel/fs/mbcache", "kernel/fs/efivarfs",
 ]
 MODULE_SKIP = re.compile(r"/(drbd|aoe|rbd|nbd|xen|zram|rnbd|mtip32xx|null_blk|brd|fcoe|qla|lpfc|bfa|be2iscsi|"
                          r"bnx2|cxgbi|csiostor|megaraid|mpt3sas|mpi3mr|smartpqi|aacraid|hpsa|pm8001|"

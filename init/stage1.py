@@ -210,6 +210,18 @@ def wait_for_node(device: str, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+def filesystem_type(device: str) -> str:
+    """The root's file system by its superblock magic: the factory root is squashfs (compressed,
+    read-only, issue 18 1b), and a slot written by an older bundle may still be ext4."""
+    with open(device, "rb") as disk:
+        head = disk.read(1082)
+    if head[:4] == b"hsqs":
+        return "squashfs"
+    if head[1080:1082] == b"\x53\xef":
+        return "ext4"
+    raise OSError(f"{device} holds neither squashfs nor ext4 (starts {head[:4].hex()})")
+
+
 def check_filesystem(device: str) -> None:
     """e2fsck -p repairs what an unclean power-off left; its exit codes 0-1 mean the file system is fine."""
     result = subprocess.run(["e2fsck", "-p", device], check=False, capture_output=True, text=True)
@@ -256,9 +268,11 @@ def mount_system() -> bool:
         emergency(f"no LLM OS root partition found within {DISK_TIMEOUT:.0f} s. Found: {describe(seen)}")
         return False
     say(f"stage1 root {root.device}")
-    subprocess.run(["modprobe", "-q", "ext4"], check=False)  # no-op where built in
     wait_for_node(root.device)
-    mount(root.device, NEW_ROOT, "ext4", MS_RDONLY | MS_NOATIME)
+    fstype = filesystem_type(root.device)
+    subprocess.run(["modprobe", "-q", fstype], check=False)  # no-op where built in
+    mount(root.device, NEW_ROOT, fstype, MS_RDONLY | MS_NOATIME)
+    subprocess.run(["modprobe", "-q", "ext4"], check=False)
     if data is None:
         say(f"stage1 no data partition (type {DATA_TYPE}) on {root.disk}: /var/lib/llmos stays on tmpfs")
         mount("tmpfs", NEW_ROOT + DATA_MOUNT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")

@@ -45,7 +45,8 @@ def _bundle(args: argparse.Namespace) -> int:
         if root is None or kernel is None or initrd is None:
             print("llmos image bundle: give --from-image, or --root, --kernel and --initrd", file=sys.stderr)
             return 2
-        manifest = bundle.make_bundle(args.output, private, os_version=args.version, arch=args.arch,
+        os_version = _bundle_version(root, args.version)
+        manifest = bundle.make_bundle(args.output, private, os_version=os_version, arch=args.arch,
                                       rootfs=root, kernel=kernel, initrd=initrd, progress=ConsoleProgress())
     except (keys.KeyFileError, ValueError, OSError, RuntimeError) as error:  # RuntimeError: DiskImageError
         print(f"llmos image bundle: {error}", file=sys.stderr)
@@ -54,6 +55,20 @@ def _bundle(args: argparse.Namespace) -> int:
     print(f"{args.output}: version {manifest.os_version} for {manifest.arch}, signed by key "
           f"{manifest.key_id}: {sizes}")
     return 0
+
+
+def _bundle_version(root: Path, asked: str | None) -> str:
+    """The bundle's version is the root's own IMAGE_VERSION: a bundle that says 2 over a root that
+    says 1 would boot and report 1, and the next check would install 2 again."""
+    from llmos.host.diskimage import RootPartition, image_version
+
+    stamped = image_version(RootPartition(root, 0, root.stat().st_size))
+    if asked is None and stamped is None:
+        raise ValueError(f"{root}: its os-release has no IMAGE_VERSION; give --version")
+    if asked is not None and stamped is not None and asked != stamped:
+        raise ValueError(f"{root}: its os-release says IMAGE_VERSION={stamped}, not {asked}; build the image "
+                         f"with `llmos image build --image-version {asked}`")
+    return asked or stamped or ""
 
 
 def _layout(args: argparse.Namespace) -> Layout:
@@ -205,9 +220,10 @@ def add_image_commands(image_commands: argparse._SubParsersAction[argparse.Argum
     bundle = image_commands.add_parser("bundle", help="make a signed update bundle from a root image, "
                                                       "kernel and initrd")
     bundle.add_argument("--key", type=Path, required=True, help="private key (from llmos image keygen)")
-    bundle.add_argument("--version", required=True, help="OS version of this bundle, e.g. 2 or 1.4.0")
+    bundle.add_argument("--version", help="OS version of this bundle, e.g. 2 or 1.4.0 (default: the root's "
+                                          "IMAGE_VERSION, which it must match)")
     bundle.add_argument("--from-image", type=Path, help="a built disk image (build/images/VARIANT/*.raw): "
-                        "its root, shrunk to its content, with the .vmlinuz and .initrd beside it")
+                        "its squashfs root, with the .vmlinuz and .initrd beside it")
     bundle.add_argument("--root", type=Path, help="root file system image for a slot")
     bundle.add_argument("--kernel", type=Path)
     bundle.add_argument("--initrd", type=Path)

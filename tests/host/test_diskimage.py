@@ -1,4 +1,4 @@
-"""Reading a finished disk image: the font cache check (host/diskimage.py)."""
+"""Reading a finished disk image: slot a's squashfs root and the font cache check (host/diskimage.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def _fontconfig_cache(directory: str, seconds: int, nanoseconds: int, fonts: lis
 @pytest.mark.parametrize("nanoseconds", [0, 717081526])
 def test_the_font_cache_check_sees_a_cache_the_disk_image_made_stale(tmp_path: Path,
                                                                     nanoseconds: int) -> None:
-    """fontconfig trusts a cache only while its directory's mtime matches to the nanosecond; an ext4
-    image made from the tree keeps whole seconds, so a cache made for .717081526 is rebuilt by every
+    """fontconfig trusts a cache only while its directory's mtime matches to the nanosecond; a squashfs
+    root made from the tree keeps whole seconds, so a cache made for .717081526 is rebuilt by every
     process that loads fonts, and the read-only root cannot store it."""
     root = tmp_path / "root"
     fonts = root / "usr/share/fonts/truetype/dejavu"
@@ -38,9 +38,8 @@ def test_the_font_cache_check_sees_a_cache_the_disk_image_made_stale(tmp_path: P
         listed = ["DejaVuSans.ttf"] if directory.endswith("dejavu") else []
         (cache / f"{index}-le64.cache-8").write_bytes(_fontconfig_cache(directory, 1_796_178_055, nanoseconds,
                                                                         listed))
-    disk = tmp_path / "root.ext4"
-    subprocess.run(["mkfs.ext4", "-q", "-d", str(root), str(disk), "8M"], check=True)
-    problems = diskimage.font_cache_problems(str(disk))
+    disk = _disk_with_root(tmp_path, root)
+    problems = diskimage.font_cache_problems(diskimage.root_partition(disk))
     if nanoseconds == 0:
         assert problems == []
     else:
@@ -48,6 +47,48 @@ def test_the_font_cache_check_sees_a_cache_the_disk_image_made_stale(tmp_path: P
         assert "/usr/share/fonts: cache made for mtime 1796178055.717081526, directory has " \
                "1796178055.000000000" in problems
     (fonts / "DejaVuSerif.ttf").write_bytes(b"font")  # a font the cache does not list
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(root), str(disk), "8M"], check=True)
+    disk = _disk_with_root(tmp_path, root)
     assert "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf: not in its cache" in \
-        diskimage.font_cache_problems(str(disk))
+        diskimage.font_cache_problems(diskimage.root_partition(disk))
+
+
+def test_extract_root_takes_the_squashfs_bytes_of_slot_a_and_refuses_anything_else(tmp_path: Path) -> None:
+    """The root an update bundle carries is slot a's squashfs, cut to the length its superblock gives
+    (not the partition's); an ext4 root (an image built before the compressed root) is refused by name."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_text("ID=llmos\n")
+    disk = _disk_with_root(tmp_path, root)
+    out = diskimage.extract_root(disk, tmp_path / "root.img")
+    squashfs = (tmp_path / "root.sqfs").read_bytes()
+    assert out.read_bytes() == squashfs + bytes(len(out.read_bytes()) - len(squashfs))
+    assert len(out.read_bytes()) % 4096 == 0 and out.stat().st_size < diskimage.root_partition(disk).size
+    listed = subprocess.run(["unsquashfs", "-l", str(out)], capture_output=True, text=True, check=True)
+    assert "squashfs-root/etc/os-release" in listed.stdout
+    part = diskimage.root_partition(disk)
+    with open(disk, "r+b") as raw:
+        raw.seek(part.offset)
+        raw.write(b"\0" * 4096)
+    with pytest.raises(diskimage.DiskImageError, match="slot a: the root is not a squashfs"):
+        diskimage.extract_root(disk, tmp_path / "again.img")
+    assert not (tmp_path / "again.img").exists()
+
+
+def _disk_with_root(tmp_path: Path, root: Path) -> Path:
+    """A GPT disk image whose slot a (a DPS root partition named llmos-root-a) holds `root` as squashfs,
+    as mkosi.repart lays it out, after a small ESP-like partition."""
+    squashfs = tmp_path / "root.sqfs"
+    subprocess.run(["mksquashfs", str(root), str(squashfs), "-noappend", "-quiet", "-all-root"],
+                   check=True, capture_output=True)
+    disk = tmp_path / "disk.raw"
+    disk.unlink(missing_ok=True)
+    size_mib = squashfs.stat().st_size // (1 << 20) + 2
+    with open(disk, "wb") as raw:
+        raw.truncate((size_mib + 4) << 20)
+    table = (f"label: gpt\nstart=2048, size=2048, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n"
+             f"start=4096, size={size_mib * 2048}, type={diskimage.ROOT_PARTITION_TYPE}, name=llmos-root-a\n")
+    subprocess.run(["sfdisk", "-q", str(disk)], input=table, text=True, check=True, capture_output=True)
+    with open(disk, "r+b") as raw:
+        raw.seek(4096 * 512)
+        raw.write(squashfs.read_bytes())
+    return disk

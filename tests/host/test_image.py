@@ -98,11 +98,12 @@ def test_an_image_is_up_to_date_only_while_its_inputs_are_unchanged(tmp_path: Pa
     built: list[str] = []
 
     def fake_build(variant: str, output_root: Path | None = None, kiosk_app: str | None = None,
-                   progress: image.Progress = print) -> image.BuildResult:
+                   progress: image.Progress = print, image_version: str = "1") -> image.BuildResult:
         built.append(variant)  # what build() does at its end: the disk, then the record of its inputs
         output.mkdir(parents=True, exist_ok=True)
         (output / "llmos-qemu.raw").write_bytes(b"disk")
-        (output / image.INPUTS_RECORD).write_text(json.dumps(image.input_digests(variant, kiosk_app)))
+        (output / image.INPUTS_RECORD).write_text(json.dumps(image.input_digests(
+            variant, kiosk_app, image_version=image_version)))
         return image.BuildResult(output, output / "llmos-qemu.raw", 0.0)
 
     monkeypatch.setattr(image, "build", fake_build)
@@ -113,6 +114,7 @@ def test_an_image_is_up_to_date_only_while_its_inputs_are_unchanged(tmp_path: Pa
 
     image.ensure_built("qemu", progress=said.append)  # nothing changed: reused, and it says so
     assert built == ["qemu"] and said[-1] == f"image up to date: {output / 'llmos-qemu.raw'}"
+    assert image.stale_inputs(output, "qemu", image_version="2") == ["(settings)"]  # another version
 
     (repo / "kernel/api.py").touch()  # a newer mtime alone (a checkout, an editor) is no change
     os.utime(repo / "mkosi.conf", (0, 0))
@@ -139,3 +141,15 @@ def test_an_image_is_up_to_date_only_while_its_inputs_are_unchanged(tmp_path: Pa
     image.ensure_built("qemu", progress=said.append)
     image.ensure_built("qemu", progress=said.append)
     assert built == ["qemu"] * 4
+
+
+def test_the_image_version_is_stamped_for_os_release_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    """mkosi.postinst copies usr/lib/llmos/image-version into os-release as IMAGE_VERSION, which
+    `llmos update` reads as the running version and `llmos image bundle` as the bundle's."""
+    tree = image.version_tree(tmp_path, "1.4.0")
+    assert (tree / "usr/lib/llmos/image-version").read_text() == "1.4.0\n"
+    for bad in ("", "2+b", "two words", "-1"):
+        with pytest.raises(image.BuildError, match="image version"):
+            image.version_tree(tmp_path, bad)
+    postinst = (image.REPO / "mkosi.postinst").read_text()
+    assert "usr/lib/llmos/image-version" in postinst and "IMAGE_VERSION=" in postinst

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
+from pathlib import Path
 
-from llmos.init.stage1 import ROOT_TYPE, Partition, choose_root
+import pytest
+
+from llmos.init.stage1 import ROOT_TYPE, Partition, choose_root, filesystem_type
 
 A = Partition("vda", 2, ROOT_TYPE, uuid.uuid4(), "llmos-root-a")
 B = Partition("vda", 3, ROOT_TYPE, uuid.uuid4(), "llmos-root-b")
@@ -21,3 +26,21 @@ def test_without_a_named_slot_slot_a_boots_and_an_old_layout_still_boots() -> No
     assert choose_root([B, A], ["console=ttyS0"]) is A  # the direct kernel boot of tests and `llmos vm`
     assert choose_root([B, A], ["root=PARTUUID=not-a-uuid", "llmos.slot=c"]) is A
     assert choose_root([OLD], ["llmos.slot=b"]) is OLD
+
+
+def test_the_root_file_system_is_told_by_its_superblock(tmp_path: Path) -> None:
+    """The factory root is squashfs; a slot an older bundle wrote is ext4; anything else is refused
+    with the device named, which stage 1 turns into its emergency (a reboot when on trial)."""
+    if shutil.which("mksquashfs") is None or shutil.which("mkfs.ext4") is None:
+        pytest.skip("needs squashfs-tools and e2fsprogs (ci/install-host.sh)")
+    tree = tmp_path / "tree"
+    (tree / "usr/sbin").mkdir(parents=True)
+    (tree / "usr/sbin/init").write_text("#!/bin/sh\n")
+    subprocess.run(["mksquashfs", str(tree), str(tmp_path / "root.sqfs"), "-noappend", "-quiet"],
+                   check=True, capture_output=True)
+    subprocess.run(["mkfs.ext4", "-q", "-d", str(tree), str(tmp_path / "root.ext4"), "4M"], check=True)
+    (tmp_path / "zeros").write_bytes(bytes(8192))
+    assert filesystem_type(str(tmp_path / "root.sqfs")) == "squashfs"
+    assert filesystem_type(str(tmp_path / "root.ext4")) == "ext4"
+    with pytest.raises(OSError, match="zeros holds neither squashfs nor ext4"):
+        filesystem_type(str(tmp_path / "zeros"))

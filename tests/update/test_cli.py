@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,10 +59,24 @@ def host(tmp_path: Path) -> Path:
     assert main(["image", "keygen", "--out", str(tmp_path / "keys")]) == 0
     parts = tmp_path / "parts"
     parts.mkdir()
-    (parts / "root.img").write_bytes(bytes(range(256)) * 1000 + b"tail")
+    squashfs_root(parts, bytes(range(256)) * 1000 + b"tail")
     (parts / "vmlinuz").write_bytes(b"kernel 2")
     (parts / "initrd").write_bytes(b"initrd 2")
     return tmp_path
+
+
+def squashfs_root(parts: Path, payload: bytes, os_release: str | None = None) -> Path:
+    """parts/root.img: a root as the build makes it (squashfs), here uncompressed so its size is the
+    payload's, with an os-release when given."""
+    tree = parts / "tree"
+    subprocess.run(["rm", "-rf", str(tree)], check=True)
+    (tree / "usr/lib").mkdir(parents=True)
+    (tree / "payload").write_bytes(payload)
+    if os_release is not None:
+        (tree / "usr/lib/os-release").write_text(os_release)
+    subprocess.run(["mksquashfs", str(tree), str(parts / "root.img"), "-noappend", "-quiet", "-noI", "-noD",
+                    "-noF", "-noX"], check=True, capture_output=True)
+    return parts / "root.img"
 
 
 def bundle(host: Path, version: str = "2", arch: str = "x86_64", key: str = "keys") -> Path:
@@ -98,6 +113,23 @@ def test_keygen_and_bundle(host: Path, capsys: Capture) -> None:
                  "--root", str(host / "parts/root.img"), "--kernel", str(host / "parts/vmlinuz"),
                  "--initrd", str(host / "parts/initrd"), "-o", str(host / "x.bundle")]) == 1
     assert "this is a public key" in capsys.readouterr().err
+
+
+def test_a_bundle_carries_the_version_its_root_says(host: Path, capsys: Capture) -> None:
+    """The root's os-release IMAGE_VERSION is the bundle's version: --version may be left out, and a
+    different one is refused, as is a root that is not squashfs."""
+    squashfs_root(host / "parts", b"root", os_release='ID=llmos\nIMAGE_VERSION="3"\n')
+    parts = ["--root", str(host / "parts/root.img"), "--kernel", str(host / "parts/vmlinuz"),
+             "--initrd", str(host / "parts/initrd")]
+    key = ["--key", str(host / "keys/update-ed25519.pem")]
+    capsys.readouterr()
+    assert main(["image", "bundle", *key, *parts, "-o", str(host / "3.bundle")]) == 0
+    assert "version 3 for x86_64" in capsys.readouterr().out
+    assert main(["image", "bundle", *key, "--version", "2", *parts, "-o", str(host / "2.bundle")]) == 1
+    assert "says IMAGE_VERSION=3, not 2" in capsys.readouterr().err and not (host / "2.bundle").exists()
+    (host / "parts/root.img").write_bytes(b"\0" * 8192)
+    assert main(["image", "bundle", *key, "--version", "2", *parts, "-o", str(host / "2.bundle")]) == 1
+    assert "the root is not a squashfs file system" in capsys.readouterr().err
 
 
 def test_apply_writes_the_inactive_slot_and_boots_it_next(host: Path, machine: Machine,
@@ -254,7 +286,7 @@ def test_a_download_is_refused_on_its_manifest_before_the_rest_comes(host: Path,
                                                                     capsys: Capture) -> None:
     """A bundle signed by another key, or for another machine, is refused after its first kilobytes:
     the server sees the client hang up long before the gigabyte behind them."""
-    (host / "parts/root.img").write_bytes(bytes(range(256)) * (64 << 12))  # 64 MiB
+    squashfs_root(host / "parts", bytes(range(256)) * (64 << 12))  # 64 MiB
     served = Served(host)
     try:
         stranger, arm = bundle(host, key="stranger"), bundle(host, arch="aarch64")

@@ -27,7 +27,7 @@ def test_boots_through_python_stages_to_ready(machine: VirtualMachine) -> None:
     assert "systemd" not in cmdline
     mounts = machine.run(["cat", "/proc/self/mounts"]).stdout
     root = next(line.split() for line in mounts.splitlines() if line.split()[1] == "/")
-    assert "ro" in root[3].split(","), root
+    assert "ro" in root[3].split(",") and root[2] == "squashfs", root  # the compressed slot (issue 18 1b)
     table = [line.split() for line in mounts.splitlines()]
     assert any(fields[1] == "/var/lib/llmos" and fields[2] == "ext4" for fields in table)
     for path in ("/proc", "/sys", "/dev", "/run", "/tmp", "/sys/fs/cgroup"):

@@ -4,9 +4,9 @@ the good boot; the data partition is untouched. Bad bundles are refused before a
 The power is cut while the next update is written; the machine boots v2 again, the next apply
 succeeds, and that update (broken on purpose) rolls back.
 
-Version 2 is the same root with a marker written into it (debugfs), not a second build. The two tests
-are one story on one disk (`Disk`), split so that each stays inside the per-test time budget: the
-second boots the disk the first cut the power to."""
+Version 2 is the same root unpacked, given a marker and IMAGE_VERSION=2, and squashed again (unsquashfs,
+mksquashfs), not a second build. The two tests are one story on one disk (`Disk`), split so that each
+stays inside the per-test time budget: the second boots the disk the first cut the power to."""
 
 from __future__ import annotations
 
@@ -56,15 +56,19 @@ def bundles(built_image: BuiltImage, tmp_path_factory: pytest.TempPathFactory) -
     """v2.llmos (slot a's root plus a marker), and bad ones: signed by another key, cut short, for
     another architecture."""
     out = tmp_path_factory.mktemp("bundles")
-    root = extract_root(built_image.disk, out / "root.img")
-    (out / "marker").write_text("version 2\n")
-    subprocess.run(["debugfs", "-w", "-R", f"write {out / 'marker'} {MARKER}", str(root)], check=True,
-                   capture_output=True)
+    tree = out / "tree"
+    subprocess.run(["unsquashfs", "-no-progress", "-d", str(tree), str(extract_root(built_image.disk,
+                    out / "root.img"))], check=True, capture_output=True)
+    (tree / MARKER.lstrip("/")).write_text("version 2\n")
+    stamp(tree, "2")
     private = keys.load_private(image.update_key().with_name(keys.PRIVATE_NAME))
-    parts = {"rootfs": root, "kernel": built_image.kernel, "initrd": built_image.initrd}
+    parts = {"rootfs": squash(tree, out / "v2-root.img"), "kernel": built_image.kernel,
+             "initrd": built_image.initrd}
     bundle.make_bundle(out / "v2.llmos", private, os_version="2", arch="x86_64", **parts)
     # v3 never reaches PID 1: its root has no /usr/sbin/init, so stage 1 cannot hand over.
-    subprocess.run(["debugfs", "-w", "-R", "rm /usr/sbin/init", str(root)], check=True, capture_output=True)
+    (tree / "usr/sbin/init").unlink()
+    stamp(tree, "3")
+    parts["rootfs"] = squash(tree, out / "v3-root.img")
     bundle.make_bundle(out / "v3.llmos", private, os_version="3", arch="x86_64", **parts)
     # The bad ones carry a small root: what refuses them is not its size.
     (out / "small-root.img").write_bytes(b"\0" * (4 << 20))
@@ -75,6 +79,20 @@ def bundles(built_image: BuiltImage, tmp_path_factory: pytest.TempPathFactory) -
     bundle.make_bundle(out / "small.llmos", private, os_version="2", arch="x86_64", **small)
     data = (out / "small.llmos").read_bytes()
     (out / "cut.llmos").write_bytes(data[:len(data) * 2 // 3])
+    return out
+
+
+def stamp(tree: Path, version: str) -> None:
+    """IMAGE_VERSION in the root's os-release, as `llmos image build --image-version` writes it."""
+    release = tree / "usr/lib/os-release"
+    kept = [line for line in release.read_text().splitlines() if not line.startswith("IMAGE_VERSION=")]
+    release.write_text("\n".join([*kept, f"IMAGE_VERSION={version}"]) + "\n")
+
+
+def squash(tree: Path, out: Path) -> Path:
+    """A root image as the build makes it, but with fast zstd: these roots only have to boot here."""
+    subprocess.run(["mksquashfs", str(tree), str(out), "-noappend", "-quiet", "-comp", "zstd",
+                    "-Xcompression-level", "1"], check=True, capture_output=True)
     return out
 
 
@@ -118,6 +136,7 @@ def test_an_update_is_blessed_and_the_power_is_cut_during_the_next(
     first.run(["sh", "-c", "echo kept-$$ > /var/lib/llmos/update-test && sync"])
     kept = first.run(["cat", "/var/lib/llmos/update-test"]).stdout
     assert "slot a" in first.run(["llmos", "update", "status"]).stdout  # and the ESP is mounted at /efi
+    assert "IMAGE_VERSION=1" in first.run(["cat", "/etc/os-release"]).stdout
     before = slot_b_digest(first)
     with serving(bundles) as port:
         for name, check in (("stranger", "wrong-key"), ("arm", "arch"), ("cut", "truncated")):
@@ -138,6 +157,7 @@ def test_an_update_is_blessed_and_the_power_is_cut_during_the_next(
     second = boot(overlay=first.overlay, uefi=True)  # systemd-boot picks the newest entry with tries
     second.wait_for(r"llmos: init: boot good: entry blessed \(llmos-2\.conf\)", scaled(120))
     assert second.run(["cat", MARKER]).stdout == "version 2\n"  # slot b's root is what runs
+    assert "IMAGE_VERSION=2" in second.run(["cat", "/etc/os-release"]).stdout
     assert second.run(["cat", "/var/lib/llmos/update-test"]).stdout == kept
     assert "llmos.slot=b" in second.run(["cat", "/proc/cmdline"]).stdout
     status = second.run(["llmos", "update", "status"]).stdout
