@@ -3,7 +3,11 @@ read off built images: the file, what it occupies (slot b and free space are spa
 and slot a's squashfs against the same root uncompressed (the baseline, the sum of its files as an
 ext4 root held them), with the model's share, which does not compress.
 
-    .venv/bin/python bench/image_size.py [--variant qemu --variant usb]
+    .venv/bin/python bench/image_size.py [--variant qemu --variant usb] [--read]
+
+--read (root: it mounts slot a through a loop device) also times reading the model out of the squashfs
+with cold caches, against reading the same bytes from a plain file on the host's disk: the kernel's
+decompression, which the guest pays again under TCG when llama.cpp maps the model.
 
 Build first (`llmos image build --variant V`); a variant without a built image is skipped with a note.
 """
@@ -13,6 +17,8 @@ from __future__ import annotations
 import argparse
 import re
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 from llmos.host.diskimage import root_partition, squashfs_length
@@ -20,6 +26,7 @@ from llmos.host.image import REPO
 
 MIB = 1 << 20
 MODELS = "usr/share/llmos/models/"
+MODEL = MODELS + "gemma-3-270m-q4_k_m.gguf"
 
 
 def uncompressed(disk: Path, offset: int) -> tuple[int, int]:
@@ -34,6 +41,38 @@ def uncompressed(disk: Path, offset: int) -> tuple[int, int]:
             total += size
             models += size if MODELS in fields[5] else 0
     return total, models
+
+
+def cold_read_s(path: Path) -> float:
+    """Seconds to read a file with the page cache dropped first."""
+    subprocess.run(["sync"], check=True)
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    started = time.perf_counter()
+    with open(path, "rb", buffering=0) as source:
+        while source.read(8 << 20):
+            pass
+    return time.perf_counter() - started
+
+
+def read_figures(variant: str) -> str:
+    """The model read out of slot a's squashfs against the same bytes as a plain file (median of 3)."""
+    disk = REPO / "build" / "images" / variant / f"llmos-{variant}.raw"
+    root = root_partition(disk)
+    with tempfile.TemporaryDirectory() as scratch:
+        mount, plain = Path(scratch) / "root", Path(scratch) / "model.gguf"
+        mount.mkdir()
+        subprocess.run(["mount", "-o", f"loop,ro,offset={root.offset}", str(disk), str(mount)], check=True)
+        try:
+            with open(plain, "wb") as out:
+                subprocess.run(["cat", str(mount / MODEL)], stdout=out, check=True)
+            squashed = sorted(cold_read_s(mount / MODEL) for _ in range(3))[1]
+            baseline = sorted(cold_read_s(plain) for _ in range(3))[1]
+            size = plain.stat().st_size
+        finally:
+            subprocess.run(["umount", str(mount)], check=True)
+    return (f"{variant}: reading the model ({size / MIB:,.0f} MiB) with cold caches: "
+            f"{squashed:.2f} s from the squashfs, {baseline:.2f} s as a plain file: "
+            f"**{squashed / baseline:.1f}×**")
 
 
 def measure(variant: str) -> str:
@@ -54,11 +93,14 @@ def measure(variant: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", action="append", help="qemu, usb or kiosk (default: qemu and usb)")
+    parser.add_argument("--read", action="store_true", help="also time reading the model (needs root)")
     args = parser.parse_args()
     print("| variant | file | allocated | slot (each of two) | slot a: squashfs of uncompressed | models |")
     print("|---|---|---|---|---|---|")
     for variant in args.variant or ["qemu", "usb"]:
         print(measure(variant))
+    if args.read:
+        print(read_figures((args.variant or ["qemu"])[0]))
 
 
 if __name__ == "__main__":

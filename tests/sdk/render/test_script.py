@@ -54,7 +54,8 @@ def test_randomness_is_told_from_counting_and_cycles() -> None:
     assert "nothing varied" in looks_random([(("heads", "tails")[i % 2],) for i in range(20)])
     assert "nothing varied" in looks_random([(("heads", "heads", "tails")[i % 3],) for i in range(16)])
     # A fair coin's 12 flips repeat their first 6 one time in 64: two repetitions are chance, not a cycle.
-    assert looks_random([(side,) for side in ["heads", "tails", "tails", "heads", "tails", "heads"] * 2]) is None
+    six = ["heads", "tails", "tails", "heads", "tails", "heads"]
+    assert looks_random([(side,) for side in six * 2]) is None
     assert "nothing varied" in looks_random([(f"asked {i} times",) for i in range(8)])
     assert "showed nothing" in looks_random([("4",), ()])
 
