@@ -33,14 +33,15 @@ def _bundle(args: argparse.Namespace) -> int:
     from llmos.progress import ConsoleProgress
     from llmos.update import bundle, keys
 
+    extracted = args.output.with_name(f".{args.output.name}.rootfs")  # slot a's root, only while bundling
     try:
         private = keys.load_private(args.key)
         root, kernel, initrd = args.root, args.kernel, args.initrd
-        if args.from_image:  # a built disk image: its slot-a root, shrunk, and its kernel and initrd
+        if args.from_image:  # a built disk image: its slot-a squashfs, and its kernel and initrd
             from llmos.host.diskimage import extract_root
 
             disk = args.from_image
-            root = root or extract_root(disk, args.output.with_name(f"{args.output.name}.rootfs"))
+            root = root or extract_root(disk, extracted)
             kernel, initrd = kernel or disk.with_suffix(".vmlinuz"), initrd or disk.with_suffix(".initrd")
         if root is None or kernel is None or initrd is None:
             print("llmos image bundle: give --from-image, or --root, --kernel and --initrd", file=sys.stderr)
@@ -51,6 +52,8 @@ def _bundle(args: argparse.Namespace) -> int:
     except (keys.KeyFileError, ValueError, OSError, RuntimeError) as error:  # RuntimeError: DiskImageError
         print(f"llmos image bundle: {error}", file=sys.stderr)
         return 1
+    finally:
+        extracted.unlink(missing_ok=True)
     sizes = ", ".join(f"{p.name} {p.size} bytes" for p in manifest.parts)
     print(f"{args.output}: version {manifest.os_version} for {manifest.arch}, signed by key "
           f"{manifest.key_id}: {sizes}")

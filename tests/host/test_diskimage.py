@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from llmos.cli import main
 from llmos.host import diskimage
 
 
@@ -92,3 +93,26 @@ def _disk_with_root(tmp_path: Path, root: Path) -> Path:
         raw.seek(4096 * 512)
         raw.write(squashfs.read_bytes())
     return disk
+
+
+def test_a_bundle_from_a_built_image_takes_its_root_and_version_and_leaves_nothing_behind(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`llmos image bundle --from-image`: slot a's squashfs, the kernel and initrd beside the disk, the
+    root's IMAGE_VERSION; the extracted root is removed afterwards, also when the bundle is refused."""
+    root = tmp_path / "root"
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "usr/lib/os-release").write_text("ID=llmos\nIMAGE_VERSION=4\n")
+    disk = _disk_with_root(tmp_path, root)
+    disk.with_suffix(".vmlinuz").write_bytes(b"kernel")
+    disk.with_suffix(".initrd").write_bytes(b"initrd")
+    assert main(["image", "keygen", "--out", str(tmp_path / "keys")]) == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    key = tmp_path / "keys/update-ed25519.pem"
+    bundle = ["image", "bundle", "--from-image", str(disk), "--key", str(key)]
+    capsys.readouterr()
+    assert main([*bundle, "-o", str(out / "v4.llmos")]) == 0
+    assert "version 4 for x86_64" in capsys.readouterr().out
+    assert main([*bundle, "--version", "5", "-o", str(out / "v5.llmos")]) == 1
+    assert "IMAGE_VERSION=4, not 5" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["v4.llmos"]
