@@ -7,6 +7,8 @@ import sys
 import time
 from typing import TextIO
 
+MIN_RATE_S = 0.1  # a rate over less time says nothing (an 11 MiB file hashed at "11602673 MB/s")
+
 
 def mib(n: float) -> str:
     return f"{n / (1 << 20):,.1f} MiB"
@@ -33,8 +35,9 @@ class ConsoleProgress:
         if not self.tty and not finished and percent < self.shown + 10:
             return
         self.shown = now if self.tty else percent
-        elapsed = max(now - self.started, 1e-6)
-        line = f"{stage}: {mib(done)} / {mib(total)}  {percent:5.1f}%  {done / elapsed / 1e6:6.1f} MB/s"
+        elapsed = now - self.started
+        rate = f"  {done / elapsed / 1e6:6.1f} MB/s" if elapsed >= MIN_RATE_S else ""  # else noise
+        line = f"{stage}: {mib(done)} / {mib(total)}  {percent:5.1f}%{rate}"
         if self.tty:
             self.stream.write(f"\r\x1b[K{line}" + ("\n" if finished else ""))
         else:
