@@ -80,9 +80,7 @@ def measure(variant: str) -> str:
     if not disk.exists():
         return f"| {variant} | not built ({disk}) | | | | |"
     root = root_partition(disk)
-    with open(disk, "rb") as raw:
-        raw.seek(root.offset)
-        squashfs = squashfs_length(raw.read(4096), str(disk))
+    squashfs = squashfs_length(root)
     content, models = uncompressed(disk, root.offset)
     size, allocated = disk.stat().st_size, disk.stat().st_blocks * 512
     return (f"| {variant} | {size / MIB:,.0f} MiB | {allocated / MIB:,.0f} MiB | "

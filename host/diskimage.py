@@ -40,6 +40,9 @@ class RootPartition:
     offset: int
     size: int
 
+    def __str__(self) -> str:
+        return f"{self.disk} slot a" if self.offset else str(self.disk)  # offset 0: a root image file
+
 
 def root_partition(disk: Path) -> RootPartition:
     """Slot a's root partition (the factory slot; a disk of the old one-root layout has one root)."""
@@ -53,11 +56,14 @@ def root_partition(disk: Path) -> RootPartition:
     return RootPartition(disk, root["start"] * sector, root["size"] * sector)
 
 
-def squashfs_length(head: bytes, where: str) -> int:
-    """The bytes a squashfs image uses, rounded up to 4 KiB as mksquashfs pads it; refuses anything
+def squashfs_length(part: RootPartition) -> int:
+    """The bytes the root's squashfs uses, rounded up to 4 KiB as mksquashfs pads it; refuses anything
     else, so a bundle never carries a root the image's stage 1 cannot mount."""
+    with open(part.disk, "rb") as raw:
+        raw.seek(part.offset)
+        head = raw.read(48)
     if head[:4] != SQUASHFS_MAGIC or len(head) < 48:
-        raise DiskImageError(f"{where}: the root is not a squashfs file system (starts {head[:4].hex()})")
+        raise DiskImageError(f"{part}: the root is not a squashfs file system (starts {head[:4].hex()})")
     used: int = _SQUASHFS_BYTES_USED.unpack_from(head, 40)[0]
     return -(-used // 4096) * 4096
 
@@ -66,13 +72,12 @@ def extract_root(disk: Path, out: Path) -> Path:
     """Slot a's root file system out of a built disk image, only the bytes the squashfs uses: the root
     image an update bundle carries. Written beside `out`, then renamed."""
     part = root_partition(disk)
+    remaining = squashfs_length(part)
+    if remaining > part.size:
+        raise DiskImageError(f"{disk}: the root file system claims {remaining} bytes, its partition "
+                             f"holds {part.size}")
     temp = out.with_name(f".{out.name}.partial")
     with open(disk, "rb") as source, open(temp, "wb") as target:
-        source.seek(part.offset)
-        remaining = squashfs_length(source.read(4096), f"{disk} slot a")
-        if remaining > part.size:
-            raise DiskImageError(f"{disk}: the root file system claims {remaining} bytes, its partition "
-                                 f"holds {part.size}")
         source.seek(part.offset)
         while remaining:
             chunk = source.read(min(remaining, 8 << 20))
@@ -96,9 +101,7 @@ def unpack(part: RootPartition, paths: list[str], into: Path) -> None:
 
 def image_version(part: RootPartition) -> str | None:
     """IMAGE_VERSION from the root's os-release (mkosi.postinst stamps it), None when it has none."""
-    with open(part.disk, "rb") as raw:
-        raw.seek(part.offset)
-        squashfs_length(raw.read(4096), str(part.disk))
+    squashfs_length(part)
     done = subprocess.run(["unsquashfs", "-o", str(part.offset), "-cat", str(part.disk), OS_RELEASE],
                           capture_output=True, text=True)
     if done.returncode != 0 and "no matches" in done.stdout + done.stderr:

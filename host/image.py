@@ -349,9 +349,7 @@ def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str
 def describe_size(disk: Path, root: RootPartition) -> str:
     """The figures issue 18 asks for: the file's size, what it occupies (slot b is sparse until an
     update writes it) and the compressed root's share."""
-    with open(disk, "rb") as raw:
-        raw.seek(root.offset)
-        used = squashfs_length(raw.read(4096), str(disk))
+    used = squashfs_length(root)
     return (f"{disk.stat().st_size >> 20} MiB file, {disk.stat().st_blocks * 512 >> 20} MiB allocated, "
             f"root {used >> 20} MiB squashfs in a {root.size >> 20} MiB slot")
 
