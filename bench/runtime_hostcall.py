@@ -2,13 +2,16 @@
 
 bare:    JS calls a registered Python function with a string argument; it returns a constant.
 checked: JS calls storage.get through the SDK: host function -> kernel socket (JSON line) -> broker
-         -> authority.check (expiry, revocation, scope; audit) -> per-app SQLite -> back. The kernel
+         -> authority.check (expiry, revocation, scope; audit) -> per-app SQLite -> back, the host
+         function answering with the value itself (kernel/sandbox/hostfn.py). The kernel
          side runs in a child process, as in the system (app host and kernel are two processes).
          Every call is audited (a fresh app per repeat, so the audit rate limit never applies, as for
          any app making fewer than 50 calls a second); measured with the audit's allow rows written
          at once (one SQLite commit per call, as before 2026-12-02) and batched (the kernel's way).
 parts:   each piece of a checked call timed on its own; they are figures, not a proof that they add up
-         (the rest is the broker's dispatch and waking the other process).
+         (the rest is the broker's dispatch and waking the other process). Among them the {ok, value}
+         object every host function answered with before 2026-12-03, on a bare callback, and a refused
+         call on the guest's side (the CapabilityError, its message fetched with last_error).
 
     .venv/bin/python bench/runtime_hostcall.py [--calls 800] [--repeats 7]
 """
@@ -37,13 +40,14 @@ from llmos.kernel.caps.authority import utcnow
 from llmos.kernel.sandbox import wasmcache
 from llmos.kernel.sandbox.broker import Broker
 from llmos.kernel.sandbox.guest import Guest
+from llmos.kernel.sandbox.hostfn import HostFunctionError
 from llmos.kernel.sandbox.storage import AppStorage
 from llmos.kernel.sandbox.syncrpc import SyncClient
 from llmos.kernel.sandbox.transpile import transpile
 
 SCOPES = ["storage:local", "ui:window"]
 CHUNKS = 8  # each repeat runs its interleaved figures in this many chunks, in turn
-INTERLEAVED = ("bare", "answer", "text", "guest", "at_once", "batched", "flooded", "hop_guest")
+INTERLEAVED = ("bare", "answer", "text", "guest", "refused", "at_once", "batched", "flooded", "hop_guest")
 APP = "import { ui, storage } from '@llm-os/sdk';\nexport default () => ui.Text('x');\n"
 
 
@@ -85,16 +89,18 @@ async def noop(_connection: Connection, _params: dict[str, Any]) -> None:
 
 class CheckedGuest:
     """A guest whose storage.get goes to the kernel the way the app host's host function does
-    (kernel/sandbox/host.py: one SyncClient call carrying the token, the answer in an envelope)."""
+    (kernel/sandbox/host.py: one SyncClient call carrying the token, answering the value itself)."""
 
-    def __init__(self, client: SyncClient | None) -> None:
+    def __init__(self, client: SyncClient | None, refuse: bool = False) -> None:
         self.token = ""
         self.client = client
 
-        def storage_get(key: str) -> dict[str, Any]:
-            if self.client is None:  # the guest side alone: the same envelope, no kernel
-                return {"ok": True, "value": None}
-            return {"ok": True, "value": self.client.call("app.storage.get", token=self.token, key=key)}
+        def storage_get(key: str) -> Any:
+            if refuse:  # the guest side of a refusal: the kernel's reason reaches the app
+                raise HostFunctionError("denied: storage:local was not granted")
+            if self.client is None:  # the guest side alone: the same answer, no kernel
+                return None
+            return self.client.call("app.storage.get", token=self.token, key=key)
 
         self.guest = Guest(frozenset(SCOPES), {"storage_get": storage_get})
         self.guest.context._timeout = 600
@@ -102,8 +108,8 @@ class CheckedGuest:
         # Reach the SDK's storage.get the way app code does, from inside the guest.
         self.guest.context.globals["__storage"] = self.guest.api.get("sdk").get("storage")
 
-    def calls(self, n: int) -> float:
-        return js_loop(self.guest.context, "__storage.get('k')", n)
+    def calls(self, n: int, call: str = "__storage.get('k')") -> float:
+        return js_loop(self.guest.context, call, n)
 
 
 def audit_row(log: AuditLog, app: str, n: int, batched: bool) -> float:
@@ -155,9 +161,9 @@ def main(calls: int, repeats: int) -> None:
     runtime = quickjs_rs.Runtime()
     context = runtime.new_context(timeout=600)
     context.register("bare", lambda *args: 1)
-    context.register("answer", lambda *args: {"ok": True, "value": None})  # the host's envelope
+    context.register("answer", lambda *args: {"ok": True, "value": None})  # the answer before 2026-12-03
     context.register("text", lambda *args: '"v"')  # what a bare JSON-text answer would cost
-    alone = CheckedGuest(None)
+    alone, refused = CheckedGuest(None), CheckedGuest(None, refuse=True)
     client = SyncClient(kernel.socket)
     hop_token = [""]
     context.register("hop", lambda *args: client.call("bench.noop", token=hop_token[0], key="k") or 1)
@@ -168,8 +174,8 @@ def main(calls: int, repeats: int) -> None:
     broker = Broker(authority, storage)
     handler = broker.handlers()["app.storage.get"]
     audit = AuditLog(local / "audit.sqlite")
-    names = ["bare", "answer", "text", "guest", "at_once", "batched", "flooded", "hop", "hop_guest", "json",
-             "handler", "check", "sqlite", "audit_once", "audit_batched", "verify"]
+    names = [*INTERLEAVED, "hop", "json", "handler", "check", "sqlite", "audit_once", "audit_batched",
+             "verify"]
     fig = {name: Figure() for name in names}
     ratios = {name: Figure() for name in ("at_once", "batched", "flooded")}
 
@@ -206,6 +212,7 @@ def main(calls: int, repeats: int) -> None:
             interleaved["answer"] += js_loop(context, "answer('k')", chunk)
             interleaved["text"] += js_loop(context, "text('k')", chunk)
             interleaved["guest"] += alone.calls(chunk)
+            interleaved["refused"] += refused.calls(chunk, "try { __storage.get('k'); } catch (e) { }")
             interleaved["at_once"] += audited(once, True, chunk)
             interleaved["batched"] += audited(batch, False, chunk)
             checked.token = flood_token
@@ -254,9 +261,10 @@ def main(calls: int, repeats: int) -> None:
               f"{fig[name].best / fig['bare'].best:.2f}x, median of the repeats' {ratios[name].median:.2f}x")
     print("\nwhere a checked call's time goes (each part timed alone):")
     for label, figure in (("bare callback (the baseline)", fig["bare"]),
-                          ("guest: SDK call() + {ok, value} answer", Extra("guest")),
-                          ("  of which the answer object alone", Extra("answer")),
-                          ("  (a JSON-text answer instead would add)", Extra("text")),
+                          ("guest: SDK call() + the value's answer", Extra("guest")),
+                          ("  ({ok, value} answer object, before, alone)", Extra("answer")),
+                          ("  (a JSON-text value instead would add)", Extra("text")),
+                          ("guest: a refused call (CapabilityError)", Extra("refused")),
                           ("socket hop, a no-op method, from the guest", Extra("hop_guest")),
                           ("  the same from a plain Python loop", fig["hop"]),
                           ("  of which JSON, both ends, both ways", fig["json"]),

@@ -50,8 +50,8 @@ class HostCalls:
             self.context = outer
 
     def functions(self) -> dict[str, Any]:
-        """The host functions (the host wraps each in its envelope): call_reply for every app (providing
-        needs no grant), app_call only with some app:APP/FUNCTION grant."""
+        """The host functions (answering as hostfn.py says): call_reply for every app (providing needs
+        no grant), app_call only with some app:APP/FUNCTION grant."""
         fns: dict[str, Any] = {"call_reply": self.reply}
         if any(scope.startswith("app:") for scope in self.host.scopes):
             fns["app_call"] = self.start

@@ -21,14 +21,12 @@ import wasmtime
 
 from llmos.kernel.sandbox.builtins import builtin_functions, wall_clock_ms
 from llmos.kernel.sandbox.callabi import limits_for_runtime
+from llmos.kernel.sandbox.hostfn import Answers, HostFunction
 from llmos.kernel.sandbox.realm import REALM_LOCKDOWN
 from llmos.kernel.sandbox.treecheck import TreeError, TreeLimits, parse_answer
 from llmos.settings import SandboxSettings
 
 log = logging.getLogger("llmos.sandbox.guest")
-
-HostFunction = Callable[..., Any]
-
 
 _SANDBOX = SandboxSettings()  # the [sandbox] defaults, declared in llmos/settings/sections.py
 MAX_CPU_MS_PER_S = 800  # the budget scaled for a slow machine stops here (GuestLimits.scaled)
@@ -102,7 +100,8 @@ class Guest:
                                           stack_limit=self.limits.stack_bytes)
         self.context = self.runtime.new_context(timeout=self.limits.load_deadline_s)
         # Clock, zones and randomness need no grant; a caller's own functions of those names win (tests).
-        host_functions = {**builtin_functions(wall_clock), **host_functions}
+        # Each answers with its value and fails by raising; call() then asks last_error (hostfn.py).
+        host_functions = Answers().functions({**builtin_functions(wall_clock), **host_functions})
         names = sorted(host_functions)
         for name in names:
             self.context.register(f"__llmos_h_{name}", host_functions[name], is_async=False)

@@ -40,6 +40,7 @@ from llmos.kernel.sandbox.bus import Bus
 from llmos.kernel.sandbox.confine import Confinement, UidTable, confine
 from llmos.kernel.sandbox.cpu import CpuBudget
 from llmos.kernel.sandbox.guest import AppFault, Frame, Guest, GuestLimits
+from llmos.kernel.sandbox.hostfn import HostFunctionError
 from llmos.kernel.sandbox.renderer import NullRenderer, RenderBackend, load_renderer
 from llmos.kernel.sandbox.stall import StallWatchdog
 from llmos.kernel.sandbox.status import StatusWriter, cut, encode
@@ -335,13 +336,19 @@ class AppHost:
 
     # -- host functions: one per granted capability --------------------------------------------
     def _host_functions(self) -> dict[str, Any]:
+        """Each answers with its value and fails by raising (hostfn.py; the guest wraps them)."""
         def kernel(method: str, **params: Any) -> Any:
             """One blocking kernel call; the kernel's time on it is charged to the app's CPU budget
-            (its wall time less what this process spent on it, which the clock counts already)."""
+            (its wall time less what this process spent on it, which the clock counts already). A
+            refusal fails the host function with the kernel's reason (hostfn.py)."""
             assert self.kernel is not None
             wall, cpu = time.monotonic(), time.process_time()
             try:
                 return self.kernel.call(method, token=self.calls.token, **params)
+            except RpcError as error:
+                if error.code == "denied":
+                    log.warning("%s: kernel denied a call: %s", self.app, error.message)
+                raise HostFunctionError(error.message) from None
             finally:
                 self.cpu.charge((time.monotonic() - wall) - (time.process_time() - cpu))
 
@@ -357,37 +364,25 @@ class AppHost:
                 raise ValueError(f"bus message over {Bus.MAX_MESSAGE} bytes")
             return kernel("app.bus.publish", channel=channel, message=message)
 
-        def envelope(fn: Any) -> Any:
-            def call(*args: Any) -> dict[str, Any]:
-                try:
-                    return {"ok": True, "value": fn(*args)}
-                except RpcError as error:
-                    if error.code == "denied":
-                        log.warning("%s: kernel denied a call: %s", self.app, error.message)
-                    return {"ok": False, "error": error.message}
-                except Exception as error:
-                    return {"ok": False, "error": cut(f"{type(error).__name__}: {error}")}
-            return call
-
         fns: dict[str, Any] = {"log": self._log}
         granted = self.scopes
         if "storage:local" in granted:
-            fns["storage_get"] = envelope(lambda key: kernel("app.storage.get", key=key))
-            fns["storage_set"] = envelope(lambda key, value: kernel("app.storage.set", key=key, value=value))
-            fns["storage_delete"] = envelope(lambda key: kernel("app.storage.delete", key=key))
-            fns["storage_keys"] = envelope(lambda: kernel("app.storage.keys"))
+            fns["storage_get"] = lambda key: kernel("app.storage.get", key=key)
+            fns["storage_set"] = lambda key, value: kernel("app.storage.set", key=key, value=value)
+            fns["storage_delete"] = lambda key: kernel("app.storage.delete", key=key)
+            fns["storage_keys"] = lambda: kernel("app.storage.keys")
         if "notify" in granted:
-            fns["notify"] = envelope(send_notify)
+            fns["notify"] = send_notify
         if "clipboard:read" in granted:
-            fns["clipboard_read"] = envelope(lambda: kernel("app.clipboard.read"))
+            fns["clipboard_read"] = lambda: kernel("app.clipboard.read")
         if "clipboard:write" in granted:
-            fns["clipboard_write"] = envelope(lambda text: kernel("app.clipboard.write", text=text))
+            fns["clipboard_write"] = lambda text: kernel("app.clipboard.write", text=text)
         if any(scope.startswith("network:") for scope in granted):
-            fns["fetch_start"] = envelope(self._fetch_start)
+            fns["fetch_start"] = self._fetch_start
         if any(scope.startswith("bus:") for scope in granted):
-            fns["bus_publish"] = envelope(bus_publish)
-            fns["bus_subscribe"] = envelope(self._bus_subscribe)
-        fns.update({name: envelope(fn) for name, fn in self.calls.functions().items()})
+            fns["bus_publish"] = bus_publish
+            fns["bus_subscribe"] = self._bus_subscribe
+        fns.update(self.calls.functions())
         return fns
 
     def _log(self, level: str, message: str) -> None:

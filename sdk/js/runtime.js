@@ -28,16 +28,21 @@
     (scope.startsWith("network:") && grantedSet.has("network:*"));
   const anyWith = (prefix) => granted.some((s) => s.startsWith(prefix));
 
-  // One host call: the host answers {ok: true, value} or {ok: false, error} and never throws,
-  // so the app sees the kernel's reason instead of a sanitized host error.
+  // One host call. A host function answers with its value itself (any JSON value, null too) and
+  // fails by throwing quickjs-rs's sanitized HostError; only then is the host asked for the reason
+  // (last_error, kernel/sandbox/hostfn.py), so the app sees the kernel's reason as a CapabilityError.
+  // An error the host did not record (the bridge's own, the guest out of memory) goes on as it is.
+  const lastError = host.last_error;
   function call(name, ...args) {
     const fn = host[name];
     if (typeof fn !== "function") throw new CapabilityError(`${name}: not granted`);
-    const answer = fn(...args);
-    if (answer === null || typeof answer !== "object" || answer.ok !== true) {
-      throw new CapabilityError(answer && answer.error ? String(answer.error) : `${name} failed`);
+    try {
+      return fn(...args);
+    } catch (error) {
+      const reason = lastError();
+      if (typeof reason !== "string") throw error;
+      throw new CapabilityError(reason === "" ? `${name} failed` : reason);
     }
-    return answer.value;
   }
 
   let now = 0;

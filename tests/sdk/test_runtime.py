@@ -24,19 +24,18 @@ class FakeKernel:
         self.published: list[tuple[str, str]] = []
 
     def functions(self, scopes):
-        def ok(value=None):
-            return {"ok": True, "value": value}
+        """As the app host's: each answers with its value (kernel/sandbox/hostfn.py)."""
         fns = {"log": lambda level, text: None}
         if "storage:local" in scopes:
-            fns["storage_get"] = lambda key: ok(self.store.get(key))
-            fns["storage_set"] = lambda key, value: ok(self.store.__setitem__(key, value))
-            fns["storage_delete"] = lambda key: ok(self.store.pop(key, None) and None)
-            fns["storage_keys"] = lambda: ok(sorted(self.store))
+            fns["storage_get"] = lambda key: self.store.get(key)
+            fns["storage_set"] = lambda key, value: self.store.__setitem__(key, value)
+            fns["storage_delete"] = lambda key: self.store.pop(key, None) and None
+            fns["storage_keys"] = lambda: sorted(self.store)
         if "notify" in scopes:
-            fns["notify"] = lambda text, opts: ok(self.notes.append((text, opts)))
+            fns["notify"] = lambda text, opts: self.notes.append((text, opts))
         if "bus:chat" in scopes:
-            fns["bus_publish"] = lambda channel, message: ok(self.published.append((channel, message)))
-            fns["bus_subscribe"] = lambda channel: ok()
+            fns["bus_publish"] = lambda channel, message: self.published.append((channel, message))
+            fns["bus_subscribe"] = lambda channel: None
         return fns
 
 

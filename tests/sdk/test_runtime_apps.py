@@ -54,9 +54,8 @@ class Recorder:
         return fns
 
     @staticmethod
-    def _record(into: list[tuple[Any, ...]], args: tuple[Any, ...]) -> dict[str, Any]:
+    def _record(into: list[tuple[Any, ...]], args: tuple[Any, ...]) -> None:
         into.append(args)
-        return {"ok": True, "value": None}
 
 
 def start(source: str, scopes: tuple[str, ...]) -> tuple[Guest, Recorder]:
