@@ -10,11 +10,12 @@ import sys
 def _build(args: argparse.Namespace) -> int:
     from llmos.host import image
 
+    version = args.image_version or image.DEFAULT_IMAGE_VERSION
     try:
         if args.if_changed:
-            image.ensure_built(args.variant, kiosk_app=args.kiosk_app, image_version=args.image_version)
+            image.ensure_built(args.variant, kiosk_app=args.kiosk_app, image_version=version)
         else:
-            image.build(args.variant, kiosk_app=args.kiosk_app, image_version=args.image_version)
+            image.build(args.variant, kiosk_app=args.kiosk_app, image_version=version)
     except image.BuildError as error:
         print(f"llmos image build: {error}", file=sys.stderr)
         return 1
@@ -69,9 +70,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     build = image_commands.add_parser("build", help="build a disk image with mkosi (shows progress)")
     build.add_argument("--variant", default="qemu", choices=["qemu", "usb", "kiosk"])
     build.add_argument("--kiosk-app", help="for --variant kiosk: the app's hash (sha256:...)")
-    build.add_argument("--image-version", default="1",
+    build.add_argument("--image-version",
                        help="IMAGE_VERSION in os-release and the factory boot entry: a bundle made from "
-                            "this image carries it (default 1)")
+                            "this image carries it (default: image.DEFAULT_IMAGE_VERSION, 1)")
     build.add_argument("--if-changed", action="store_true",
                        help="reuse the last image if it was built from exactly these inputs (says so)")
     build.set_defaults(run=_build)

@@ -267,8 +267,7 @@ def version_tree(build_dir: Path, image_version: str) -> Path:
     from llmos.update import version
 
     if not version.valid(image_version):
-        raise BuildError(f"image version {image_version!r}: use letters, digits and . ~ ^ _ - "
-                         "(no '+', no spaces), starting with a letter or digit")
+        raise BuildError(f"image version {image_version!r}: use {version.RULE}")
     tree = build_dir / "version"
     stamp = tree / "usr/lib/llmos/image-version"
     stamp.parent.mkdir(parents=True, exist_ok=True)

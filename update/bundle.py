@@ -112,7 +112,7 @@ class Manifest:
         os_version = _field(document, "os_version", str, "os_version")
         if not version.valid(os_version):
             raise BundleRefused("manifest", f"garbled manifest: os_version: {os_version!r} is not a version "
-                                            f"(letters, digits and . ~ ^ _ -)")
+                                            f"({version.RULE})")
         arch = _field(document, "arch", str, "arch")
         if not ARCH_RE.fullmatch(arch):
             raise BundleRefused("manifest", f"garbled manifest: arch: {arch!r} is not an architecture name")
@@ -196,8 +196,7 @@ def make_bundle(out: Path, private_key: Ed25519PrivateKey, *, os_version: str, a
                 progress: Progress = _no_progress) -> Manifest:
     """Hash the parts, sign the manifest and write the tar atomically (a cut-off run leaves no bundle)."""
     if not version.valid(os_version):
-        raise ValueError(f"version {os_version!r}: use letters, digits and . ~ ^ _ - (no '+', no spaces), "
-                         "at most 64 characters")
+        raise ValueError(f"version {os_version!r}: use {version.RULE}")
     if not ARCH_RE.fullmatch(arch):
         raise ValueError(f"architecture {arch!r}: expected a name like x86_64 or aarch64")
     sources = {"rootfs": rootfs, "kernel": kernel, "initrd": initrd}
