@@ -6,8 +6,12 @@ host's pid (a toplevel is mapped once it committed its first buffer); until 2026
 polled the window list every 5 ms, which added up to 5 ms (2.5 on average) to every figure.
 Cold = first launch of a kernel whose compiled-QuickJS cache is empty; warm = later launches (cache
 filled, app stopped between).
-Also: kernel start -> socket ready, and apps.run (no questions) -> visible. Each figure is taken with
-app hosts spawned anew ([sandbox] prefork = false, the baseline) and forked from the zygote.
+Also: kernel start -> socket ready, and apps.run (no questions) -> visible. And the first launch as
+an image boots: the wasm cache empty but the image's precompiled module there (LLMOS_WASM_IMAGE_DIR,
+as /usr/lib/llmos/wasm), apps.run of an app never run by that kernel, right after the kernel's socket
+accepts and, on another fresh system, once the kernel has settled (its zygote said ready). Each
+figure is taken with app hosts spawned anew ([sandbox] prefork = false, the baseline) and forked
+from the zygote.
 
     .venv/bin/python bench/kernel_launch.py [--runs 5]
 """
@@ -18,13 +22,16 @@ import argparse
 import asyncio
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from kernel.harness import System, make_system, remove
+from waiting import wait_for
 
 from llmos import ipc
+from llmos.kernel.sandbox import wasmcache
 
 
 async def mapped(comp: ipc.Client, pid: int) -> None:
@@ -117,7 +124,33 @@ def measure(runs: int, extra_config: str) -> dict[str, list[float]]:
     return figures
 
 
+def first_launch(extra_config: str, image_wasm: Path, settled: bool) -> float:
+    """apps.run of a seeded app on a fresh system that has the image's precompiled module."""
+    system = make_system(extra_config)
+    system.env["LLMOS_WASM_IMAGE_DIR"] = str(image_wasm)
+    try:
+        system.start_compositor()
+        system.start_kernel()
+        if settled and "prefork = false" not in extra_config:
+            log = system.root / "kernel.log"
+            wait_for(lambda: "zygote ready" in log.read_text(errors="replace"), 60, "the zygote to be ready")
+        counter = system.call("apps.search", text="counter", limit=1)[0]["hash"]
+        seconds, app_id = asyncio.run(run_to_visible(system, counter))
+        system.call("apps.stop", app_id=app_id)
+        return seconds
+    finally:
+        remove(system)
+
+
 def main(runs: int) -> None:
+    image_wasm = Path(tempfile.mkdtemp(prefix="llmos-image-wasm."))
+    wasmcache.compile_generic(image_wasm)
+    for mode, config in MODES.items():
+        at_once = [first_launch(config, image_wasm, settled=False) for _ in range(runs)]
+        settled = [first_launch(config, image_wasm, settled=True) for _ in range(runs)]
+        print(f"-- app hosts {mode}, the image's precompiled module, first launch of a fresh kernel")
+        print(f"apps.run -> visible, right after the socket accepts: {ms(at_once)}")
+        print(f"apps.run -> visible, once the kernel has settled:    {ms(settled)}")
     results = {mode: measure(runs, config) for mode, config in MODES.items()}
     for mode, figures in results.items():
         print(f"-- app hosts {mode}")

@@ -213,7 +213,15 @@ class AppManager:
         return self._warming
 
     async def _warm(self) -> None:
-        """A failed warm-up leaves the compile to the first host, as before: never fatal here."""
+        """A failed warm-up leaves the compile to the first host, as before: never fatal here. When the
+        guest is compiled already (the image's module, or this machine's cache) there is nothing to
+        warm: the zygote starts at once and loads it, instead of after a process that would only load
+        it too (under TCG that process cost a second of boot before the first app could fork)."""
+        from llmos.kernel.sandbox import wasmcache  # here: importlib.metadata is not on the kernel's start
+
+        if self.prefork is not None and wasmcache.compiled_file(self.cache_dir) is not None:
+            self._start_zygote()
+            return
         command = [sys.executable, "-m", "llmos.kernel.sandbox.wasmcache"]
         command += [str(self.cache_dir)] if self.cache_dir else []
         try:
@@ -233,8 +241,12 @@ class AppManager:
         text = output.decode(errors="replace").strip()[-500:]
         (log.info if process.returncode == 0 else log.warning)("%s (exit %s)", text, process.returncode)
         if self.prefork is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.prefork.start()
+            self._start_zygote()
+
+    def _start_zygote(self) -> None:
+        assert self.prefork is not None
+        self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.prefork.start()
 
     async def launch(self, source: str, token: str, *, filename: str = "app.ts",
                      test_clock: bool = False, ready_timeout: float = 30.0,

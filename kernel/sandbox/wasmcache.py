@@ -67,6 +67,16 @@ def cache_key(wasm: bytes) -> str:
     return hashlib.sha256(hashlib.sha256(wasm).digest() + version("wasmtime").encode()).hexdigest()[:24]
 
 
+def compiled_file(directory: Path | None = None) -> Path | None:
+    """The compiled guest that install() would try first, this machine's or the image's, if there is a
+    file for the bundled guest; not loaded (install() finds out a damaged or foreign one)."""
+    key = cache_key(_engine._read_guest_wasm())
+    for path in ((directory or default_dir()) / f"guest-{key}.cwasm", image_dir() / f"guest-{key}.cwasm"):
+        if path.is_file():
+            return path
+    return None
+
+
 def _from_image(engine: wasmtime.Engine, key: str) -> wasmtime.Module | None:
     """The image's precompiled guest, if there is one for this key and this CPU can run it."""
     path = image_dir() / f"guest-{key}.cwasm"

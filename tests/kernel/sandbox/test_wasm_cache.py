@@ -72,3 +72,43 @@ def test_the_images_generic_module_loads_without_compiling_and_a_bad_one_is_comp
     assert "wasm cache compiled" in output and "unusable here" in output
     assert [p.name for p in cache.glob("guest-*.cwasm")] == [module.name]  # compiled once for this machine
     assert "wasm cache loaded" in _install_in_a_fresh_process(cache, image_dir)
+
+
+def test_the_compiled_guest_is_found_in_this_machines_cache_or_the_image(tmp_path, monkeypatch):
+    from llmos.kernel.sandbox import wasmcache
+
+    cache, image_dir = Path(tempfile.mkdtemp(dir=tmp_path)), Path(tempfile.mkdtemp(dir=tmp_path))
+    monkeypatch.setenv("LLMOS_WASM_IMAGE_DIR", str(image_dir))
+    assert wasmcache.compiled_file(cache) is None
+    shipped = wasmcache.compile_generic(image_dir)
+    assert wasmcache.compiled_file(cache) == shipped
+    (cache / shipped.name).write_bytes(shipped.read_bytes())
+    assert wasmcache.compiled_file(cache) == cache / shipped.name  # this machine's first, as install()
+    (image_dir / "guest-0123456789abcdef01234567.cwasm").write_bytes(b"")  # another guest's: not ours
+    shipped.unlink()
+    (cache / shipped.name).unlink()
+    assert wasmcache.compiled_file(cache) is None
+
+
+def test_with_the_guest_compiled_the_zygote_starts_at_once_without_a_warm_up(make_kernel, wasm_cache,
+                                                                             tmp_path, caplog):
+    """What an image boots with (its precompiled guest): no warm-up process before the zygote's start,
+    which under TCG cost a second before the first app could fork."""
+    import logging
+
+    from llmos.kernel.sandbox import wasmcache
+    from llmos.kernel.sandbox.prefork import ForkedProcess
+
+    _install_in_a_fresh_process(wasm_cache, Path(tempfile.mkdtemp(dir=tmp_path)))
+    assert wasmcache.compiled_file(wasm_cache) is not None
+
+    async def scenario() -> None:
+        async with make_kernel(prefork=True) as kernel:
+            assert kernel.manager.prefork is not None and kernel.manager.prefork.starts == 1
+            app = await kernel.manager.launch(app_source("pomodoro.ts"),
+                                              kernel.authority.mint("pomodoro", SCOPES))
+            assert isinstance(app.process, ForkedProcess)
+    with caplog.at_level(logging.INFO, logger="llmos.kernel.sandbox.manager"):
+        asyncio.run(asyncio.wait_for(scenario(), 120))
+    warm_ups = [r.getMessage() for r in caplog.records if "wasm cache" in r.getMessage()]
+    assert warm_ups == [], warm_ups
