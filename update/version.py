@@ -11,7 +11,8 @@ import re
 VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.~^_-]{0,63}")
 
 
-RULE = "letters, digits and . ~ ^ _ - (no '+', no spaces), starting with a letter or digit, at most 64"
+RULE = ("letters, digits and . ~ ^ _ - (no '+', no spaces), starting with a letter or digit, "
+        "at most 64 characters")
 
 
 def valid(version: str) -> bool:

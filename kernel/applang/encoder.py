@@ -13,8 +13,8 @@ The model directory this module loads (the "converted" layout) holds three files
 - model.safetensors: the BERT weights, computed in float32. The word embeddings and the layers' weight
   matrices are int8 with a float32 scale per row (`NAME` and `NAME.scale`); the rest is float16. That
   is a quarter of the float32 original (23 MB, not 91), which matters twice in an image with two root
-  slots; the embeddings stay within 6e-3 of the float32 model's (cosine ≥ 0.9995), and the
-  development set's retrieval moves by one request in 184 (bench figures in docs/PERFORMANCE.md).
+  slots; the embeddings stay within 3.2e-3 of the float32 model's on a component and 4.0e-3 on a
+  cosine, and the development set's retrieval moves by one request in 184 (docs/PERFORMANCE.md).
   A float16 layout (LAYOUT 1, no `.scale` tensors) still loads.
 `convert()` makes that layout from the package's model.zip; `find_model()` finds it in the image
 (paths.models_dir()) or makes it once in the host cache (paths.cache_dir()).

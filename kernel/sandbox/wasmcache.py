@@ -67,11 +67,16 @@ def cache_key(wasm: bytes) -> str:
     return hashlib.sha256(hashlib.sha256(wasm).digest() + version("wasmtime").encode()).hexdigest()[:24]
 
 
+def file_name(key: str) -> str:
+    """A compiled guest's file name, the same in this machine's cache and in the image."""
+    return f"guest-{key}.cwasm"
+
+
 def compiled_file(directory: Path | None = None) -> Path | None:
     """The compiled guest that install() would try first, this machine's or the image's, if there is a
     file for the bundled guest; not loaded (install() finds out a damaged or foreign one)."""
     key = cache_key(_engine._read_guest_wasm())
-    for path in ((directory or default_dir()) / f"guest-{key}.cwasm", image_dir() / f"guest-{key}.cwasm"):
+    for path in ((directory or default_dir()) / file_name(key), image_dir() / file_name(key)):
         if path.is_file():
             return path
     return None
@@ -79,7 +84,7 @@ def compiled_file(directory: Path | None = None) -> Path | None:
 
 def _from_image(engine: wasmtime.Engine, key: str) -> wasmtime.Module | None:
     """The image's precompiled guest, if there is one for this key and this CPU can run it."""
-    path = image_dir() / f"guest-{key}.cwasm"
+    path = image_dir() / file_name(key)
     if not path.is_file():
         return None
     try:
@@ -100,7 +105,7 @@ def compile_generic(directory: Path) -> Path:
         config.cranelift_flag_enable(feature)
     module = wasmtime.Module(wasmtime.Engine(config), wasm)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"guest-{cache_key(wasm)}.cwasm"
+    path = directory / file_name(cache_key(wasm))
     path.write_bytes(module.serialize())
     os.chmod(path, 0o644)
     # The file must load into the default engine the app hosts use (same wasmtime, same settings).
@@ -120,7 +125,7 @@ def install(directory: Path | None = None) -> str:
     wasm = _engine._read_guest_wasm()
     build_id = hashlib.sha256(wasm).digest()
     key = cache_key(wasm)
-    path = directory / f"guest-{key}.cwasm"
+    path = directory / file_name(key)
     engine = _wasmtime.shared_wasmtime_engine()
     module: wasmtime.Module | None = None
     how = "loaded"
