@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from llmos.kernel.applang.adapt import Template, template, template_schema, values_in
+from llmos.kernel.applang.adapt import Slot, Template, template, template_schema, values_in
 from llmos.kernel.applang.compile import compile_app
 from llmos.kernel.applang.consistency import misfit, missing_items, named_rows
 from llmos.kernel.applang.document import read_document
@@ -63,6 +64,8 @@ WORD_GAP = 0.05  # a tie by meaning is broken when one example is this much near
 RERANK = 3  # candidates the model re-ranks ...
 RERANK_FLOOR = 0.2  # ... among those with at least this retrieval score
 RERANK_WEIGHT = 0.3  # score per nat of average log-probability above the candidates' mean
+ECHO_WORDS = 4  # a filled text that is all a run of this many of the request's words is an echo
+ECHO_START = 5  # ... and so is one that starts with a run of this many
 MAX_INSTRUCTIONS = 2400  # characters (about 750 tokens): a farther shot is left out past this
 NO_CLOSE_EXAMPLE = "no close example"
 
@@ -192,7 +195,7 @@ def adapt(request: str, match: Neighbour, *, incremental: bool, shots: Sequence[
                                       what=f"slot {number + 1} of {len(shape.slots)}",
                                       left=len(shape.slots) - number)
             value = _slot_value(answer, slot.closer)
-            values.append(slot.original if _echoes(value, request) else value)
+            values.append(slot.original if _cut(value, slot) or _echoes(value, request) else value)
     else:
         answer = yield Completion(text, request, WRITE_TOKENS, schema=template_schema(shape))
         found = None
@@ -211,9 +214,23 @@ def adapt(request: str, match: Neighbour, *, incremental: bool, shots: Sequence[
 
 
 def _echoes(value: str, request: str) -> bool:
-    """Whether a filled text is a run of four or more of the request's own words: a base model's habit
-    ("I want to add up what i spend on" as a title), never better than the example's text."""
-    return len(value.split()) >= 4 and " ".join(value.lower().split()) in " ".join(request.lower().split())
+    """Whether a filled text copies the request rather than naming a thing, a base model's habit, never
+    better than the example's text: all of it a run of four or more of the request's words ("I want to
+    add up what i spend on" as a title), or its first five words such a run with more after them
+    ("Stopwatch for my runs that are 1")."""
+    words, asked = _words(value), f" {' '.join(_words(request))} "
+    return ((len(words) >= ECHO_WORDS and f" {' '.join(words)} " in asked)
+            or (len(words) > ECHO_START and f" {' '.join(words[:ECHO_START])} " in asked))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.lower())
+
+
+def _cut(value: str, slot: Slot) -> bool:
+    """Whether a text ran into its slot's length limit, where the grammar closed it mid-word: a base
+    model that copies the request does ("Signature pad with a button to [")."""
+    return slot.kind in ("text", "quoted") and len(value) >= slot.limit
 
 
 def _slot_value(answer: str, closer: str) -> str:

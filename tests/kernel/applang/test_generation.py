@@ -130,6 +130,22 @@ def test_a_title_that_repeats_the_request_is_the_examples() -> None:
     assert outcome.source is not None and outcome.source["title"] == "Counter"
 
 
+def test_a_title_that_starts_with_five_words_of_the_request_is_the_examples() -> None:
+    request = "a counter with a plus button for the beads on my necklace"
+    copied = make(request, Model('A counter with a plus on", "state', '25"}]'))
+    assert copied.source is not None and copied.source["title"] == "Counter"
+    named = make(request, Model('Bead Counter", "state', '25"}]'))  # four words or fewer: a name
+    assert named.source is not None and named.source["title"] == "Bead Counter"
+
+
+def test_a_title_cut_off_at_its_length_limit_is_the_examples() -> None:
+    cut = "Beads on the necklace, one by on"  # 32 characters: the grammar closed it mid-word
+    outcome = make("a counter with a plus button for beads", Model(f'{cut}", "state', '25"}]'))
+    assert outcome.source is not None and outcome.source["title"] == "Counter"
+    whole = make("a counter with a plus button for beads", Model(f'{cut[:-3]}", "state', '25"}]'))
+    assert whole.source is not None and whole.source["title"] == cut[:-3]
+
+
 F_TO_C = {"title": "F to C", "state": [{"name": "f", "type": "number"}],
           "view": [{"kind": "input", "label": "Fahrenheit", "var": "f"},
                    {"kind": "text", "value": "fixed((f - 32) * 5 / 9, 1) + ' C'"}]}
