@@ -143,14 +143,15 @@ def first_launch(extra_config: str, image_wasm: Path, settled: bool) -> float:
 
 
 def main(runs: int) -> None:
-    image_wasm = Path(tempfile.mkdtemp(prefix="llmos-image-wasm."))
-    wasmcache.compile_generic(image_wasm)
-    for mode, config in MODES.items():
-        at_once = [first_launch(config, image_wasm, settled=False) for _ in range(runs)]
-        settled = [first_launch(config, image_wasm, settled=True) for _ in range(runs)]
-        print(f"-- app hosts {mode}, the image's precompiled module, first launch of a fresh kernel")
-        print(f"apps.run -> visible, right after the socket accepts: {ms(at_once)}")
-        print(f"apps.run -> visible, once the kernel has settled:    {ms(settled)}")
+    with tempfile.TemporaryDirectory(prefix="llmos-image-wasm.") as directory:
+        image_wasm = Path(directory)
+        wasmcache.compile_generic(image_wasm)
+        for mode, config in MODES.items():
+            at_once = [first_launch(config, image_wasm, settled=False) for _ in range(runs)]
+            settled = [first_launch(config, image_wasm, settled=True) for _ in range(runs)]
+            print(f"-- app hosts {mode}, the image's precompiled module, first launch of a fresh kernel")
+            print(f"apps.run -> visible, right after the socket accepts: {ms(at_once)}")
+            print(f"apps.run -> visible, once the kernel has settled:    {ms(settled)}")
     results = {mode: measure(runs, config) for mode, config in MODES.items()}
     for mode, figures in results.items():
         print(f"-- app hosts {mode}")
