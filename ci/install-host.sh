@@ -19,7 +19,7 @@ BACKPORTS=(mkosi systemd systemd-boot systemd-boot-efi udev)
 PACKAGES=(python3 python3-venv python3-dev build-essential cmake pkg-config binutils
           qemu-system-x86 qemu-utils ovmf kmod dosfstools mtools e2fsprogs fdisk cpio zstd
           libcairo2-dev libpango1.0-dev libxkbcommon-dev libwayland-dev squashfs-tools
-          dnsmasq-base iproute2 weston foot wayland-utils busybox-static git)
+          dnsmasq-base iproute2 weston foot wayland-utils busybox-static git curl qemu-user)
 missing=0
 for p in "${BACKPORTS[@]}" "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing=1

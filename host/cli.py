@@ -47,9 +47,8 @@ def _vm(args: argparse.Namespace) -> int:
           f"{built.disk}", file=sys.stderr)
     if machine.accel == "tcg":
         print("llmos vm: no usable KVM, so QEMU emulates the CPU: boot takes about a minute, and the "
-              "embedded model needs many minutes per new app (its AVX2 code is emulated; "
-              "docs/PERFORMANCE.md). An inference server on the host is far faster: docs/fleet.md",
-              file=sys.stderr)
+              "embedded model a few minutes per new app (docs/PERFORMANCE.md). An inference server on "
+              "the host is far faster: docs/fleet.md", file=sys.stderr)
     machine.start()
     try:
         return machine.wait_exit(timeout=None)

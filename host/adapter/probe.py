@@ -14,6 +14,7 @@ from typing import Any
 
 from llmos.host.adapter.tokens import bare_prompt
 from llmos.kernel.applang import check, parse_document
+from llmos.kernel.gateway import cpu_kernels
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def judge(request: str, text: str, seconds: float) -> ProbeResult:
 
 def probe(base: Path, adapter: Path | None, requests: list[str], *, max_tokens: int = 400,
           threads: int = 2) -> list[ProbeResult]:
+    cpu_kernels.ensure()
     import llama_cpp
 
     llm: Any = llama_cpp.Llama(model_path=str(base), lora_path=str(adapter) if adapter else None,

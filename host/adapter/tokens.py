@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmos.kernel.gateway import cpu_kernels
+
 
 def bare_prompt(request: str) -> str:
     """The prompt the adapter answers: no header, no few-shot block."""
@@ -31,6 +33,7 @@ class Encoded:
 
 class Tokenizer:
     def __init__(self, model_path: Path) -> None:
+        cpu_kernels.ensure()
         import llama_cpp
 
         self._llama: Any = llama_cpp.Llama(model_path=str(model_path), vocab_only=True, verbose=False)

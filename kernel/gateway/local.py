@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmos.kernel.gateway import adapter as adapters
-from llmos.kernel.gateway import checked_decoding
+from llmos.kernel.gateway import checked_decoding, cpu_kernels
 from llmos.kernel.gateway import model as model_files
 from llmos.kernel.gateway.errors import GatewayError, ProviderError
 from llmos.settings import GatewaySettings
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 @functools.lru_cache(maxsize=8)
 def _gbnf(schema_json: str) -> str:
+    cpu_kernels.ensure()
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     return str(json_schema_to_gbnf(schema_json))
@@ -127,7 +128,11 @@ class LocalModel:
 
     def _construct(self, file: model_files.ModelFile) -> Any:
         try:
+            kernels = cpu_kernels.ensure()
+            log.info("llama.cpp CPU kernels: %s", kernels.build)
             from llama_cpp import Llama
+        except cpu_kernels.UnsupportedProcessor as error:
+            raise ProviderError("local", str(error)) from error
         except ImportError as error:
             raise GatewayError(f"llama-cpp-python is not installed: {error}") from error
         try:
