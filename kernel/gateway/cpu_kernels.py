@@ -39,6 +39,9 @@ class Kernels:
     build: str
     library: Path | None
 
+    def describe(self) -> str:
+        return "AVX2 kernels" if self.library is None else "SSE4.2 kernels (this processor has no AVX2)"
+
 
 def processor_flags(cpuinfo: str) -> frozenset[str]:
     """The feature flags of the first processor in a /proc/cpuinfo text (empty if it has none)."""
@@ -78,13 +81,18 @@ _lock = threading.Lock()
 _chosen: Kernels | None = None
 
 
-def ensure(cpuinfo: Path = CPUINFO) -> Kernels:
+def for_this_processor(cpuinfo: Path | None = None) -> Kernels:
+    """The build this processor would run, without loading anything (for health reports)."""
+    return choose(processor_flags((cpuinfo or CPUINFO).read_text()), wheel_lib_dir())
+
+
+def ensure(cpuinfo: Path | None = None) -> Kernels:
     """Choose and load the kernels once per process; call it before anything imports llama_cpp."""
     global _chosen
     with _lock:
         if _chosen is None:
             lib_dir = wheel_lib_dir()
-            kernels = choose(processor_flags(cpuinfo.read_text()), lib_dir)
+            kernels = for_this_processor(cpuinfo)
             if kernels.library is not None:
                 # libggml-base first: the SSE4.2 build carries no run path to find it by.
                 ctypes.CDLL(str(lib_dir / "libggml-base.so.0"), mode=ctypes.RTLD_GLOBAL)

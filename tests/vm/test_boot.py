@@ -42,6 +42,13 @@ def test_supervisor_lists_its_services(machine: VirtualMachine) -> None:
     assert "udevd" in text and "agent" in text
 
 
+def test_the_embedded_model_has_kernels_the_guest_processor_runs(machine: VirtualMachine) -> None:
+    """Under TCG the guest is not shown AVX (host/vm.py), so the image's SSE4.2 build must be chosen."""
+    text = machine.run(["llmos", "gateway", "providers"]).stdout
+    local = next(line for line in text.splitlines() if "local" in line.split()[:2])
+    assert ("SSE4.2 kernels" if machine.accel == "tcg" else "kernels") in local, text
+
+
 def test_the_agent_returns_large_outputs_whole(machine: VirtualMachine) -> None:
     output = machine.run(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a"]).stdout
     assert output == "a" * 300000

@@ -3,6 +3,7 @@ model decoding on a processor without AVX (QEMU's user-mode emulator as a Nehale
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from llmos.kernel.gateway import GatewaySettings
+from llmos.kernel.gateway import Gateway, GatewaySettings
 from llmos.kernel.gateway import cpu_kernels as ck
 from llmos.kernel.gateway import model as model_files
+from llmos.kernel.gateway.health import overview
+from llmos.kernel.gateway.ledger import Ledger
 
 HASWELL = "fpu sse sse2 ssse3 sse4_1 sse4_2 popcnt avx f16c fma avx2 bmi1 bmi2"
 NEHALEM = "fpu sse sse2 ssse3 sse4_1 sse4_2 popcnt"
@@ -51,6 +54,26 @@ def test_a_missing_sse42_build_is_named(tmp_path: Path) -> None:
 def test_a_processor_without_sse42_is_refused_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(ck.UnsupportedProcessor, match="lacks sse4_1, sse4_2: the embedded model needs"):
         ck.choose(frozenset({"fpu", "sse", "sse2", "ssse3"}), sse42_installed(tmp_path))
+
+
+def embedded_status() -> tuple[bool | None, str]:
+    gateway = Gateway(GatewaySettings.load({}), Ledger())
+    local = next(p for p in asyncio.run(overview(gateway)).providers if p.name == "local")
+    return local.model_present, local.detail
+
+
+def test_the_providers_list_names_the_kernels() -> None:
+    present, detail = embedded_status()
+    assert present and detail.endswith(ck.for_this_processor().describe()), detail
+
+
+def test_a_processor_that_cannot_run_the_model_is_shown_with_the_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format("fpu sse sse2", "fpu sse sse2"))
+    monkeypatch.setattr(ck, "CPUINFO", cpuinfo)
+    present, detail = embedded_status()
+    assert present is False and "lacks sse4_1, sse4_2, ssse3: the embedded model needs" in detail
 
 
 DECODE = """
