@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
+
+from waiting import wait_for as wait_until
 
 from llmos.host.vm import VirtualMachine, VMError
 
@@ -86,6 +89,35 @@ def generate_app(machine: VirtualMachine, prompt: str, timeout: float) -> dict[s
     "saved": the saved event, "detail": the last event}."""
     result = machine.run(["python3", "-c", FLOW, prompt, str(timeout)], timeout=timeout + 30)
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def generate_launched(machine: VirtualMachine, prompt: str, timeout: float, by: str) -> dict[str, Any]:
+    """generate_app, which must end with the app launched; prints how long it took and where."""
+    started = time.monotonic()
+    result = generate_app(machine, prompt, timeout)
+    assert result["outcome"] == "launched", result
+    print(f"prompt -> running app {by}: {time.monotonic() - started:.1f} s "
+          f"(events: {json.dumps(result['marks'])})", flush=True)
+    return result
+
+
+AUDIT = ("import json; from llmos.kernel.gateway.ledger import Ledger; "
+         "print(json.dumps(Ledger().audit_rows(5), default=str))")
+
+
+def audit_rows(machine: VirtualMachine) -> list[dict[str, Any]]:
+    """The gateway's five latest audit rows in the guest, newest first."""
+    return list(json.loads(machine.run(["python3", "-c", AUDIT]).stdout))
+
+
+def launched_window(machine: VirtualMachine, launched: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """The launched app's window once it is mapped, at a usable size."""
+    def mapped() -> dict[str, Any] | None:
+        return next((w for w in ipc(machine, "compositor", "windows") if w.get("title") == launched["title"]),
+                    None)
+    window: dict[str, Any] = wait_until(mapped, timeout, "the generated app's window")
+    assert window["width"] > 100 and window["height"] > 100, window
+    return window
 
 
 SAVE_APP = ("import json, sys; from llmos.kernel.registry import Registry; registry = Registry.open(); "

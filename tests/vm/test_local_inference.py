@@ -5,39 +5,23 @@ llama.cpp runs the image's SSE4.2 kernels; with the AVX2 ones this took 10-25 mi
 
 from __future__ import annotations
 
-import json
-import time
-
-from waiting import wait_for as wait_until
-
 from llmos.host.vm import VirtualMachine
 
-from .guest import generate_app, ipc
+from .guest import audit_rows, generate_launched, ipc, launched_window
 from .pace import scaled
 
 PROMPT = "a tip calculator with a bill amount and a tip percentage slider"
 GENERATE_S = 120.0  # prompt to running app with the embedded model, at the reference speed
-AUDIT = ("import json; from llmos.kernel.gateway.ledger import Ledger; "
-         "print(json.dumps(Ledger().audit_rows(5), default=str))")
 
 
 def test_a_new_app_is_written_by_the_embedded_model_in_the_guest(machine: VirtualMachine) -> None:
-    started = time.monotonic()
-    result = generate_app(machine, PROMPT, scaled(GENERATE_S))
-    took = time.monotonic() - started
-    assert result["outcome"] == "launched", result
-    print(f"prompt -> running app, embedded model in the guest: {took:.1f} s "
-          f"(events: {json.dumps(result['marks'])})", flush=True)
-
-    rows = json.loads(machine.run(["python3", "-c", AUDIT]).stdout)
+    result = generate_launched(machine, PROMPT, scaled(GENERATE_S), "with the embedded model in the guest")
+    rows = audit_rows(machine)
     assert rows[0]["provider"] == "local" and rows[0]["outcome"] == "ok", rows[0]
     local = next(p for p in ipc(machine, "kernel", "gateway.providers")["providers"] if p["name"] == "local")
     assert local["detail"].startswith("loaded in"), local
     assert ("SSE4.2 kernels" if machine.accel == "tcg" else "kernels") in local["detail"], local
 
     launched = result["detail"]
-    window = wait_until(lambda: next((w for w in ipc(machine, "compositor", "windows")
-                                      if w.get("title") == launched["title"]), None),
-                        scaled(60), "the generated app's window")
-    assert window["width"] > 100 and window["height"] > 100, window
+    launched_window(machine, launched, scaled(60))
     ipc(machine, "kernel", "apps.stop", app_id=launched["app_id"])

@@ -9,24 +9,16 @@ run. Every wait is scaled to this machine's speed (pace.py)."""
 
 from __future__ import annotations
 
-import json
-import time
-
 from kernel.gateway.llama_server import ALIAS, LlamaServer
-from waiting import wait_for as wait_until
 
 from llmos.host.vm import VirtualMachine
 
-from .guest import generate_app, ipc
+from .guest import audit_rows, generate_launched, ipc, launched_window
 from .hostnet import FW_CFG, PROVIDER, PROVIDER_URL_CREDENTIAL, guest_url, use_server
 from .pace import scaled
 
 PROMPT = "a tip calculator with a bill amount and a tip percentage slider"
 GENERATE_S = 240.0  # prompt to running app through the server, at the reference speed (~1 min here)
-
-AUDIT = ("import json; from llmos.kernel.gateway.ledger import Ledger; "
-         "print(json.dumps(Ledger().audit_rows(5), default=str))")
-
 
 def test_a_new_app_is_generated_by_the_hosts_inference_server(networked: VirtualMachine,
                                                                llama_host: LlamaServer) -> None:
@@ -39,16 +31,12 @@ def test_a_new_app_is_generated_by_the_hosts_inference_server(networked: Virtual
     assert status["url"] == guest_url(llama_host), status  # the URL came from the credential
     assert (status["reachable"], status["model_present"], status["default"]) == (True, True, True), status
 
-    audited = len(json.loads(machine.run(["python3", "-c", AUDIT]).stdout))
-    started = time.monotonic()
-    result = generate_app(machine, PROMPT, scaled(GENERATE_S))
-    took = time.monotonic() - started
-    assert result["outcome"] == "launched", result
-    print(f"prompt -> running app through {PROVIDER} ({guest_url(llama_host)}): {took:.1f} s "
-          f"(events: {json.dumps(result['marks'])})", flush=True)
+    audited = len(audit_rows(machine))
+    result = generate_launched(machine, PROMPT, scaled(GENERATE_S),
+                               f"through {PROVIDER} ({guest_url(llama_host)})")
 
     # Provenance: the gateway's audit log and the saved record name the server and its model.
-    rows = json.loads(machine.run(["python3", "-c", AUDIT]).stdout)
+    rows = audit_rows(machine)
     new = rows[:len(rows) - audited] if audited < len(rows) else rows[:1]
     assert new and all(row["provider"] == PROVIDER for row in new), new  # no fallback to the local model
     assert new[0]["outcome"] == "ok" and new[0]["model"] == ALIAS, new[0]
@@ -59,10 +47,7 @@ def test_a_new_app_is_generated_by_the_hosts_inference_server(networked: Virtual
 
     # The app runs: its window is mapped, and it is still running once it is.
     launched = result["detail"]
-    window = wait_until(lambda: next((w for w in ipc(machine, "compositor", "windows")
-                                      if w.get("title") == launched["title"]), None),
-                        scaled(60), "the generated app's window")
-    assert window["width"] > 100 and window["height"] > 100, window
+    launched_window(machine, launched, scaled(60))
     running = {app["app_id"]: app for app in ipc(machine, "kernel", "apps.running")}
     assert running[launched["app_id"]]["state"] == "running", running
     ipc(machine, "kernel", "apps.stop", app_id=launched["app_id"])
