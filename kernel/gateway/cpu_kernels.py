@@ -86,16 +86,23 @@ def for_this_processor(cpuinfo: Path | None = None) -> Kernels:
     return choose(processor_flags((cpuinfo or CPUINFO).read_text()), wheel_lib_dir())
 
 
+def preload(kernels: Kernels, lib_dir: Path) -> None:
+    """Load the chosen build's library ahead of llama.cpp (nothing for the wheel's own)."""
+    if kernels.library is None:
+        return
+    for library in (lib_dir / "libggml-base.so.0", kernels.library):  # the SSE4.2 build has no run path
+        try:
+            ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
+        except OSError as error:  # a truncated or foreign file: say which, rather than crash the load
+            raise UnsupportedProcessor(f"the {kernels.build} kernels cannot be loaded: {error}") from error
+
+
 def ensure(cpuinfo: Path | None = None) -> Kernels:
     """Choose and load the kernels once per process; call it before anything imports llama_cpp."""
     global _chosen
     with _lock:
         if _chosen is None:
-            lib_dir = wheel_lib_dir()
             kernels = for_this_processor(cpuinfo)
-            if kernels.library is not None:
-                # libggml-base first: the SSE4.2 build carries no run path to find it by.
-                ctypes.CDLL(str(lib_dir / "libggml-base.so.0"), mode=ctypes.RTLD_GLOBAL)
-                ctypes.CDLL(str(kernels.library), mode=ctypes.RTLD_GLOBAL)
+            preload(kernels, wheel_lib_dir())
             _chosen = kernels
         return _chosen

@@ -56,6 +56,13 @@ def test_a_processor_without_sse42_is_refused_with_the_reason(tmp_path: Path) ->
         ck.choose(frozenset({"fpu", "sse", "sse2", "ssse3"}), sse42_installed(tmp_path))
 
 
+def test_a_damaged_sse42_library_is_refused_with_its_path(tmp_path: Path) -> None:
+    lib_dir = sse42_installed(tmp_path)  # four bytes of ELF magic, no more
+    (lib_dir / "libggml-base.so.0").write_bytes(b"")
+    with pytest.raises(ck.UnsupportedProcessor, match=r"the sse42 kernels cannot be loaded: .*libggml-base"):
+        ck.preload(ck.choose(frozenset(NEHALEM.split()), lib_dir), lib_dir)
+
+
 def embedded_status() -> tuple[bool | None, str]:
     gateway = Gateway(GatewaySettings.load({}), Ledger())
     local = next(p for p in asyncio.run(overview(gateway)).providers if p.name == "local")
