@@ -46,7 +46,7 @@ if [ ! -f "$SSE42" ]; then
         -DCMAKE_SKIP_BUILD_RPATH=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
         -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF >"$work/build.log" 2>&1 \
         && cmake --build "$work/build" --target ggml-cpu -j"$(nproc)" >>"$work/build.log" 2>&1 \
-        || { tail -40 "$work/build.log" >&2; exit 1; }
+        || { tail -40 "$work/build.log" >&2; rm -rf "$work"; exit 1; }
     mkdir -p "$WHEELS/sse42"
     cp "$(readlink -f "$work/build/bin/libggml-cpu.so.0")" "$SSE42.partial" && mv "$SSE42.partial" "$SSE42"
     rm -rf "$work"
