@@ -86,11 +86,12 @@ def for_this_processor(cpuinfo: Path | None = None) -> Kernels:
     return choose(processor_flags((cpuinfo or CPUINFO).read_text()), wheel_lib_dir())
 
 
-def preload(kernels: Kernels, lib_dir: Path) -> None:
+def preload(kernels: Kernels) -> None:
     """Load the chosen build's library ahead of llama.cpp (nothing for the wheel's own)."""
     if kernels.library is None:
         return
-    for library in (lib_dir / "libggml-base.so.0", kernels.library):  # the SSE4.2 build has no run path
+    base = kernels.library.parent.parent / "libggml-base.so.0"  # the SSE4.2 build has no run path to it
+    for library in (base, kernels.library):
         try:
             ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
         except OSError as error:  # a truncated or foreign file: say which, rather than crash the load
@@ -103,6 +104,6 @@ def ensure(cpuinfo: Path | None = None) -> Kernels:
     with _lock:
         if _chosen is None:
             kernels = for_this_processor(cpuinfo)
-            preload(kernels, wheel_lib_dir())
+            preload(kernels)
             _chosen = kernels
         return _chosen

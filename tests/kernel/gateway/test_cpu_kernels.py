@@ -60,7 +60,7 @@ def test_a_damaged_sse42_library_is_refused_with_its_path(tmp_path: Path) -> Non
     lib_dir = sse42_installed(tmp_path)  # four bytes of ELF magic, no more
     (lib_dir / "libggml-base.so.0").write_bytes(b"")
     with pytest.raises(ck.UnsupportedProcessor, match=r"the sse42 kernels cannot be loaded: .*libggml-base"):
-        ck.preload(ck.choose(frozenset(NEHALEM.split()), lib_dir), lib_dir)
+        ck.preload(ck.choose(frozenset(NEHALEM.split()), lib_dir))
 
 
 def embedded_status() -> tuple[bool | None, str]:
