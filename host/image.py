@@ -37,7 +37,7 @@ from llmos.host.diskimage import (
     squashfs_length,
 )
 from llmos.kernel.gateway import cpu_kernels
-from llmos.update import keys
+from llmos.update import keys, store
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = ("qemu", "usb", "kiosk")
@@ -245,6 +245,26 @@ def vectors_tree(build_dir: Path, code: Path, encoder_dir: Path, progress: Progr
     return tree
 
 
+def store_tree(build_dir: Path, sources: list[Path], progress: Progress) -> Path:
+    """The models of `sources` as the image keeps them: files named by sha256 in the store directory,
+    which mkosi.repart/15-models.conf makes the models partition, and symlinks to them where the
+    system opens them (update/store.py). Hard links where the cache is on the same file system."""
+    tree = build_dir / "store"
+    shutil.rmtree(tree, ignore_errors=True)
+    for source in sources:
+        models = source / store.MODELS_DIR
+        for path in sorted(p for p in models.rglob("*") if p.is_file()):
+            target = tree / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)
+            except OSError:
+                shutil.copy2(path, target)
+    objects = store.move_into_store(tree)
+    progress(f"model store: {len(objects)} files, {sum(objects.values()) >> 20} MiB, shared by both slots")
+    return tree
+
+
 def update_key() -> Path:
     """The public key the image trusts for update bundles: a vendor's (LLMOS_UPDATE_KEY, from `llmos
     image keygen`), else this machine's development key pair, made once under the cache directory."""
@@ -336,6 +356,8 @@ def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str
         progress(f"[{title}]")
         trees.append(step())
     trees.append(vectors_tree(output_root / "trees", trees[1], trees[-1], progress))
+    # The model, the encoder and the vectors go to the model store both root slots share.
+    trees[2:] = [store_tree(output_root / "trees", trees[2:], progress)]
     trees.append(wasm_tree(output_root / "trees", trees[1], trees[0], progress))
     trees.append(update_key_tree(output_root / "trees", progress))
     trees.append(version_tree(output_root / "trees", image_version))

@@ -4,10 +4,10 @@
 It runs before anything else exists, so it uses only the standard library (no udev, no llmos package):
 1. mount /proc, /sys and /dev;
 2. load storage drivers by modalias until a disk with our partitions shows up (USB sticks take seconds);
-3. find the root and data partitions by their Discoverable-Partitions type GUIDs in the GPT; of the two
+3. find the root, model store and data partitions by their type GUIDs in the GPT; of the two
    root slots (A/B updates, docs/update.md) the one the boot entry names with `llmos.slot=` or
    `root=PARTUUID=`, else slot a;
-4. check and mount them (root read-only), then switch_root and exec /usr/sbin/init.
+4. check and mount them (root and model store read-only), then switch_root and exec /usr/sbin/init.
 A slot on trial (its boot entry still counts tries) that cannot be mounted reboots instead, so the
 boot loader falls back to the previous slot once the tries are used up.
 Anything missing gets a message naming what was looked for and what was found, then an emergency shell:
@@ -29,17 +29,20 @@ from dataclasses import dataclass
 
 ROOT_TYPE = uuid.UUID("4f68bce3-e8cd-4db1-96e7-fbcaf984b709")  # DPS: root partition, x86-64
 DATA_TYPE = uuid.UUID("c855d2a6-d623-44ad-9e6a-c0d48c63bcce")  # LLM OS data (/var/lib/llmos)
+MODELS_TYPE = uuid.UUID("3dc9ca95-ed52-49ad-a4a2-4522b21ac1dd")  # LLM OS model store (update/store.py)
 ESP_TYPE = uuid.UUID("c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
 LOADER_PART_VAR = "LoaderDevicePartUUID-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 LOADER_COUNT_VAR = "LoaderBootCountPath-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 SLOT_LABEL = "llmos-root-{slot}"  # the A/B slots' partition labels (mkosi.repart)
 NEW_ROOT = "/sysroot"
 DATA_MOUNT = "/var/lib/llmos"
+STORE_MOUNT = "/usr/share/llmos/store"
 INIT = "/usr/sbin/init"
 DISK_TIMEOUT = 30.0
 MAX_GPT_TABLE = 1 << 20  # a real GPT has 128 entries of 128 bytes; anything far bigger is garbage
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NOATIME, MS_MOVE = 1, 2, 4, 8, 1024, 8192
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_NOATIME, MS_BIND, MS_MOVE = 1024, 4096, 8192
 RB_AUTOBOOT = 0x01234567
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -175,7 +178,7 @@ def on_trial() -> bool:
     return os.path.exists(f"/sys/firmware/efi/efivars/{LOADER_COUNT_VAR}")
 
 
-def find_partitions(deadline: float) -> tuple[Partition | None, Partition | None, list[Partition]]:
+def find_partitions(deadline: float) -> tuple[Partition | None, list[Partition]]:
     """Wait (loading drivers as buses appear) until a disk carries a root partition, or the deadline."""
     seen: list[Partition] = []
     probed: set[str] = set()
@@ -194,11 +197,9 @@ def find_partitions(deadline: float) -> tuple[Partition | None, Partition | None
             if esp is not None:
                 booted_disks = {p.disk for p in seen if p.part_uuid == esp}
                 roots = [p for p in roots if p.disk in booted_disks] or roots
-            root = choose_root(roots, kernel_cmdline())
-            data = next((p for p in seen if p.type_guid == DATA_TYPE and p.disk == root.disk), None)
-            return root, data, seen
+            return choose_root(roots, kernel_cmdline()), seen
         if time.monotonic() >= deadline:
-            return None, None, seen
+            return None, seen
         time.sleep(0.1)  # a USB disk appears asynchronously; there is no event source without udev
 
 
@@ -262,8 +263,33 @@ def switch_root(new_root: str) -> None:
     os.chdir("/")
 
 
+def beside(root: Partition, seen: list[Partition], type_guid: uuid.UUID) -> Partition | None:
+    """The partition of that type on the root's own disk."""
+    return next((p for p in seen if p.type_guid == type_guid and p.disk == root.disk), None)
+
+
+def mount_store(store: Partition | None, root: Partition) -> None:
+    """The models both slots share, read-only where the system sees them. The superblock stays
+    writable so that `llmos update apply` can mount it again, writable, somewhere private; without
+    it the system boots and reports its models missing."""
+    if store is None:
+        say(f"stage1 no model store (type {MODELS_TYPE}) on {root.disk}: the embedded models are missing")
+        return
+    wait_for_node(store.device)
+    check_filesystem(store.device)
+    target = NEW_ROOT + STORE_MOUNT
+    try:
+        mount(store.device, target, "ext4", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME)
+        mount("none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+              | MS_NOATIME)
+    except OSError as error:  # a root from before the store has no mount point: it carries its models
+        say(f"stage1 model store {store.device} not mounted: {error}")
+        return
+    say(f"stage1 model store {store.device}")
+
+
 def mount_system() -> bool:
-    root, data, seen = find_partitions(time.monotonic() + DISK_TIMEOUT)
+    root, seen = find_partitions(time.monotonic() + DISK_TIMEOUT)
     if root is None:
         emergency(f"no LLM OS root partition found within {DISK_TIMEOUT:.0f} s. Found: {describe(seen)}")
         return False
@@ -273,6 +299,8 @@ def mount_system() -> bool:
     subprocess.run(["modprobe", "-q", fstype], check=False)  # no-op where built in
     mount(root.device, NEW_ROOT, fstype, MS_RDONLY | MS_NOATIME)
     subprocess.run(["modprobe", "-q", "ext4"], check=False)
+    mount_store(beside(root, seen, MODELS_TYPE), root)
+    data = beside(root, seen, DATA_TYPE)
     if data is None:
         say(f"stage1 no data partition (type {DATA_TYPE}) on {root.disk}: /var/lib/llmos stays on tmpfs")
         mount("tmpfs", NEW_ROOT + DATA_MOUNT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")

@@ -2,12 +2,15 @@
 loader entry on the ESP. The order is what keeps a machine bootable:
 
 1. every check on the bundle (signature, key, architecture, version, size, hashes): nothing written yet;
-2. the slot must be big enough: still nothing written;
+2. the slot must be big enough, and the model store must have room for the bundle's new models once
+   the ones neither root links to are gone: still nothing written;
 3. entries that boot the inactive slot are removed, so it is off the menu while it is rewritten;
-4. the slot is written, synced and read back (a failure marks it invalid in the state file);
-5. its kernel and initrd go to the ESP (atomically, re-hashed), then the `+3` entry, the default.
+4. the model store drops the objects neither the running root nor the bundle links to, and takes the
+   bundle's missing ones (each written, synced, read back, then named);
+5. the slot is written, synced and read back (a failure in 4 or 5 marks it invalid in the state file);
+6. its kernel and initrd go to the ESP (atomically, re-hashed), then the `+3` entry, the default.
 
-The active slot and its entry are never touched.
+The active slot, its entry and the models it links to are never touched.
 """
 
 from __future__ import annotations
@@ -18,8 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmos.filelock import flocked
-from llmos.update import atomic, keys, loader, slots, system
-from llmos.update.bundle import BundleRefused, Manifest, Progress, check_head, open_bundle
+from llmos.update import atomic, keys, loader, slots, store, system
+from llmos.update.bundle import (
+    OBJECT_PREFIX,
+    Bundle,
+    BundleRefused,
+    Manifest,
+    Progress,
+    check_head,
+    open_bundle,
+)
 
 
 class ApplyError(Exception):
@@ -36,13 +47,14 @@ class ApplyResult:
 
 def apply(bundle_path: Path, layout: system.Layout, *, force: bool = False,
           tries: int = loader.DEFAULT_TRIES, progress: Progress) -> ApplyResult:
-    """Raises BundleRefused (or keys.KeyFileError, slots.SlotRefused) before anything is written, or
+    """Raises BundleRefused (or keys.KeyFileError, slots.SlotRefused, store.StoreRefused) before
+    anything is written, or
     ApplyError / slots.SlotWriteError after; the outcome is recorded as the state file's last result."""
     layout.work_dir.mkdir(parents=True, exist_ok=True)
     with flocked(layout.work_dir / "apply.lock"):
         try:
             return _apply(bundle_path, layout, force=force, tries=tries, progress=progress)
-        except (BundleRefused, keys.KeyFileError, slots.SlotRefused) as error:
+        except (BundleRefused, keys.KeyFileError, slots.SlotRefused, store.StoreRefused) as error:
             slots.record_result(layout.state_path, "refused", None, None, str(error))
             raise
         except (ApplyError, slots.SlotWriteError) as error:
@@ -55,6 +67,33 @@ def head_check(layout: system.Layout, force: bool) -> Callable[[bytes], object]:
     public = keys.load_public(layout.public_key)
     return lambda head: check_head(head, public, layout.arch, layout.max_bytes,
                                    running_version=_running_version(layout), force=force)
+
+
+def _store_plan(layout: system.Layout, manifest: Manifest) -> store.Plan | None:
+    """What the model store will lose and gain; None on an image without one, for a bundle whose root
+    carries its models itself."""
+    wanted = {part.sha256: part.size for part in manifest.objects}
+    if layout.store is None:
+        if wanted:
+            raise store.StoreRefused("the bundle's root keeps its models in the model store, and this "
+                                     "image has none (a models partition, llmos-models)")
+        return None
+    return store.plan(layout.store, store.linked_objects(layout.models), wanted)
+
+
+def _fill_store(bundle: Bundle, layout: system.Layout, plan: store.Plan, target: str,
+                progress: Progress) -> None:
+    """Step 4. The slot being replaced is off the menu, so what only it linked to may go."""
+    assert layout.store is not None
+    try:
+        store.collect(plan.doomed)
+        for sha256, size in plan.missing:
+            store.write_object(layout.store, sha256, size, bundle.chunks(OBJECT_PREFIX + sha256), progress)
+    except (OSError, store.StoreWriteError, BundleRefused) as error:
+        reason = f"model store: {error}"
+        slots.mark_invalid(layout.state_path, target, reason, bundle.manifest.os_version)
+        raise ApplyError(f"slot {target}: {reason}; the slot is marked invalid and will not be booted") \
+            from error
 
 
 def _running_version(layout: system.Layout) -> str | None:
@@ -76,8 +115,11 @@ def _apply(bundle_path: Path, layout: system.Layout, *, force: bool, tries: int,
         raise slots.SlotRefused(f"slot {target} ({device}) is the running slot {layout.active} ({running}); "
                                 "nothing was written")
     slots.check_fits(slots.Slot(target, device), rootfs.size)
+    plan = _store_plan(layout, manifest)
 
     loader.remove_slot_entries(layout.esp, target)
+    if plan is not None:
+        _fill_store(bundle, layout, plan, target, progress)
     slots.write_slot(slots.Slot(target, device), bundle.chunks("rootfs"), size=rootfs.size,
                      sha256=rootfs.sha256, version=manifest.os_version, state_path=layout.state_path,
                      progress=progress)

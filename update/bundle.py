@@ -5,6 +5,7 @@
     rootfs.img      the root file system image for a slot
     vmlinuz         the kernel
     initrd          the initramfs
+    store/SHA256    each model file the root links to in the model store (update/store.py), by content
 
 The manifest comes first so a reader knows what to expect before the large parts; every part is named,
 sized and hashed in it, so the signature covers the whole bundle. `open_bundle` runs every check and
@@ -19,7 +20,7 @@ import json
 import os
 import re
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,12 +31,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from llmos.update import atomic, keys, version
 
-FORMAT = 1
+FORMAT = 2  # 2: the model store's objects are parts; a format-1 root carried its models
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
 # Domain separation: a signature made with this key for anything else can never pass as a bundle's.
 SIGNING_CONTEXT = b"llmos-update-bundle-v1\n"
 PART_FILES = {"rootfs": "rootfs.img", "kernel": "vmlinuz", "initrd": "initrd"}
+OBJECT_PREFIX = "store/"  # an object part's name and member: store/SHA256, its bytes' sha256
+MAX_OBJECTS = 64
 MAX_MANIFEST = 64 << 10
 CHUNK = 4 << 20
 ARCH_RE = re.compile(r"[a-z0-9_]{1,32}")
@@ -61,7 +64,7 @@ class BundleRefused(Exception):
 
 @dataclass(frozen=True)
 class Part:
-    name: str  # rootfs, kernel or initrd
+    name: str  # rootfs, kernel, initrd, or store/SHA256 for a model store object
     file: str  # member name in the tar
     size: int
     sha256: str
@@ -89,6 +92,11 @@ class Manifest:
             if part.name == name:
                 return part
         raise KeyError(name)
+
+    @property
+    def objects(self) -> tuple[Part, ...]:
+        """The model store objects the root links to."""
+        return tuple(p for p in self.parts if p.name.startswith(OBJECT_PREFIX))
 
     @property
     def total_size(self) -> int:
@@ -124,6 +132,9 @@ class Manifest:
                                             "YYYY-MM-DDTHH:MM:SSZ") from None
         key_id = _field(document, "key_id", str, "key_id")
         raw_parts = _field(document, "parts", list, "parts")
+        if len(raw_parts) > len(PART_FILES) + MAX_OBJECTS:
+            raise BundleRefused("manifest", f"garbled manifest: parts: {len(raw_parts)}, at most "
+                                            f"{len(PART_FILES) + MAX_OBJECTS}")
         parts = tuple(_parse_part(raw, f"parts[{i}]") for i, raw in enumerate(raw_parts))
         names = [p.name for p in parts]
         for name in PART_FILES:
@@ -148,13 +159,16 @@ def _parse_part(raw: object, where: str) -> Part:
     if not isinstance(raw, dict):
         raise BundleRefused("manifest", f"garbled manifest: {where}: expected an object")
     name = _field(raw, "name", str, f"{where}.name")
-    if name not in PART_FILES:
-        raise BundleRefused("manifest", f"garbled manifest: {where}.name: unknown part {name!r} "
-                                        f"(expected one of {', '.join(PART_FILES)})")
+    is_object = name.startswith(OBJECT_PREFIX)
+    if not is_object and name not in PART_FILES:
+        raise BundleRefused("manifest", f"garbled manifest: {where}.name: unknown part {name!r:.80} "
+                                        f"(expected one of {', '.join(PART_FILES)}, "
+                                        f"or {OBJECT_PREFIX}SHA256)")
     file = _field(raw, "file", str, f"{where}.file")
-    if file != PART_FILES[name]:
-        raise BundleRefused("manifest", f"garbled manifest: {where}.file: {file!r}, the {name} part is "
-                                        f"always {PART_FILES[name]!r}")
+    expected = name if is_object else PART_FILES[name]
+    if file != expected:
+        raise BundleRefused("manifest", f"garbled manifest: {where}.file: {file!r:.80}, the {name} part is "
+                                        f"always {expected!r}")
     size = _field(raw, "size", int, f"{where}.size")
     if size < 0:
         raise BundleRefused("manifest", f"garbled manifest: {where}.size: negative ({size})")
@@ -162,6 +176,9 @@ def _parse_part(raw: object, where: str) -> Part:
     if not SHA256_RE.fullmatch(sha256):
         raise BundleRefused("manifest", f"garbled manifest: {where}.sha256: expected 64 lowercase hex "
                                         f"digits, got {sha256!r:.80}")
+    if is_object and name != OBJECT_PREFIX + sha256:
+        raise BundleRefused("manifest", f"garbled manifest: {where}.name: {name!r:.80}, a store object is "
+                                        f"named by its sha256 ({OBJECT_PREFIX}{sha256})")
     return Part(name, file, size, sha256)
 
 
@@ -178,6 +195,12 @@ def _hash_file(path: Path, progress: Progress, stage: str) -> tuple[int, str]:
     return done, digest.hexdigest()
 
 
+def _regular(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise ValueError(f"{what}: {path} is not a file")
+    return path
+
+
 class _HashingReader:
     """Hands tarfile the part's bytes while hashing them, to catch a file changing under us."""
 
@@ -192,20 +215,26 @@ class _HashingReader:
 
 
 def make_bundle(out: Path, private_key: Ed25519PrivateKey, *, os_version: str, arch: str, rootfs: Path,
-                kernel: Path, initrd: Path, created: datetime | None = None,
+                kernel: Path, initrd: Path, objects: Sequence[Path] = (), created: datetime | None = None,
                 progress: Progress = _no_progress) -> Manifest:
     """Hash the parts, sign the manifest and write the tar atomically (a cut-off run leaves no bundle)."""
     if not version.valid(os_version):
         raise ValueError(f"version {os_version!r}: use {version.RULE}")
     if not ARCH_RE.fullmatch(arch):
         raise ValueError(f"architecture {arch!r}: expected a name like x86_64 or aarch64")
+    if len(objects) > MAX_OBJECTS:
+        raise ValueError(f"{len(objects)} model store objects, a bundle carries at most {MAX_OBJECTS}")
     sources = {"rootfs": rootfs, "kernel": kernel, "initrd": initrd}
     parts = []
     for name, path in sources.items():
-        if not path.is_file():
-            raise ValueError(f"{name}: {path} is not a file")
-        size, sha256 = _hash_file(path, progress, f"hash {name}")
+        size, sha256 = _hash_file(_regular(path, name), progress, f"hash {name}")
         parts.append(Part(name, PART_FILES[name], size, sha256))
+    for path in objects:
+        size, sha256 = _hash_file(_regular(path, "model"), progress, f"hash {path.name}")
+        name = OBJECT_PREFIX + sha256
+        if name not in sources:  # the same bytes under two names are one object
+            sources[name] = path
+            parts.append(Part(name, name, size, sha256))
     when = (created or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     manifest = Manifest(FORMAT, os_version, arch, when.strftime(CREATED_FORMAT),
                         keys.key_id(private_key.public_key()), tuple(parts))
@@ -422,7 +451,7 @@ def _walk(tar: tarfile.TarFile, path: Path, file_size: int) -> list[tarfile.TarI
         if not info.isreg():
             raise BundleRefused("format", f"{path}: member {info.name!r} is not a regular file")
         members.append(info)
-        if len(members) > 2 + len(PART_FILES):
+        if len(members) > 2 + len(PART_FILES) + MAX_OBJECTS:
             raise BundleRefused("format", f"{path}: more members than a bundle has")
     names = [m.name for m in members[:2]]
     if len(members) < 2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,30 +35,49 @@ def _bundle(args: argparse.Namespace) -> int:
     from llmos.update import bundle, keys
 
     extracted = args.output.with_name(f".{args.output.name}.rootfs")  # slot a's root, only while bundling
+    objects_dir = args.output.with_name(f".{args.output.name}.store")  # its model store, the same
     try:
         private = keys.load_private(args.key)
         root, kernel, initrd = args.root, args.kernel, args.initrd
-        if args.from_image:  # a built disk image: its slot-a squashfs, and its kernel and initrd
-            from llmos.host.diskimage import extract_root
+        objects = _store_objects(args.store) if args.store else []
+        if args.from_image:  # a built disk image: its slot-a squashfs, its models, its kernel and initrd
+            from llmos.host.diskimage import extract_root, extract_store
 
             disk = args.from_image
             root = root or extract_root(disk, extracted)
+            objects = objects or extract_store(disk, objects_dir)
             kernel, initrd = kernel or disk.with_suffix(".vmlinuz"), initrd or disk.with_suffix(".initrd")
         if root is None or kernel is None or initrd is None:
             print("llmos image bundle: give --from-image, or --root, --kernel and --initrd", file=sys.stderr)
             return 2
         os_version = _bundle_version(root, args.version)
         manifest = bundle.make_bundle(args.output, private, os_version=os_version, arch=args.arch,
-                                      rootfs=root, kernel=kernel, initrd=initrd, progress=ConsoleProgress())
+                                      rootfs=root, kernel=kernel, initrd=initrd, objects=objects,
+                                      progress=ConsoleProgress())
     except (keys.KeyFileError, ValueError, OSError, RuntimeError) as error:  # RuntimeError: DiskImageError
         print(f"llmos image bundle: {error}", file=sys.stderr)
         return 1
     finally:
         extracted.unlink(missing_ok=True)
-    sizes = ", ".join(f"{p.name} {p.size} bytes" for p in manifest.parts)
+        shutil.rmtree(objects_dir, ignore_errors=True)
+    sizes = ", ".join(f"{p.name} {p.size} bytes" for p in manifest.parts if p not in manifest.objects)
+    if manifest.objects:
+        sizes += f", {len(manifest.objects)} model files {sum(p.size for p in manifest.objects)} bytes"
     print(f"{args.output}: version {manifest.os_version} for {manifest.arch}, signed by key "
           f"{manifest.key_id}: {sizes}")
     return 0
+
+
+def _store_objects(directory: Path) -> list[Path]:
+    """A model store directory's objects: its files named by their sha256."""
+    from llmos.update import store
+
+    if not directory.is_dir():
+        raise ValueError(f"--store {directory}: not a directory")
+    objects = sorted(p for p in directory.iterdir() if store.SHA256_RE.fullmatch(p.name) and p.is_file())
+    if not objects:
+        raise ValueError(f"--store {directory}: no files named by a sha256 in it")
+    return objects
 
 
 def _bundle_version(root: Path, asked: str | None) -> str:
@@ -79,10 +99,18 @@ def _layout(args: argparse.Namespace) -> Layout:
 
     words = system.cmdline()
     esp = args.esp or system.esp()
-    if args.esp is None and os.geteuid() == 0 and system.active_slot(words):  # booted from a slot: LLM OS
+    booted = os.geteuid() == 0 and system.active_slot(words) is not None  # booted from a slot: LLM OS
+
+    def log(line: str) -> None:
+        print(f"llmos update: {line}", file=sys.stderr)
+
+    store = args.store
+    if store is None and booted and getattr(args, "writes", False):
+        store = system.writable_store(log)
+    if args.esp is None and booted:
         from llmos.init.esp import mount_esp
 
-        esp = mount_esp(lambda line: print(f"llmos update: {line}", file=sys.stderr), esp) or esp
+        esp = mount_esp(log, esp) or esp
     active = args.active or system.active_slot(words) or "a"
     devices = {"a": args.slot_a or system.slot_device("a"), "b": args.slot_b or system.slot_device("b")}
     roots = {"a": args.root_a or system.root_argument("a", devices["a"]),
@@ -93,19 +121,20 @@ def _layout(args: argparse.Namespace) -> Layout:
         arch=args.arch or system.running_arch(), max_bytes=args.max_bytes,
         running_version=args.running_version or system.os_release_version(),
         base_options=args.options if args.options is not None else system.base_options(esp, active, words),
-        booted_entry=args.booted_entry)
+        booted_entry=args.booted_entry, store=store, models=args.models)
 
 
 def default_layout() -> Layout:
     """The running image's layout, every option at its default (the `update` service's)."""
     parser = argparse.ArgumentParser()
     _layout_arguments(parser)
+    parser.set_defaults(writes=True)  # the service applies what it finds
     return _layout(parser.parse_args([]))
 
 
 def _apply(args: argparse.Namespace) -> int:
     from llmos.progress import ConsoleProgress
-    from llmos.update import apply, download, keys, slots
+    from llmos.update import apply, download, keys, slots, store
     from llmos.update.bundle import BundleRefused
 
     layout = _layout(args)
@@ -119,7 +148,7 @@ def _apply(args: argparse.Namespace) -> int:
         else:
             source = Path(args.source)
         result = apply.apply(source, layout, force=args.force, tries=args.tries, progress=progress)
-    except (BundleRefused, keys.KeyFileError, slots.SlotRefused) as error:
+    except (BundleRefused, keys.KeyFileError, slots.SlotRefused, store.StoreRefused) as error:
         print(f"llmos update: {error}\nNothing was written; slot {layout.active} keeps running.",
               file=sys.stderr)
         return EXIT_REFUSED
@@ -188,6 +217,10 @@ def _layout_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-bytes", type=int, default=4 << 30, help="largest bundle accepted")
     group.add_argument("--options", help="kernel command line for the new entry besides root= and "
                                          "llmos.slot= (default: the running slot's entry)")
+    group.add_argument("--store", type=Path, help="the model store, writable (default: the models "
+                                                  "partition, mounted for the update)")
+    group.add_argument("--models", type=Path, default=Path("/usr/share/llmos/models"),
+                       help="the running root's models directory, whose links the store keeps")
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -200,7 +233,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
                               help="install even if the version is not newer than the running one")
     apply_parser.add_argument("--tries", type=int, default=3, help="boot attempts before falling back")
     _layout_arguments(apply_parser)
-    apply_parser.set_defaults(run=_apply)
+    apply_parser.set_defaults(run=_apply, writes=True)
     check_parser = commands.add_parser("check", help="check the [update] url now; install a newer bundle")
     check_parser.add_argument("--url", help="bundle URL or git remote (default: [update] url)")
     check_parser.add_argument("--path", help="the bundle's path in the git remote (default: [update] path)")
@@ -208,7 +241,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     check_parser.add_argument("--efivars", type=Path, help="efivarfs, where systemd-boot tells whether "
                                                           "this boot is on trial")
     _layout_arguments(check_parser)
-    check_parser.set_defaults(run=_check)
+    check_parser.set_defaults(run=_check, writes=True)
     status_parser = commands.add_parser("status", help="slots, versions, tries left, last result")
     _layout_arguments(status_parser)
     status_parser.set_defaults(run=_status)
@@ -228,6 +261,9 @@ def add_image_commands(image_commands: argparse._SubParsersAction[argparse.Argum
     bundle.add_argument("--from-image", type=Path, help="a built disk image (build/images/VARIANT/*.raw): "
                         "its squashfs root, with the .vmlinuz and .initrd beside it")
     bundle.add_argument("--root", type=Path, help="root file system image for a slot")
+    bundle.add_argument("--store", type=Path, help="the model files the root links to: a directory of "
+                        "files named by their sha256 (default with --from-image: the image's models "
+                        "partition)")
     bundle.add_argument("--kernel", type=Path)
     bundle.add_argument("--initrd", type=Path)
     bundle.add_argument("--arch", default="x86_64", help="target architecture (default x86_64)")

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmos.dailyspan import DailySpan
-from llmos.update import apply, download, gitfetch, keys, loader, slots, version
+from llmos.update import apply, download, gitfetch, keys, loader, slots, store, version
 from llmos.update.bundle import BundleRefused, Manifest, Progress, check_head
 from llmos.update.system import Layout
 
@@ -248,7 +248,8 @@ def check(source: Source, layout: Layout, *, progress: Progress, efivars: Path =
             return Outcome("unreachable", f"{error}; tried again in a while")
         try:
             result = apply.apply(fetched, layout, progress=progress)
-        except (BundleRefused, keys.KeyFileError, slots.SlotRefused) as error:  # recorded by apply
+        # recorded by apply:
+        except (BundleRefused, keys.KeyFileError, slots.SlotRefused, store.StoreRefused) as error:
             return Outcome("refused", f"{source}: {_named(error, fetched)}; nothing was written, tried "
                                       "again next period")
         except (apply.ApplyError, slots.SlotWriteError) as error:  # recorded by apply

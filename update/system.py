@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from llmos import paths
 from llmos.update import loader
+from llmos.update import store as store_module
 
 DEFAULT_MAX_BYTES = 4 << 30
 SLOT_PARTLABEL = "llmos-root-{slot}"  # the labels the A/B image layout is expected to give the slots
@@ -30,6 +32,8 @@ class Layout:
     running_version: str | None = None
     base_options: str = ""  # kernel command line besides root= and llmos.slot=
     booted_entry: str | None = None  # LoaderEntrySelected
+    store: Path | None = None  # the model store, writable; None on an image without a models partition
+    models: Path = Path("/") / store_module.MODELS_DIR  # the running root's links into the store
 
     def device(self, slot: str) -> Path:
         return dict(self.slot_devices)[slot]
@@ -113,3 +117,27 @@ def base_options(esp_dir: Path, active: str, words: list[str]) -> str:
 
 def running_arch() -> str:
     return platform.machine()
+
+
+STORE_MOUNT = Path("/run/llmos/update/store")
+
+
+def writable_store(log: Callable[[str], None], target: Path = STORE_MOUNT) -> Path | None:
+    """The models partition mounted writable where only the updater looks (stage 1 shows it to the
+    system read-only); None when this disk has none."""
+    from llmos.init import mounts
+
+    if any(entry.target == str(target) for entry in mounts.mounted()):
+        return target
+    device = slot_device("a").with_name(store_module.PARTLABEL)
+    if not device.exists():
+        log(f"model store: no partition {device}")
+        return None
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        mounts.mount(str(device.resolve()), str(target), "ext4",
+                     mounts.MS_NOSUID | mounts.MS_NODEV | mounts.MS_NOEXEC | mounts.MS_NOATIME)
+    except OSError as error:
+        log(f"model store: cannot mount {device} on {target}: {error}")
+        return None
+    return target

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from llmos.cli import main
 from llmos.host import diskimage
+from llmos.update import bundle, store
+
+STORE_TYPE = store.PARTITION_TYPE
 
 
 def _fontconfig_cache(directory: str, seconds: int, nanoseconds: int, fonts: list[str]) -> bytes:
@@ -75,24 +80,62 @@ def test_extract_root_takes_the_squashfs_bytes_of_slot_a_and_refuses_anything_el
     assert not (tmp_path / "again.img").exists()
 
 
-def _disk_with_root(tmp_path: Path, root: Path) -> Path:
+def _disk_with_root(tmp_path: Path, root: Path, store: Path | None = None) -> Path:
     """A GPT disk image whose slot a (a DPS root partition named llmos-root-a) holds `root` as squashfs,
-    as mkosi.repart lays it out, after a small ESP-like partition."""
+    as mkosi.repart lays it out, after a small ESP-like partition; and the directory `store` as the
+    ext4 model store (llmos-models) after it."""
     squashfs = tmp_path / "root.sqfs"
     subprocess.run(["mksquashfs", str(root), str(squashfs), "-noappend", "-quiet", "-all-root"],
                    check=True, capture_output=True)
     disk = tmp_path / "disk.raw"
     disk.unlink(missing_ok=True)
     size_mib = squashfs.stat().st_size // (1 << 20) + 2
+    store_at, store_mib = 4096 + size_mib * 2048, 8
     with open(disk, "wb") as raw:
-        raw.truncate((size_mib + 4) << 20)
+        raw.truncate((size_mib + store_mib + 4) << 20)
     table = (f"label: gpt\nstart=2048, size=2048, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n"
              f"start=4096, size={size_mib * 2048}, type={diskimage.ROOT_PARTITION_TYPE}, name=llmos-root-a\n")
+    if store is not None:
+        table += f"start={store_at}, size={store_mib * 2048}, type={STORE_TYPE}, name=llmos-models\n"
     subprocess.run(["sfdisk", "-q", str(disk)], input=table, text=True, check=True, capture_output=True)
     with open(disk, "r+b") as raw:
         raw.seek(4096 * 512)
         raw.write(squashfs.read_bytes())
+    if store is not None:
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(store), "-E", f"offset={store_at * 512}",
+                        str(disk), f"{store_mib}M"], check=True, capture_output=True)
     return disk
+
+
+def test_a_bundle_from_a_built_image_carries_the_models_its_root_links_to(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The model store's objects come out of the image's ext4 partition (debugfs, nothing mounted) as
+    parts named by their sha256; the copies made while bundling are removed."""
+    root = tmp_path / "root"
+    (root / "usr/lib").mkdir(parents=True)
+    (root / "usr/lib/os-release").write_text("ID=llmos\nIMAGE_VERSION=4\n")
+    (root / store.MODELS_DIR).mkdir(parents=True)
+    (root / store.MODELS_DIR / "model.gguf").write_bytes(b"GGUF weights")
+    objects = store.move_into_store(root)
+    shared = root / store.STORE_DIR
+    disk = _disk_with_root(tmp_path, root, store=shared)
+    assert sorted(p.name for p in diskimage.extract_store(disk, tmp_path / "objects")) == sorted(objects)
+    assert diskimage.extract_store(_disk_with_root(tmp_path, root), tmp_path / "none") == []
+    disk = _disk_with_root(tmp_path, root, store=shared)
+    disk.with_suffix(".vmlinuz").write_bytes(b"kernel")
+    disk.with_suffix(".initrd").write_bytes(b"initrd")
+    assert main(["image", "keygen", "--out", str(tmp_path / "keys")]) == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    capsys.readouterr()
+    key = tmp_path / "keys/update-ed25519.pem"
+    assert main(["image", "bundle", "--from-image", str(disk), "--key", str(key),
+                 "-o", str(out / "v4.llmos")]) == 0
+    assert "1 model files 12 bytes" in capsys.readouterr().out
+    with tarfile.open(out / "v4.llmos") as tar:
+        (name,) = [n for n in tar.getnames() if n.startswith(bundle.OBJECT_PREFIX)]
+        assert name == bundle.OBJECT_PREFIX + hashlib.sha256(b"GGUF weights").hexdigest()
+    assert sorted(p.name for p in out.iterdir()) == ["v4.llmos"]
 
 
 def test_a_bundle_from_a_built_image_takes_its_root_and_version_and_leaves_nothing_behind(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -13,11 +14,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from llmos.update import keys
 from llmos.update.bundle import (
+    FORMAT,
     MANIFEST_NAME,
+    OBJECT_PREFIX,
     SIGNATURE_NAME,
     SIGNING_CONTEXT,
     BundleRefused,
     Manifest,
+    make_bundle,
     open_bundle,
 )
 
@@ -68,7 +72,7 @@ def test_good_bundle_opens_and_reads_back(make: Make, vendor: Vendor, parts: Par
     path = make("2")
     bundle = open_bundle(path, vendor.public, "x86_64", 10 * MB, running_version="1")
     manifest = bundle.manifest
-    assert (manifest.os_version, manifest.arch, manifest.format) == ("2", "x86_64", 1)
+    assert (manifest.os_version, manifest.arch, manifest.format) == ("2", "x86_64", FORMAT)
     assert manifest.key_id == keys.key_id(vendor.public)
     assert [p.name for p in manifest.parts] == ["rootfs", "kernel", "initrd"]
     for name, source in (("rootfs", parts.rootfs), ("kernel", parts.kernel), ("initrd", parts.initrd)):
@@ -179,15 +183,13 @@ def test_checks_run_in_order(make: Make, vendor: Vendor) -> None:
 
 
 def _manifest(sources: Parts, **changes: object) -> dict[str, object]:
-    import hashlib
-
     listed = []
     for name, file, source in (("rootfs", "rootfs.img", sources.rootfs),
                                ("kernel", "vmlinuz", sources.kernel), ("initrd", "initrd", sources.initrd)):
         data = source.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         listed.append({"name": name, "file": file, "size": len(data), "sha256": digest})
-    document: dict[str, object] = {"format": 1, "os_version": "2", "arch": "x86_64",
+    document: dict[str, object] = {"format": FORMAT, "os_version": "2", "arch": "x86_64",
                                    "created": "2026-12-02T05:00:00Z", "key_id": "x", "parts": listed}
     document.update(changes)
     return document
@@ -267,3 +269,37 @@ def test_make_bundle_rejects_bad_input(tmp_path: Path, vendor: Vendor, parts: Pa
         make_bundle(tmp_path / "b.tar", vendor.private, os_version="2", arch="x86_64", rootfs=parts.rootfs,
                     kernel=tmp_path / "nope", initrd=parts.initrd)
     assert not (tmp_path / "b.tar").exists()
+
+
+def test_model_store_objects_are_parts_named_by_their_content(tmp_path: Path, vendor: Vendor,
+                                                              parts: Parts) -> None:
+    weights, vocab = tmp_path / "model.gguf", tmp_path / "vocab.txt"
+    weights.write_bytes(b"GGUF" + bytes(5000))
+    vocab.write_bytes(b"words")
+    out = tmp_path / "v2.llmos"
+    make_bundle(out, vendor.private, os_version="2", arch="x86_64", rootfs=parts.rootfs, kernel=parts.kernel,
+                initrd=parts.initrd, objects=[weights, vocab, vocab])  # the same file twice: one part
+    opened = open_bundle(out, vendor.public, "x86_64", 10 * MB)
+    digests = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in (weights, vocab))
+    assert sorted(p.sha256 for p in opened.manifest.objects) == digests
+    assert sorted(p.name for p in opened.manifest.objects) == [OBJECT_PREFIX + d for d in digests]
+    assert b"".join(opened.chunks(OBJECT_PREFIX + digests[0])) in (weights.read_bytes(), vocab.read_bytes())
+
+
+def test_an_object_not_named_by_its_sha256_is_refused(tmp_path: Path, vendor: Vendor, parts: Parts) -> None:
+    data = b"model"
+    other = "0" * 64
+    document = _manifest(parts)
+    listed = document["parts"]
+    assert isinstance(listed, list)
+    listed.append({"name": OBJECT_PREFIX + other, "file": OBJECT_PREFIX + other, "size": len(data),
+                   "sha256": hashlib.sha256(data).hexdigest()})
+    path = signed_tar(tmp_path / "b.tar", json.dumps(document).encode(), vendor.private,
+                      [*_members(parts), (OBJECT_PREFIX + other, data)])
+    assert "a store object is named by its sha256" in str(refused("manifest", path, vendor))
+    listed[-1] = {"name": "../../etc/passwd", "file": "../../etc/passwd", "size": 1, "sha256": other}
+    path = signed_tar(tmp_path / "c.tar", json.dumps(document).encode(), vendor.private, _members(parts))
+    assert "unknown part '../../etc/passwd'" in str(refused("manifest", path, vendor))
+    listed[-1] = {"name": OBJECT_PREFIX + "../x", "file": OBJECT_PREFIX + "../x", "size": 1, "sha256": other}
+    path = signed_tar(tmp_path / "d.tar", json.dumps(document).encode(), vendor.private, _members(parts))
+    assert "a store object is named by its sha256" in str(refused("manifest", path, vendor))

@@ -5,13 +5,17 @@ The power is cut while the next update is written; the machine boots v2 again, t
 succeeds, and that update (broken on purpose) rolls back.
 
 Version 2 is the same root unpacked, given a marker and IMAGE_VERSION=2, and squashed again (unsquashfs,
-mksquashfs), not a second build. The two tests are one story on one disk (`Disk`), split so that each
-stays inside the per-test time budget: the second boots the disk the first cut the power to."""
+mksquashfs), not a second build; it links to the same models, so its apply writes none. Version 3 also
+links to a new model file, which its apply writes to the shared model store before the slot; after its
+rollback, version 2's models are all still there. The two tests are one story on one disk (`Disk`),
+split so that each stays inside the per-test time budget: the second boots the disk the first cut the
+power to."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import http.server
 import json
 import re
@@ -26,7 +30,7 @@ import pytest
 from waiting import wait_for
 
 from llmos.host import image
-from llmos.host.diskimage import extract_root
+from llmos.host.diskimage import extract_root, extract_store
 from llmos.host.vm import BuiltImage, VirtualMachine
 from llmos.update import bundle, keys
 
@@ -34,6 +38,10 @@ from .guest import ipc
 from .pace import scaled
 
 MARKER = "/etc/llmos-update-marker"
+NEW_MODEL = b"a model only version 3 links to\n" * 1000
+NEW_MODEL_SHA256 = hashlib.sha256(NEW_MODEL).hexdigest()
+NEW_MODEL_LINK = "/usr/share/llmos/models/v3-model.bin"
+BROKEN_LINKS = ["find", "/usr/share/llmos/models", "-xtype", "l"]  # links whose model is missing
 APPLY_S = 900.0  # download, verify, write and read back ~1 GB under TCG
 
 
@@ -64,12 +72,19 @@ def bundles(built_image: BuiltImage, tmp_path_factory: pytest.TempPathFactory) -
     private = keys.load_private(image.update_key().with_name(keys.PRIVATE_NAME))
     parts = {"rootfs": squash(tree, out / "v2-root.img"), "kernel": built_image.kernel,
              "initrd": built_image.initrd}
-    bundle.make_bundle(out / "v2.llmos", private, os_version="2", arch="x86_64", **parts)
-    # v3 never reaches PID 1: its root has no /usr/sbin/init, so stage 1 cannot hand over.
+    models = extract_store(built_image.disk, out / "store")
+    bundle.make_bundle(out / "v2.llmos", private, os_version="2", arch="x86_64", objects=models, **parts)
+    # v3 never reaches PID 1: its root has no /usr/sbin/init, so stage 1 cannot hand over. It brings a
+    # new model file, linked by content as the build links the others.
     (tree / "usr/sbin/init").unlink()
     stamp(tree, "3")
+    new_model = out / "store-v3" / NEW_MODEL_SHA256
+    new_model.parent.mkdir()
+    new_model.write_bytes(NEW_MODEL)
+    (tree / NEW_MODEL_LINK.lstrip("/")).symlink_to(f"../store/{NEW_MODEL_SHA256}")
     parts["rootfs"] = squash(tree, out / "v3-root.img")
-    bundle.make_bundle(out / "v3.llmos", private, os_version="3", arch="x86_64", **parts)
+    bundle.make_bundle(out / "v3.llmos", private, os_version="3", arch="x86_64", objects=[*models, new_model],
+                       **parts)
     # The bad ones carry a small root: what refuses them is not its size.
     (out / "small-root.img").write_bytes(b"\0" * (4 << 20))
     small = {**parts, "rootfs": out / "small-root.img"}
@@ -163,6 +178,7 @@ def test_an_update_is_blessed_and_the_power_is_cut_during_the_next(
     assert "IMAGE_VERSION=2" in second.run(["cat", "/etc/os-release"]).stdout
     assert second.run(["cat", "/var/lib/llmos/update-test"]).stdout == kept
     assert "llmos.slot=b" in second.run(["cat", "/proc/cmdline"]).stdout
+    assert second.run(BROKEN_LINKS).stdout == ""  # v2's links find the models it shares with v1
     status = second.run(["llmos", "update", "status"]).stdout
     assert "slot b" in status and "running" in status, status
     second.run(["llmos", "stop", "update"])  # v2 is the newest there: the scheduled checks stop here
@@ -212,6 +228,11 @@ def test_after_the_power_cut_the_active_slot_boots_and_a_broken_update_rolls_bac
     assert back.run(["cat", "/var/lib/llmos/update-test"]).stdout == disk.kept
     status = back.run(["llmos", "update", "status"]).stdout
     assert "3" in status and "rolled back" in status.lower(), status
+    # v3's apply wrote its model before its slot; v2's models were kept, and its embedded model is whole.
+    assert NEW_MODEL_SHA256 in back.run(["ls", "/usr/share/llmos/store"]).stdout
+    assert back.run(BROKEN_LINKS).stdout == ""
+    gguf = f"/usr/share/llmos/models/{image.MODEL_FILE}"
+    assert back.run(["sha256sum", gguf], timeout=scaled(120)).stdout.split()[0] == image.MODEL_SHA256
     toasts = wait_for(lambda: [t for t in ipc(back, "compositor", "shell")["toasts"] if "rolled back" in t],
                       scaled(60), "the rollback toast on the screen", interval=2.0)
     assert any("update to 3" in toast for toast in toasts), toasts
