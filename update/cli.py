@@ -188,13 +188,14 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from llmos.update import loader, status
+    from llmos.update import loader, status, store
 
     layout = _layout(args)
     booted = layout.booted_entry or loader.selected_entry()
     report = status.gather(layout.esp, layout.state_path, layout.active,
                            devices=dict(layout.slot_devices), booted_entry=booted,
-                           running_version=layout.running_version)
+                           running_version=layout.running_version,
+                           store_dir=layout.store or Path("/") / store.STORE_DIR, models=layout.models)
     print(status.render(report))
     return 0
 

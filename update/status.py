@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmos.update import loader, slots
+from llmos.update import loader, slots, store
 from llmos.update.slots import LastResult
 
 
@@ -32,6 +32,7 @@ class UpdateStatus:
     rollback: str | None
     last: LastResult | None
     problem: str
+    store: store.Usage | None = None
 
 
 def _view(name: str, device: Path | None, active: bool, record: slots.SlotRecord,
@@ -60,7 +61,8 @@ def _view(name: str, device: Path | None, active: bool, record: slots.SlotRecord
 
 
 def gather(esp: Path, state_path: Path, active: str, *, devices: dict[str, Path] | None = None,
-           booted_entry: str | None = None, running_version: str | None = None) -> UpdateStatus:
+           booted_entry: str | None = None, running_version: str | None = None,
+           store_dir: Path | None = None, models: Path | None = None) -> UpdateStatus:
     state = slots.load_state(state_path)
     listed = loader.entries(esp)
     views = []
@@ -75,7 +77,8 @@ def gather(esp: Path, state_path: Path, active: str, *, devices: dict[str, Path]
         rollback = loader.rolled_back(esp, active_entry.name.id) if active_entry else None
     return UpdateStatus(active, running_version or state.slot(active).version, tuple(views),
                         default.path.name if default else None, rollback.message if rollback else None,
-                        state.last, state.problem)
+                        state.last, state.problem,
+                        store.usage(store_dir, models) if store_dir and models else None)
 
 
 def render(status: UpdateStatus) -> str:
@@ -92,6 +95,8 @@ def render(status: UpdateStatus) -> str:
         lines.append(f"Last update: {status.last.outcome} at {status.last.time}: {status.last.message}")
     else:
         lines.append("Last update: none recorded.")
+    if status.store:
+        lines.append(status.store.line())
     if status.problem:
         lines.append(f"Note: {status.problem}")
     return "\n".join(lines)

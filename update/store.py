@@ -68,6 +68,39 @@ def linked_objects(models: Path) -> set[str]:
     return found
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What `llmos update status` says of the store."""
+
+    objects: int
+    used: int  # bytes of the objects
+    free: int  # bytes the file system has left
+    missing: tuple[str, ...]  # links of the running root whose object is not there
+
+    def line(self) -> str:
+        state = (f"MISSING {len(self.missing)} model file(s) the running root links to: "
+                 f"{', '.join(self.missing)}" if self.missing
+                 else "every model the running root links to is there")
+        return (f"Model store: {self.objects} files, {self.used >> 20} MiB, {self.free >> 20} MiB free; "
+                f"{state}.")
+
+
+def usage(store: Path, models: Path) -> Usage | None:
+    """None where the image has no store (its roots carry their models)."""
+    if not store.is_dir():
+        return None
+    present = {entry.name: entry for entry in store.iterdir() if SHA256_RE.fullmatch(entry.name)}
+    missing = []
+    for here, _dirs, files in os.walk(models):
+        for name in files:
+            path = Path(here, name)
+            if path.is_symlink() and not path.exists():
+                missing.append(str(path.relative_to(models)))
+    stats = os.statvfs(store)
+    return Usage(len(present), sum(_size(path) for path in present.values()), stats.f_bavail * stats.f_frsize,
+                 tuple(sorted(missing)))
+
+
 def plan(store: Path, keep: Iterable[str], wanted: Mapping[str, int]) -> Plan:
     """Decide, without touching the store, what to delete and what to write; raises StoreRefused when
     the wanted objects that are missing would not fit even after the deletions."""

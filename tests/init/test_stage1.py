@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from llmos.init.stage1 import ROOT_TYPE, Partition, choose_root, filesystem_type
+from llmos.init.stage1 import MODELS_TYPE, ROOT_TYPE, Partition, beside, choose_root, filesystem_type
+from llmos.update import store
 
 A = Partition("vda", 2, ROOT_TYPE, uuid.uuid4(), "llmos-root-a")
 B = Partition("vda", 3, ROOT_TYPE, uuid.uuid4(), "llmos-root-b")
@@ -26,6 +27,16 @@ def test_without_a_named_slot_slot_a_boots_and_an_old_layout_still_boots() -> No
     assert choose_root([B, A], ["console=ttyS0"]) is A  # the direct kernel boot of tests and `llmos vm`
     assert choose_root([B, A], ["root=PARTUUID=not-a-uuid", "llmos.slot=c"]) is A
     assert choose_root([OLD], ["llmos.slot=b"]) is OLD
+
+
+def test_the_model_store_is_the_one_on_the_roots_disk() -> None:
+    """Two LLM OS disks (a USB stick flashed from this machine): each root gets its own disk's models."""
+    mine, other = (Partition(disk, 4, MODELS_TYPE, uuid.uuid4(), "llmos-models") for disk in ("vda", "sda"))
+    assert beside(A, [other, A, mine], MODELS_TYPE) is mine
+    assert beside(A, [other, A], MODELS_TYPE) is None  # stage 1 boots on and says the models are missing
+    # Stage 1 has no llmos package, and mkosi.repart is not Python: the GUID is written three times.
+    repart = (Path(__file__).resolve().parents[2] / "mkosi.repart/15-models.conf").read_text()
+    assert str(MODELS_TYPE) == store.PARTITION_TYPE and f"Type={store.PARTITION_TYPE}" in repart
 
 
 def test_the_root_file_system_is_told_by_its_superblock(tmp_path: Path) -> None:

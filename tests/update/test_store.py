@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from llmos.update import apply, bundle, slots, store
+from llmos.update import apply, bundle, slots, status, store
 
 from .conftest import Parts, Vendor
 from .test_cli import Machine
@@ -143,3 +143,18 @@ def test_a_failed_model_write_marks_the_slot_invalid(
     assert record.state == slots.INVALID and "model store" in record.detail
     assert not any(p.name.startswith("llmos-2") for p in (machine.esp / "loader/entries").iterdir())
     assert (models / "model.gguf").read_bytes() == b"model 1"
+
+
+def test_status_shows_the_store_and_names_a_model_the_running_root_misses(
+        tmp_path: Path, machine: Machine) -> None:
+    models, shared = running_root(machine.root, {"model.gguf": b"model 1", "enc/vocab.txt": b"words"})
+    report = status.gather(machine.esp, machine.state, "a", booted_entry="llmos-1.conf", store_dir=shared,
+                           models=models)
+    assert "Model store: 2 files" in status.render(report)
+    assert "every model the running root links to is there" in status.render(report)
+    (shared / sha(b"words")).unlink()
+    report = status.gather(machine.esp, machine.state, "a", booted_entry="llmos-1.conf", store_dir=shared,
+                           models=models)
+    assert "MISSING 1 model file(s) the running root links to: enc/vocab.txt" in status.render(report)
+    assert status.gather(machine.esp, machine.state, "a", store_dir=tmp_path / "none", models=models).store \
+        is None  # an image whose roots carry their models

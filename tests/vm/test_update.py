@@ -228,6 +228,7 @@ def test_after_the_power_cut_the_active_slot_boots_and_a_broken_update_rolls_bac
     assert back.run(["cat", "/var/lib/llmos/update-test"]).stdout == disk.kept
     status = back.run(["llmos", "update", "status"]).stdout
     assert "3" in status and "rolled back" in status.lower(), status
+    assert "every model the running root links to is there" in status, status
     # v3's apply wrote its model before its slot; v2's models were kept, and its embedded model is whole.
     assert NEW_MODEL_SHA256 in back.run(["ls", "/usr/share/llmos/store"]).stdout
     assert back.run(BROKEN_LINKS).stdout == ""
