@@ -48,8 +48,8 @@ class ApplyResult:
 def apply(bundle_path: Path, layout: system.Layout, *, force: bool = False,
           tries: int = loader.DEFAULT_TRIES, progress: Progress) -> ApplyResult:
     """Raises BundleRefused (or keys.KeyFileError, slots.SlotRefused, store.StoreRefused) before
-    anything is written, or
-    ApplyError / slots.SlotWriteError after; the outcome is recorded as the state file's last result."""
+    anything is written, or ApplyError / slots.SlotWriteError after; the outcome is recorded as the
+    state file's last result."""
     layout.work_dir.mkdir(parents=True, exist_ok=True)
     with flocked(layout.work_dir / "apply.lock"):
         try:
@@ -75,8 +75,9 @@ def _store_plan(layout: system.Layout, manifest: Manifest) -> store.Plan | None:
     wanted = {part.sha256: part.size for part in manifest.objects}
     if layout.store is None:
         if wanted:
-            raise store.StoreRefused("the bundle's root keeps its models in the model store, and this "
-                                     "image has none (a models partition, llmos-models)")
+            raise store.StoreRefused("the bundle's root keeps its models in the model store, and there "
+                                     f"is none to write here (no {store.PARTLABEL} partition, or it could "
+                                     "not be mounted)")
         return None
     return store.plan(layout.store, store.linked_objects(layout.models), wanted)
 

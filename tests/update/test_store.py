@@ -120,7 +120,7 @@ def test_apply_writes_only_the_new_models_and_keeps_the_running_roots(
 def test_a_bundle_with_models_is_refused_by_an_image_without_a_store(
         tmp_path: Path, machine: Machine, vendor: Vendor, parts: Parts) -> None:
     before = machine.snapshot()
-    with pytest.raises(store.StoreRefused, match="this image has none"):
+    with pytest.raises(store.StoreRefused, match="there is none to write here"):
         apply.apply(model_bundle(tmp_path, vendor, parts, "2", {"m": b"model"}), layout_of(machine),
                     progress=quiet)
     assert machine.snapshot() == before
