@@ -23,8 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from llmos.host.diskimage import MODELS_LABEL, RootPartition, partition_named, root_partition, squashfs_length
+from llmos.host.diskimage import RootPartition, partition_named, root_partition, squashfs_length
 from llmos.host.image import MODEL_SHA256, REPO
+from llmos.update.store import PARTLABEL
 
 MIB = 1 << 20
 MB = 1_000_000  # issue 18's targets are in MB
@@ -69,7 +70,7 @@ def cold_read_s(path: Path) -> float:
 def read_figures(variant: str) -> str:
     """The model read out of the model store against the same bytes as a plain file (median of 3)."""
     disk = REPO / "build" / "images" / variant / f"llmos-{variant}.raw"
-    store = partition_named(disk, MODELS_LABEL)
+    store = partition_named(disk, PARTLABEL)
     with tempfile.TemporaryDirectory() as scratch:
         mount, plain = Path(scratch) / "store", Path(scratch) / "model.gguf"
         mount.mkdir()
@@ -95,7 +96,7 @@ def measure(variant: str) -> str:
     root = root_partition(disk)
     squashfs = squashfs_length(root)
     content = uncompressed(disk, root.offset)
-    models = store_bytes(partition_named(disk, MODELS_LABEL))
+    models = store_bytes(partition_named(disk, PARTLABEL))
     size, allocated = disk.stat().st_size, disk.stat().st_blocks * 512
     # After the first update slot b holds a root too: about as large as slot a's. Before the store each
     # root carried the models (which do not compress: 4-bit weights), so each slot held them again.

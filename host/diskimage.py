@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from llmos.update import store as model_store
 
 
 class DiskImageError(RuntimeError):
@@ -24,12 +26,10 @@ class DiskImageError(RuntimeError):
 
 ROOT_PARTITION_TYPE = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"  # DPS root-x86-64
 FACTORY_SLOT = "llmos-root-a"
-MODELS_LABEL = "llmos-models"  # the model store (update/store.py, mkosi.repart/15-models.conf)
 FONTCONFIG_CACHE = "/var/cache/fontconfig"
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts")
 OS_RELEASE = "usr/lib/os-release"
 SQUASHFS_MAGIC = b"hsqs"
-SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 _SQUASHFS_BYTES_USED = struct.Struct("<Q")  # at offset 40 of the superblock: the file system's length
 _FC_MAGIC = 0xFC02FC04  # FC_CACHE_MAGIC_MMAP
 _FC_HEADER = struct.Struct("<IiqqqiiqiiQ")  # FcCache on x86-64 (le64): ... dir, ..., checksum, checksum_nano
@@ -47,7 +47,7 @@ class RootPartition:
         return f"{self.disk} slot a" if self.offset else str(self.disk)  # offset 0: a root image file
 
 
-def _table(disk: Path) -> tuple[int, list[dict[str, object]]]:
+def _table(disk: Path) -> tuple[int, list[dict[str, Any]]]:
     done = subprocess.run(["sfdisk", "-J", str(disk)], capture_output=True, text=True)
     if done.returncode != 0:
         raise DiskImageError(f"{disk}: no partition table: {done.stderr.strip()[-300:]}")
@@ -58,11 +58,11 @@ def _table(disk: Path) -> tuple[int, list[dict[str, object]]]:
 def root_partition(disk: Path) -> RootPartition:
     """Slot a's root partition (the factory slot; a disk of the old one-root layout has one root)."""
     sector, partitions = _table(disk)
-    roots = [p for p in partitions if str(p["type"]).upper() == ROOT_PARTITION_TYPE]
+    roots = [p for p in partitions if p["type"].upper() == ROOT_PARTITION_TYPE]
     root = next((p for p in roots if p.get("name") == FACTORY_SLOT), roots[0] if roots else None)
     if root is None:
         raise DiskImageError(f"{disk}: no root partition (type {ROOT_PARTITION_TYPE})")
-    return RootPartition(disk, int(root["start"]) * sector, int(root["size"]) * sector)  # type: ignore[call-overload]
+    return RootPartition(disk, int(root["start"]) * sector, int(root["size"]) * sector)
 
 
 def partition_named(disk: Path, label: str) -> RootPartition:
@@ -71,20 +71,21 @@ def partition_named(disk: Path, label: str) -> RootPartition:
     found = next((p for p in partitions if p.get("name") == label), None)
     if found is None:
         raise DiskImageError(f"{disk}: no partition named {label}")
-    return RootPartition(disk, int(found["start"]) * sector, int(found["size"]) * sector)  # type: ignore[call-overload]
+    return RootPartition(disk, int(found["start"]) * sector, int(found["size"]) * sector)
 
 
 def extract_store(disk: Path, into: Path) -> list[Path]:
     """The model store's objects out of a built disk image (debugfs reads its ext4 in place): the
     files an update bundle carries beside the root that links to them. [] for a disk without one."""
     try:
-        store = partition_named(disk, MODELS_LABEL)
+        store = partition_named(disk, model_store.PARTLABEL)
     except DiskImageError:
         return []
     source = f"{disk}?offset={store.offset}"
     into.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(["debugfs", "-R", f"rdump / {into}", source], capture_output=True, text=True)
-    objects = sorted(path for path in into.iterdir() if SHA256_NAME.fullmatch(path.name) and path.is_file())
+    objects = sorted(path for path in into.iterdir()
+                     if model_store.SHA256_RE.fullmatch(path.name) and path.is_file())
     if done.returncode != 0 or not objects:  # a built store always holds the models
         raise DiskImageError(f"{disk}: no models read from its model store (debugfs: "
                              f"{done.stderr.strip()[-300:]})")

@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,24 +48,24 @@ class Plan:
 
     doomed: tuple[Path, ...]
     missing: tuple[tuple[str, int], ...]
-    free_after: int  # bytes free once `doomed` is gone and before `missing` is written
 
     @property
     def needed(self) -> int:
         return sum(size for _, size in self.missing)
 
 
-def linked_objects(models: Path) -> set[str]:
-    """The objects a root's models directory links to (symlinks whose target is named by a sha256)."""
-    found: set[str] = set()
-    if not models.is_dir():
-        return found
+def _links(models: Path) -> Iterator[tuple[Path, str]]:
+    """Each link in a root's models directory whose target is named by a sha256, with that name."""
     for here, _dirs, files in os.walk(models):
         for name in files:
             path = Path(here, name)
-            if path.is_symlink() and SHA256_RE.fullmatch(Path(os.readlink(path)).name):
-                found.add(Path(os.readlink(path)).name)
-    return found
+            if path.is_symlink() and SHA256_RE.fullmatch(target := Path(os.readlink(path)).name):
+                yield path, target
+
+
+def linked_objects(models: Path) -> set[str]:
+    """The objects a root's models directory links to."""
+    return {target for _path, target in _links(models)}
 
 
 @dataclass(frozen=True)
@@ -90,15 +90,11 @@ def usage(store: Path, models: Path) -> Usage | None:
     if not store.is_dir():
         return None
     present = {entry.name: entry for entry in store.iterdir() if SHA256_RE.fullmatch(entry.name)}
-    missing = []
-    for here, _dirs, files in os.walk(models):
-        for name in files:
-            path = Path(here, name)
-            if path.is_symlink() and not path.exists():
-                missing.append(str(path.relative_to(models)))
+    missing = sorted(str(path.relative_to(models)) for path, target in _links(models)
+                     if target not in present)
     stats = os.statvfs(store)
     return Usage(len(present), sum(_size(path) for path in present.values()), stats.f_bavail * stats.f_frsize,
-                 tuple(sorted(missing)))
+                 tuple(missing))
 
 
 def plan(store: Path, keep: Iterable[str], wanted: Mapping[str, int]) -> Plan:
@@ -114,7 +110,7 @@ def plan(store: Path, keep: Iterable[str], wanted: Mapping[str, int]) -> Plan:
     missing = tuple(sorted((sha, size) for sha, size in wanted.items() if sha not in present))
     usage = os.statvfs(store)
     free = usage.f_bavail * usage.f_frsize + sum(_size(path) for path in doomed)
-    result = Plan(doomed, missing, free)
+    result = Plan(doomed, missing)
     if missing and result.needed + SPARE > free:
         raise StoreRefused(f"the model store {store} has {free >> 20} MiB free once unused models are "
                            f"deleted; the bundle's {len(missing)} new model file(s) need "
