@@ -29,7 +29,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from llmos.update import atomic, keys, version
+from llmos.update import atomic, keys, store, version
 
 FORMAT = 2  # 2: the model store's objects are parts; a format-1 root carried its models
 MANIFEST_NAME = "manifest.json"
@@ -42,7 +42,6 @@ MAX_OBJECTS = 64
 MAX_MANIFEST = 64 << 10
 CHUNK = 4 << 20
 ARCH_RE = re.compile(r"[a-z0-9_]{1,32}")
-SHA256_RE = re.compile(r"[0-9a-f]{64}")
 CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 #: progress(stage, done_bytes, total_bytes)
@@ -173,7 +172,7 @@ def _parse_part(raw: object, where: str) -> Part:
     if size < 0:
         raise BundleRefused("manifest", f"garbled manifest: {where}.size: negative ({size})")
     sha256 = _field(raw, "sha256", str, f"{where}.sha256")
-    if not SHA256_RE.fullmatch(sha256):
+    if not store.SHA256_RE.fullmatch(sha256):
         raise BundleRefused("manifest", f"garbled manifest: {where}.sha256: expected 64 lowercase hex "
                                         f"digits, got {sha256!r:.80}")
     if is_object and name != OBJECT_PREFIX + sha256:
