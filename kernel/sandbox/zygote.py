@@ -41,10 +41,11 @@ import stat
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from llmos.kernel.sandbox import host, wasmcache
+from llmos.kernel.sandbox import guest, host, wasmcache
 from llmos.reaping import exited_children
 
 log = logging.getLogger("llmos.sandbox.zygote")
@@ -53,7 +54,9 @@ PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
 EXIT_THREADED = 75          # EX_TEMPFAIL: started with threads; the supervisor starts it again
 REQUEST_LIMIT = 64 * 1024   # bytes of one launch request
 REQUEST_TIMEOUT_S = 2.0     # a client that sends less than a line in this time is dropped
-PRELOADS = {"wayland": ("llmos.sdk.wayland.app_window",)}
+# A renderer's preload: modules to import, and "module:function" to call once they are (warm-ups
+# whose caches every child inherits).
+PRELOADS = {"wayland": ("llmos.sdk.wayland.app_window", "llmos.sdk.render.warm:warm")}
 
 
 class Refused(Exception):
@@ -65,13 +68,27 @@ def preload(cache: Path | None, names: list[str]) -> tuple[str, frozenset[int]]:
     and the descriptors the children keep: the read-only regular files the loaded modules hold open.
     wasmtime maps the module's memory image from its file at every instantiation, and a descriptor a
     live object owns must not be closed under it (the object would later close whatever reused the
-    number); pangocairocffi keeps its two cdef files open."""
+    number); pangocairocffi keeps its two cdef files open. The fonts a warm-up loaded are mapped,
+    not held open."""
     for name in names:
-        for module in PRELOADS[name]:
-            importlib.import_module(module)
+        for entry in PRELOADS[name]:
+            module, _, function = entry.partition(":")
+            loaded = importlib.import_module(module)
+            if function:
+                warm_up(entry, getattr(loaded, function))
     how = wasmcache.install(cache)
+    warm_up("a guest", guest.warm)
     opened = [int(name) for name in os.listdir("/proc/self/fd")]  # includes listdir's own, now closed
     return how, frozenset(fd for fd in opened if fd > 2 and read_only_file(fd))
+
+
+def warm_up(what: str, function: Callable[[], object]) -> None:
+    """Run one warm-up. It only saves the children work, so a failure is logged, not fatal."""
+    try:
+        function()
+    except Exception as error:
+        log.warning("warm-up %s failed (%s: %s); each app host does that work itself",
+                    what, type(error).__name__, error)
 
 
 def read_only_file(fd: int) -> bool:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from llmos.kernel.sandbox import zygote
 from llmos.kernel.sandbox.cgroup import AppCgroups
 from llmos.kernel.sandbox.confine import UidTable
 from llmos.kernel.sandbox.prefork import ForkedProcess, Prefork
@@ -230,3 +233,20 @@ def test_the_zygote_goes_when_its_kernel_dies(short_dir, tmp_path) -> None:
             time.sleep(0.05)
     finally:
         kernel.kill()
+
+
+def test_every_preload_names_a_module_and_an_existing_warm_up() -> None:
+    for entries in zygote.PRELOADS.values():
+        for entry in entries:
+            module, _, function = entry.partition(":")
+            loaded = importlib.import_module(module)
+            assert not function or callable(getattr(loaded, function)), entry
+
+
+def test_a_failing_warm_up_is_logged_and_the_zygote_goes_on(caplog) -> None:
+    def broken() -> None:
+        raise OSError("no fonts here")
+
+    with caplog.at_level(logging.WARNING, logger="llmos.sandbox.zygote"):
+        zygote.warm_up("fonts", broken)  # does not raise
+    assert "warm-up fonts failed (OSError: no fonts here)" in caplog.text
