@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -34,6 +35,55 @@ from llmos.settings import GatewaySettings
 
 PROMPT = "a tip calculator with a bill amount and a tip percentage slider"
 GENERATE_S = 1200.0  # the local model under TCG takes minutes
+
+
+REOPENS = 3
+WATCHING = "/run/llmos-bench-watching"
+# Runs detached in the guest: subscribes to the compositor's window events, says so with a file, and
+# writes one line to the serial console when a window of that title maps. Nothing polls the guest
+# while the app starts, so the figure is the launch's, not the bench's (each `ipc` call from the host
+# starts a Python process in the guest, about a second of a vCPU under TCG).
+WATCHER = """
+import asyncio, sys
+from llmos import ipc, paths
+async def main():
+    client = await ipc.Client.connect(paths.socket_path("compositor"))
+    await client.call("subscribe", events=["window"])
+    open(sys.argv[2], "w").close()
+    while True:
+        name, data = await client.events.get()
+        if name == "window" and data.get("change") == "mapped" and data.get("title") == sys.argv[1]:
+            with open("/dev/console", "w") as console:
+                console.write("llmos-bench: mapped " + sys.argv[1] + "\\n")
+            return
+asyncio.run(asyncio.wait_for(main(), 600))
+"""
+
+
+def reopen_timed(machine: VirtualMachine, query: str, title: str) -> float:
+    """Stop the app, pick it again in the launcher, and time Enter -> its window mapped (host clock,
+    when the watcher's line reached the serial console)."""
+    for window in ipc(machine, "compositor", "windows"):
+        if window["title"] == title:
+            ipc(machine, "compositor", "close", id=window["id"])
+    wait_until(lambda: not any(w["title"] == title for w in ipc(machine, "compositor", "windows")), 60,
+               "the app's window to close")
+    wait_until(lambda: ipc(machine, "compositor", "shell")["panel"] == "launcher", 60, "the launcher")
+    machine.type_text(query)
+    wait_until(lambda: ipc(machine, "compositor", "shell")["suggestions"], 60, "suggestions")
+    machine.send_keys("down")
+    wait_until(lambda: ipc(machine, "compositor", "shell")["highlight"] >= 0, 30, "a highlight")
+    machine.run(["rm", "-f", WATCHING])
+    machine.run(["sh", "-c", 'python3 -c "$0" "$1" "$2" </dev/null >/dev/null 2>&1 &', WATCHER, title,
+                 WATCHING])
+    wait_until(lambda: machine.run(["test", "-e", WATCHING], check=False).returncode == 0, 60,
+               "the watcher to subscribe")
+    since = len(machine.seen)
+    pressed = time.monotonic()
+    machine.send_keys("ret")
+    machine.wait_for(r"llmos-bench: mapped", 120, since=since)
+    return next(host for host, line in reversed(machine.seen) if "llmos-bench: mapped" in line) \
+        + machine.started_at - pressed
 
 
 def generated_line(what: str, generated: dict) -> str:
@@ -90,6 +140,7 @@ def main() -> int:
                                    for w in ipc(machine, "compositor", "windows")), 120, "the app window",
                        interval=0.1)
             cached_s = time.monotonic() - pressed
+            reopened = [reopen_timed(machine, "pomodoro", "Pomodoro Timer") for _ in range(REOPENS)]
             lines = []
             if "local" in paths:
                 local = generate_app(machine, PROMPT, GENERATE_S)
@@ -115,7 +166,10 @@ def main() -> int:
     print(f"LLM OS end to end in QEMU ({'KVM' if kvm_works() else 'TCG, -cpu ' + vm.TCG_CPU}), "
           f"{time.strftime('%Y-%m-%d')}")
     print(f"QEMU start -> launcher visible and connected: {launcher_at:6.1f} s")
-    print(f"Enter on a cached app -> its window on screen:  {cached_s:6.2f} s")
+    print(f"Enter on a cached app -> its window on screen:  {cached_s:6.2f} s (first launch: the approval "
+          "dialog answered with Enter, the window seen by polling the guest)")
+    print(f"Enter on an approved app -> its window mapped:  {', '.join(f'{s:.2f}' for s in reopened)} s "
+          f"(median {statistics.median(reopened):.2f} s; the mapping reported on the serial console)")
     print("\n".join(lines))
     return 0
 
