@@ -13,6 +13,7 @@ Prints one row per run and the medians. A benchmark, not a test.
 
 from __future__ import annotations
 
+import re
 import statistics
 import tempfile
 from dataclasses import dataclass
@@ -21,6 +22,15 @@ from pathlib import Path
 from llmos.host.vm import BuiltImage, VirtualMachine
 
 BARE_CMDLINE = "llmos.bare=1"
+
+
+@dataclass(frozen=True)
+class ServiceTimes:
+    """One service's start and readiness, host clock (PID 1's console lines), for the breakdown."""
+
+    name: str
+    started: float
+    ready: float | None  # None: not ready when the bench stopped watching
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,23 @@ class BootTimes:
     guest_pid1_to_ready: float  # CLOCK_BOOTTIME difference: independent of console latency
     shell: float | None  # the shell's first screen shown (host clock); None for the bare chain
     guest_shell: float | None  # its CLOCK_BOOTTIME stamp
+    services: tuple[ServiceTimes, ...] = ()
+
+
+STARTED = re.compile(r"llmos: (?P<name>[\w.-]+): started pid \d+")
+READY = re.compile(r"llmos: service (?P<name>[\w.-]+) ready t=")
+
+
+def service_times(seen: list[tuple[float, str]]) -> tuple[ServiceTimes, ...]:
+    """Each service's first start and first readiness, in the order they started."""
+    started: dict[str, float] = {}
+    ready: dict[str, float] = {}
+    for host, line in seen:
+        if (found := STARTED.search(line)) and found["name"] not in started:
+            started[found["name"]] = host
+        elif (found := READY.search(line)) and found["name"] not in ready:
+            ready[found["name"]] = host
+    return tuple(ServiceTimes(name, at, ready.get(name)) for name, at in started.items())
 
 
 def measure(image: BuiltImage, uefi: bool = False, bare: bool = False, timeout: float = 600.0) -> BootTimes:
@@ -44,13 +71,15 @@ def measure(image: BuiltImage, uefi: bool = False, bare: bool = False, timeout: 
         with machine:
             machine.wait_for(until, timeout)
             machine.wait_for(r"llmos: ready t=", timeout)
+            services = service_times(machine.seen)
             marks = {what.split()[0] if what not in ("ready", "shell visible") else what: (host, guest)
                      for host, what, guest in reversed(machine.markers())}
     stage1_host, stage1_guest = marks["stage1"]
     shell = marks.get("shell visible")
     return BootTimes(kernel=max(0.0, stage1_host - stage1_guest), stage1=stage1_host, pid1=marks["pid1"][0],
                      ready=marks["ready"][0], guest_pid1_to_ready=marks["ready"][1] - marks["pid1"][1],
-                     shell=shell[0] if shell else None, guest_shell=shell[1] if shell else None)
+                     shell=shell[0] if shell else None, guest_shell=shell[1] if shell else None,
+                     services=services)
 
 
 def _row(label: str, times: BootTimes) -> str:
@@ -79,4 +108,19 @@ def boot(variant: str = "qemu", runs: int = 3, uefi: bool = False) -> int:
           f"ratio {visible / bare_ready:.2f}× (target at most 1.25×)")
     guest_full, guest_bare = (statistics.median(t.guest_pid1_to_ready for t in ts) for ts in (full, bare))
     print(f"median PID 1 → ready (guest clock): full {guest_full:.2f} s, bare {guest_bare:.2f} s")
+    print(breakdown(full[-1]))
     return 0
+
+
+def breakdown(times: BootTimes) -> str:
+    """Where the last full boot's time went after PID 1 started: each service's start, readiness and
+    the time between, seconds since PID 1 started (host clock), in the order they started."""
+    lines = [f"where the last full boot went, seconds after PID 1 started ({times.pid1:.2f} s after QEMU):",
+             f"{'service':>14} {'started':>8} {'ready':>8} {'took':>7}"]
+    for service in times.services:
+        ready = f"{service.ready - times.pid1:8.2f}" if service.ready is not None else f"{'-':>8}"
+        took = f"{service.ready - service.started:7.2f}" if service.ready is not None else f"{'-':>7}"
+        lines.append(f"{service.name:>14} {service.started - times.pid1:8.2f} {ready} {took}")
+    if times.shell is not None:
+        lines.append(f"{'shell visible':>14} {'':>8} {times.shell - times.pid1:8.2f}")
+    return "\n".join(lines)
