@@ -28,6 +28,7 @@ KEY_LEFTMETA, KEY_RIGHTMETA = 125, 126
 KEY_TAB, KEY_SPACE, KEY_Q = 15, 57, 16
 CTRL, ALT, META = {KEY_LEFTCTRL, KEY_RIGHTCTRL}, {KEY_LEFTALT, KEY_RIGHTALT}, {KEY_LEFTMETA, KEY_RIGHTMETA}
 WHEEL_STEP = 15.0  # wl_pointer.axis units per wheel click
+HAL_RETRY_MAX_S = 1.0  # the longest wait between attempts to reach hal (a failed connect costs nothing)
 
 
 def now_ms() -> int:
@@ -177,7 +178,9 @@ class InputRouter:
 
 
 async def follow_hal(router: InputRouter, socket: Path, stop: asyncio.Event) -> None:
-    """Subscribe to the HAL's input events; reconnect with backoff while it is absent or restarting."""
+    """Subscribe to the HAL's input events; reconnect with backoff while it is absent or restarting.
+    The compositor starts while hal may still be loading (init/services.py), so the backoff stays
+    short: input works within a second of hal's socket appearing."""
     delay = 0.25
     while not stop.is_set():
         try:
@@ -185,7 +188,7 @@ async def follow_hal(router: InputRouter, socket: Path, stop: asyncio.Event) -> 
         except OSError:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, HAL_RETRY_MAX_S)
             continue
         delay = 0.25
         try:

@@ -1,4 +1,4 @@
-"""One cgroup v2 per service under /sys/fs/cgroup/llmos/<name>, with memory.max and pids.max.
+"""One cgroup v2 per service under /sys/fs/cgroup/llmos/<name>, with memory.max, pids.max and cpu.weight.
 
 A child joins its cgroup before exec (it writes 0 to a cgroup.procs descriptor that the parent opened),
 so nothing it forks can escape the limits. When cgroup2 is missing or read-only (host tests, old
@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-CONTROLLERS = ("memory", "pids")
+CONTROLLERS = ("cpu", "memory", "pids")
 
 
 def cgroup_root() -> Path:

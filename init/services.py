@@ -40,6 +40,9 @@ class Ready:
         return Path(self.arg)
 
 
+CPU_WEIGHT_DEFAULT = 100  # the kernel's own default for cpu.weight
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -49,6 +52,7 @@ class Service:
     ready_timeout: float = 60.0  # Python services under TCG take seconds to import
     memory_max: str = "max"
     pids_max: str = "max"
+    cpu_weight: int = CPU_WEIGHT_DEFAULT  # cgroup cpu.weight, 1-10000: its CPU share against busy neighbours
     oneshot: bool = False
     restart: str = "on-failure"  # exit 0 = done, 125 = do not restart, anything else = restart
     condition: str = ""  # "cmdline:llmos.agent=1" or "config:section.key"; empty = always
@@ -73,10 +77,15 @@ DEFAULT: tuple[Service, ...] = (
                               "udevadm trigger --type=subsystems --action=add && "
                               "udevadm trigger --type=devices --action=add && udevadm settle --timeout=60"),
             requires=("udevd",), oneshot=True, ready_timeout=120.0),
-    Service("growfs", _python("llmos.init.growfs"), oneshot=True, ready_timeout=300.0),
+    # Nothing waits for growfs (first boot only): it yields the CPU to what puts the shell on screen.
+    Service("growfs", _python("llmos.init.growfs"), oneshot=True, ready_timeout=300.0, cpu_weight=25),
     Service("hal", _python("llmos.hal"), ready=Ready("socket", "hal"), memory_max="256M"),
-    Service("compositor", _python("llmos.compositor"), requires=("hal",),
-            ready=Ready("socket", "compositor"), memory_max="512M"),
+    # The compositor waits for the display drivers coldplug loads (i915, amdgpu...; otherwise it takes
+    # simpledrm or headless), not for hal: it follows hal's input events once hal is up.
+    # It draws what the user sees, so under contention it runs first: at boot against hal and growfs,
+    # later against the kernel and app hosts (whose llmos/apps cgroup weighs less still).
+    Service("compositor", _python("llmos.compositor"), requires=("udev-coldplug",),
+            ready=Ready("socket", "compositor"), memory_max="512M", cpu_weight=400),
     # One BLAS thread: the sentence encoder's small products (kernel/applang/encoder.py) ran 6x slower
     # with OpenBLAS's threads spinning against llama.cpp's on shared cores.
     Service("kernel", _python("llmos.kernel"), requires=("compositor",),
@@ -139,25 +148,32 @@ def parse_service(raw: Any, where: str) -> tuple[Service | None, list[ConfigProb
     return _checked(service, where, problems)
 
 
-def _size(raw: object, where: str, problems: list[ConfigProblem]) -> str:
+def _size(raw: object, where: str, problems: list[ConfigProblem], fallback: str) -> str:
     value = str(raw)
     if not _SIZE.match(value):
         problems.append(ConfigProblem(where, f"expected 'max' or a size like 512M, got {value!r}"))
-        value = "max"
+        value = fallback
     return value
 
 
-def _checked(service: Service, where: str,
-             problems: list[ConfigProblem]) -> tuple[Service | None, list[ConfigProblem]]:
-    defaults = Service("x", ("x",))
+def _checked(service: Service, where: str, problems: list[ConfigProblem],
+             defaults: Service | None = None) -> tuple[Service | None, list[ConfigProblem]]:
+    """The service with each bad value reported and replaced by `defaults`' (the table's own entry when
+    llmos.toml overrides it, else the field's default)."""
+    defaults = defaults or Service("x", ("x",))
     for key in ("ready_timeout", "stop_timeout", "backoff_initial", "backoff_max", "give_up_window"):
         value = getattr(service, key)
         if not isinstance(value, int | float) or value <= 0:
             problems.append(ConfigProblem(f"{where}.{key}", f"expected a positive number, got {value!r}"))
             service = replace(service, **{key: getattr(defaults, key)})
     # cgroup files take text, whatever TOML gave
-    service = replace(service, memory_max=_size(service.memory_max, f"{where}.memory_max", problems),
-                      pids_max=_size(service.pids_max, f"{where}.pids_max", problems))
+    memory_max = _size(service.memory_max, f"{where}.memory_max", problems, defaults.memory_max)
+    pids_max = _size(service.pids_max, f"{where}.pids_max", problems, defaults.pids_max)
+    service = replace(service, memory_max=memory_max, pids_max=pids_max)
+    weight = service.cpu_weight
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 10000:
+        problems.append(ConfigProblem(f"{where}.cpu_weight", f"expected an integer 1-10000, got {weight!r}"))
+        service = replace(service, cpu_weight=defaults.cpu_weight)
     if service.restart not in RESTART_POLICIES:
         problems.append(ConfigProblem(f"{where}.restart", f"expected one of {', '.join(RESTART_POLICIES)}"))
         service = replace(service, restart="on-failure")
@@ -193,14 +209,16 @@ def load_file(path: Path) -> ServiceTable:
 
 
 def apply_config(services: Iterable[Service], config: Config) -> ServiceTable:
-    """[services.<name>] in llmos.toml: enabled, memory_max, pids_max, ready_timeout, environment."""
+    """[services.<name>] in llmos.toml: enabled, memory_max, pids_max, cpu_weight, ready_timeout,
+    stop_timeout, environment."""
     overrides = config.section("services")
     table = ServiceTable([])
     known = {service.name for service in services}
     for name in overrides:
         if name not in known:
             table.problems.append(ConfigProblem(f"services.{name}", "no such service"))
-    allowed = {"enabled", "memory_max", "pids_max", "ready_timeout", "stop_timeout", "environment"}
+    allowed = {"enabled", "memory_max", "pids_max", "cpu_weight", "ready_timeout", "stop_timeout",
+               "environment"}
     for service in services:
         override = overrides.get(service.name, {})
         if not isinstance(override, dict):
@@ -214,7 +232,7 @@ def apply_config(services: Iterable[Service], config: Config) -> ServiceTable:
             del changes["enabled"]
         if "environment" in changes and isinstance(changes["environment"], dict):
             changes["environment"] = {**service.environment, **changes["environment"]}
-        checked, problems = _checked(replace(service, **changes), f"services.{service.name}", [])
+        checked, problems = _checked(replace(service, **changes), f"services.{service.name}", [], service)
         table.problems += problems
         table.services.append(checked or service)
     return table

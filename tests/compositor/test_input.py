@@ -90,3 +90,43 @@ def test_click_focuses_and_reaches_pointer(compositor, connect) -> None:
 def test_inject_rejects_bad_events(compositor) -> None:
     with pytest.raises(ipc.RpcError, match="bad-request"):
         compositor.call("inject", events={"type": 1})
+
+
+def test_input_from_a_hal_that_starts_late_arrives_within_a_second_of_its_socket(tmp_path) -> None:
+    """The compositor starts while hal is still loading (init/services.py): its reconnect backoff is
+    capped at HAL_RETRY_MAX_S, so a hal that appears 4 s later is followed at once, not ~8 s later."""
+    from llmos.compositor.input import follow_hal
+
+    socket_path = tmp_path / "hal.sock"
+    handled: list[dict] = []
+
+    class Router:
+        class server:  # stands for the compositor the router flushes
+            @staticmethod
+            def flush() -> None: ...
+
+        def handle(self, event: dict) -> None:
+            handled.append(event)
+
+    async def hal(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()  # the subscribe request
+        writer.write(b'{"event": "input", "data": {"type": 1, "code": 30, "value": 1}}\n')
+        await writer.drain()
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        follower = asyncio.create_task(follow_hal(Router(), socket_path, stop))  # type: ignore[arg-type]
+        await asyncio.sleep(4.0)  # hal is "loading": the follower backs off meanwhile
+        server = await asyncio.start_unix_server(hal, str(socket_path))
+        appeared = asyncio.get_running_loop().time()
+        while not handled:
+            await asyncio.sleep(0.02)
+        took = asyncio.get_running_loop().time() - appeared
+        stop.set()
+        follower.cancel()  # it waits on hal's next line
+        server.close()
+        return took
+
+    took = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert handled == [{"type": 1, "code": 30, "value": 1}]
+    assert took < 1.5, f"input arrived {took:.2f} s after hal's socket appeared"

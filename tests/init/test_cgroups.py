@@ -33,7 +33,7 @@ def cgroup_root():
 def test_service_runs_in_its_cgroup_and_leftovers_are_killed(start_init, cgroup_root, tmp_path):
     escaped = tmp_path / "escaped.pid"
     init = start_init([
-        {"name": "limited", "argv": "sleep 1000 & exec sleep 1000", "memory_max": "64M"},
+        {"name": "limited", "argv": "sleep 1000 & exec sleep 1000", "memory_max": "64M", "cpu_weight": 400},
         # setsid leaves the process group, but not the cgroup
         {"name": "leaky", "argv": f"setsid sleep 1000 & echo $! > {escaped}; sleep 0.2; exit 125"},
     ], env={"LLMOS_CGROUP_ROOT": str(cgroup_root)})
@@ -41,8 +41,9 @@ def test_service_runs_in_its_cgroup_and_leftovers_are_killed(start_init, cgroup_
     members = cgroup_root / "llmos/limited/cgroup.procs"
     wait_until(lambda: len(members.read_text().split()) == 2, what="main process and its child in the cgroup")
     assert limited["pid"] in [int(p) for p in members.read_text().split()]
-    init.wait_line("cgroups: controllers memory, pids unavailable")
+    init.wait_line("cgroups: controllers cpu, memory, pids unavailable")
     init.wait_line("cgroups: memory.max unavailable; limited runs without it")
+    init.wait_line("cgroups: cpu.weight unavailable; limited runs without it")
     assert init.output().count("memory.max unavailable") == 1
 
     init.wait_state("leaky", "stopped")

@@ -17,7 +17,9 @@ def test_default_table_is_consistent():
     assert table.problems == []
     names = [s.name for s in services.order(table.services)]
     assert names.index("udevd") < names.index("udev-coldplug")
-    assert names.index("hal") < names.index("compositor") < names.index("kernel")
+    assert names.index("udev-coldplug") < names.index("compositor") < names.index("kernel")
+    # the compositor does not wait for hal (it reconnects to it), only for coldplug's display drivers
+    assert table.get("compositor").requires == ("udev-coldplug",)
     agent = table.get("agent")
     assert agent is not None and agent.requires == ("udev-coldplug",)  # its port needs virtio_console
     config = parse("")
@@ -66,7 +68,7 @@ def test_config_overrides():
     table = services.apply_config(services.DEFAULT, config)
     assert table.get("hal").memory_max == "1G"
     assert table.get("kernel").enabled is False
-    assert table.get("compositor").memory_max == "max"
+    assert table.get("compositor").memory_max == "512M"  # a bad value keeps the table's own
     text = [str(p) for p in table.problems]
     assert "services.kernel.colour: cannot be overridden" in text
     assert "services.nope: no such service" in text
@@ -128,3 +130,16 @@ def test_numbers_for_sizes_become_text_and_bad_environment_is_dropped(tmp_path):
     assert service.memory_max == "268435456"
     assert service.environment == {}
     assert [p.where.rsplit(": ", 1)[-1] for p in table.problems] == ["services[0].environment"]
+
+
+def test_cpu_weight_is_checked_and_the_compositor_outweighs_the_rest():
+    config = parse('[services.hal]\ncpu_weight = 50\n[services.kernel]\ncpu_weight = 0\n'
+                   '[services.growfs]\ncpu_weight = "high"\n')
+    table = services.apply_config(services.DEFAULT, config)
+    assert table.get("hal").cpu_weight == 50
+    assert table.get("kernel").cpu_weight == services.CPU_WEIGHT_DEFAULT  # 0 refused, default kept
+    assert table.get("growfs").cpu_weight == 25  # its own default kept
+    assert sorted(p.where for p in table.problems) == ["services.growfs.cpu_weight",
+                                                       "services.kernel.cpu_weight"]
+    weights = {service.name: service.cpu_weight for service in services.DEFAULT}
+    assert weights["compositor"] > max(w for name, w in weights.items() if name != "compositor")
