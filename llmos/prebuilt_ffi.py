@@ -171,12 +171,9 @@ def _prebuilt(where: Path, name: str) -> types.ModuleType:
 
 
 def _cairo_extras(name: str) -> object:
-    """cairocffi.ffi's other bindings (GdkPixbuf, XCB), which LLM OS does not use: built the slow way
-    from the package's own file if anything asks."""
-    if name.startswith("__"):
-        raise AttributeError(name)
-    original = _load_source("llmos_ffi_src_cairo_ffi", "cairocffi", "ffi.py")
-    return getattr(original, name)
+    """cairocffi.ffi's other bindings (GdkPixbuf's, XCB's) are not prebuilt: LLM OS uses neither."""
+    raise AttributeError(f"cairocffi.ffi.{name} is not among LLM OS's prebuilt bindings "
+                         f"({directory()}; llmos/prebuilt_ffi.py)")
 
 
 def install(where: Path | None = None) -> bool:
