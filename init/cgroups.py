@@ -13,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 CONTROLLERS = ("cpu", "memory", "pids")
+CPU_WEIGHT_DEFAULT = 100  # the kernel's own cpu.weight
+# A limit at the kernel's own default needs no controller: its absence is not worth a warning.
+KERNEL_DEFAULTS = {"memory.max": "max", "pids.max": "max", "cpu.weight": str(CPU_WEIGHT_DEFAULT)}
 
 
 def cgroup_root() -> Path:
@@ -69,7 +72,7 @@ class Cgroups:
                 target = path / key
                 if target.exists():
                     target.write_text(value)
-                elif value != "max":
+                elif value != KERNEL_DEFAULTS.get(key):
                     self.warn_once(f"limit-{key}", f"cgroups: {key} unavailable; {name} runs without it")
             return os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
         except OSError as error:

@@ -17,6 +17,7 @@ from typing import Any
 
 from llmos import paths
 from llmos.config import Config, ConfigProblem
+from llmos.init.cgroups import CPU_WEIGHT_DEFAULT
 
 READY_KINDS = ("socket", "path", "none")
 RESTART_POLICIES = ("on-failure", "no")
@@ -38,9 +39,6 @@ class Ready:
         if self.kind == "socket" and "/" not in self.arg:
             return paths.socket_path(self.arg)
         return Path(self.arg)
-
-
-CPU_WEIGHT_DEFAULT = 100  # the kernel's own default for cpu.weight
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from llmos.reaping import exited_children
 from .cgroups import Cgroups, join
 from .console import Console, marker
 from .logring import LogRing
-from .services import CPU_WEIGHT_DEFAULT, Service, ServiceTable, condition_met
+from .services import Service, ServiceTable, condition_met
 
 DO_NOT_RESTART = 125
 
@@ -233,10 +233,9 @@ class Supervisor:
             user = {"user": entry.pw_uid, "group": entry.pw_gid,
                     "extra_groups": os.getgrouplist(entry.pw_name, entry.pw_gid)}
             env.update(HOME=entry.pw_dir, USER=entry.pw_name, LOGNAME=entry.pw_name)
-        limits = {"memory.max": service.memory_max, "pids.max": service.pids_max}
-        if service.cpu_weight != CPU_WEIGHT_DEFAULT:  # else nothing to write
-            limits["cpu.weight"] = str(service.cpu_weight)
-        procs_fd = self.cgroups.prepare(service.name, limits)
+        procs_fd = self.cgroups.prepare(service.name, {"memory.max": service.memory_max,
+                                                       "pids.max": service.pids_max,
+                                                       "cpu.weight": str(service.cpu_weight)})
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         try:
             popen = subprocess.Popen(
