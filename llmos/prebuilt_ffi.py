@@ -9,20 +9,19 @@ under emulation, paid by the compositor at boot, by the zygote and by every spaw
 out-of-line ABI mode does that parse once and writes a module that loads in milliseconds.
 
 `install()` adds an import hook, so the prebuilt bindings are used the moment those packages import
-their own `ffi` modules, and nothing is loaded by a process that never draws. The bindings are used
+their own `ffi` modules, and nothing is loaded by a process that never draws. The `llmos` package calls
+it in every process, so this module imports little at its top: hashing, bytecode and cffi are
+imported where they are used. The bindings are used
 only when the stamp beside them matches cffi's version and the digest of the packages' declarations;
 otherwise the packages parse them as before.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.machinery
-import importlib.util
 import json
 import os
-import py_compile
 import sys
 import types
 from collections.abc import Sequence
@@ -53,6 +52,8 @@ def directory() -> Path:
 
 def fingerprint() -> dict[str, str]:
     """What the prebuilt modules depend on: cffi's backend version and the declarations' digest."""
+    import hashlib
+
     backend = importlib.import_module("_cffi_backend")  # cffi's C part: its version is the format's
     digest = hashlib.sha256()
     for package, filename in SOURCES:
@@ -62,6 +63,8 @@ def fingerprint() -> dict[str, str]:
 
 def generate(target: Path) -> list[Path]:
     """Write the three prebuilt modules and the stamp that names what they were built from."""
+    import py_compile
+
     from cffi import FFI
 
     target.mkdir(parents=True, exist_ok=True)
@@ -92,6 +95,8 @@ def generate(target: Path) -> list[Path]:
 
 
 def _package_dir(package: str) -> Path:
+    import importlib.util
+
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise ImportError(f"{package} is not installed")
@@ -100,6 +105,8 @@ def _package_dir(package: str) -> Path:
 
 def _load_source(name: str, package: str, filename: str) -> types.ModuleType:
     """One file of a package, run without running the package's __init__ (which would parse)."""
+    import importlib.util
+
     spec = importlib.util.spec_from_file_location(name, _package_dir(package) / filename)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -122,16 +129,13 @@ class PrebuiltFinder:
         if self.usable is None:
             self.usable = matches(self.where)
         first = IMPORT_FIRST.get(fullname)
-        if not self.usable or (first and _parsed_the_slow_way(f"{first}.ffi_build")):
+        # that package already has the parsed ffi: this one must include the same instance, so parse too
+        first_parsed = first and f"{first}.ffi_build" in sys.modules and \
+            REPLACES[f"{first}.ffi_build"] not in sys.modules
+        if not self.usable or first_parsed:
             return None  # the package parses its declarations itself, as without this hook
         loader = cast("importlib.abc.Loader", PrebuiltLoader(self.where, REPLACES[fullname]))
         return importlib.machinery.ModuleSpec(fullname, loader)
-
-
-def _parsed_the_slow_way(name: str) -> bool:
-    module = sys.modules.get(name)
-    return module is not None and not isinstance(module.__spec__.loader if module.__spec__ else None,
-                                                 PrebuiltLoader)
 
 
 def matches(where: Path) -> bool:
@@ -162,6 +166,8 @@ def _prebuilt(where: Path, name: str) -> types.ModuleType:
     """The generated module (pangocairo's imports pango's by its top-level name, so each is registered)."""
     if name in sys.modules:
         return sys.modules[name]
+    import importlib.util
+
     spec = importlib.util.spec_from_file_location(name, where / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

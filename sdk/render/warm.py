@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from llmos.sdk.render.renderer import Renderer
-from llmos.sdk.render.text import TextEngine, TextStyle
 from llmos.sdk.render.theme import LIGHT, Theme
 from llmos.sdk.render.tree import TEXT_SIZES
 
@@ -46,10 +45,6 @@ def sample_tree() -> dict[str, Any]:
 
 
 def warm(theme: Theme = LIGHT) -> None:
-    """Render the sample tree once, and the theme's text in every size at scale 1."""
+    """Render the sample tree once (its Text nodes cover every size of the theme, regular and bold)."""
     Renderer(theme=theme).render(sample_tree())
-    engine = TextEngine()
-    for size in sorted(set(theme.font_sizes.values())):
-        for bold in (False, True):
-            engine.size(SAMPLE_TEXT, TextStyle(size, bold, theme.font_family))
 

@@ -54,7 +54,7 @@ def test_python_in_the_image_gets_the_prebuilt_cairo_and_pango_bindings(machine:
     (the compositor, the zygote, app hosts) imports the bindings without parsing C declarations."""
     code = ("import llmos, cairocffi, pangocairocffi, sys; print(type(cairocffi.ffi).__module__, "
             "type(pangocairocffi.ffi).__module__, 'pycparser' in sys.modules)")
-    assert machine.run(["python3", "-c", code], timeout=120).stdout.split() == \
+    assert machine.run(["python3", "-c", code], timeout=scaled(30)).stdout.split() == \
         ["_cffi_backend", "_cffi_backend", "False"]
 
 
