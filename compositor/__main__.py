@@ -9,20 +9,31 @@ import sys
 
 from llmos.compositor import settings as compositor_settings
 from llmos.compositor.outputs import OutputError, open_output
+from llmos.init.awaited import AwaitError, awaited
+
+# How long the display may wait for coldplug (services.py: the compositor awaits it). PID 1 answers
+# when coldplug settles, within its own ready timeout; this only bounds a PID 1 that never does.
+COLDPLUG_WAIT_S = 150.0
 
 
 async def serve() -> int:
     settings, display, problems = compositor_settings.load()
     for problem in problems:
         print(f"compositor: config: {problem}", file=sys.stderr)
+    # Imported before the display is opened: under TCG this is seconds that coldplug runs beside.
+    from llmos.compositor.server import Compositor
+
+    try:
+        await awaited(COLDPLUG_WAIT_S)
+    except AwaitError as error:
+        print(f"compositor: opening the display without the drivers coldplug loads: {error}",
+              file=sys.stderr)
     try:
         output = open_output(display["backend"], display["rotation"], display["size"], display["device"],
                              log=lambda line: print(line, file=sys.stderr))
     except OutputError as error:
         print(f"compositor: no output: {error}", file=sys.stderr)
         return 1
-    from llmos.compositor.server import Compositor
-
     compositor = Compositor(settings, output)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

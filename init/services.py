@@ -46,6 +46,9 @@ class Service:
     name: str
     argv: tuple[str, ...]
     requires: tuple[str, ...] = ()
+    # Started at once, beside these; PID 1 tells the service on $LLMOS_AWAIT_FD when they have settled
+    # (init/awaited.py), so its slow start (imports) overlaps theirs and it waits only where it must.
+    awaits: tuple[str, ...] = ()
     ready: Ready = Ready()
     ready_timeout: float = 60.0  # Python services under TCG take seconds to import
     memory_max: str = "max"
@@ -63,14 +66,21 @@ class Service:
     give_up_window: float = 60.0
     enabled: bool = True
 
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        """What it must not outlive at shutdown, nor form a cycle with: required and awaited services."""
+        return self.requires + self.awaits
+
 
 def _python(module: str) -> tuple[str, ...]:
     return ("python3", "-m", module)
 
 
 DEFAULT: tuple[Service, ...] = (
+    # udevd's workers do coldplug's work (rules, modprobe), which the display waits for: at boot they
+    # run before hal and growfs, like the compositor.
     Service("udevd", ("/usr/lib/systemd/systemd-udevd",), ready=Ready("path", "/run/udev/control"),
-            ready_timeout=30.0),
+            ready_timeout=30.0, cpu_weight=400),
     Service("udev-coldplug", ("/bin/sh", "-c",
                               "udevadm trigger --type=subsystems --action=add && "
                               "udevadm trigger --type=devices --action=add && udevadm settle --timeout=60"),
@@ -78,11 +88,12 @@ DEFAULT: tuple[Service, ...] = (
     # Nothing waits for growfs (first boot only): it yields the CPU to what puts the shell on screen.
     Service("growfs", _python("llmos.init.growfs"), oneshot=True, ready_timeout=300.0, cpu_weight=25),
     Service("hal", _python("llmos.hal"), ready=Ready("socket", "hal"), memory_max="256M"),
-    # The compositor waits for the display drivers coldplug loads (i915, amdgpu...; otherwise it takes
-    # simpledrm or headless), not for hal: it follows hal's input events once hal is up.
+    # The compositor opens its display once coldplug has loaded the drivers (i915, amdgpu...; otherwise
+    # it takes simpledrm or headless), and it imports its code meanwhile: it awaits coldplug rather than
+    # requiring it. It does not wait for hal: it follows hal's input events once hal is up.
     # It draws what the user sees, so under contention it runs first: at boot against hal and growfs,
     # later against the kernel and app hosts (whose llmos/apps cgroup weighs less still).
-    Service("compositor", _python("llmos.compositor"), requires=("udev-coldplug",),
+    Service("compositor", _python("llmos.compositor"), awaits=("udev-coldplug",),
             ready=Ready("socket", "compositor"), memory_max="512M", cpu_weight=400),
     # One BLAS thread: the sentence encoder's small products (kernel/applang/encoder.py) ran 6x slower
     # with OpenBLAS's threads spinning against llama.cpp's on shared cores.
@@ -130,7 +141,13 @@ def parse_service(raw: Any, where: str) -> tuple[Service | None, list[ConfigProb
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
         return None, [*problems, ConfigProblem(f"{where}.argv", "expected a non-empty list of strings")]
     values["argv"] = tuple(argv)
-    values["requires"] = tuple(values.get("requires", ()))
+    for key in ("requires", "awaits"):
+        names = values.get(key, [])
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            problems.append(ConfigProblem(f"{where}.{key}", "expected a list of service names"))
+            names = []
+        values[key] = tuple(names)
     ready = values.get("ready", "none")
     if isinstance(ready, str):
         kind, _, arg = ready.partition(":")
@@ -237,28 +254,31 @@ def apply_config(services: Iterable[Service], config: Config) -> ServiceTable:
 
 
 def check_requires(table: ServiceTable) -> None:
-    """Unknown requirements and cycles are reported and dropped, so the rest of the table still runs."""
+    """Unknown requirements and cycles are reported and dropped, so the rest of the table still runs.
+    An awaited service is a dependency too: a cycle through `awaits` would leave a service waiting on
+    its pipe for ever."""
     names = {service.name for service in table.services}
     fixed: list[Service] = []
     for service in table.services:
-        unknown = [name for name in service.requires if name not in names]
-        for name in unknown:
-            table.problems.append(ConfigProblem(f"{service.name}.requires", f"no such service {name!r}"))
-        fixed.append(replace(service, requires=tuple(n for n in service.requires if n in names)))
-    table.services = fixed
+        for key, listed in (("requires", service.requires), ("awaits", service.awaits)):
+            for name in listed:
+                if name not in names:
+                    table.problems.append(ConfigProblem(f"{service.name}.{key}", f"no such service {name!r}"))
+        fixed.append(replace(service, requires=tuple(n for n in service.requires if n in names),
+                             awaits=tuple(n for n in service.awaits if n in names)))
     by_name = {service.name: service for service in fixed}
     for service in fixed:
         seen: set[str] = set()
-        stack = list(service.requires)
+        stack = list(service.dependencies)
         while stack:
             name = stack.pop()
             if name == service.name:
                 table.problems.append(ConfigProblem(f"{service.name}.requires", "dependency cycle; ignored"))
-                by_name[service.name] = replace(service, requires=())
+                by_name[service.name] = replace(service, requires=(), awaits=())
                 break
             if name not in seen:
                 seen.add(name)
-                stack.extend(by_name[name].requires)
+                stack.extend(by_name[name].dependencies)
     table.services = [by_name[service.name] for service in fixed]
 
 
@@ -303,14 +323,14 @@ def condition_met(service: Service, config: Config, cmdline: str) -> bool:
 
 
 def order(services: Iterable[Service]) -> list[Service]:
-    """Dependency order (requirements first), stable with respect to the table order."""
+    """Dependency order (required and awaited services first), stable with respect to the table order."""
     pending = list(services)
     done: set[str] = set()
     result: list[Service] = []
     while pending:
         progress = False
         for service in list(pending):
-            if all(name in done for name in service.requires):
+            if all(name in done for name in service.dependencies):
                 result.append(service)
                 done.add(service.name)
                 pending.remove(service)

@@ -29,6 +29,7 @@ from typing import Any
 from llmos.config import Config
 from llmos.reaping import exited_children
 
+from . import awaited
 from .cgroups import Cgroups, join
 from .console import Console, marker
 from .logring import LogRing
@@ -76,6 +77,7 @@ class Runner:
     stopped_pid: int | None = None  # the process stop() is ending: its exit is not a failure
     fault: str = ""  # test hook: raise inside the supervising coroutine once
     ready_marked: bool = False
+    telling: asyncio.Task[None] | None = None  # answers the await pipe of the current process
 
     @property
     def name(self) -> str:
@@ -237,13 +239,18 @@ class Supervisor:
                                                        "pids.max": service.pids_max,
                                                        "cpu.weight": str(service.cpu_weight)})
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        awaited_fd, tell_fd = os.pipe2(os.O_CLOEXEC) if service.awaits else (-1, -1)
+        if service.awaits:
+            env[awaited.FD_ENV] = str(awaited_fd)
         try:
             popen = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd, env=env, cwd="/",
-                close_fds=True, start_new_session=True,
+                close_fds=True, pass_fds=(awaited_fd,) if service.awaits else (), start_new_session=True,
                 preexec_fn=(lambda: join(procs_fd)) if procs_fd is not None else None, **user)
         except Exception as error:  # PID 1 survives anything Popen raises, and leaks no descriptor
             os.close(read_fd)
+            if service.awaits:
+                os.close(tell_fd)
             reason = f"cannot start {argv[0]}: {getattr(error, 'strerror', None) or error}"
             if isinstance(error, FileNotFoundError | PermissionError | TypeError | ValueError):
                 self._fail(runner, reason)  # retrying cannot make a binary appear or fix the table
@@ -254,15 +261,37 @@ class Supervisor:
             os.close(write_fd)
             if procs_fd is not None:
                 os.close(procs_fd)
+            if service.awaits:
+                os.close(awaited_fd)
         runner.popen, runner.pid, runner.exit_code = popen, popen.pid, None
         runner.exited = asyncio.get_running_loop().create_future()
         runner.exited_pid = popen.pid
         runner.exit_handled = False
         self.by_pid[popen.pid] = runner
         self._watch_output(runner, read_fd)
+        if service.awaits:
+            runner.telling = asyncio.get_running_loop().create_task(self._tell_awaited(runner, tell_fd))
         self._set(runner, State.STARTING)
         self.log(f"{service.name}: started pid {popen.pid}")
         return True
+
+    async def _tell_awaited(self, runner: Runner, fd: int) -> None:
+        """One line on the service's await pipe once every service it awaits has settled: "ready", or
+        which did not come up and why (init/awaited.py reads it). Closed unsaid if the process ends first."""
+        pid, awaits = runner.pid, runner.service.awaits
+        try:
+            await self.wait_for(lambda: runner.pid != pid or all(self.runners[name].state in SETTLED
+                                                                 for name in awaits))
+            if runner.pid != pid:
+                return
+            missing = [f"{name} {self.runners[name].state}: {self.runners[name].reason}"
+                       for name in awaits if self.runners[name].state not in SATISFIES]
+            line = f"not ready: {'; '.join(missing)}" if missing else awaited.READY
+            os.write(fd, (line[:awaited.LINE_MAX - 1] + "\n").encode())  # one short line: never blocks
+        except OSError:
+            pass  # the service closed its end: nobody is waiting
+        finally:
+            os.close(fd)
 
     def _watch_output(self, runner: Runner, fd: int) -> None:
         os.set_blocking(fd, False)
@@ -499,14 +528,14 @@ class Supervisor:
         self.start(runner)
 
     async def stop_all(self) -> None:
-        """Stop every service after everything that requires it (reverse dependency order)."""
+        """Stop every service after everything that requires or awaits it (reverse dependency order)."""
         self.stopping = True
         done = {name: asyncio.Event() for name in self.runners}
 
         async def stop_one(runner: Runner) -> None:
             try:
                 for other in self.runners.values():
-                    if runner.name in other.service.requires:
+                    if runner.name in other.service.dependencies:
                         await done[other.name].wait()
                 await self.stop(runner)
             except Exception as error:

@@ -18,6 +18,8 @@ import socket
 import sys
 from pathlib import Path
 
+from llmos.fdwait import readable
+
 log = logging.getLogger("llmos.kernel.sandbox.prefork")
 
 READY_TIMEOUT_S = 120.0   # the zygote's imports and module load, on a slow emulated machine
@@ -50,7 +52,7 @@ class ForkedProcess:
                 while code is None and (line := await self._link.readline()):
                     code = _exit_code(line)
         if code is None:  # the zygote is gone: the pidfd still tells when the child ends
-            await _readable(self._pidfd)
+            await readable(self._pidfd)
             code = EXIT_UNKNOWN
         self.returncode = code
         self._close()
@@ -236,28 +238,13 @@ class Prefork:
             self.socket_path.unlink()
 
 
-async def _readable(fd: int) -> None:
-    """Until the descriptor is readable (a pidfd is when its process has ended)."""
-    loop = asyncio.get_running_loop()
-    readable: asyncio.Future[None] = loop.create_future()
-
-    def ready() -> None:
-        if not readable.done():
-            readable.set_result(None)
-    loop.add_reader(fd, ready)
-    try:
-        await readable
-    finally:
-        loop.remove_reader(fd)
-
-
 async def _recv_with_fds(sock: socket.socket) -> tuple[bytes, list[int]]:
     """One read from a non-blocking socket, with the descriptors that came with it."""
     while True:
         try:
             data, fds, _flags, _address = socket.recv_fds(sock, 4096, 1)
         except BlockingIOError:
-            await _readable(sock.fileno())
+            await readable(sock.fileno())
             continue
         if not data:
             raise ConnectionError("the zygote hung up without an answer")

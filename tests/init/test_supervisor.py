@@ -270,3 +270,45 @@ def test_services_do_not_inherit_the_boot_time_fixed_hash_seed(start_init):
                       env={"PYTHONHASHSEED": "0"})
     init.wait_state("seed", "done")
     assert [line["text"] for line in init.call("logs", service="seed")["lines"]] == ["seed=random"]
+
+
+def _log(init, service: str) -> list[str]:
+    return [line["text"] for line in init.call("logs", service=service)["lines"]]
+
+
+# A service that awaits: says it started, reads PID 1's one line, says what it heard, stays up.
+WAITER = ["python3", "-c", "import os, time; print('started', flush=True); "
+          "line = os.read(int(os.environ['LLMOS_AWAIT_FD']), 1024).decode().strip(); "
+          "print('heard:', line, flush=True); time.sleep(1000)"]
+
+
+def test_a_service_starts_beside_what_it_awaits_and_hears_when_it_is_up(start_init, tmp_path):
+    gate = tmp_path / "gate"
+    init = start_init([{"name": "slow", "argv": f"until test -e {gate}; do sleep 0.02; done",
+                        "oneshot": True},
+                       {"name": "waiter", "argv": WAITER, "awaits": ["slow"]}])
+    wait_until(lambda: _log(init, "waiter") == ["started"], 10, "waiter to start before slow is done")
+    assert init.service("slow")["state"] == "starting"
+    gate.touch()
+    wait_until(lambda: "heard: ready" in _log(init, "waiter"), 10, "waiter to hear that slow is done")
+    lines = init.lines()
+    assert _index(lines, "waiter: started") < _index(lines, "service slow ready")
+    # A restarted service gets a fresh pipe, answered at once since slow has settled already.
+    init.call("restart", service="waiter")
+    wait_until(lambda: _log(init, "waiter").count("heard: ready") == 2, 10, "the restarted waiter's answer")
+
+
+def test_an_awaited_service_that_fails_is_named_with_its_reason(start_init, tmp_path):
+    init = start_init([{"name": "broken", "argv": "sleep 0.2; exit 3", "give_up_count": 1,
+                        "ready": f"path:{tmp_path / 'never'}"},
+                       {"name": "waiter", "argv": WAITER, "awaits": ["broken"]}])
+    wait_until(lambda: any(line.startswith("heard: not ready: broken failed: ")
+                           for line in _log(init, "waiter")), 10, "waiter to hear that broken failed")
+    assert init.service("waiter")["state"] == "ready"  # awaiting is not requiring: it runs on
+
+
+def test_services_without_awaits_get_no_await_descriptor(start_init):
+    init = start_init([{"name": "plain", "argv": 'echo "fd=${LLMOS_AWAIT_FD:-none}" $(ls /proc/self/fd); '
+                                                 "exec sleep 1000"}])
+    wait_until(lambda: any(line.startswith("fd=") for line in _log(init, "plain")), 10, "plain's output")
+    assert _log(init, "plain") == ["fd=none 0 1 2 3"]  # ls's own directory descriptor is 3

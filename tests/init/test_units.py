@@ -18,8 +18,11 @@ def test_default_table_is_consistent():
     names = [s.name for s in services.order(table.services)]
     assert names.index("udevd") < names.index("udev-coldplug")
     assert names.index("udev-coldplug") < names.index("compositor") < names.index("kernel")
-    # the compositor does not wait for hal (it reconnects to it), only for coldplug's display drivers
-    assert table.get("compositor").requires == ("udev-coldplug",)
+    # the compositor does not wait for hal (it reconnects to it), only for coldplug's display drivers,
+    # and for those only once it has imported its code (it awaits coldplug, init/awaited.py)
+    assert table.get("compositor").requires == () and table.get("compositor").awaits == ("udev-coldplug",)
+    # what the display waits for runs first under contention: the compositor, and udevd doing coldplug
+    assert table.get("udevd").cpu_weight == table.get("compositor").cpu_weight > table.get("hal").cpu_weight
     agent = table.get("agent")
     assert agent is not None and agent.requires == ("udev-coldplug",)  # its port needs virtio_console
     config = parse("")
@@ -40,6 +43,8 @@ def test_replacement_file_problems_are_located(tmp_path):
         {"name": "bad ready", "argv": ["true"]},
         {"name": "x", "argv": [], "colour": "red"},
         {"name": "y", "argv": "true", "ready": "sockt:y", "memory_max": "lots", "requires": ["zz"]},
+        {"name": "z", "argv": "true", "requires": "good", "awaits": [1], "ready_timeout": 1},
+        {"name": "w", "argv": "true", "awaits": ["zz", "good"]},
     ]}))
     table = services.load_file(path)
     services.check_requires(table)
@@ -50,7 +55,11 @@ def test_replacement_file_problems_are_located(tmp_path):
     assert any(t.startswith(f"{path}: services[3].ready: kind must be one of") for t in text)
     assert any(t.startswith(f"{path}: services[3].memory_max: expected 'max'") for t in text)
     assert "y.requires: no such service 'zz'" in text
-    assert [s.name for s in table.services] == ["good", "y"]
+    assert f"{path}: services[4].awaits: expected a list of service names" in text
+    assert "w.awaits: no such service 'zz'" in text
+    assert [s.name for s in table.services] == ["good", "y", "z", "w"]
+    assert table.get("z").requires == ("good",) and table.get("z").awaits == ()
+    assert table.get("w").awaits == ("good",)
     y = table.get("y")
     assert y.argv == ("/bin/sh", "-c", "true") and y.memory_max == "max" and y.requires == ()
 
@@ -89,6 +98,17 @@ def test_cycles_are_broken():
     services.check_requires(table)
     assert any("cycle" in str(p) for p in table.problems)
     assert [s.name for s in services.order(table.services)]  # terminates
+
+
+def test_a_cycle_through_awaits_is_broken_too():
+    """An awaiting service waits on its pipe: awaiting what requires it would wait for ever."""
+    table = services.ServiceTable([Service("a", ("x",), awaits=("b",)),
+                                   Service("b", ("x",), requires=("a",)),
+                                   Service("c", ("x",), awaits=("b",))])
+    services.check_requires(table)
+    assert [str(p) for p in table.problems if "cycle" in str(p)] == ["a.requires: dependency cycle; ignored"]
+    assert table.get("a").awaits == () and table.get("c").awaits == ("b",)
+    assert [s.name for s in services.order(table.services)] == ["a", "b", "c"]
 
 
 def test_config_condition():
@@ -132,7 +152,7 @@ def test_numbers_for_sizes_become_text_and_bad_environment_is_dropped(tmp_path):
     assert [p.where.rsplit(": ", 1)[-1] for p in table.problems] == ["services[0].environment"]
 
 
-def test_cpu_weight_is_checked_and_the_compositor_outweighs_the_rest():
+def test_cpu_weight_is_checked_and_what_the_display_waits_for_outweighs_the_rest():
     config = parse('[services.hal]\ncpu_weight = 50\n[services.kernel]\ncpu_weight = 0\n'
                    '[services.growfs]\ncpu_weight = "high"\n')
     table = services.apply_config(services.DEFAULT, config)
@@ -142,4 +162,5 @@ def test_cpu_weight_is_checked_and_the_compositor_outweighs_the_rest():
     assert sorted(p.where for p in table.problems) == ["services.growfs.cpu_weight",
                                                        "services.kernel.cpu_weight"]
     weights = {service.name: service.cpu_weight for service in services.DEFAULT}
-    assert weights["compositor"] > max(w for name, w in weights.items() if name != "compositor")
+    first = ("compositor", "udevd")
+    assert min(weights[name] for name in first) > max(w for name, w in weights.items() if name not in first)
