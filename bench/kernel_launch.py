@@ -8,7 +8,8 @@ Cold = first launch of a kernel whose compiled-QuickJS cache is empty; warm = la
 filled, app stopped between).
 Also: kernel start -> socket ready, and apps.run (no questions) -> visible. And the first launch as
 an image boots: the wasm cache empty but the image's precompiled module there (LLMOS_WASM_IMAGE_DIR,
-as /usr/lib/llmos/wasm), apps.run of an app never run by that kernel, right after the kernel's socket
+as /usr/lib/llmos/wasm) and its prebuilt cairo and pango bindings (LLMOS_FFI_DIR, as /usr/lib/llmos/ffi;
+llmos/prebuilt_ffi.py), apps.run of an app never run by that kernel, right after the kernel's socket
 accepts and, on another fresh system, once the kernel has settled (its zygote said ready). Each
 figure is taken with app hosts spawned anew ([sandbox] prefork = false, the baseline) and forked
 from the zygote.
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from kernel.harness import System, make_system, remove
 from waiting import wait_for
 
-from llmos import ipc
+from llmos import ipc, prebuilt_ffi
 from llmos.kernel.sandbox import wasmcache
 
 
@@ -124,10 +125,11 @@ def measure(runs: int, extra_config: str) -> dict[str, list[float]]:
     return figures
 
 
-def first_launch(extra_config: str, image_wasm: Path, settled: bool) -> float:
-    """apps.run of a seeded app on a fresh system that has the image's precompiled module."""
+def first_launch(extra_config: str, image: Path, settled: bool) -> float:
+    """apps.run of a seeded app on a fresh system that has the image's precompiled module and bindings."""
     system = make_system(extra_config)
-    system.env["LLMOS_WASM_IMAGE_DIR"] = str(image_wasm)
+    system.env["LLMOS_WASM_IMAGE_DIR"] = str(image / "wasm")
+    system.env["LLMOS_FFI_DIR"] = str(image / "ffi")
     try:
         system.start_compositor()
         system.start_kernel()
@@ -143,13 +145,15 @@ def first_launch(extra_config: str, image_wasm: Path, settled: bool) -> float:
 
 
 def main(runs: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="llmos-image-wasm.") as directory:
-        image_wasm = Path(directory)
-        wasmcache.compile_generic(image_wasm)
+    with tempfile.TemporaryDirectory(prefix="llmos-image.") as directory:
+        image = Path(directory)
+        wasmcache.compile_generic(image / "wasm")
+        prebuilt_ffi.generate(image / "ffi")
         for mode, config in MODES.items():
-            at_once = [first_launch(config, image_wasm, settled=False) for _ in range(runs)]
-            settled = [first_launch(config, image_wasm, settled=True) for _ in range(runs)]
-            print(f"-- app hosts {mode}, the image's precompiled module, first launch of a fresh kernel")
+            at_once = [first_launch(config, image, settled=False) for _ in range(runs)]
+            settled = [first_launch(config, image, settled=True) for _ in range(runs)]
+            print(f"-- app hosts {mode}, the image's precompiled module and bindings, first launch of a "
+                  "fresh kernel")
             print(f"apps.run -> visible, right after the socket accepts: {ms(at_once)}")
             print(f"apps.run -> visible, once the kernel has settled:    {ms(settled)}")
     results = {mode: measure(runs, config) for mode, config in MODES.items()}
