@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 
 from llmos.compositor import settings as compositor_settings
 from llmos.compositor.outputs import OutputError, open_output
@@ -23,11 +24,15 @@ async def serve() -> int:
     # Imported before the display is opened: under TCG this is seconds that coldplug runs beside.
     from llmos.compositor.server import Compositor
 
+    loaded = time.clock_gettime(time.CLOCK_BOOTTIME)  # the clock of PID 1's markers
     try:
         await awaited(COLDPLUG_WAIT_S)
     except AwaitError as error:
         print(f"compositor: opening the display without the drivers coldplug loads: {error}",
               file=sys.stderr)
+    # Which one the display waited for, at boot: its code, or coldplug's drivers.
+    print(f"compositor: code loaded t={loaded:.3f}, display drivers "
+          f"t={time.clock_gettime(time.CLOCK_BOOTTIME):.3f}", file=sys.stderr)
     try:
         output = open_output(display["backend"], display["rotation"], display["size"], display["device"],
                              log=lambda line: print(line, file=sys.stderr))

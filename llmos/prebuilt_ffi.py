@@ -24,9 +24,9 @@ import json
 import os
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import importlib.abc  # costs 15 ms to import, so only for the type
@@ -44,6 +44,16 @@ REPLACES = {"cairocffi.ffi": "llmos_ffi_cairo", "pangocffi.ffi_build": "llmos_ff
 # pangocairo's ffi includes pango's: the package that loads that one first, so both share it (a cdata
 # type of one ffi instance is not accepted by another's functions)
 IMPORT_FIRST = {"pangocairocffi.ffi_build": "pangocffi"}
+# The shared libraries, found once at build time: the packages look for them with
+# ctypes.util.find_library, which runs `ldconfig -p` (or gcc) per name, 9 runs per drawing process.
+LIBRARIES = "libraries.json"
+CAIRO_NAMES = ("cairo-2", "cairo", "libcairo-2")  # cairocffi's find_library names, asked in turn
+# pangocffi's and pangocairocffi's: each takes NAME_LOCATION from the environment when it is set
+LOCATIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "pangocffi.ffi_build": {"PANGO_LOCATION": ("pango", "pango-1", "pango-1.0", "pango-1.0-0"),
+                            "GOBJECT_LOCATION": ("gobject-2.0", "gobject-2.0-0"),
+                            "GLIB_LOCATION": ("glib-2.0", "glib-2.0-0")},
+    "pangocairocffi.ffi_build": {"PANGOCAIRO_LOCATION": ("pangocairo-1.0", "pangocairo-1.0-0")}}
 
 
 def directory() -> Path:
@@ -90,8 +100,23 @@ def generate(target: Path) -> list[Path]:
         py_compile.compile(str(module), doraise=True,
                            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
         written.append(module)
+    (target / LIBRARIES).write_text(json.dumps(find_libraries(), indent=1, sort_keys=True) + "\n")
     (target / STAMP).write_text(json.dumps(fingerprint(), indent=1, sort_keys=True) + "\n")
     return written
+
+
+def find_libraries() -> dict[str, Any]:
+    """What find_library answers now for the names the packages ask, as the packages would ask them
+    (pangocffi tries NAME, then libNAME, for each name in turn)."""
+    from ctypes.util import find_library
+
+    locations = {}
+    for variables in LOCATIONS.values():
+        for variable, names in variables.items():
+            found = (find_library(tried) for name in names for tried in (name, f"lib{name}"))
+            if soname := next((path for path in found if path), None):
+                locations[variable] = soname
+    return {"cairo": {name: find_library(name) for name in CAIRO_NAMES}, "locations": locations}
 
 
 def _package_dir(package: str) -> Path:
@@ -158,8 +183,33 @@ class PrebuiltLoader:
         if first := IMPORT_FIRST.get(module.__name__):
             importlib.import_module(first)
         module.ffi = _prebuilt(self.where, self.prebuilt).ffi  # type: ignore[attr-defined]
+        libraries = _libraries(self.where)
         if module.__name__ == "cairocffi.ffi":
             setattr(module, "__getattr__", _cairo_extras)  # noqa: B010 -- a module-level __getattr__
+            package = sys.modules.get("cairocffi")  # mid-import: it has imported find_library already
+            if package is not None and callable(getattr(package, "find_library", None)) and libraries:
+                setattr(package, "find_library", _known_libraries(libraries["cairo"], package.find_library))  # noqa: B010
+        for variable, soname in (libraries or {}).get("locations", {}).items():
+            if variable in LOCATIONS.get(module.__name__, {}):
+                os.environ.setdefault(variable, soname)  # the package's own override; children share it
+
+
+def _libraries(where: Path) -> dict[str, Any] | None:
+    """The build's find_library answers, or None where there are none (the packages then search)."""
+    try:
+        found = json.loads((where / LIBRARIES).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _known_libraries(answers: dict[str, str | None], search: Callable[[str], str | None]
+                     ) -> Callable[[str], str | None]:
+    """find_library for cairocffi: the build's answer for a name it recorded, a search for any other.
+    A recorded soname that fails to load costs nothing more: cairocffi then tries its own file names."""
+    def find_library(name: str) -> str | None:
+        return answers[name] if name in answers else search(name)
+    return find_library
 
 
 def _prebuilt(where: Path, name: str) -> types.ModuleType:

@@ -18,7 +18,10 @@ REPO = Path(__file__).resolve().parents[2]
 # Draws every widget, then reports which ffi class each package got, whether pycparser was imported
 # (it is only needed to parse declarations) and a digest of the pixels.
 DRAW = """
-import hashlib, json, sys
+import ctypes.util, hashlib, json, sys
+searched = []
+search = ctypes.util.find_library
+ctypes.util.find_library = lambda name: searched.append(name) or search(name)
 sys.path.insert(0, sys.argv[1])
 from sdk.render.samples import widgets
 from llmos.sdk.render import Renderer
@@ -26,7 +29,7 @@ import cairocffi, pangocffi, pangocairocffi
 renderer = Renderer()
 renderer.render(widgets())
 print(json.dumps({"ffi": [type(m.ffi).__module__ for m in (cairocffi, pangocffi, pangocairocffi)],
-                  "pycparser": "pycparser" in sys.modules,
+                  "pycparser": "pycparser" in sys.modules, "searched": searched,
                   "pixels": hashlib.sha256(bytes(renderer.pixels())).hexdigest()}))
 """
 
@@ -55,6 +58,23 @@ def test_prebuilt_bindings_draw_the_same_pixels_without_parsing(prebuilt: Path) 
     assert fast["ffi"] == ["_cffi_backend"] * 3, "every package got its prebuilt ffi"
     assert not fast["pycparser"], "nothing parsed C declarations"
     assert fast["pixels"] == parsed["pixels"]
+    assert len(parsed["searched"]) >= 6  # each package asks ldconfig (or gcc) for its libraries
+    assert fast["searched"] == [], "the libraries the build found were used, not searched for again"
+
+
+def test_recorded_libraries_that_do_not_load_fall_back_to_the_packages_search(prebuilt: Path,
+                                                                               tmp_path: Path) -> None:
+    for path in prebuilt.iterdir():
+        if path.is_file():
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+    libraries = json.loads((prebuilt / prebuilt_ffi.LIBRARIES).read_text())
+    assert libraries["cairo"]["cairo"].startswith("libcairo.so")
+    assert set(libraries["locations"]) == {"PANGO_LOCATION", "GOBJECT_LOCATION", "GLIB_LOCATION",
+                                           "PANGOCAIRO_LOCATION"}
+    wrong = {"cairo": dict.fromkeys(libraries["cairo"], "libnothing.so.9"),
+             "locations": dict.fromkeys(libraries["locations"], "libnothing.so.9")}
+    (tmp_path / prebuilt_ffi.LIBRARIES).write_text(json.dumps(wrong))
+    assert draw(tmp_path)["pixels"] == draw(prebuilt)["pixels"]
 
 
 def test_a_stamp_from_other_packages_falls_back_to_parsing(prebuilt: Path, tmp_path: Path) -> None:
