@@ -40,6 +40,7 @@ import socket
 import stat
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,7 @@ PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
 EXIT_THREADED = 75          # EX_TEMPFAIL: started with threads; the supervisor starts it again
 REQUEST_LIMIT = 64 * 1024   # bytes of one launch request
 REQUEST_TIMEOUT_S = 2.0     # a client that sends less than a line in this time is dropped
+THREADS_SETTLE_S = 2.0      # how long helper threads of the preloads may take to end before forking
 # A renderer's preload: modules to import, and "module:function" to call once they are (warm-ups
 # whose caches every child inherits).
 PRELOADS = {"wayland": ("llmos.sdk.wayland.app_window", "llmos.sdk.render.warm:warm")}
@@ -116,6 +118,16 @@ def threads() -> int:
         return len(os.listdir("/proc/self/task"))
     except OSError:
         return threading.active_count()
+
+
+def threads_settled(timeout: float = THREADS_SETTLE_S) -> int:
+    """The thread count once short-lived helpers have ended, or at the timeout. Pango loads fontconfig
+    in a thread of its own that ends once it is done; under load it may still be exiting when the
+    warm-ups return. A thread that stays (a compile's worker pool) is still counted after the wait."""
+    deadline = time.monotonic() + timeout
+    while (count := threads()) != 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return count
 
 
 def read_request(connection: socket.socket) -> tuple[list[str], list[int]]:
@@ -265,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format=f"zygote[{os.getpid()}] %(name)s: %(message)s")
     how, keep = preload(args.cache, args.preload)
-    if (count := threads()) != 1:  # a compile's worker pool, say: the next start loads the cached module
+    if (count := threads_settled()) != 1:  # a compile's worker pool: the next start loads the cache
         log.warning("%d threads after loading (wasm module %s); forking would be unsafe, exiting to be "
                     "restarted", count, how)
         return EXIT_THREADED

@@ -182,6 +182,28 @@ def test_a_burst_of_launches_is_queued_and_every_app_starts(make_kernel) -> None
     run(scenario, 180)
 
 
+SETTLING = """
+import threading, time
+from llmos.kernel.sandbox import zygote
+threading.Thread(target=time.sleep, args=(0.1,)).start()
+print(zygote.threads_settled(5))
+stop = threading.Event()
+threading.Thread(target=stop.wait, args=(30,)).start()
+started = time.monotonic()
+print(zygote.threads_settled(0.2), time.monotonic() - started >= 0.2)
+stop.set()
+"""
+
+
+def test_threads_settled_waits_for_a_helper_that_ends_but_not_for_one_that_stays() -> None:
+    """Pango's fontconfig thread ends once it has loaded; under load it may still be exiting when the
+    preloads return, and the zygote should not restart for that. A worker pool stays, and is counted.
+    In a fresh interpreter: this one may hold threads of other tests."""
+    done = subprocess.run([sys.executable, "-c", SETTLING], capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert done.stdout.split("\n")[:2] == ["1", "2 True"]
+
+
 def test_a_zygote_that_compiled_the_module_restarts_single_threaded(short_dir, tmp_path) -> None:
     """Compiling spins up wasmtime's worker threads, and forking a threaded process is unsafe: the
     zygote exits, and its second start loads the module it cached."""
