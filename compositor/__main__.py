@@ -12,8 +12,9 @@ from llmos.compositor import settings as compositor_settings
 from llmos.compositor.outputs import OutputError, open_output
 from llmos.init.awaited import AwaitError, awaited
 
-# How long the display may wait for coldplug (services.py: the compositor awaits it). PID 1 answers
-# when coldplug settles, within its own ready timeout; this only bounds a PID 1 that never does.
+# How long the display may wait for its drivers (services.py: the compositor awaits udev-display).
+# PID 1 answers when that settles, within a minute per display controller; this only bounds a PID 1
+# that never does.
 COLDPLUG_WAIT_S = 150.0
 
 
@@ -21,16 +22,16 @@ async def serve() -> int:
     settings, display, problems = compositor_settings.load()
     for problem in problems:
         print(f"compositor: config: {problem}", file=sys.stderr)
-    # Imported before the display is opened: under TCG this is seconds that coldplug runs beside.
+    # Imported before the display is opened: under TCG this is seconds that udev loads drivers beside.
     from llmos.compositor.server import Compositor
 
     loaded = time.clock_gettime(time.CLOCK_BOOTTIME)  # the clock of PID 1's markers
     try:
         await awaited(COLDPLUG_WAIT_S)
     except AwaitError as error:
-        print(f"compositor: opening the display without the drivers coldplug loads: {error}",
+        print(f"compositor: opening the display without waiting for its drivers: {error}",
               file=sys.stderr)
-    # Which one the display waited for, at boot: its code, or coldplug's drivers.
+    # Which one the display waited for, at boot: its code, or its drivers.
     print(f"compositor: code loaded t={loaded:.3f}, display drivers "
           f"t={time.clock_gettime(time.CLOCK_BOOTTIME):.3f}", file=sys.stderr)
     try:

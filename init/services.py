@@ -76,24 +76,42 @@ def _python(module: str) -> tuple[str, ...]:
     return ("python3", "-m", module)
 
 
+# Never fails (the compositor then opens what there is); `timeout` bounds a driver that hangs its probe.
+DISPLAY_COLDPLUG = """
+found=""
+for device in /sys/bus/pci/devices/*; do
+    case "$(cat "$device/class" 2>/dev/null)" in
+    0x03*) found=1
+           timeout 60 udevadm trigger --settle --action=add --parent-match="$(readlink -f "$device")" ;;
+    esac
+done
+[ -n "$found" ] || timeout 60 udevadm trigger --settle --action=add --type=devices
+exit 0
+"""
+
 DEFAULT: tuple[Service, ...] = (
     # udevd's workers do coldplug's work (rules, modprobe), which the display waits for: at boot they
     # run before hal and growfs, like the compositor.
     Service("udevd", ("/usr/lib/systemd/systemd-udevd",), ready=Ready("path", "/run/udev/control"),
             ready_timeout=30.0, cpu_weight=400),
+    # The display's drivers first, so the compositor can open its output before the rest of coldplug
+    # is done: each PCI display controller (class 0x03) and the devices under it (virtio-gpu's), one
+    # by one, waiting for each. A machine without one (a display that is not on PCI) gets the whole
+    # coldplug here instead, and the compositor waits for all of it, as before.
+    Service("udev-display", ("/bin/sh", "-c", DISPLAY_COLDPLUG), requires=("udevd",), oneshot=True),
     Service("udev-coldplug", ("/bin/sh", "-c",
                               "udevadm trigger --type=subsystems --action=add && "
                               "udevadm trigger --type=devices --action=add && udevadm settle --timeout=60"),
-            requires=("udevd",), oneshot=True, ready_timeout=120.0),
+            requires=("udev-display",), oneshot=True, ready_timeout=120.0),
     # Nothing waits for growfs (first boot only): it yields the CPU to what puts the shell on screen.
     Service("growfs", _python("llmos.init.growfs"), oneshot=True, ready_timeout=300.0, cpu_weight=25),
     Service("hal", _python("llmos.hal"), ready=Ready("socket", "hal"), memory_max="256M"),
-    # The compositor opens its display once coldplug has loaded the drivers (i915, amdgpu...; otherwise
-    # it takes simpledrm or headless), and it imports its code meanwhile: it awaits coldplug rather than
+    # The compositor opens its display once udev has loaded its drivers (i915, amdgpu...; otherwise it
+    # takes simpledrm or headless), and it imports its code meanwhile: it awaits udev-display rather than
     # requiring it. It does not wait for hal: it follows hal's input events once hal is up.
     # It draws what the user sees, so under contention it runs first: at boot against hal and growfs,
     # later against the kernel and app hosts (whose llmos/apps cgroup weighs less still).
-    Service("compositor", _python("llmos.compositor"), awaits=("udev-coldplug",),
+    Service("compositor", _python("llmos.compositor"), awaits=("udev-display",),
             ready=Ready("socket", "compositor"), memory_max="512M", cpu_weight=400),
     # One BLAS thread: the sentence encoder's small products (kernel/applang/encoder.py) ran 6x slower
     # with OpenBLAS's threads spinning against llama.cpp's on shared cores.

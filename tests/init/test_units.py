@@ -16,11 +16,12 @@ def test_default_table_is_consistent():
     services.check_requires(table)
     assert table.problems == []
     names = [s.name for s in services.order(table.services)]
-    assert names.index("udevd") < names.index("udev-coldplug")
-    assert names.index("udev-coldplug") < names.index("compositor") < names.index("kernel")
-    # the compositor does not wait for hal (it reconnects to it), only for coldplug's display drivers,
-    # and for those only once it has imported its code (it awaits coldplug, init/awaited.py)
-    assert table.get("compositor").requires == () and table.get("compositor").awaits == ("udev-coldplug",)
+    assert names.index("udevd") < names.index("udev-display") < names.index("udev-coldplug")
+    assert names.index("udev-display") < names.index("compositor") < names.index("kernel")
+    # the compositor does not wait for hal (it reconnects to it), only for its display's drivers, which
+    # udev loads before the rest of coldplug, and for those only once it has imported its code (it
+    # awaits udev-display, init/awaited.py)
+    assert table.get("compositor").requires == () and table.get("compositor").awaits == ("udev-display",)
     # what the display waits for runs first under contention: the compositor, and udevd doing coldplug
     assert table.get("udevd").cpu_weight == table.get("compositor").cpu_weight > table.get("hal").cpu_weight
     agent = table.get("agent")
