@@ -19,6 +19,7 @@ import pytest
 from waiting import wait_for
 
 from llmos import ipc
+from llmos.init.awaited import FD_ENV
 
 from .wlclient import Client
 
@@ -48,6 +49,21 @@ class Running:
 
 
 def start(root: Path, extra_config: str = "", size: tuple[int, int] = (WIDTH, HEIGHT)) -> Running:
+    """A compositor whose output is up (its first stdout line said so)."""
+    proc = launch(root, extra_config, size)
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 20)
+    line = proc.stdout.readline() if ready else ""
+    if not line.startswith("llmos: compositor output headless"):
+        proc.kill()
+        raise AssertionError(f"compositor did not start: {line!r} {(root / 'stderr.log').read_text()}")
+    return Running(proc, root)
+
+
+def launch(root: Path, extra_config: str = "", size: tuple[int, int] = (WIDTH, HEIGHT),
+           await_fd: int | None = None) -> subprocess.Popen[str]:
+    """`python -m llmos.compositor` on a headless output; `await_fd` is passed as PID 1 passes the
+    read end of its await pipe (init/awaited.py). Its stderr goes to ROOT/stderr.log."""
     (root / "wl").mkdir(parents=True, exist_ok=True)
     config = root / "llmos.toml"
     config.write_text(f"""
@@ -63,15 +79,12 @@ enabled = false
 """)
     env = {**os.environ, "LLMOS_CONFIG": str(config), "LLMOS_RUN_DIR": str(root / "run"),
            "LLMOS_STATE_DIR": str(root / "state"), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "llmos.compositor"], env=env, stdout=subprocess.PIPE,
-                            stderr=open(root / "stderr.log", "w"), text=True)  # noqa: SIM115
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 20)
-    line = proc.stdout.readline() if ready else ""
-    if not line.startswith("llmos: compositor output headless"):
-        proc.kill()
-        raise AssertionError(f"compositor did not start: {line!r} {(root / 'stderr.log').read_text()}")
-    return Running(proc, root)
+    env.pop(FD_ENV, None)
+    if await_fd is not None:
+        env[FD_ENV] = str(await_fd)
+    return subprocess.Popen([sys.executable, "-m", "llmos.compositor"], env=env, stdout=subprocess.PIPE,
+                            stderr=open(root / "stderr.log", "w"), text=True,
+                            pass_fds=() if await_fd is None else (await_fd,))
 
 
 def stop(running: Running) -> None:
