@@ -26,7 +26,7 @@ import sys
 import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:
     import importlib.abc  # costs 15 ms to import, so only for the type
@@ -146,6 +146,7 @@ class PrebuiltFinder:
     def __init__(self, where: Path) -> None:
         self.where = where
         self.usable: bool | None = None  # not checked yet
+        self.libraries = NO_LIBRARIES  # read with the stamp, once per process
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
@@ -153,13 +154,14 @@ class PrebuiltFinder:
             return None
         if self.usable is None:
             self.usable = matches(self.where)
+            self.libraries = read_libraries(self.where) if self.usable else NO_LIBRARIES
         first = IMPORT_FIRST.get(fullname)
         # that package already has the parsed ffi: this one must include the same instance, so parse too
         first_parsed = first and f"{first}.ffi_build" in sys.modules and \
             REPLACES[f"{first}.ffi_build"] not in sys.modules
         if not self.usable or first_parsed:
             return None  # the package parses its declarations itself, as without this hook
-        loader = cast("importlib.abc.Loader", PrebuiltLoader(self.where, REPLACES[fullname]))
+        loader = cast("importlib.abc.Loader", PrebuiltLoader(self.where, REPLACES[fullname], self.libraries))
         return importlib.machinery.ModuleSpec(fullname, loader)
 
 
@@ -172,9 +174,10 @@ def matches(where: Path) -> bool:
 
 
 class PrebuiltLoader:
-    def __init__(self, where: Path, prebuilt: str) -> None:
+    def __init__(self, where: Path, prebuilt: str, libraries: Libraries) -> None:
         self.where = where
         self.prebuilt = prebuilt
+        self.libraries = libraries
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         return None
@@ -183,24 +186,39 @@ class PrebuiltLoader:
         if first := IMPORT_FIRST.get(module.__name__):
             importlib.import_module(first)
         module.ffi = _prebuilt(self.where, self.prebuilt).ffi  # type: ignore[attr-defined]
-        libraries = _libraries(self.where)
         if module.__name__ == "cairocffi.ffi":
             setattr(module, "__getattr__", _cairo_extras)  # noqa: B010 -- a module-level __getattr__
             package = sys.modules.get("cairocffi")  # mid-import: it has imported find_library already
-            if package is not None and callable(getattr(package, "find_library", None)) and libraries:
-                setattr(package, "find_library", _known_libraries(libraries["cairo"], package.find_library))  # noqa: B010
-        for variable, soname in (libraries or {}).get("locations", {}).items():
-            if variable in LOCATIONS.get(module.__name__, {}):
+            if package is not None and callable(search := getattr(package, "find_library", None)) \
+                    and self.libraries.cairo:
+                setattr(package, "find_library", _known_libraries(self.libraries.cairo, search))  # noqa: B010
+        for variable in LOCATIONS.get(module.__name__, {}):
+            if soname := self.libraries.locations.get(variable):
                 os.environ.setdefault(variable, soname)  # the package's own override; children share it
 
 
-def _libraries(where: Path) -> dict[str, Any] | None:
-    """The build's find_library answers, or None where there are none (the packages then search)."""
+class Libraries(NamedTuple):
+    """The build's find_library answers (libraries.json); empty where there are none, and then the
+    packages search as they always did. A NamedTuple: every process imports this module, and a
+    dataclass would import inspect into each, stage 1 included."""
+
+    cairo: dict[str, str | None]
+    locations: dict[str, str]
+
+
+NO_LIBRARIES = Libraries({}, {})
+
+
+def read_libraries(where: Path) -> Libraries:
     try:
         found = json.loads((where / LIBRARIES).read_text())
     except (OSError, ValueError):
-        return None
-    return found if isinstance(found, dict) else None
+        return NO_LIBRARIES
+    cairo = found.get("cairo") if isinstance(found, dict) else None
+    locations = found.get("locations") if isinstance(found, dict) else None
+    return Libraries(
+        {k: v for k, v in cairo.items() if isinstance(v, str | None)} if isinstance(cairo, dict) else {},
+        {k: v for k, v in locations.items() if isinstance(v, str)} if isinstance(locations, dict) else {})
 
 
 def _known_libraries(answers: dict[str, str | None], search: Callable[[str], str | None]
