@@ -9,9 +9,25 @@ import os
 import signal
 import sys
 
-from llmos.kernel.service import serve
+from llmos import config, paths
+from llmos.kernel import display
+from llmos.kernel.sandbox.prefork import Prefork, zygote_for
 
 log = logging.getLogger("llmos.kernel")
+
+
+def start_zygote(cfg: config.Config) -> Prefork | None:
+    """The app hosts' zygote, started before the kernel's own imports, so that it loads beside them
+    (seconds each under emulation) and the first app after boot forks instead of waiting for it."""
+    sandbox = cfg.settings.sandbox
+    if not sandbox.prefork:
+        return None
+    run_dir, cache = paths.apps_run_dir(), paths.quickjs_cache_dir()
+    for directory in (run_dir, cache):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    zygote = zygote_for(run_dir, cache, display.renderer(sandbox.renderer, cfg))
+    zygote.start()
+    return zygote
 
 
 async def main() -> int:
@@ -19,7 +35,12 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await serve(stop)
+    cfg = config.load()
+    zygote = start_zygote(cfg)
+    await asyncio.sleep(0)  # the zygote's task runs now, so its process starts before the imports
+    from llmos.kernel.service import serve  # the kernel's own imports: the zygote loads meanwhile
+
+    await serve(stop, cfg, zygote)
     return 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import timedelta
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING
 from llmos import config, ipc, paths
 from llmos.api import Launched
 from llmos.ipc import Connection, Params, RpcError, Server
-from llmos.kernel import starter
+from llmos.kernel import display, starter
 from llmos.kernel.api import KernelApi
 from llmos.kernel.caps import Authority, open_authority
 from llmos.kernel.caps.policy import Policy
@@ -39,6 +38,7 @@ from llmos.kernel.registry.providers import providing_apps
 from llmos.kernel.sandbox.broker import Broker
 from llmos.kernel.sandbox.guest import GuestLimits
 from llmos.kernel.sandbox.manager import AppManager
+from llmos.kernel.sandbox.prefork import Prefork
 from llmos.kernel.sandbox.speed import speed_factor
 from llmos.kernel.sandbox.storage import AppStorage
 from llmos.kernel.versions import Versions
@@ -47,24 +47,6 @@ from llmos.kernel.versions.lineage import identity_for
 log = logging.getLogger("llmos.kernel")
 
 APP_EVENTS = ("launched", "exited", "crashed", "stopped")
-
-
-def find_wayland(cfg: config.Config) -> Path | None:
-    """The compositor's socket, or None. WAYLAND_DISPLAY/XDG_RUNTIME_DIR from PID 1 win when their
-    socket exists; otherwise they are set from the compositor's own settings ([compositor]
-    runtime_dir, socket), so the app hosts we spawn inherit a working pair."""
-    display, runtime = os.environ.get("WAYLAND_DISPLAY"), os.environ.get("XDG_RUNTIME_DIR")
-    if display and (display.startswith("/") or runtime):
-        given = Path(display) if display.startswith("/") else Path(runtime or "") / display
-        if given.exists():
-            return given
-    own = cfg.settings.compositor
-    runtime_dir, name = own.runtime_dir, own.socket
-    configured = Path(runtime_dir) / name
-    if not configured.exists():
-        return None
-    os.environ["XDG_RUNTIME_DIR"], os.environ["WAYLAND_DISPLAY"] = runtime_dir, name
-    return configured
 
 
 if TYPE_CHECKING:
@@ -120,9 +102,11 @@ class LazyGateway:
 
 
 class KernelService:
-    def __init__(self) -> None:
+    def __init__(self, cfg: config.Config | None = None, zygote: Prefork | None = None) -> None:
+        """`cfg` and `zygote`: loaded and started already, before this module's imports (__main__.py)."""
         self.started = time.monotonic()
-        self.cfg = config.load()
+        self.cfg = cfg or config.load()
+        self.zygote = zygote
         self.options = self.cfg.settings.kernel
         self.gateway = LazyGateway()
         self.first_boot = False
@@ -148,7 +132,7 @@ class KernelService:
         self._seed_on_first_boot(state)
         self.grants = Grants(state / "kernel" / "grants.json")
         self.renderer_setting = sandbox.renderer
-        cache = state / "cache" / "quickjs"
+        cache = paths.quickjs_cache_dir()
         cache.mkdir(parents=True, exist_ok=True, mode=0o700)
         apps_socket = paths.socket_path("kernel-apps")
         factor = speed_factor(sandbox.speed_factor)  # once: the CPU limits are tuned on the reference machine
@@ -157,7 +141,7 @@ class KernelService:
                  "" if sandbox.speed_factor > 0 else " (measured)", limits.cpu_ms_per_s, limits.start_cpu_ms)
         self.manager = AppManager(apps_socket, limits=limits, cache_dir=cache,
                                   renderer=self.renderer(), uid_base=sandbox.uid_base,
-                                  prefork=sandbox.prefork)
+                                  prefork=sandbox.prefork, zygote=self.zygote)
         self.manager.warm()  # the one-time QuickJS compile, now rather than inside the first app's start
         self.launcher = Launcher(self.manager, self.authority, self._app_event, self.renderer,
                                  timedelta(days=self.options.token_ttl_days), versions=self.versions,
@@ -194,6 +178,9 @@ class KernelService:
             await self.broker.compose.close()
             await self.flows.cancel_all()
             await self.launcher.stop_all()
+            await self.manager.stop_all()  # its zygote too
+        if self.zygote is not None:  # started before the manager, which a failed start never made
+            await self.zygote.stop()
         if self.app_server:
             await self.app_server.close()
         for task in list(self._tasks):
@@ -215,11 +202,7 @@ class KernelService:
         task.add_done_callback(self._tasks.discard)
 
     def renderer(self) -> str:
-        """Wayland when asked for and the compositor's socket exists, else headless: checked per
-        launch, so apps started before the compositor is up still run (headless) instead of failing."""
-        if self.renderer_setting == "wayland" and find_wayland(self.cfg) is not None:
-            return "wayland"
-        return "null"
+        return display.renderer(self.renderer_setting, self.cfg)
 
     # -- kiosk ---------------------------------------------------------------------------------
     def _start_kiosk(self) -> None:
@@ -368,8 +351,9 @@ class KernelService:
         return {"flow": session.id}
 
 
-async def serve(stop: asyncio.Event) -> None:
-    kernel = KernelService()
+async def serve(stop: asyncio.Event, cfg: config.Config | None = None,
+                zygote: Prefork | None = None) -> None:
+    kernel = KernelService(cfg, zygote)
     try:
         await kernel.start()
         await stop.wait()

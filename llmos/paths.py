@@ -26,6 +26,16 @@ def run_dir() -> Path:
     return _dir("LLMOS_RUN_DIR", "/run/llmos")
 
 
+def quickjs_cache_dir() -> Path:
+    """This machine's compiled QuickJS guest, when the image's does not fit its CPU (sandbox/wasmcache.py)."""
+    return state_dir() / "cache" / "quickjs"
+
+
+def apps_run_dir() -> Path:
+    """The app hosts' control sockets and the zygote's (kernel/sandbox/manager.py)."""
+    return run_dir() / "apps"
+
+
 def socket_path(service: str) -> Path:
     """The control or API socket of a service, e.g. /run/llmos/init.sock."""
     return run_dir() / f"{service}.sock"

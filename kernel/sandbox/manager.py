@@ -26,7 +26,7 @@ from llmos import paths
 from llmos.ipc import Client, ErrorCode, RpcError
 from llmos.kernel.sandbox.cgroup import AppCgroups
 from llmos.kernel.sandbox.guest import GuestLimits
-from llmos.kernel.sandbox.prefork import Prefork
+from llmos.kernel.sandbox.prefork import Prefork, zygote_for
 from llmos.kernel.sandbox.status import read_statuses
 
 log = logging.getLogger("llmos.kernel.sandbox.manager")
@@ -183,13 +183,15 @@ class AppManager:
                  cache_dir: Path | None = None, renderer: str = "null", confine: bool = True,
                  run_dir: Path | None = None, uid_base: int = 100_000,
                  watchdog_interval: float = 5.0, uid_table: Path | None = None, prefork: bool = False,
-                 max_starting: int = 4) -> None:
+                 zygote: Prefork | None = None, max_starting: int = 4) -> None:
+        """`zygote`: one started already (the kernel starts it before its own imports, so that it loads
+        beside them); otherwise `prefork` makes one here, started by warm()."""
         self.kernel_socket = kernel_socket
         self.limits = limits or GuestLimits()
         self.cache_dir = cache_dir
         self.renderer = renderer
         self.confine = confine
-        self.run_dir = run_dir or paths.run_dir() / "apps"
+        self.run_dir = run_dir or paths.apps_run_dir()
         self.uid_base = uid_base
         self.uid_table = uid_table or paths.state_dir() / "sandbox" / "uids.json"
         self.watchdog_interval = watchdog_interval
@@ -198,30 +200,32 @@ class AppManager:
         self.cgroups = AppCgroups(cpu_ms_per_s=self.limits.cpu_ms_per_s)
         self._warming: asyncio.Task[None] | None = None
         # Hosts are forked from a zygote when one is ready (prefork.py), spawned otherwise.
-        self.prefork = Prefork(self.run_dir / f"zygote-{os.getpid()}.sock", cache_dir=cache_dir,
-                               preload=("wayland",) if renderer == "wayland" else ()) if prefork else None
+        self.prefork = zygote or (zygote_for(self.run_dir, cache_dir, renderer) if prefork else None)
         # Sixty launches in a second queue here: only this many hosts start (import, load) at once.
         self._starting = asyncio.Semaphore(max_starting)
 
     def warm(self) -> asyncio.Task[None]:
-        """Compile the QuickJS guest into the cache in a process of its own, once (the kernel starts it
-        at boot), then start the zygote. Launches wait for the compile before their host's ready clock
-        starts: on a slow machine the one-time compile outlasts `ready_timeout`, and a host killed
-        mid-compile never fills the cache, so no app would ever start there."""
+        """Have the compiled QuickJS guest loaded (the kernel starts this at boot): by the zygote, which
+        compiles it into the cache itself when there is none, or else by a process of its own. Launches
+        wait for this before their host's ready clock starts: on a slow machine the one-time compile
+        outlasts `ready_timeout`, and a host killed mid-compile never fills the cache, so no app would
+        ever start there."""
         if self._warming is None:
             self._warming = asyncio.get_running_loop().create_task(self._warm())
         return self._warming
 
     async def _warm(self) -> None:
         """A failed warm-up leaves the compile to the first host, as before: never fatal here. When the
-        guest is compiled already (the image's module, or this machine's cache) there is nothing to
-        warm: the zygote starts at once and loads it, instead of after a process that would only load
-        it too (under TCG that process cost a second of boot before the first app could fork)."""
+        guest is compiled already (the image's module, or this machine's cache), launches need not wait
+        for the zygote's load here: they wait for the zygote as they fork."""
         from llmos.kernel.sandbox import wasmcache  # here: importlib.metadata is not on the kernel's start
 
-        if self.prefork is not None and wasmcache.compiled_file(self.cache_dir) is not None:
-            self._start_zygote()
-            return
+        compiled = wasmcache.compiled_file(self.cache_dir) is not None
+        if self.prefork is not None:
+            self._start_zygote()  # a no-op when the kernel started it already
+            if compiled or await self.prefork.until_loaded():
+                return
+            log.warning("the zygote did not load the QuickJS guest; compiling it in a process of its own")
         command = [sys.executable, "-m", "llmos.kernel.sandbox.wasmcache"]
         command += [str(self.cache_dir)] if self.cache_dir else []
         try:
@@ -240,8 +244,6 @@ class AppManager:
             raise
         text = output.decode(errors="replace").strip()[-500:]
         (log.info if process.returncode == 0 else log.warning)("%s (exit %s)", text, process.returncode)
-        if self.prefork is not None:
-            self._start_zygote()
 
     def _start_zygote(self) -> None:
         assert self.prefork is not None

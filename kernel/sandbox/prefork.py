@@ -89,6 +89,12 @@ def _exit_code(data: bytes) -> int | None:
     return None
 
 
+def zygote_for(run_dir: Path, cache_dir: Path | None, renderer: str) -> Prefork:
+    """The zygote of the app hosts whose sockets are in `run_dir`, preloading `renderer`'s modules."""
+    return Prefork(run_dir / f"zygote-{os.getpid()}.sock", cache_dir=cache_dir,
+                   preload=("wayland",) if renderer == "wayland" else ())
+
+
 class Prefork:
     """Supervises one zygote process and forks app hosts through it."""
 
@@ -101,6 +107,7 @@ class Prefork:
         self.ready = False
         self.starts = 0
         self._ready_event = asyncio.Event()
+        self._settled = asyncio.Event()  # this start is ready, or has failed
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._loading = False  # from start() (or a restart) until the zygote is ready or has failed
@@ -123,49 +130,58 @@ class Prefork:
             await asyncio.wait_for(self._ready_event.wait(), timeout)
         return self.ready
 
+    async def until_loaded(self) -> bool:
+        """Whether the zygote started last came up: waits until it is ready or has failed, which
+        READY_TIMEOUT_S bounds. Without a start, there is nothing to wait for."""
+        if self._loading and not self.ready:
+            await self._settled.wait()
+        return self.ready
+
     async def _supervise(self) -> None:
         """Start the zygote, and start it again whenever it exits, a little later each time."""
         failures = 0
         while not self._stopping:
             self.starts += 1
-            await self._run_once()
+            self._loading = True
+            self._settled.clear()
+            code = await self._run_once()
+            self.ready = False
+            self._ready_event.clear()
+            self._loading = False
+            self._settled.set()
             if self._stopping:
                 return
             delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
             failures += 1
             log.warning("zygote exited (code %s); launches spawn hosts until it is back in %.1f s",
-                        self.process.returncode if self.process else None, delay)
+                        code, delay)
             await asyncio.sleep(delay)
 
-    async def _run_once(self) -> None:
+    async def _run_once(self) -> int | None:
+        """One zygote process, from its start to its exit; its exit code, or None if it never started."""
         command = [sys.executable, "-m", "llmos.kernel.sandbox.zygote", "--socket", str(self.socket_path)]
         command += ["--cache", str(self.cache_dir)] if self.cache_dir else []
         for name in self.preload:
             command += ["--preload", name]
-        self._loading = True
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE)
         except OSError as error:
-            self._loading = False
             log.warning("zygote did not start: %s", error)
-            return
+            return None
         assert self.process.stdout is not None
         try:
             line = await asyncio.wait_for(self.process.stdout.readline(), READY_TIMEOUT_S)
             if json.loads(line or b"{}").get("status") == "ready":
                 self.ready = True
                 self._ready_event.set()
+                self._settled.set()
                 log.info("zygote ready (pid %d)", self.process.pid)
-            await self.process.wait()
         except (TimeoutError, ValueError) as error:
             log.warning("zygote not ready: %s", error or "timed out")
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
-            await self.process.wait()
-        finally:
-            self.ready = self._loading = False
-            self._ready_event.clear()
+        return await self.process.wait()
 
     async def fork(self, argv: list[str]) -> ForkedProcess | None:
         """An app host forked with these arguments, or None (the caller spawns one instead). While the
@@ -234,6 +250,9 @@ class Prefork:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.ready = self._loading = False
+        self._ready_event.clear()
+        self._settled.set()  # nothing waits for a zygote that was stopped
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
 

@@ -6,9 +6,11 @@ slot from a serialized module keyed by the guest's sha256 and the wasmtime versi
 only safe for files we wrote, so the cache directory must be owned by us and not writable by others
 (the app host loads it before dropping privileges).
 
-`python -m llmos.kernel.sandbox.wasmcache [DIR]` fills the cache: the kernel runs it once at start
-(AppManager.warm), because on a slow machine the compile alone outlasts an app host's ready timeout
-(36 s under a busy TCG guest), and a host killed mid-compile never writes the cache.
+`python -m llmos.kernel.sandbox.wasmcache [DIR]` fills the cache: the zygote runs it when neither the
+cache nor the image has a guest for this CPU (a compile leaves worker threads, and a process that forks
+must have one), and so does the kernel at start when it forks no hosts (AppManager.warm). Launches wait
+for either, because on a slow machine the compile alone outlasts an app host's ready timeout (36 s
+under a busy TCG guest), and a host killed mid-compile never writes the cache.
 
 The image ships the guest precompiled for a baseline x86-64 (x86-64-v2: SSE4.2 and POPCNT, no AVX), so
 it loads on any such CPU, QEMU's TCG `-cpu max` included: `python -m llmos.kernel.sandbox.wasmcache
@@ -20,10 +22,12 @@ refused and the guest is compiled once per machine into the data partition, as b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import stat
+import subprocess
 import sys
 import time
 from importlib.metadata import version
@@ -46,7 +50,7 @@ GENERIC_FEATURES = ("has_sse3", "has_ssse3", "has_sse41", "has_sse42", "has_popc
 
 
 def default_dir() -> Path:
-    return paths.state_dir() / "cache" / "quickjs"
+    return paths.quickjs_cache_dir()
 
 
 def image_dir() -> Path:
@@ -113,10 +117,11 @@ def compile_generic(directory: Path) -> Path:
     return path
 
 
-def install(directory: Path | None = None) -> str:
+def install(directory: Path | None = None, *, compile_apart: bool = False) -> str:
     """Make the shared QuickJS artifact ready; returns 'loaded' (warm: this machine's cache or the
     image's precompiled guest), 'compiled' (cold, now cached) or 'present' (this process already had
-    it)."""
+    it). `compile_apart`: a compile runs in a child process (`main`), whose file this one then loads:
+    Cranelift's worker threads stay in the process that compiled, and the zygote must fork with one."""
     if _ARTIFACT_KEY in _wasmtime._SHARED_ARTIFACTS:
         return "present"
     directory = directory or default_dir()
@@ -136,6 +141,9 @@ def install(directory: Path | None = None) -> str:
             log.warning("wasm cache: %s unusable (%s); recompiling", path, error)
     if module is None:
         module = _from_image(engine, key)
+    if module is None and compile_apart:
+        how = "compiled"
+        module = _compiled_apart(engine, directory, path)
     if module is None:
         how = "compiled"
         module = wasmtime.Module(engine, wasm)
@@ -147,6 +155,18 @@ def install(directory: Path | None = None) -> str:
         _wasmtime._SHARED_ARTIFACTS.setdefault(_ARTIFACT_KEY, _wasmtime.SharedWasmArtifact(
             module=module, linker=_engine._build_shared_linker(engine), build_id=build_id))
     return how
+
+
+def _compiled_apart(engine: wasmtime.Engine, directory: Path, path: Path) -> wasmtime.Module | None:
+    """The guest compiled into `path` by a child process, or None (the caller compiles it itself)."""
+    command = [sys.executable, "-m", "llmos.kernel.sandbox.wasmcache", str(directory)]
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    if done.returncode == 0:
+        with contextlib.suppress(Exception):  # wasmtime's errors have no common base
+            return wasmtime.Module.deserialize_file(engine, str(path))
+    log.warning("wasm cache: compiling in a child process failed (exit %s: %s); compiling here",
+                done.returncode, (done.stdout + done.stderr).strip()[-300:])
+    return None
 
 
 def main(argv: list[str]) -> int:

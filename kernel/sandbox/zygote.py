@@ -78,7 +78,7 @@ def preload(cache: Path | None, names: list[str]) -> tuple[str, frozenset[int]]:
             loaded = importlib.import_module(module)
             if function:
                 warm_up(entry, getattr(loaded, function))
-    how = wasmcache.install(cache)
+    how = wasmcache.install(cache, compile_apart=True)  # forking needs one thread: no compile here
     warm_up("a guest", guest.warm)
     opened = [int(name) for name in os.listdir("/proc/self/fd")]  # includes listdir's own, now closed
     return how, frozenset(fd for fd in opened if fd > 2 and read_only_file(fd))

@@ -204,15 +204,16 @@ def test_threads_settled_waits_for_a_helper_that_ends_but_not_for_one_that_stays
     assert done.stdout.split("\n")[:2] == ["1", "2 True"]
 
 
-def test_a_zygote_that_compiled_the_module_restarts_single_threaded(short_dir, tmp_path) -> None:
+def test_a_zygote_without_a_compiled_guest_has_it_compiled_apart(short_dir, tmp_path) -> None:
     """Compiling spins up wasmtime's worker threads, and forking a threaded process is unsafe: the
-    zygote exits, and its second start loads the module it cached."""
+    zygote has a child process compile the guest into the cache, loads that, and is ready on its
+    first start (before, it compiled, waited for the threads, exited and started again)."""
     async def scenario() -> None:
         prefork = Prefork(short_dir / "zygote.sock", cache_dir=tmp_path / "empty-cache")
         prefork.start()
         try:
             assert await prefork.until_ready(120)
-            assert prefork.starts == 2 and list((tmp_path / "empty-cache").glob("*.cwasm"))
+            assert prefork.starts == 1 and list((tmp_path / "empty-cache").glob("*.cwasm"))
         finally:
             await prefork.stop()
     run(scenario, 180)
@@ -272,3 +273,24 @@ def test_a_failing_warm_up_is_logged_and_the_zygote_goes_on(caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="llmos.sandbox.zygote"):
         zygote.warm_up("fonts", broken)  # does not raise
     assert "warm-up fonts failed (OSError: no fonts here)" in caplog.text
+
+
+def test_until_loaded_tells_a_zygote_that_came_up_from_one_that_failed(short_dir, wasm_cache) -> None:
+    """The kernel's warm-up waits on this when there is no compiled guest yet: it must return when the
+    zygote fails, not only when it is ready."""
+    async def scenario() -> None:
+        assert not await Prefork(short_dir / "none.sock").until_loaded()  # never started: no wait
+        failing = Prefork(short_dir / "bad.sock", preload=("no-such-renderer",))  # argparse refuses it
+        failing.start()
+        try:
+            assert not await asyncio.wait_for(failing.until_loaded(), 60)
+        finally:
+            await failing.stop()
+        working = Prefork(short_dir / "good.sock", cache_dir=wasm_cache)
+        working.start()
+        try:
+            assert await asyncio.wait_for(working.until_loaded(), 120)
+            assert working.ready
+        finally:
+            await working.stop()
+    run(scenario, 180)
