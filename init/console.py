@@ -24,6 +24,12 @@ def marker(text: str) -> str:
     return f"llmos: {text} t={boottime():.3f}"
 
 
+def announced(text: str) -> str:
+    """A boot marker as a service prints it on its stdout: PID 1 echoes lines that start with "!" to
+    the console, where `llmos bench boot` and the VM tests read them."""
+    return "!" + marker(text)
+
+
 def _open_nonblocking(path: str) -> int | None:
     try:
         return os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)

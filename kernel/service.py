@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from llmos import config, ipc, paths
 from llmos.api import Launched
+from llmos.init.console import announced
 from llmos.ipc import Connection, Params, RpcError, Server
 from llmos.kernel import display, starter
 from llmos.kernel.api import KernelApi
@@ -156,9 +157,17 @@ class KernelService:
                  " (first boot: starter set seeded)" if self.first_boot else "", self.renderer(),
                  self.cfg.settings.system.mode)
         self._start_kiosk()
+        self._spawn(self._announce_apps_ready())
         # The example library's index (the sentence encoder and the examples' vectors) is loaded
         # now, off the event loop, rather than inside the first offline generation.
         asyncio.get_running_loop().run_in_executor(None, _load_library)  # logs its own outcome
+
+    async def _announce_apps_ready(self) -> None:
+        """The boot marker from which an app opens at full speed: this kernel accepts, and its zygote
+        has loaded (or failed to: apps then open, more slowly, in spawned hosts)."""
+        if self.manager.prefork is not None:
+            await self.manager.prefork.until_loaded()
+        print(announced("apps ready"), flush=True)
 
     def _seed_on_first_boot(self, state: Path) -> None:
         marker = state / "kernel" / "seeded"

@@ -4,7 +4,7 @@ for these lines to know what the shell shows, so their wording is part of the in
 
 from __future__ import annotations
 
-import time
+from llmos.init.console import announced
 
 _announced: set[str] = set()
 
@@ -18,4 +18,4 @@ def boot_marker(what: str) -> None:
     line there), stamped with CLOCK_BOOTTIME like PID 1's own markers, for `llmos bench boot`."""
     if what not in _announced:
         _announced.add(what)
-        print(f"!llmos: {what} t={time.clock_gettime(time.CLOCK_BOOTTIME):.3f}", flush=True)
+        print(announced(what), flush=True)

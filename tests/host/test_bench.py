@@ -24,9 +24,10 @@ def test_each_service_keeps_its_first_start_and_its_readiness_in_start_order() -
 
 def test_the_breakdown_counts_from_pid1_and_marks_what_never_got_ready() -> None:
     times = BootTimes(kernel=2.0, stage1=6.0, pid1=8.0, ready=30.0, guest_pid1_to_ready=22.0, shell=18.0,
-                      guest_shell=15.0, services=service_times(SEEN))
+                      guest_shell=15.0, services=service_times(SEEN), apps=31.5)
     rows = {line.split()[0]: line.split()[1:] for line in breakdown(times).splitlines()[2:]}
     assert rows["hal"] == ["0.60", "4.00", "3.40"]
     assert rows["compositor"] == ["4.10", "12.00", "7.90"]
     assert rows["kernel"] == ["13.00", "-", "-"]
     assert rows["shell"] == ["visible", "10.00"]
+    assert rows["apps"] == ["ready", "23.50"]  # the kernel's zygote loaded: apps open at full speed

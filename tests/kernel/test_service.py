@@ -334,3 +334,13 @@ def test_an_untrusted_app_shows_its_provenance_and_runs_only_when_confirmed(syst
     assert again["hash"] == made.codeHash
     system.call("apps.stop", app_id=again["app_id"])
     assert system.call("apps.running") == []
+
+
+def test_the_kernel_announces_when_apps_open_at_full_speed(system: System) -> None:
+    """`llmos bench boot` and the VM tests read this boot marker: printed once the kernel accepts and
+    its zygote has loaded, with a '!' so that PID 1 echoes it to the console."""
+    log = system.root / "kernel.log"
+    wait_for(lambda: "!llmos: apps ready t=" in log.read_text(errors="replace"), 60, "the apps-ready marker")
+    text = log.read_text(errors="replace")
+    assert text.index("zygote ready") < text.index("!llmos: apps ready t="), text[-2000:]
+    assert text.count("!llmos: apps ready t=") == 1
