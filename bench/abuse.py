@@ -29,7 +29,7 @@ from typing import Any
 from llmos.ipc import Server
 from llmos.kernel.caps import open_authority
 from llmos.kernel.sandbox.broker import Broker
-from llmos.kernel.sandbox.guest import GuestLimits
+from llmos.kernel.sandbox.limits import GuestLimits
 from llmos.kernel.sandbox.manager import AppManager, AppProcess, LaunchError
 from llmos.kernel.sandbox.speed import speed_factor
 from llmos.kernel.sandbox.storage import AppStorage

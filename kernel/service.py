@@ -37,7 +37,7 @@ from llmos.kernel.launcher import AppInstance, Launcher, app_title
 from llmos.kernel.registry import Record, Registry
 from llmos.kernel.registry.providers import providing_apps
 from llmos.kernel.sandbox.broker import Broker
-from llmos.kernel.sandbox.guest import GuestLimits
+from llmos.kernel.sandbox.limits import GuestLimits
 from llmos.kernel.sandbox.manager import AppManager
 from llmos.kernel.sandbox.prefork import Prefork
 from llmos.kernel.sandbox.speed import speed_factor

@@ -22,7 +22,7 @@ from dulwich.objects import Blob, ObjectID, Tree
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from . import layout, merge, remotes, transport
+from . import layout, merge, remotes
 from .history import BRANCH, History, WrongObject, is_ancestor, load, make_commit, pull_message, tree_of
 from .record import Record
 from .remotes import Problem, RemoteError, SyncRefused
@@ -109,6 +109,8 @@ def pull(registry: Registry, name: str) -> PullResult:
         quarantine = Quarantine(registry.root, history)
         try:
             haves = [c for c in {local, seen, *_tracked(history)} if c]
+            from . import transport  # here: urllib3 and dulwich's client, ~25 ms of every kernel start
+
             fetched = transport.fetch(name, remote.url, quarantine.repo, haves)
             if fetched.head is None:
                 if fetched.refs:
@@ -247,6 +249,8 @@ def push(registry: Registry, name: str) -> PushResult:
                                   f"run `llmos app pull {name}` first")
             checked["files"] = _check_outgoing(name, history, theirs, local)
             return {BRANCH: local}
+
+        from . import transport
 
         status = transport.push(name, remote.url, history.repo, update_refs)
         failed = {ref.decode(): why for ref, why in status.items() if why}

@@ -18,10 +18,8 @@ import os
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from llmos import ipc
 from llmos.ipc import Connection, ErrorCode, Handler, RpcError, rpc
@@ -33,9 +31,16 @@ from llmos.kernel.sandbox.compose import ComposeCalls, Composer
 from llmos.kernel.sandbox.netcheck import AddressRefused, Resolver, checked_address, system_resolver
 from llmos.kernel.sandbox.storage import AppStorage, QuotaExceeded, check_key
 
+if TYPE_CHECKING:
+    import httpx  # imported by net_fetch: ~15 ms of every kernel start otherwise (seconds under TCG)
+
 log = logging.getLogger("llmos.sandbox.broker")
 
 Notify = Callable[[str, str, dict[str, Any]], None]
+
+
+class FetchFailed(Exception):
+    """net.fetch's request failed on the way (httpx's error, named as httpx names it)."""
 
 
 class Broker:
@@ -108,6 +113,8 @@ class Broker:
             log.warning("caps: DENY app=%s %s", grant.app_id, refusal)
             raise refusal from None
         self.authority.audit.record(grant.app_id, what, "allow", f"{scope} at {address}")
+        import httpx
+
         target = httpx.URL(url)
         sent = {k: v for k, v in (headers or {}).items() if str(k).lower() != "host"}
         sent["Host"] = target.netloc.decode("ascii")
@@ -125,6 +132,8 @@ class Broker:
                         raise ValueError(f"net.fetch: response over {self.MAX_FETCH_BYTES} bytes")
                 return {"status": response.status_code, "headers": dict(response.headers),
                         "body": data.decode(response.encoding or "utf-8", errors="replace")}
+        except httpx.HTTPError as error:
+            raise FetchFailed(f"{type(error).__name__}: {error}") from None
         finally:
             if self.http is None:
                 await client.aclose()
@@ -247,7 +256,9 @@ class AppCalls:
             return await method(token, *[params.get(name) for name in names])
         except Denied as error:
             raise RpcError(ErrorCode.DENIED, str(error)) from None
-        except (ValueError, TypeError, QuotaExceeded, httpx.HTTPError) as error:
+        except FetchFailed as error:
+            raise RpcError(ErrorCode.BAD_REQUEST, str(error)) from None
+        except (ValueError, TypeError, QuotaExceeded) as error:
             raise RpcError(ErrorCode.BAD_REQUEST, f"{type(error).__name__}: {error}") from None
 
     @rpc("app.describe")

@@ -39,8 +39,9 @@ from llmos.kernel.sandbox.appcalls import HostCalls
 from llmos.kernel.sandbox.bus import Bus
 from llmos.kernel.sandbox.confine import Confinement, UidTable, confine
 from llmos.kernel.sandbox.cpu import CpuBudget
-from llmos.kernel.sandbox.guest import AppFault, Frame, Guest, GuestLimits
+from llmos.kernel.sandbox.guest import AppFault, Frame, Guest
 from llmos.kernel.sandbox.hostfn import HostFunctionError
+from llmos.kernel.sandbox.limits import GuestLimits
 from llmos.kernel.sandbox.renderer import NullRenderer, RenderBackend, load_renderer
 from llmos.kernel.sandbox.stall import StallWatchdog
 from llmos.kernel.sandbox.status import StatusWriter, cut, encode

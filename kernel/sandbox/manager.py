@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from llmos import paths
 from llmos.ipc import Client, ErrorCode, RpcError
 from llmos.kernel.sandbox.cgroup import AppCgroups
-from llmos.kernel.sandbox.guest import GuestLimits
+from llmos.kernel.sandbox.limits import GuestLimits
 from llmos.kernel.sandbox.prefork import Prefork, zygote_for
 from llmos.kernel.sandbox.status import read_statuses
 

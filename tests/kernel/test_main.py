@@ -58,3 +58,15 @@ def test_the_zygote_starts_before_the_kernels_own_imports(tmp_path: Path) -> Non
 @pytest.mark.timeout(90)
 def test_without_prefork_no_zygote_starts(tmp_path: Path) -> None:
     assert children_at_the_imports(tmp_path, prefork=False) == []
+
+
+# Imported only by the calls that need them: each is tens of milliseconds of every kernel start on a
+# host, seconds under TCG, on the way to the first app after boot.
+NOT_AT_START = ("quickjs_rs", "wasmtime", "httpx", "urllib3", "llama_cpp", "anthropic")
+
+
+def test_the_kernels_imports_leave_out_what_only_some_calls_need() -> None:
+    done = subprocess.run([sys.executable, "-c", "import sys, llmos.kernel.service; "
+                           f"print(*[m for m in {NOT_AT_START!r} if m in sys.modules])"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == []

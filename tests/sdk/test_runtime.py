@@ -8,7 +8,8 @@ import json
 import pytest
 
 from llmos.kernel.sandbox import wasmcache
-from llmos.kernel.sandbox.guest import AppFault, Guest, GuestLimits
+from llmos.kernel.sandbox.guest import AppFault, Guest
+from llmos.kernel.sandbox.limits import GuestLimits
 from llmos.kernel.sandbox.transpile import transpile
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from llmos.kernel.sandbox import wasmcache
 from llmos.kernel.sandbox.callabi import CALL_TIMEOUT_MS, MAX_CALL_TIMEOUT_MS
-from llmos.kernel.sandbox.guest import AppFault, Guest, GuestLimits
+from llmos.kernel.sandbox.guest import AppFault, Guest
+from llmos.kernel.sandbox.limits import GuestLimits
 from llmos.kernel.sandbox.transpile import transpile
 
 

@@ -16,7 +16,7 @@ import pytest
 from llmos.ipc import Server
 from llmos.kernel.caps import Authority, open_authority
 from llmos.kernel.sandbox.broker import Broker
-from llmos.kernel.sandbox.guest import GuestLimits
+from llmos.kernel.sandbox.limits import GuestLimits
 from llmos.kernel.sandbox.manager import AppManager
 from llmos.kernel.sandbox.storage import AppStorage
 

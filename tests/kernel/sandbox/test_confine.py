@@ -42,7 +42,7 @@ def test_app_host_is_unprivileged_and_has_no_network(make_kernel, tmp_path):
 
 def test_sandbox_settings_from_config():
     from llmos import config
-    from llmos.kernel.sandbox.guest import GuestLimits
+    from llmos.kernel.sandbox.limits import GuestLimits
     from llmos.settings import SandboxSettings
     values = config.parse('[sandbox]\nmemory_mb = 8\ndeadline_ms = "fast"\n').settings.sandbox
     assert values.memory_mb == 8 and values.deadline_ms == 500  # wrong type keeps the default

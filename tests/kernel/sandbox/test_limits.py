@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llmos.kernel.sandbox.guest import GuestLimits
+from llmos.kernel.sandbox.limits import GuestLimits
 
 from .conftest import app_source
 from .test_attacks import button

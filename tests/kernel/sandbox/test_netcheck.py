@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from llmos.kernel.caps import Denied, open_authority
-from llmos.kernel.sandbox.broker import Broker
+from llmos.kernel.sandbox.broker import Broker, FetchFailed
 from llmos.kernel.sandbox.netcheck import blocked, literal, system_resolver
 from llmos.kernel.sandbox.storage import AppStorage
 
@@ -171,3 +171,19 @@ def test_address_words() -> None:
     assert blocked("fe80::1") == "a link-local address"
     assert str(literal("127.1")) == "127.0.0.1" and str(literal("[::1]")) == "::1"
     assert literal("example.com") is None and literal("1.example") is None
+
+
+def test_a_request_that_fails_on_the_way_names_the_failure(tmp_path: Path) -> None:
+    """Nothing listens on the granted address: the app gets FetchFailed with httpx's own words, which
+    the socket edge answers as a bad request (and httpx is imported only by net.fetch)."""
+    async def scenario() -> None:
+        import socket
+
+        with socket.socket() as probe:  # a port that was free a moment ago, now closed
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        broker, _ = make_broker(tmp_path)
+        token = broker.authority.mint("nobody-home", [f"network:127.0.0.1:{port}"])
+        with pytest.raises(FetchFailed, match=r"^ConnectError: "):
+            await broker.net_fetch(token, f"http://127.0.0.1:{port}/")
+    asyncio.run(scenario())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmos.kernel.sandbox import speed
-from llmos.kernel.sandbox.guest import MAX_CPU_MS_PER_S, GuestLimits
+from llmos.kernel.sandbox.limits import MAX_CPU_MS_PER_S, GuestLimits
 from llmos.settings.sections import SandboxSettings
 
 

@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 
-from llmos.kernel.sandbox.guest import AppFault, Guest, GuestLimits
+from llmos.kernel.sandbox.guest import AppFault, Guest
+from llmos.kernel.sandbox.limits import GuestLimits
 from llmos.kernel.sandbox.manager import LaunchError
 from llmos.kernel.sandbox.transpile import transpile
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from llmos.kernel.sandbox.guest import GuestLimits
 from llmos.kernel.sandbox.headless import HeadlessApp, HeadlessKernel, LaunchError
+from llmos.kernel.sandbox.limits import GuestLimits
 from llmos.kernel.starter import STARTERS
 from llmos.sdk.render import Renderer
 from llmos.sdk.render.driver import AppStopped, NotOnScreen, text_pattern
