@@ -138,7 +138,7 @@ def dependency_tree(progress: Progress) -> Path:
 
 def prune_dependencies(target: Path) -> None:
     """Remove what the installed packages bring that nothing runs in the image: console scripts, pip
-    (sqlite-utils asks for it, for its `install` command), the packages' own test suites, and the C
+    (should a dependency ask for it), the packages' own test suites, and the C
     libraries' development files llama-cpp-python installs beside the packages (top-level lib/ and
     include/: headers, CMake files, and copies of the libraries llama_cpp loads from its own lib/).
     Shared objects lose their symbol tables (`strip --strip-unneeded`; the dynamic symbols stay).

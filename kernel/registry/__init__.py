@@ -1,5 +1,5 @@
 """The app registry: signed, content-addressed records in a git history (dulwich) with a SQLite
-index (sqlite-utils, FTS5) for lookup, shared with other machines over git remotes (sync.py), with a
+index (FTS5 over the prompts) for lookup, shared with other machines over git remotes (sync.py), with a
 trust store deciding whose signatures count (trust.py). docs/registry.md describes it whole.
 
 Write order, for crash safety: take the registry lock, write git objects, move the git ref (the

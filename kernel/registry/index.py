@@ -1,4 +1,4 @@
-"""The SQLite index of the registry (sqlite-utils, WAL, FTS5 over prompts). It is derived from the
+"""The SQLite index of the registry (WAL, FTS5 over prompts, plain sqlite3). It is derived from the
 git history: `synced_head` records which commit it reflects, and Registry re-syncs when they differ.
 An index of another schema is dropped and rebuilt from git, which is always possible.
 
@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import sqlite_utils
-
 from .record import Record
 from .similarity import terms, tier_query
 from .statements import Audit, Rating, Rotation
@@ -37,6 +35,8 @@ TABLES: dict[str, dict[str, type]] = {
     "rotations": {"path": str, "old": str, "new": str, "at": str, "signature": str, "blob": str},
     "removed": {"path": str, "app": str, "blob": str},
 }
+META: dict[str, type] = {"key": str, "value": str}
+SQL_TYPES = {str: "TEXT", float: "REAL", int: "INTEGER"}
 LOCAL = "local"  # the origin of an app made (or imported) on this node
 BLOCK = 4096  # rowids per posting bitmap: at most 512 bytes each, ~25 per common word at 100,000 apps
 TOKENIZER = "porter"  # apps_fts's, and the postings' (they must agree for search to find what MATCH does)
@@ -64,8 +64,8 @@ class Changes:
 
 class Index:
     def __init__(self, path: Path) -> None:
-        self.db = sqlite_utils.Database(path)
-        self.db.enable_wal()
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode=wal")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing
         if self._schema() != SCHEMA:
             self._create()
@@ -77,28 +77,49 @@ class Index:
         self._tokenizer.execute("create virtual table tokens using fts5vocab(prompts, instance)")
         self._word_tokens: dict[str, str | None] = {}  # query word -> its one token (None: not one)
 
+    def _tables(self) -> list[str]:
+        return [row[0] for row in self.db.execute("select name from sqlite_master where type = 'table'")]
+
     def _schema(self) -> str | None:
-        if "meta" not in self.db.table_names():
+        if "meta" not in self._tables():
             return None
         row = self.db.execute("select value from meta where key = 'schema'").fetchone()
         return row[0] if row else None
 
     def _create(self) -> None:
-        with self.db.conn:
+        with self.db:
             self.db.execute("drop table if exists apps_fts")  # takes its shadow tables with it
-            for name in self.db.table_names():
+            for name in self._tables():
                 self.db.execute(f"drop table if exists [{name}]")
-            self.db.table("apps").create(APPS, pk="code_hash", not_null={"prompt", "code", "model"})
-            self.db.table("apps").enable_fts(["prompt"], create_triggers=True, tokenize=TOKENIZER)
+            self.db.execute(_create_table("apps", APPS, "code_hash", not_null=("prompt", "code", "model")))
+            # apps_fts indexes the prompts, kept in step by triggers (an external-content FTS5 table)
+            self.db.execute(f"create virtual table apps_fts using fts5(prompt, tokenize='{TOKENIZER}', "
+                            "content='apps')")
+            self.db.execute("create trigger apps_ai after insert on apps begin insert into apps_fts "
+                            "(rowid, prompt) values (new.rowid, new.prompt); end")
+            self.db.execute("create trigger apps_ad after delete on apps begin insert into apps_fts "
+                            "(apps_fts, rowid, prompt) values ('delete', old.rowid, old.prompt); end")
+            self.db.execute("create trigger apps_au after update on apps begin insert into apps_fts "
+                            "(apps_fts, rowid, prompt) values ('delete', old.rowid, old.prompt); "
+                            "insert into apps_fts (rowid, prompt) values (new.rowid, new.prompt); end")
             self.db.execute("create table postings (term text not null, block integer not null, "
                             "bits blob not null, primary key (term, block)) without rowid")
             for name, columns in TABLES.items():
-                self.db.table(name).create(columns, pk="path")
-            self.db.table("ratings").create_index(["app"])
-            self.db.table("audits").create_index(["app"])
-            self.db.table("removed").create_index(["app"], unique=True)
-            self.db.table("meta").create({"key": str, "value": str}, pk="key")
-            self.db.table("meta").insert({"key": "schema", "value": SCHEMA})
+                self.db.execute(_create_table(name, columns, "path"))
+            self.db.execute("create index idx_ratings_app on ratings (app)")
+            self.db.execute("create index idx_audits_app on audits (app)")
+            self.db.execute("create unique index idx_removed_app on removed (app)")
+            self.db.execute(_create_table("meta", META, "key"))
+            self.db.execute("insert into meta (key, value) values ('schema', ?)", [SCHEMA])
+
+    def _upsert(self, table: str, columns: dict[str, type], key: str, rows: list[dict[str, Any]]) -> None:
+        """Insert the rows, or update those whose `key` is here already: in place, so an app keeps its
+        rowid (the postings' bitmaps are by rowid)."""
+        names = list(columns)
+        updates = ", ".join(f"[{name}] = excluded.[{name}]" for name in names if name != key)
+        self.db.executemany(f"insert into [{table}] ({', '.join(f'[{n}]' for n in names)}) values "
+                            f"({', '.join('?' * len(names))}) on conflict ([{key}]) do update set {updates}",
+                            [[row[name] for name in names] for row in rows])
 
     def close(self) -> None:
         self.db.close()
@@ -112,7 +133,7 @@ class Index:
     def apply(self, changes: Changes, head: str, *, reset: bool = False) -> None:
         """One transaction: rows (with the git blob each came from) and the head they now reflect.
         `reset` empties every table first (a rebuild from git)."""
-        with self.db.conn:
+        with self.db:
             if reset:
                 for name in ("apps", "postings", *TABLES):
                     self.db.execute(f"delete from [{name}]")
@@ -125,7 +146,7 @@ class Index:
                     self.db.execute(f"delete from [{name}] where path = ?", [path])
             if changes.apps:
                 rows = [_row(record, blob, origin) for record, blob, origin in changes.apps.values()]
-                self.db.table("apps").upsert_all(rows, pk="code_hash")
+                self._upsert("apps", APPS, "code_hash", rows)
             self._post(before, self._prompts(list(changes.apps)), empty=reset)
             by_table: dict[str, list[dict[str, Any]]] = {"ratings": [], "audits": [], "rotations": []}
             for path, (statement, blob) in changes.statements.items():
@@ -133,12 +154,12 @@ class Index:
                 by_table[table].append(_statement_row(path, statement, blob))
             for table, rows in by_table.items():
                 if rows:
-                    self.db.table(table).upsert_all(rows, pk="path")
+                    self._upsert(table, TABLES[table], "path", rows)
             if changes.removed:
                 removed = [{"path": path, "app": app, "blob": blob}
                            for path, (app, blob) in changes.removed.items()]
-                self.db.table("removed").upsert_all(removed, pk="path")
-            self.db.table("meta").upsert({"key": "head", "value": head}, pk="key")
+                self._upsert("removed", TABLES["removed"], "path", removed)
+            self._upsert("meta", META, "key", [{"key": "head", "value": head}])
 
     # -- apps ----------------------------------------------------------------------------------------
     def blobs(self) -> dict[str, str]:
@@ -149,7 +170,7 @@ class Index:
         return dict(self._in("select code_hash, blob from apps where code_hash in ({})", list(digests)))
 
     def get(self, digest: str) -> Record | None:
-        rows = list(self.db["apps"].rows_where("code_hash = ?", [digest]))
+        rows = self._rows("select * from apps where code_hash = ?", [digest])
         return _record(rows[0]) if rows else None
 
     def origin(self, digest: str) -> str | None:
@@ -167,8 +188,13 @@ class Index:
 
     def all(self, limit: int | None = None) -> list[Record]:
         sql = "select * from apps order by generated_at desc, code_hash"
-        rows = self.db.query(sql + (f" limit {int(limit)}" if limit else ""))
-        return [_record(row) for row in rows]
+        return [_record(row) for row in self._rows(sql + (f" limit {int(limit)}" if limit else ""), [])]
+
+    def _rows(self, sql: str, args: list[Any]) -> list[sqlite3.Row]:
+        """The rows, readable by column name."""
+        cursor = self.db.cursor()
+        cursor.row_factory = sqlite3.Row
+        return cursor.execute(sql, args).fetchall()
 
     def candidates(self, match: str, limit: int) -> list[SearchHit]:
         """The first `limit` FTS5 matches. Unranked: bm25 costs more per row than re-scoring in
@@ -191,7 +217,7 @@ class Index:
         if not 1 <= at_least <= len(tokens) or limit <= 0:
             return []
         unique = sorted(set(tokens))
-        owned = not self.db.conn.in_transaction
+        owned = not self.db.in_transaction
         if owned:  # postings and rows from one snapshot, as one MATCH would read them
             self.db.execute("begin")
         try:
@@ -213,7 +239,7 @@ class Index:
             rows = {row[0]: row for row in self._in(sql, rowids)}
         finally:
             if owned:
-                self.db.conn.commit()
+                self.db.commit()
         return [SearchHit(row[1], row[2], set((row[3] or "").split()), row[4] or "", row[5] or LOCAL)
                 for row in (rows.get(rowid) for rowid in rowids) if row]
 
@@ -269,11 +295,11 @@ class Index:
                 kept.append((token, block, _encode(bits)))
             elif row:
                 emptied.append((token, block))
-        self.db.conn.executemany("insert or replace into postings (term, block, bits) values (?, ?, ?)", kept)
-        self.db.conn.executemany("delete from postings where term = ? and block = ?", emptied)
+        self.db.executemany("insert or replace into postings (term, block, bits) values (?, ?, ?)", kept)
+        self.db.executemany("delete from postings where term = ? and block = ?", emptied)
 
     def count(self) -> int:
-        return self.db["apps"].count
+        return int(self.db.execute("select count(*) from apps").fetchone()[0])
 
     # -- statements ----------------------------------------------------------------------------------
     def statement_blobs(self, paths: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -337,6 +363,12 @@ def _decode(data: bytes) -> int:
     return int.from_bytes(data[2:], "little") << (8 * int.from_bytes(data[:2], "little"))
 
 
+def _create_table(name: str, columns: dict[str, type], key: str, not_null: tuple[str, ...] = ()) -> str:
+    fields = ", ".join(f"[{column}] {SQL_TYPES[kind]}{' primary key' if column == key else ''}"
+                       f"{' not null' if column in not_null else ''}" for column, kind in columns.items())
+    return f"create table [{name}] ({fields})"
+
+
 def _row(record: Record, blob: str, origin: str) -> dict[str, Any]:
     return {
         "code_hash": record.codeHash, "prompt": record.prompt, "code": record.generatedCode,
@@ -359,7 +391,7 @@ def _statement_row(path: str, statement: Rating | Audit | Rotation, blob: str) -
     return row
 
 
-def _record(row: dict[str, Any]) -> Record:
+def _record(row: sqlite3.Row) -> Record:
     return Record(
         prompt=row["prompt"], generatedCode=row["code"], codeHash=row["code_hash"], llmModel=row["model"],
         capabilities=json.loads(row["capabilities"] or "[]"),

@@ -62,7 +62,7 @@ def test_without_prefork_no_zygote_starts(tmp_path: Path) -> None:
 
 # Imported only by the calls that need them: each is tens of milliseconds of every kernel start on a
 # host, seconds under TCG, on the way to the first app after boot.
-NOT_AT_START = ("quickjs_rs", "wasmtime", "httpx", "urllib3", "llama_cpp", "anthropic")
+NOT_AT_START = ("quickjs_rs", "wasmtime", "httpx", "urllib3", "numpy", "llama_cpp", "anthropic")
 
 
 def test_the_kernels_imports_leave_out_what_only_some_calls_need() -> None:
