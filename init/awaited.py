@@ -21,11 +21,19 @@ class AwaitError(Exception):
     """The awaited services did not all come up; the message says which and why."""
 
 
-async def awaited(timeout: float) -> None:
+def await_pipe() -> str:
+    """Take $LLMOS_AWAIT_FD out of the environment, for awaited() later: a service that starts
+    processes before it awaits (the kernel's zygote) must not hand them a descriptor number they do
+    not have."""
+    return os.environ.pop(FD_ENV, "")
+
+
+async def awaited(timeout: float, pipe: str | None = None) -> None:
     """Return once PID 1 says the awaited services are up. Raises AwaitError when one is not (failed,
     stopped, disabled), when PID 1 closed the pipe unsaid, or after `timeout` seconds. Outside PID 1
-    (no $LLMOS_AWAIT_FD: a host test, a service started by hand) there is nothing to wait for."""
-    value = os.environ.pop(FD_ENV, "")
+    (no $LLMOS_AWAIT_FD: a host test, a service started by hand) there is nothing to wait for.
+    `pipe`: what await_pipe() took earlier."""
+    value = await_pipe() if pipe is None else pipe
     if not value:
         return
     try:

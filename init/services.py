@@ -114,9 +114,12 @@ DEFAULT: tuple[Service, ...] = (
     # later against the kernel and app hosts (whose llmos/apps cgroup weighs less still).
     Service("compositor", _python("llmos.compositor"), awaits=("udev-display",),
             ready=Ready("socket", "compositor"), memory_max="512M", cpu_weight=400),
+    # The kernel imports its code and starts its zygote beside the compositor (at a quarter of its CPU
+    # weight), so that apps open soon after the shell is on screen; it awaits the compositor only
+    # where it needs the display (a kiosk's app), and app windows go headless until its socket exists.
     # One BLAS thread: the sentence encoder's small products (kernel/applang/encoder.py) ran 6x slower
     # with OpenBLAS's threads spinning against llama.cpp's on shared cores.
-    Service("kernel", _python("llmos.kernel"), requires=("compositor",),
+    Service("kernel", _python("llmos.kernel"), awaits=("compositor",),
             ready=Ready("socket", "kernel"), memory_max="2G", environment={"OPENBLAS_NUM_THREADS": "1"}),
     # The agent's virtio-serial port appears once coldplug has loaded virtio_console.
     Service("agent", _python("llmos.init.agent"), requires=("udev-coldplug",),

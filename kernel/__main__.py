@@ -10,6 +10,7 @@ import signal
 import sys
 
 from llmos import config, paths
+from llmos.init.awaited import await_pipe
 from llmos.kernel import display
 from llmos.kernel.sandbox.prefork import Prefork, zygote_for
 
@@ -18,14 +19,18 @@ log = logging.getLogger("llmos.kernel")
 
 def start_zygote(cfg: config.Config) -> Prefork | None:
     """The app hosts' zygote, started before the kernel's own imports, so that it loads beside them
-    (seconds each under emulation) and the first app after boot forks instead of waiting for it."""
+    (seconds each under emulation) and the first app after boot forks instead of waiting for it.
+    It preloads the window's modules whenever windows are asked for: the compositor starts beside
+    the kernel, so its socket may not be there yet."""
     sandbox = cfg.settings.sandbox
     if not sandbox.prefork:
         return None
     run_dir, cache = paths.apps_run_dir(), paths.quickjs_cache_dir()
     for directory in (run_dir, cache):
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    zygote = zygote_for(run_dir, cache, display.renderer(sandbox.renderer, cfg))
+    if sandbox.renderer == "wayland":
+        display.expect_wayland(cfg)
+    zygote = zygote_for(run_dir, cache, sandbox.renderer)
     zygote.start()
     return zygote
 
@@ -35,12 +40,13 @@ async def main() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    display_pipe = await_pipe()  # PID 1's word on the compositor (services.py), read once it matters
     cfg = config.load()
     zygote = start_zygote(cfg)
     await asyncio.sleep(0)  # the zygote's task runs now, so its process starts before the imports
     from llmos.kernel.service import serve  # the kernel's own imports: the zygote loads meanwhile
 
-    await serve(stop, cfg, zygote)
+    await serve(stop, cfg, zygote, display_pipe)
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from llmos import config, ipc, paths
 from llmos.api import Launched
+from llmos.init.awaited import AwaitError, awaited
 from llmos.init.console import announced
 from llmos.ipc import Connection, Params, RpcError, Server
 from llmos.kernel import display, starter
@@ -48,6 +49,9 @@ from llmos.kernel.versions.lineage import identity_for
 log = logging.getLogger("llmos.kernel")
 
 APP_EVENTS = ("launched", "exited", "crashed", "stopped")
+# How long a kiosk's app waits for PID 1's word on the compositor (which awaits the display's drivers,
+# 150 s at most): this only bounds a PID 1 that never answers.
+DISPLAY_WAIT_S = 300.0
 
 
 if TYPE_CHECKING:
@@ -103,11 +107,14 @@ class LazyGateway:
 
 
 class KernelService:
-    def __init__(self, cfg: config.Config | None = None, zygote: Prefork | None = None) -> None:
-        """`cfg` and `zygote`: loaded and started already, before this module's imports (__main__.py)."""
+    def __init__(self, cfg: config.Config | None = None, zygote: Prefork | None = None,
+                 display_pipe: str = "") -> None:
+        """`cfg` and `zygote`: loaded and started already, before this module's imports (__main__.py);
+        `display_pipe`: where PID 1 says the compositor is up (init/awaited.py)."""
         self.started = time.monotonic()
         self.cfg = cfg or config.load()
         self.zygote = zygote
+        self.display_pipe = display_pipe
         self.options = self.cfg.settings.kernel
         self.gateway = LazyGateway()
         self.first_boot = False
@@ -156,11 +163,20 @@ class KernelService:
         log.info("kernel ready: %d apps in the registry%s, renderer %s, mode %s", len(self.registry),
                  " (first boot: starter set seeded)" if self.first_boot else "", self.renderer(),
                  self.cfg.settings.system.mode)
-        self._start_kiosk()
+        self._spawn(self._once_the_display_is_up())
         self._spawn(self._announce_apps_ready())
         # The example library's index (the sentence encoder and the examples' vectors) is loaded
         # now, off the event loop, rather than inside the first offline generation.
         asyncio.get_running_loop().run_in_executor(None, _load_library)  # logs its own outcome
+
+    async def _once_the_display_is_up(self) -> None:
+        """The kernel starts beside the compositor; a kiosk's app needs its window, so it waits for PID 1
+        to say the compositor is up (or is not: then it runs headless, as any app would)."""
+        try:
+            await awaited(DISPLAY_WAIT_S, self.display_pipe)
+        except AwaitError as error:
+            log.warning("the display did not come up: %s", error)
+        self._start_kiosk()
 
     async def _announce_apps_ready(self) -> None:
         """The boot marker from which an app opens at full speed: this kernel accepts, and its zygote
@@ -361,8 +377,8 @@ class KernelService:
 
 
 async def serve(stop: asyncio.Event, cfg: config.Config | None = None,
-                zygote: Prefork | None = None) -> None:
-    kernel = KernelService(cfg, zygote)
+                zygote: Prefork | None = None, display_pipe: str = "") -> None:
+    kernel = KernelService(cfg, zygote, display_pipe)
     try:
         await kernel.start()
         await stop.wait()

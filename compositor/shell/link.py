@@ -1,6 +1,6 @@
 """The shell's connection to the kernel service (paths.socket_path("kernel")).
 
-The kernel starts after the compositor and may restart, so the link reconnects with backoff and
+The kernel starts beside the compositor and may restart, so the link reconnects with backoff and
 tells the shell when it comes and goes. Nothing here blocks: calls are awaited in tasks and pushed
 events ("flow", "notify", "app") are handed to a callback as they arrive."""
 
@@ -21,7 +21,7 @@ class NotConnected(ConnectionError):
 
 class KernelLink:
     def __init__(self, path: Path, on_event: Callable[[str, Any], None],
-                 on_connected: Callable[[bool], None], backoff_max: float = 5.0) -> None:
+                 on_connected: Callable[[bool], None], backoff_max: float = 1.0) -> None:
         self.path = path
         self.on_event = on_event
         self.on_connected = on_connected

@@ -232,7 +232,8 @@ class ShellSettings(Section):
     suggest_delay_ms: int = setting(120, "debounce of apps.search while typing")
     suggestions: int = setting(8, "how many cached apps the launcher lists", minimum=1, maximum=20)
     toast_ms: int = setting(4000, "default lifetime of a notification")
-    reconnect_max_s: float = setting(5.0, "kernel reconnect backoff ceiling (0.25 s doubling)")
+    reconnect_max_s: float = setting(1.0, "kernel reconnect backoff ceiling (0.25 s doubling): how long "
+                                     "the shell may take to notice a kernel that came up")
 
 
 @dataclass(frozen=True)
