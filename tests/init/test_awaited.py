@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from llmos.init.awaited import FD_ENV, AwaitError, awaited
+from llmos.init.awaited import FD_ENV, AwaitError, await_pipe, awaited
 
 
 def _pipe(monkeypatch: pytest.MonkeyPatch) -> int:
@@ -66,3 +66,20 @@ def test_a_bad_descriptor_is_a_clear_error(monkeypatch, value):
     monkeypatch.setenv(FD_ENV, value)
     with pytest.raises(AwaitError, match=f"{FD_ENV}='{value}' is not an open descriptor"):
         asyncio.run(awaited(1))
+
+
+def test_the_pipe_taken_early_is_awaited_later(monkeypatch):
+    """The kernel takes the variable before it starts its zygote, and awaits the pipe much later."""
+    write = _pipe(monkeypatch)
+    pipe = await_pipe()
+    assert FD_ENV not in os.environ and pipe
+
+    async def answer() -> None:
+        waiting = asyncio.create_task(awaited(5, pipe))
+        await asyncio.sleep(0)
+        os.write(write, b"not ready: compositor failed: exit 1\n")
+        with pytest.raises(AwaitError, match="compositor failed"):
+            await waiting
+
+    asyncio.run(answer())
+    os.close(write)
