@@ -52,6 +52,7 @@ APP_EVENTS = ("launched", "exited", "crashed", "stopped")
 # How long a kiosk's app waits for PID 1's word on the compositor (which awaits the display's drivers,
 # 150 s at most): this only bounds a PID 1 that never answers.
 DISPLAY_WAIT_S = 300.0
+LIBRARY_QUIET_S = 3.0  # seconds without a launch (from "apps ready") before the example library loads
 
 
 if TYPE_CHECKING:
@@ -165,9 +166,6 @@ class KernelService:
                  self.cfg.settings.system.mode)
         self._spawn(self._once_the_display_is_up())
         self._spawn(self._announce_apps_ready())
-        # The example library's index (the sentence encoder and the examples' vectors) is loaded
-        # now, off the event loop, rather than inside the first offline generation.
-        asyncio.get_running_loop().run_in_executor(None, _load_library)  # logs its own outcome
 
     async def _once_the_display_is_up(self) -> None:
         """The kernel starts beside the compositor; a kiosk's app needs its window, so it waits for PID 1
@@ -184,6 +182,14 @@ class KernelService:
         if self.manager.prefork is not None:
             await self.manager.prefork.until_loaded()
         print(announced("apps ready"), flush=True)
+        # The example library's index (numpy, the sentence encoder and the examples' vectors) is loaded
+        # off the event loop before the first offline generation needs it, but only once no app has
+        # started for a while since: it is seconds of the kernel's CPU under TCG, which would slow
+        # the first apps opened after boot. A generation that comes first loads it itself.
+        ready = time.monotonic()
+        while (quiet := min(self.manager.quiet_for(), time.monotonic() - ready)) < LIBRARY_QUIET_S:
+            await asyncio.sleep(LIBRARY_QUIET_S - quiet)
+        await asyncio.get_running_loop().run_in_executor(None, _load_library)  # logs its own outcome
 
     def _seed_on_first_boot(self, state: Path) -> None:
         marker = state / "kernel" / "seeded"

@@ -14,8 +14,10 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -203,6 +205,8 @@ class AppManager:
         self.prefork = zygote or (zygote_for(self.run_dir, cache_dir, renderer) if prefork else None)
         # Sixty launches in a second queue here: only this many hosts start (import, load) at once.
         self._starting = asyncio.Semaphore(max_starting)
+        self._launching = 0  # launches in progress
+        self._last_launch = -math.inf  # time.monotonic() when the last one began
 
     def warm(self) -> asyncio.Task[None]:
         """Have the compiled QuickJS guest loaded (the kernel starts this at boot): by the zygote, which
@@ -250,11 +254,25 @@ class AppManager:
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.prefork.start()
 
+    def quiet_for(self) -> float:
+        """Seconds since the last launch began, 0 while one is under way: work that can wait (the
+        example library's index) waits for quiet, so it does not slow the first apps after boot."""
+        return 0.0 if self._launching else time.monotonic() - self._last_launch
+
     async def launch(self, source: str, token: str, *, filename: str = "app.ts",
                      test_clock: bool = False, ready_timeout: float = 30.0,
                      renderer: str | None = None) -> AppProcess:
         """Start a host and wait until it is ready. `renderer` overrides the manager's for this host
         ("null": no window, as for an app started only to serve other apps' calls)."""
+        self._launching += 1
+        self._last_launch = time.monotonic()
+        try:
+            return await self._launch(source, token, filename, test_clock, ready_timeout, renderer)
+        finally:
+            self._launching -= 1
+
+    async def _launch(self, source: str, token: str, filename: str, test_clock: bool, ready_timeout: float,
+                      renderer: str | None) -> AppProcess:
         renderer = renderer or self.renderer  # read now: another launch may change self.renderer meanwhile
         if self._warming is not None:
             await asyncio.shield(self._warming)  # its time is not the app's: the ready clock starts after

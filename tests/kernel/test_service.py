@@ -344,3 +344,12 @@ def test_the_kernel_announces_when_apps_open_at_full_speed(system: System) -> No
     text = log.read_text(errors="replace")
     assert text.index("zygote ready") < text.index("!llmos: apps ready t="), text[-2000:]
     assert text.count("!llmos: apps ready t=") == 1
+
+
+def test_the_example_library_loads_after_the_apps_are_ready(system: System) -> None:
+    """Its load is seconds of the kernel's CPU under TCG: it comes after the apps-ready marker and a
+    quiet stretch, not beside the first apps opened after boot."""
+    log = system.root / "kernel.log"
+    wait_for(lambda: "example library:" in log.read_text(errors="replace"), 60, "the example library")
+    text = log.read_text(errors="replace")
+    assert text.index("!llmos: apps ready t=") < text.index("example library:"), text[-2000:]
