@@ -289,18 +289,25 @@ def check_requires(table: ServiceTable) -> None:
         fixed.append(replace(service, requires=tuple(n for n in service.requires if n in names),
                              awaits=tuple(n for n in service.awaits if n in names)))
     by_name = {service.name: service for service in fixed}
-    for service in fixed:
+
+    def leads_back(names: tuple[str, ...], target: str) -> bool:
         seen: set[str] = set()
-        stack = list(service.dependencies)
+        stack = list(names)
         while stack:
             name = stack.pop()
-            if name == service.name:
-                table.problems.append(ConfigProblem(f"{service.name}.requires", "dependency cycle; ignored"))
-                by_name[service.name] = replace(service, requires=(), awaits=())
-                break
+            if name == target:
+                return True
             if name not in seen:
                 seen.add(name)
                 stack.extend(by_name[name].dependencies)
+        return False
+
+    for service in fixed:
+        for key, listed in (("requires", service.requires), ("awaits", service.awaits)):
+            if leads_back(listed, service.name):  # reported under the key the cycle leaves by
+                table.problems.append(ConfigProblem(f"{service.name}.{key}", "dependency cycle; ignored"))
+                by_name[service.name] = replace(service, requires=(), awaits=())
+                break
     table.services = [by_name[service.name] for service in fixed]
 
 

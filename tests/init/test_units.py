@@ -107,7 +107,7 @@ def test_a_cycle_through_awaits_is_broken_too():
                                    Service("b", ("x",), requires=("a",)),
                                    Service("c", ("x",), awaits=("b",))])
     services.check_requires(table)
-    assert [str(p) for p in table.problems if "cycle" in str(p)] == ["a.requires: dependency cycle; ignored"]
+    assert [str(p) for p in table.problems if "cycle" in str(p)] == ["a.awaits: dependency cycle; ignored"]
     assert table.get("a").awaits == () and table.get("c").awaits == ("b",)
     assert [s.name for s in services.order(table.services)] == ["a", "b", "c"]
 
