@@ -161,9 +161,10 @@ class KernelService:
         await self.app_server.start(apps_socket)
         self.server = Server({**self.broker.admin_handlers(), **ipc.handlers(KernelApi(self))}, mode=0o600)
         await self.server.start(paths.socket_path("kernel"))
-        log.info("kernel ready: %d apps in the registry%s, renderer %s, mode %s", len(self.registry),
-                 " (first boot: starter set seeded)" if self.first_boot else "", self.renderer(),
-                 self.cfg.settings.system.mode)
+        windows = "" if self.renderer() == self.renderer_setting else " once the compositor's socket appears"
+        log.info("kernel ready: %d apps in the registry%s, renderer %s%s, mode %s", len(self.registry),
+                 " (first boot: starter set seeded)" if self.first_boot else "", self.renderer_setting,
+                 windows, self.cfg.settings.system.mode)
         self._spawn(self._once_the_display_is_up())
         self._spawn(self._announce_apps_ready())
 
