@@ -22,7 +22,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-import cffi
 from pywayland import ffi, lib
 from pywayland.dispatcher import Dispatcher
 from pywayland.protocol_core.globals import Global
@@ -32,6 +31,8 @@ from pywayland.protocol_core.resource import Resource
 from pywayland.scanner.argument import ArgumentType
 from pywayland.server.display import Display
 from pywayland.server.listener import Listener
+
+from llmos.compositor import libwayland
 
 log = logging.getLogger("llmos.compositor")
 
@@ -45,27 +46,6 @@ R = TypeVar("R", bound=Resource[Any])
 MAX_OBJECTS_PER_CLIENT = 20_000
 _per_client: dict[int, int] = {}
 
-_CDEF = """
-struct wl_shm_buffer; struct wl_resource; struct wl_client; struct wl_event_loop; struct wl_display;
-struct wl_shm_buffer *wl_shm_buffer_get(struct wl_resource *resource);
-void wl_shm_buffer_begin_access(struct wl_shm_buffer *buffer);
-void wl_shm_buffer_end_access(struct wl_shm_buffer *buffer);
-void *wl_shm_buffer_get_data(struct wl_shm_buffer *buffer);
-int32_t wl_shm_buffer_get_stride(struct wl_shm_buffer *buffer);
-uint32_t wl_shm_buffer_get_format(struct wl_shm_buffer *buffer);
-int32_t wl_shm_buffer_get_width(struct wl_shm_buffer *buffer);
-int32_t wl_shm_buffer_get_height(struct wl_shm_buffer *buffer);
-int wl_event_loop_get_fd(struct wl_event_loop *loop);
-void wl_client_post_no_memory(struct wl_client *client);
-void wl_client_post_implementation_error(struct wl_client *client, const char *msg, ...);
-void wl_resource_post_event(struct wl_resource *resource, uint32_t opcode, ...);
-void wl_display_set_default_max_buffer_size(struct wl_display *display, size_t max_buffer_size);
-void wl_client_get_credentials(struct wl_client *client, int *pid, unsigned *uid, unsigned *gid);
-struct wl_client *wl_resource_get_client(struct wl_resource *resource);
-void wl_client_destroy(struct wl_client *client);
-"""
-
-
 def _bundled_server_library() -> str:
     """The libwayland-server that pywayland itself loaded (the system copy does not know its buffers)."""
     with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
@@ -76,8 +56,7 @@ def _bundled_server_library() -> str:
     raise RuntimeError("pywayland's libwayland-server is not mapped in this process")
 
 
-wl_ffi = cffi.FFI()
-wl_ffi.cdef(_CDEF)
+wl_ffi = libwayland.ffi()
 wl = wl_ffi.dlopen(_bundled_server_library())
 
 

@@ -1,4 +1,5 @@
-"""Cairo's and Pango's cffi bindings, parsed at build time instead of at every import.
+"""Cairo's and Pango's cffi bindings, and LLM OS's own declarations (compositor/libwayland.py), parsed
+at build time instead of at every import.
 
     python3 -c "import sys; from llmos.prebuilt_ffi import main; sys.exit(main(sys.argv[1:]))" DIR
     (writes the modules, their bytecode and the stamp into DIR; host/image.py runs it for the image)
@@ -37,7 +38,7 @@ STAMP = "stamp.json"
 # (without importlib.metadata, whose import alone costs more than a check should).
 SOURCES = (("cairocffi", "constants.py"), ("pangocffi", "c_definitions_glib.txt"),
            ("pangocffi", "c_definitions_pango.txt"), ("pangocairocffi", "c_definitions_cairo.txt"),
-           ("pangocairocffi", "c_definitions_pangocairo.txt"))
+           ("pangocairocffi", "c_definitions_pangocairo.txt"), ("llmos.compositor", "libwayland.py"))
 # the packages' own module that builds their ffi -> the prebuilt module that replaces it
 REPLACES = {"cairocffi.ffi": "llmos_ffi_cairo", "pangocffi.ffi_build": "llmos_ffi_pango",
             "pangocairocffi.ffi_build": "llmos_ffi_pangocairo"}
@@ -72,7 +73,8 @@ def fingerprint() -> dict[str, str]:
 
 
 def generate(target: Path) -> list[Path]:
-    """Write the three prebuilt modules and the stamp that names what they were built from."""
+    """Write the prebuilt modules (the three packages' and LLM OS's own) and the stamp that names what
+    they were built from."""
     import py_compile
 
     from cffi import FFI
@@ -93,8 +95,14 @@ def generate(target: Path) -> list[Path]:
     pangocairo.cdef((definitions / "c_definitions_cairo.txt").read_text())
     pangocairo.cdef((definitions / "c_definitions_pangocairo.txt").read_text())
 
+    from llmos.compositor import libwayland  # LLM OS's own declarations (own() hands them out)
+
+    wayland = FFI()
+    wayland.cdef(libwayland.CDEF)
+    wayland.set_source(libwayland.PREBUILT, None)
+
     written = []
-    for builder in (cairo, pango, pangocairo):
+    for builder in (cairo, pango, pangocairo, wayland):
         module = Path(builder.compile(tmpdir=str(target)))
         # compiled now: the image's root is read-only, so Python could not cache the bytecode itself
         py_compile.compile(str(module), doraise=True,
@@ -242,6 +250,18 @@ def _prebuilt(where: Path, name: str) -> types.ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def own(name: str) -> Any | None:
+    """The ffi of one of LLM OS's own prebuilt modules (compositor/libwayland.py's), or None when the
+    bindings are missing or were built from other declarations: the caller then parses its own."""
+    where = directory()
+    if not matches(where):
+        return None
+    try:
+        return _prebuilt(where, name).ffi
+    except (OSError, ImportError, AttributeError):
+        return None
 
 
 def _cairo_extras(name: str) -> object:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from llmos import prebuilt_ffi
+from llmos.compositor import libwayland
 
 REPO = Path(__file__).resolve().parents[2]
 # Draws every widget, then reports which ffi class each package got, whether pycparser was imported
@@ -47,7 +48,7 @@ def draw(ffi_dir: Path | None) -> dict:
 def prebuilt(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("ffi")
     written = prebuilt_ffi.generate(target)
-    expected = sorted(f"{name}.py" for name in prebuilt_ffi.REPLACES.values())
+    expected = sorted(f"{name}.py" for name in (*prebuilt_ffi.REPLACES.values(), libwayland.PREBUILT))
     assert sorted(path.name for path in written) == expected
     return target
 
@@ -89,3 +90,25 @@ def test_a_stamp_from_other_packages_falls_back_to_parsing(prebuilt: Path, tmp_p
 def test_without_a_stamp_nothing_is_hooked(tmp_path: Path) -> None:
     assert not prebuilt_ffi.install(tmp_path)
     assert draw(tmp_path)["ffi"] == ["cffi.api"] * 3
+
+
+# The compositor's own libwayland-server declarations: which ffi compat.py got, and whether pycparser
+# (needed only to parse declarations) was imported for it.
+WAYLAND = """
+import json, sys
+from llmos.compositor import compat
+print(json.dumps({"prebuilt": compat.wl_ffi is getattr(sys.modules.get("llmos_ffi_wayland"), "ffi", None),
+                  "pycparser": "pycparser" in sys.modules,
+                  "stride": compat.wl_ffi.typeof(compat.wl.wl_shm_buffer_get_stride).cname}))
+"""
+
+
+@pytest.mark.parametrize("with_prebuilt", [True, False])
+def test_the_compositors_own_declarations_come_prebuilt(prebuilt: Path, with_prebuilt: bool) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "LLMOS_FFI_DIR"}
+    env["LLMOS_FFI_DIR"] = str(prebuilt if with_prebuilt else prebuilt / "absent")
+    done = subprocess.run([sys.executable, "-c", WAYLAND], capture_output=True, text=True, env=env,
+                          timeout=120, check=True)
+    found = json.loads(done.stdout)
+    assert found["prebuilt"] is with_prebuilt and found["pycparser"] is not with_prebuilt
+    assert found["stride"] == "int32_t(*)(struct wl_shm_buffer *)"  # the same function either way
