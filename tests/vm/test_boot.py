@@ -52,11 +52,13 @@ def test_the_embedded_model_has_kernels_the_guest_processor_runs(machine: Virtua
 
 def test_python_in_the_image_gets_the_prebuilt_cairo_and_pango_bindings(machine: VirtualMachine) -> None:
     """The image's /usr/lib/llmos/ffi matches its packages (llmos/prebuilt_ffi.py), so whatever draws
-    (the compositor, the zygote, app hosts) imports the bindings without parsing C declarations."""
-    code = ("import llmos, cairocffi, pangocairocffi, sys; print(type(cairocffi.ffi).__module__, "
-            "type(pangocairocffi.ffi).__module__, 'pycparser' in sys.modules)")
+    (the compositor, the zygote, app hosts) imports the bindings without parsing C declarations; the
+    compositor's own libwayland-server declarations come prebuilt too."""
+    code = ("import llmos, cairocffi, pangocairocffi, sys; from llmos.compositor import compat; "
+            "print(type(cairocffi.ffi).__module__, type(pangocairocffi.ffi).__module__, "
+            "compat.wl_ffi is sys.modules['llmos_ffi_wayland'].ffi, 'pycparser' in sys.modules)")
     assert machine.run(["python3", "-c", code], timeout=scaled(30)).stdout.split() == \
-        ["_cffi_backend", "_cffi_backend", "False"]
+        ["_cffi_backend", "_cffi_backend", "True", "False"]
 
 
 def test_the_agent_returns_large_outputs_whole(machine: VirtualMachine) -> None:
