@@ -76,15 +76,18 @@ def _python(module: str) -> tuple[str, ...]:
     return ("python3", "-m", module)
 
 
-# Never fails (the compositor then opens what there is); `timeout` bounds a driver that hangs its probe.
+# Never fails (the compositor then opens what there is); `timeout` bounds a driver that hangs its probe,
+# and the controllers are triggered side by side, so one that hangs does not hold up the others.
+# LLMOS_SYSFS: another sysfs root, for tests.
 DISPLAY_COLDPLUG = """
 found=""
-for device in /sys/bus/pci/devices/*; do
+for device in "${LLMOS_SYSFS:-/sys}"/bus/pci/devices/*; do
     case "$(cat "$device/class" 2>/dev/null)" in
     0x03*) found=1
-           timeout 60 udevadm trigger --settle --action=add --parent-match="$(readlink -f "$device")" ;;
+           timeout 60 udevadm trigger --settle --action=add --parent-match="$(readlink -f "$device")" & ;;
     esac
 done
+wait
 [ -n "$found" ] || timeout 60 udevadm trigger --settle --action=add --type=devices
 exit 0
 """
