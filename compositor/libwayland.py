@@ -1,8 +1,7 @@
 """The libwayland-server functions pywayland does not declare: shm buffers, the event loop's
 descriptor, client errors and credentials. compat.py opens them in cffi's ABI mode. The image build
 prebuilds these declarations with Cairo's and Pango's (llmos/prebuilt_ffi.py), so the compositor does
-not import pycparser to parse them at every start (a seventh of its imports; under TCG, about 0.4 s of
-boot)."""
+not import pycparser to parse them at every start (a seventh of its imports on a host)."""
 
 from __future__ import annotations
 
