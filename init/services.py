@@ -98,8 +98,8 @@ DEFAULT: tuple[Service, ...] = (
     Service("udevd", ("/usr/lib/systemd/systemd-udevd",), ready=Ready("path", "/run/udev/control"),
             ready_timeout=30.0, cpu_weight=400),
     # The display's drivers first, so the compositor can open its output before the rest of coldplug
-    # is done: each PCI display controller (class 0x03) and the devices under it (virtio-gpu's), one
-    # by one, waiting for each. A machine without one (a display that is not on PCI) triggers every
+    # is done: each PCI display controller (class 0x03) and the devices under it (virtio-gpu's), side
+    # by side, waiting for all. A machine without one (a display that is not on PCI) triggers every
     # device here, and the compositor waits for all of that, as before; udev-coldplug then triggers
     # them a second time, which costs that machine one more pass of the rules.
     Service("udev-display", ("/bin/sh", "-c", DISPLAY_COLDPLUG), requires=("udevd",), oneshot=True),

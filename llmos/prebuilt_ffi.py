@@ -173,12 +173,17 @@ class PrebuiltFinder:
         return importlib.machinery.ModuleSpec(fullname, loader)
 
 
+_MATCHED: dict[Path, bool] = {}  # matches(), once per directory and process (packages do not change)
+
+
 def matches(where: Path) -> bool:
     """Whether the bindings in `where` were built from the installed packages' declarations."""
-    try:
-        return bool(json.loads((where / STAMP).read_text()) == fingerprint())
-    except (OSError, ValueError, ImportError):
-        return False
+    if where not in _MATCHED:
+        try:
+            _MATCHED[where] = bool(json.loads((where / STAMP).read_text()) == fingerprint())
+        except (OSError, ValueError, ImportError):
+            _MATCHED[where] = False
+    return _MATCHED[where]
 
 
 class PrebuiltLoader:

@@ -210,7 +210,7 @@ class AppManager:
 
     def warm(self) -> asyncio.Task[None]:
         """Have the compiled QuickJS guest loaded (the kernel starts this at boot): by the zygote, which
-        compiles it into the cache itself when there is none, or else by a process of its own. Launches
+        has it compiled into the cache when there is none, or else by a process of its own. Launches
         wait for this before their host's ready clock starts: on a slow machine the one-time compile
         outlasts `ready_timeout`, and a host killed mid-compile never fills the cache, so no app would
         ever start there."""
