@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from llmos.init import mounts
+from llmos.init import mounts, rootdisk
 from llmos.init.stage1 import ESP_TYPE, SLOT_LABEL, Partition, disks, read_gpt
 from llmos.update import loader
 
@@ -27,15 +27,22 @@ def partitions() -> list[Partition]:
     return found
 
 
-def esp_device(efivars: Path = EFIVARS, table: list[Partition] | None = None) -> str | None:
+def esp_device(efivars: Path = EFIVARS, table: list[Partition] | None = None,
+               running_disk: str | None = None) -> str | None:
     """The partition systemd-boot started from (LoaderDevicePartUUID); without it (QEMU's direct
-    kernel boot), the ESP on the disk that holds LLM OS's root slots."""
+    kernel boot), the ESP on the disk that holds LLM OS's root slots. `running_disk` is the disk the
+    running root is on (init/rootdisk.py): where two disks match (a copy of the same image attached),
+    its ESP is the one."""
     table = partitions() if table is None else table
     raw = loader.read_efi_string(efivars, "LoaderDevicePartUUID")
     with contextlib.suppress(ValueError):
         wanted = uuid.UUID(raw or "")
-        return next((p.device for p in table if p.part_uuid == wanted), None)
+        matching = [p for p in table if p.part_uuid == wanted]
+        return next((p.device for p in matching if p.disk == running_disk),
+                    matching[0].device if matching else None)
     ours = {p.disk for p in table if p.label == SLOT_LABEL.format(slot="a")}
+    if running_disk in ours:
+        ours = {running_disk}
     return next((p.device for p in table if p.type_guid == ESP_TYPE and p.disk in ours), None)
 
 
@@ -43,7 +50,7 @@ def mount_esp(log: Callable[[str], None], target: Path = ESP_MOUNT) -> Path | No
     """The ESP at /efi (read-write for the loader's entries, nothing executable), mounted once."""
     if any(entry.target == str(target) for entry in mounts.mounted()):
         return target
-    device = esp_device()
+    device = esp_device(running_disk=rootdisk.root_disk())
     if device is None:
         log("esp: no EFI system partition on the disk LLM OS runs from")
         return None

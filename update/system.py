@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmos import paths
+from llmos.init import rootdisk
 from llmos.update import loader
 from llmos.update import store as store_module
 
@@ -74,7 +75,9 @@ def active_slot(words: list[str]) -> str | None:
 
 
 def slot_device(slot: str) -> Path:
-    return Path("/dev/disk/by-partlabel") / SLOT_PARTLABEL.format(slot=slot)
+    """The slot's partition on the disk the running root is on (init/rootdisk.py: with two LLM OS disks
+    attached, udev's by-partlabel link may name the other's)."""
+    return rootdisk.labelled(SLOT_PARTLABEL.format(slot=slot))
 
 
 def partuuid(device: Path, by_partuuid: Path = Path("/dev/disk/by-partuuid")) -> str | None:
@@ -129,7 +132,11 @@ def writable_store(log: Callable[[str], None], target: Path = STORE_MOUNT) -> Pa
 
     if any(entry.target == str(target) for entry in mounts.mounted()):
         return target
-    device = slot_device("a").with_name(store_module.PARTLABEL)
+    device = rootdisk.labelled(store_module.PARTLABEL)
+    allowed, disk = rootdisk.on_root_disk(device)
+    if not allowed:
+        log(f"model store: {device} is on {disk}, not on the disk LLM OS runs from")
+        return None
     if not device.exists():
         log(f"model store: no partition {device}")
         return None

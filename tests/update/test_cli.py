@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
+import stat
 import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakesysfs import add_disk, add_partition
 
 from llmos.cli import main
 from llmos.update import loader, slots
@@ -211,6 +214,21 @@ def test_wrong_trusted_key_file_is_refused(host: Path, machine: Machine,
 def test_the_running_slot_is_never_the_target(host: Path, machine: Machine, capsys: Capture) -> None:
     _refused(machine, capsys, str(bundle(host)), "", "--slot-b", str(machine.slot_a))
     assert "is the running slot a" in status(machine, capsys)
+
+
+def test_a_slot_on_another_disk_than_the_running_root_is_never_the_target(
+        host: Path, machine: Machine, capsys: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy of the image attached (a USB stick flashed from it) has a slot b too, with the same label."""
+    sysfs = host / "sys"
+    add_disk(sysfs, "vda", os.makedev(4000, 0))
+    add_partition(sysfs, "vda", 2, os.stat("/").st_dev, "llmos-root-a")  # the running root
+    add_disk(sysfs, "vdb", os.makedev(4001, 0))
+    add_partition(sysfs, "vdb", 3, os.makedev(4001, 3), "llmos-root-b")
+    monkeypatch.setenv("LLMOS_SYSFS", str(sysfs))
+    other = host / "vdb3"
+    os.mknod(other, stat.S_IFBLK | 0o600, os.makedev(4001, 3))  # never opened: the refusal comes first
+    err = _refused(machine, capsys, str(bundle(host)), "", "--slot-b", str(other))
+    assert f"slot b ({other}) is on vdb, not on vda, the disk LLM OS runs from" in err
 
 
 def test_write_error_marks_the_slot_invalid(host: Path, machine: Machine,

@@ -4,7 +4,13 @@ Used by tests/vm (conftest.py's `networked` VM) and bench/e2e_vm.py."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from kernel.gateway.llama_server import ALIAS, LlamaServer
@@ -55,3 +61,17 @@ def use_server(machine: VirtualMachine, call_timeout: float = 120.0) -> dict[str
         call_timeout=call_timeout)
     health = ipc(machine, "kernel", "gateway.default", name=PROVIDER, call_timeout=call_timeout)
     return dict(next(p for p in health["providers"] if p["name"] == PROVIDER))
+
+
+@contextlib.contextmanager
+def serving(directory: Path) -> Iterator[int]:
+    """A real HTTP server on the host's loopback, which QEMU's user network shows the guest at 10.0.2.2."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -14,15 +14,12 @@ power to."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import http.server
 import json
 import re
 import shlex
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +32,7 @@ from llmos.host.vm import BuiltImage, VirtualMachine
 from llmos.update import bundle, keys
 
 from .guest import ipc
+from .hostnet import serving
 from .pace import scaled
 
 MARKER = "/etc/llmos-update-marker"
@@ -43,20 +41,6 @@ NEW_MODEL_SHA256 = hashlib.sha256(NEW_MODEL).hexdigest()
 NEW_MODEL_LINK = "/usr/share/llmos/models/v3-model.bin"
 BROKEN_LINKS = ["find", "/usr/share/llmos/models", "-xtype", "l"]  # links whose model is missing
 APPLY_S = 900.0  # download, verify, write and read back ~1 GB under TCG
-
-
-@contextlib.contextmanager
-def serving(directory: Path) -> Iterator[int]:
-    """A real HTTP server on the host's loopback, which QEMU's user network shows the guest at 10.0.2.2."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")
