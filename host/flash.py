@@ -6,6 +6,8 @@ the disk holding /, has nothing mounted (directly, on a partition, or through a 
 removable or USB-attached (else --force), and is at least as large as the image. Facts come from
 /proc/self/mountinfo and sysfs, matched by major:minor so that /dev/disk/by-id aliases cannot slip by.
 Loop devices get no special treatment: sysfs reports them non-removable, so they need --force.
+Each copy is written with a disk GUID and partition UUIDs of its own (host/gptids.py says why), unless
+--same-ids asks for a bit-for-bit copy; the read-back compares with what was written.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmos.host import gptids
+from llmos.init.rootdisk import sysfs_dir, whole_disk
 from llmos.progress import ConsoleProgress, mib
 
 CHUNK = 4 << 20  # 4 MiB: large enough to keep USB sticks streaming, page-aligned via mmap
 SYNC_EVERY = 64 << 20  # flush this often so progress and MB/s track the stick, not the page cache
 BLKFLSBUF = 0x1261  # _IO(0x12, 97): flush and drop the block device's buffer cache
-SYS_DEV_BLOCK = Path("/sys/dev/block")
 MOUNTINFO = Path("/proc/self/mountinfo")
 SWAPS = Path("/proc/swaps")
 
@@ -52,12 +55,12 @@ class Refused(FlashError):
 
 
 class VerifyFailed(FlashError):
-    """The bytes read back from the device differ from the image."""
+    """The bytes read back from the device differ from those written."""
 
-    def __init__(self, device: Path, image_sha256: str, device_sha256: str) -> None:
-        super().__init__(f"{device}: verification FAILED: image sha256 {image_sha256}, "
+    def __init__(self, device: Path, written_sha256: str, device_sha256: str) -> None:
+        super().__init__(f"{device}: verification FAILED: wrote sha256 {written_sha256}, "
                          f"device read back {device_sha256}")
-        self.image_sha256 = image_sha256
+        self.written_sha256 = written_sha256
         self.device_sha256 = device_sha256
 
 
@@ -76,7 +79,9 @@ class Target:
 class FlashResult:
     device: Path
     bytes_written: int
-    sha256: str  # of the image, equal to the device read back over the image length
+    sha256: str  # of the image file
+    written_sha256: str  # of what was written, equal to the device read back over the image length
+    fresh_ids: bool  # written with a disk GUID and partition UUIDs of its own (host/gptids.py)
     write_seconds: float
     verify_seconds: float
 
@@ -114,10 +119,6 @@ def _devno(major_minor: str) -> int:
     return os.makedev(int(major), int(minor))
 
 
-def sysfs_dir(devno: int) -> Path:
-    return (SYS_DEV_BLOCK / f"{os.major(devno)}:{os.minor(devno)}").resolve()
-
-
 def _read(path: Path, default: str = "") -> str:
     try:
         return path.read_text().strip()
@@ -127,11 +128,6 @@ def _read(path: Path, default: str = "") -> str:
 
 def _dev_of(sysdir: Path) -> int:
     return _devno(_read(sysdir / "dev"))
-
-
-def whole_disk(sysdir: Path) -> Path:
-    """A partition's sysfs directory sits inside its disk's directory."""
-    return sysdir.parent if (sysdir / "partition").exists() else sysdir
 
 
 def partitions(disk: Path) -> list[Path]:
@@ -275,8 +271,10 @@ def _drop_cache(fd: int) -> None:
     fcntl.ioctl(fd, BLKFLSBUF, 0)
 
 
-def _write(fd: int, image: Path, total: int, progress: Progress) -> str:
-    digest = hashlib.sha256()
+def _write(fd: int, image: Path, total: int, progress: Progress,
+           patches: list[gptids.Patch]) -> tuple[str, str]:
+    """Write the image with `patches` over it; the sha256 of the image and of what was written."""
+    digest, written_digest = hashlib.sha256(), hashlib.sha256()
     buffer = mmap.mmap(-1, CHUNK)
     view = memoryview(buffer)
     done = 0
@@ -288,6 +286,8 @@ def _write(fd: int, image: Path, total: int, progress: Progress) -> str:
                 if not n:
                     raise FlashError(f"{image}: shrank while being written")
                 digest.update(view[:n])
+                gptids.apply(patches, done, view[:n])
+                written_digest.update(view[:n])
                 written = 0
                 while written < n:
                     written += os.write(fd, view[written:n])
@@ -299,7 +299,7 @@ def _write(fd: int, image: Path, total: int, progress: Progress) -> str:
     finally:
         view.release()
         buffer.close()
-    return digest.hexdigest()
+    return digest.hexdigest(), written_digest.hexdigest()
 
 
 def _read_back(fd: int, total: int, progress: Progress) -> str:
@@ -316,22 +316,37 @@ def _read_back(fd: int, total: int, progress: Progress) -> str:
     return digest.hexdigest()
 
 
-def flash_image(image: Path, device: Path, *, force: bool, progress: Progress) -> FlashResult:
-    """Check, write, fsync, drop caches, read back and compare sha256; raises Refused or VerifyFailed."""
+def fresh_ids(image: Path, size: int) -> list[gptids.Patch]:
+    """New GUIDs for this copy (host/gptids.py), worked out before the device is opened."""
+    try:
+        with image.open("rb") as source:
+            return gptids.fresh_ids(lambda offset, length: os.pread(source.fileno(), length, offset), size)
+    except gptids.GptError as error:
+        raise Refused("not-gpt", f"{image}: {error}; pass --same-ids to copy it as it is") from error
+    except OSError as error:
+        raise Refused("image-unreadable", f"{image}: cannot read image: {error.strerror}") from error
+
+
+def flash_image(image: Path, device: Path, *, force: bool, progress: Progress,
+                same_ids: bool = False) -> FlashResult:
+    """Check, write (with GUIDs of the copy's own unless `same_ids`), fsync, drop caches, read back and
+    compare sha256; raises Refused or VerifyFailed."""
     _, total = inspect(image, device, force=force)
+    patches = [] if same_ids else fresh_ids(image, total)
     fd = _open_exclusive(device)
     try:
         started = time.monotonic()
-        image_sha = _write(fd, image, total, progress)
+        image_sha, written_sha = _write(fd, image, total, progress, patches)
         written_at = time.monotonic()
         _drop_cache(fd)
         device_sha = _read_back(fd, total, progress)
         verified_at = time.monotonic()
     finally:
         os.close(fd)
-    if device_sha != image_sha:
-        raise VerifyFailed(device, image_sha, device_sha)
-    return FlashResult(device, total, image_sha, written_at - started, verified_at - written_at)
+    if device_sha != written_sha:
+        raise VerifyFailed(device, written_sha, device_sha)
+    return FlashResult(device, total, image_sha, written_sha, not same_ids, written_at - started,
+                       verified_at - written_at)
 
 
 # --- command line ------------------------------------------------------------------------------------
@@ -342,6 +357,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="allow a disk that is neither removable nor USB-attached (never the root disk)")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--same-ids", action="store_true",
+                        help="keep the image's disk GUID and partition UUIDs: a bit-for-bit copy (by default "
+                             "each copy gets its own, so that two copies in one machine stay apart)")
 
 
 def _confirm(target: Target, image: Path, image_size: int) -> bool:
@@ -365,7 +383,8 @@ def run(args: argparse.Namespace) -> int:
             if not _confirm(target, args.image, image_size):
                 print("llmos flash: cancelled, nothing written", file=sys.stderr)
                 return 1
-        result = flash_image(args.image, args.device, force=args.force, progress=ConsoleProgress())
+        result = flash_image(args.image, args.device, force=args.force, progress=ConsoleProgress(),
+                             same_ids=args.same_ids)
     except Refused as error:
         print(f"llmos flash: refused: {error}", file=sys.stderr)
         return 2
@@ -373,5 +392,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"llmos flash: {error}", file=sys.stderr)
         return 1
     print(f"{result.device}: wrote and verified {mib(result.bytes_written)} in "
-          f"{result.write_seconds:.1f}s + {result.verify_seconds:.1f}s; sha256 {result.sha256}")
+          f"{result.write_seconds:.1f}s + {result.verify_seconds:.1f}s; image sha256 {result.sha256}"
+          + ("; the copy has a disk GUID and partition UUIDs of its own" if result.fresh_ids else
+             "; a bit-for-bit copy"))
     return 0

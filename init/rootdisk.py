@@ -1,9 +1,10 @@
 """The disk LLM OS runs from: the one whose partition is mounted at /.
 
 Two LLM OS disks can be attached at once: an appliance's own, and a USB stick flashed from the same
-image, with the same partition labels and UUIDs. udev's by-partlabel links then name whichever disk it
-saw last, and "the first disk with a slot" may be the other one. What writes to partitions (an update's
-slot, the model store, the boot entries on the ESP) looks them up here, on the running root's disk.
+image, with the same partition labels (and the same UUIDs too, unless `llmos flash` gave it its own).
+udev's by-partlabel links then name whichever disk it saw last, and "the first disk with a slot" may
+be the other one. What writes to partitions (an update's slot, the model store, the boot entries on
+the ESP) looks them up here, on the running root's disk.
 Everything is read from sysfs, where a partition's uevent names its GPT label (PARTNAME);
 LLMOS_SYSFS names another sysfs root, for tests.
 """
@@ -22,15 +23,22 @@ def sysfs() -> Path:
     return Path(os.environ.get("LLMOS_SYSFS", "/sys"))
 
 
+def sysfs_dir(device: int) -> Path:
+    """A block device's directory in sysfs, by device number (it need not exist)."""
+    return (sysfs() / "dev" / "block" / f"{os.major(device)}:{os.minor(device)}").resolve()
+
+
+def whole_disk(directory: Path) -> Path:
+    """The disk's sysfs directory for a partition's (which sits inside it); a disk's own otherwise."""
+    return directory.parent if (directory / "partition").exists() else directory
+
+
 def disk_of(device: int) -> str | None:
     """The disk a partition belongs to, by device number ("vda" for vda2); None unless it is a
     partition of a disk."""
-    node = sysfs() / "dev" / "block" / f"{os.major(device)}:{os.minor(device)}"
-    try:
-        real = node.resolve(strict=True)
-    except OSError:
-        return None
-    return real.parent.name if (real / "partition").exists() else None
+    directory = sysfs_dir(device)
+    disk = whole_disk(directory)
+    return disk.name if disk != directory else None
 
 
 def root_disk(root: Path = Path("/")) -> str | None:
@@ -78,4 +86,4 @@ def on_root_disk(device: Path, root: Path = Path("/")) -> tuple[bool, str | None
     return (running is None or disk == running), disk
 
 
-__all__ = ["disk_of", "labelled", "on_root_disk", "root_disk"]
+__all__ = ["disk_of", "labelled", "on_root_disk", "root_disk", "sysfs_dir", "whole_disk"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -80,14 +81,26 @@ def refusal(image: Path, device: Path, **kwargs: bool) -> flash.Refused:
     return caught.value
 
 
+def gpt_ids(path: Path) -> tuple[str, list[str]]:
+    """The disk GUID and the partition UUIDs, as sfdisk reads them (it checks the CRC32s)."""
+    found = json.loads(sh("sfdisk", "-J", str(path)))["partitiontable"]
+    return found["id"], [partition["uuid"] for partition in found["partitions"]]
+
+
 def test_flash_writes_and_verifies(image: Path, loop) -> None:
     device = loop(8 * MiB)
     calls: list[tuple[str, int, int]] = []
     result = flash.flash_image(image, device, force=True, progress=lambda *a: calls.append(a))
-    expected = sha256_of(image)
-    assert result.sha256 == expected
+    assert result.sha256 == sha256_of(image) and result.fresh_ids
     assert result.bytes_written == image.stat().st_size
-    assert sha256_of(device, result.bytes_written) == expected
+    assert sha256_of(device, result.bytes_written) == result.written_sha256 != result.sha256
+    # The copy's own GUIDs, in a GPT that reads back whole; every other byte is the image's.
+    disk, partitions = gpt_ids(device)
+    assert disk != gpt_ids(image)[0] and set(partitions).isdisjoint(gpt_ids(image)[1]) and partitions
+    with image.open("rb") as source, device.open("rb") as copy:
+        original, written = source.read(), copy.read(result.bytes_written)
+    gpt = 34 * 512
+    assert written[gpt:-gpt] == original[gpt:-gpt]
     with device.open("rb") as f:  # bytes past the image are left alone
         f.seek(result.bytes_written)
         assert f.read(MiB) == b"\xa5" * MiB
@@ -96,6 +109,28 @@ def test_flash_writes_and_verifies(image: Path, loop) -> None:
         assert done == sorted(done) and done[0] == 0 and done[-1] == result.bytes_written
         assert len(set(done)) >= 3  # 0, 4 MiB, 6 MiB
     assert [s for s, _, _ in calls] == sorted((s for s, _, _ in calls), key=["write", "verify"].index)
+
+
+def test_each_copy_has_its_own_ids_unless_a_bit_for_bit_copy_is_asked(image: Path, loop) -> None:
+    first, second, exact = loop(8 * MiB), loop(8 * MiB), loop(8 * MiB)
+    for device in (first, second):
+        flash.flash_image(image, device, force=True, progress=lambda *a: None)
+    assert gpt_ids(first)[0] != gpt_ids(second)[0]
+    assert set(gpt_ids(first)[1]).isdisjoint(gpt_ids(second)[1])
+    result = flash.flash_image(image, exact, force=True, progress=lambda *a: None, same_ids=True)
+    assert not result.fresh_ids
+    assert result.written_sha256 == result.sha256 == sha256_of(exact, result.bytes_written)
+
+
+def test_an_image_without_a_whole_backup_gpt_is_refused_unless_copied_as_it_is(image: Path, loop) -> None:
+    device = loop(8 * MiB)
+    with image.open("r+b") as f:  # the backup header, in the image's last sector
+        f.seek(image.stat().st_size - 512)
+        f.write(b"not a GPT header")
+    error = refusal(image, device)
+    assert error.reason == "not-gpt" and "no backup GPT header" in str(error) and "--same-ids" in str(error)
+    assert sha256_of(device, MiB) == hashlib.sha256(b"\xa5" * MiB).hexdigest()
+    assert flash.flash_image(image, device, force=True, progress=lambda *a: None, same_ids=True).bytes_written
 
 
 def test_refuses_too_small_device_without_writing(image: Path, loop) -> None:
@@ -199,8 +234,8 @@ def test_verification_catches_a_flipped_byte(image: Path, loop) -> None:
 
     with pytest.raises(flash.VerifyFailed) as caught:
         flash.flash_image(image, device, force=True, progress=corrupt)
-    assert caught.value.image_sha256 == sha256_of(image)
-    assert caught.value.device_sha256 == sha256_of(device, image.stat().st_size) != sha256_of(image)
+    read_back = sha256_of(device, image.stat().st_size)
+    assert caught.value.device_sha256 == read_back != caught.value.written_sha256
 
 
 def test_held_device_is_refused_through_sysfs_holders(tmp_path: Path, monkeypatch) -> None:
@@ -236,7 +271,7 @@ def test_cli_needs_yes_off_a_terminal_then_flashes(image: Path, loop, capsys) ->
     assert run_cli(str(image), str(device)) == 2  # not removable
     assert run_cli(str(image), str(device), "--force", "--yes") == 0
     out, err = capsys.readouterr()
-    assert sha256_of(image) in out
+    assert sha256_of(image) in out and "partition UUIDs of its own" in out
     assert "--yes" in err and "not a removable" in err
     assert "verify:" in err and "100.0%" in err
 
