@@ -127,8 +127,7 @@ DEFAULT: tuple[Service, ...] = (
     # The agent's virtio-serial port appears once coldplug has loaded virtio_console.
     Service("agent", _python("llmos.init.agent"), requires=("udev-coldplug",),
             condition="cmdline:llmos.agent=1", memory_max="128M"),
-    # Scheduled updates ([update] url, docs/update.md): the by-partuuid links its boot entries name come
-    # from udev.
+    # Scheduled updates ([update] url, docs/update.md), once coldplug has loaded the disks' drivers.
     Service("update", _python("llmos.update.schedule"), requires=("udev-coldplug",),
             condition="config:update.url", memory_max="256M"),
 )

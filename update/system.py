@@ -11,6 +11,7 @@ from pathlib import Path
 
 from llmos import paths
 from llmos.init import rootdisk
+from llmos.init.stage1 import Partition
 from llmos.update import loader
 from llmos.update import store as store_module
 
@@ -80,20 +81,18 @@ def slot_device(slot: str) -> Path:
     return rootdisk.labelled(SLOT_PARTLABEL.format(slot=slot))
 
 
-def partuuid(device: Path, by_partuuid: Path = Path("/dev/disk/by-partuuid")) -> str | None:
-    """The PARTUUID udev lists for a device (matched by what the symlinks resolve to)."""
-    try:
-        target = device.resolve()
-        for link in by_partuuid.iterdir():
-            if link.resolve() == target:
-                return link.name
-    except OSError:
-        return None
-    return None
+def partuuid(device: Path, table: list[Partition] | None = None) -> str | None:
+    """The partition's UUID, read from the GPT of the disk it is on (`table`: the partitions of every
+    disk, init/esp.py); None for what is no partition of a disk."""
+    from llmos.init.esp import partitions
+
+    target = str(device.resolve())
+    return next((str(p.part_uuid) for p in (partitions() if table is None else table) if p.device == target),
+                None)
 
 
-def root_argument(slot: str, device: Path) -> str:
-    uuid = partuuid(device)
+def root_argument(slot: str, device: Path, table: list[Partition] | None = None) -> str:
+    uuid = partuuid(device, table)
     return f"PARTUUID={uuid}" if uuid else f"PARTLABEL={SLOT_PARTLABEL.format(slot=slot)}"
 
 
