@@ -22,7 +22,8 @@ from .pace import scaled
 ROOT = b"a root written by test_two_disks\n" * (4 << 15)  # about 4 MiB, unlike the empty slot's zeros
 FIND = ("from llmos.init import rootdisk; from llmos.init.esp import esp_device; from llmos.update import "
         "system; disk = rootdisk.root_disk(); print(disk, system.slot_device('a'), system.slot_device('b'), "
-        "rootdisk.labelled('llmos-models'), esp_device(running_disk=disk))")
+        "rootdisk.labelled('llmos-models'), esp_device(running_disk=disk), "
+        "system.root_argument('b', system.slot_device('b')))")
 
 
 def small_bundle(built: BuiltImage, out: Path) -> Path:
@@ -56,7 +57,8 @@ def test_the_updater_writes_only_the_disk_it_runs_from(boot: Boot, built_image: 
     assert labels == ["PARTNAME=llmos-root-b", "PARTNAME=llmos-root-b"]
     assert sh("readlink -f /dev/disk/by-partlabel/llmos-root-b").stdout.strip() == "/dev/sda3", \
         "precondition: udev gives the link to the stick plugged in last"
-    disk, slot_a, slot_b, models, esp = sh(f'python3 -c "{FIND}"').stdout.split()
+    disk, slot_a, slot_b, models, esp, root_b = sh(f'python3 -c "{FIND}"').stdout.split()
+    assert root_b.startswith("PARTUUID=")  # from vda's GPT: udev's by-partuuid links name the stick
     assert disk == "vda"
     other = "sda"
     assert (slot_a, slot_b, models, esp) == (f"/dev/{disk}2", f"/dev/{disk}3", f"/dev/{disk}4",
@@ -82,6 +84,7 @@ def test_the_updater_writes_only_the_disk_it_runs_from(boot: Boot, built_image: 
         applied = sh(f"llmos update apply {source} {options}", check=False)
         assert applied.returncode == 0, applied.stderr
         assert f"on slot b (/dev/{disk}3)" in applied.stdout
+        assert f"root={root_b} " in sh("cat /tmp/esp/loader/entries/*.conf").stdout
     assert digest(f"/dev/{other}3") == before[f"/dev/{other}3"]  # the copy: not a byte
     written = digest(f"/dev/{disk}3")
     assert written == hashlib.sha256((ROOT + bytes(8 << 20))[:8 << 20]).hexdigest() != before[f"/dev/{disk}3"]
