@@ -28,6 +28,8 @@ def _in(when: float | None, now: float) -> str:
 
 
 def format_net(status: dict[str, Any]) -> str:
+    if status.get("starting"):
+        return "the network is starting: hal is up, and brings its links up next\n"
     if not status.get("managed"):
         return "network is not managed by hal ([network] manage = false)\n"
     now = status.get("now", time.time())

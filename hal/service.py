@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmos import config as llmos_config
 from llmos import ipc, paths
 from llmos.hal.devices import DeviceRegistry
-from llmos.hal.dhcp import Timing
 from llmos.hal.input import InputManager
 from llmos.hal.keymap import KeyboardLayout, compile_keymap
-from llmos.hal.links import NetworkManager
-from llmos.hal.netconfig import parse_network
+from llmos.hal.netconfig import NetworkConfig, parse_network
+
+if TYPE_CHECKING:
+    from llmos.hal.links import NetworkManager
 
 LOG = logging.getLogger("llmos.hal")
 EVENTS = {"device", "input", "input-device", "link", "lease"}
@@ -42,6 +44,7 @@ class Hal:
         self.keymap: KeyboardLayout | None = None
         self.network: NetworkManager | None = None
         self._want_network = network
+        self._network_starting = False
         self._publisher: asyncio.Task[None] | None = None
 
     # lifecycle
@@ -60,14 +63,25 @@ class Hal:
         for summary in self.registry.list("input"):
             self.input.on_udev("add", summary)
         net_config = parse_network(self.cfg.settings.network)
-        if self._want_network and net_config.manage:
-            scale = float(os.environ.get(TIME_SCALE_ENV, "1") or 1)
-            self.network = NetworkManager(net_config, self._publish_async,
-                                          paths.run_dir() / "hal" / "leases", Timing(scale=scale))
-            await self.network.start()
+        self._network_starting = self._want_network and net_config.manage
         socket = Path(socket_path) if socket_path is not None else paths.socket_path("hal")
         await self.server.start(socket)
-        LOG.info("hal ready on %s", socket)
+        LOG.info("hal ready on %s%s", socket, "; the network comes up next" if self._network_starting else "")
+        if self._network_starting:
+            await self._start_network(net_config)
+
+    async def _start_network(self, net_config: NetworkConfig) -> None:
+        """After the socket is up: the keyboard reaches the shell while the netlink and DHCP code loads
+        (pyroute2: half of hal's imports, seconds under TCG at boot). The import runs in a thread, so
+        that the loop goes on answering and forwarding input meanwhile. A failure here stops hal, as
+        before, and PID 1 starts it again."""
+        links = await asyncio.to_thread(importlib.import_module, "llmos.hal.links")
+        scale = float(os.environ.get(TIME_SCALE_ENV, "1") or 1)
+        network = links.NetworkManager(net_config, self._publish_async, paths.run_dir() / "hal" / "leases",
+                                       links.Timing(scale=scale))
+        await network.start()
+        self.network = network
+        self._network_starting = False
 
     async def close(self) -> None:
         await self.server.close()
@@ -133,7 +147,8 @@ class Hal:
     @ipc.rpc("net")
     async def rpc_net(self, _conn: ipc.Connection, _params: dict[str, Any]) -> Any:
         if self.network is None:
-            return {"managed": False, "links": [], "routes": []}
+            return {"managed": self._network_starting, "starting": self._network_starting, "links": [],
+                    "routes": []}
         return {"managed": True, **await self.network.status()}
 
     @ipc.rpc("status")

@@ -113,7 +113,10 @@ class HalProcess:
         return (link.get("dhcp") or {}).get("state") if link else None
 
 
-def start_hal(pair: Pair, workdir: Path, config: str = "", scale: float = 0.02) -> HalProcess:
+def start_hal(pair: Pair, workdir: Path, config: str = "", scale: float = 0.02,
+              argv: tuple[str, ...] = ("-m", "llmos.hal"), network_up: bool = True) -> HalProcess:
+    """hal in the client namespace, once its socket answers and (`network_up`) its network code has
+    loaded and brought the links up: hal answers first and starts its network next."""
     run_dir = workdir / "run"
     config_file = workdir / "llmos.toml"
     config_file.write_text(config)
@@ -121,15 +124,15 @@ def start_hal(pair: Pair, workdir: Path, config: str = "", scale: float = 0.02) 
                LLMOS_STATE_DIR=str(workdir / "state"), LLMOS_HAL_DHCP_TIME_SCALE=str(scale),
                PYTHONUNBUFFERED="1")
     log = workdir / "hal.log"
-    proc = pair.spawn(pair.client, [str(PYTHON), "-m", "llmos.hal"], env=env, log=log)
+    proc = pair.spawn(pair.client, [str(PYTHON), *argv], env=env, log=log)
     socket = run_dir / "hal.sock"
 
     def ready() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"hal exited with {proc.returncode}:\n{log.read_text()}")
         try:
-            ipc.call(socket, "status", timeout=2)
-            return True
+            starting = ipc.call(socket, "net", timeout=2).get("starting")
+            return not (network_up and starting)
         except (TimeoutError, OSError, ConnectionError):
             return False
 
