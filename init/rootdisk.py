@@ -61,7 +61,7 @@ def _uevent(partition: Path) -> dict[str, str]:
 def labelled(label: str, root: Path = Path("/")) -> Path:
     """The partition with this GPT label on the running root's disk. Where the root is on no disk
     partition (a host), udev's by-partlabel link; where its disk has no such partition, that link's path
-    too, which then either does not exist or is refused by `on_root_disk`."""
+    too, which then either does not exist or is refused by `elsewhere`."""
     disk = root_disk(root)
     if disk is not None:
         for partition in sorted((sysfs() / "block" / disk).glob(f"{disk}*")):
@@ -71,19 +71,24 @@ def labelled(label: str, root: Path = Path("/")) -> Path:
     return BY_PARTLABEL / label
 
 
-def on_root_disk(device: Path, root: Path = Path("/")) -> tuple[bool, str | None]:
-    """Whether `device` may be written as one of the running system's partitions, and the disk it is
-    on. Yes unless it is a block device on another disk than the root's: a regular file (tests, an
-    image being prepared) and a host whose root is on no disk partition cannot be told apart."""
+def elsewhere(device: Path, root: Path = Path("/")) -> str | None:
+    """Why `device` must not be written as one of the running system's partitions ("is on sda, not on
+    vda, the disk LLM OS runs from"); None when it may be. It may unless it is a block device that is
+    no partition of the root's disk: a regular file (tests, an image being prepared), nothing at all
+    (writing fails with its own error), and anything on a host whose root is on no disk partition
+    cannot be told apart."""
     try:
         info = os.stat(device)
     except OSError:
-        return True, None  # nothing there: writing it fails with its own error
-    if not stat.S_ISBLK(info.st_mode):
-        return True, None
-    disk = disk_of(info.st_rdev)
+        return None
     running = root_disk(root)
-    return (running is None or disk == running), disk
+    if not stat.S_ISBLK(info.st_mode) or running is None:
+        return None
+    disk = disk_of(info.st_rdev)
+    if disk == running:
+        return None
+    where = f"is on {disk}, not on {running}" if disk else f"is no partition of {running}"
+    return f"{where}, the disk LLM OS runs from"
 
 
-__all__ = ["disk_of", "labelled", "on_root_disk", "root_disk", "sysfs_dir", "whole_disk"]
+__all__ = ["disk_of", "elsewhere", "labelled", "root_disk", "sysfs_dir", "whole_disk"]

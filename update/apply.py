@@ -116,10 +116,8 @@ def _apply(bundle_path: Path, layout: system.Layout, *, force: bool, tries: int,
     if device.exists() and running.exists() and os.path.samefile(device, running):
         raise slots.SlotRefused(f"slot {target} ({device}) is the running slot {layout.active} ({running}); "
                                 "nothing was written")
-    allowed, disk = rootdisk.on_root_disk(device)
-    if not allowed:
-        raise slots.SlotRefused(f"slot {target} ({device}) is on {disk or 'no disk partition'}, not on "
-                                f"{rootdisk.root_disk()}, the disk LLM OS runs from; nothing was written")
+    if reason := rootdisk.elsewhere(device):
+        raise slots.SlotRefused(f"slot {target} ({device}) {reason}; nothing was written")
     slots.check_fits(slots.Slot(target, device), rootfs.size)
     plan = _store_plan(layout, manifest)
 

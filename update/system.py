@@ -132,9 +132,8 @@ def writable_store(log: Callable[[str], None], target: Path = STORE_MOUNT) -> Pa
     if any(entry.target == str(target) for entry in mounts.mounted()):
         return target
     device = rootdisk.labelled(store_module.PARTLABEL)
-    allowed, disk = rootdisk.on_root_disk(device)
-    if not allowed:
-        log(f"model store: {device} is on {disk}, not on the disk LLM OS runs from")
+    if reason := rootdisk.elsewhere(device):
+        log(f"model store: {device} {reason}")
         return None
     if not device.exists():
         log(f"model store: no partition {device}")

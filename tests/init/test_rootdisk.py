@@ -44,7 +44,7 @@ def test_the_root_disk_is_the_one_whose_partition_holds_the_root(tmp_path: Path,
 def test_labelled_partitions_are_found_on_the_root_disk(tmp_path: Path, sysfs: Path) -> None:
     assert rootdisk.labelled("llmos-root-b", tmp_path) == Path("/dev/vdb3")
     assert rootdisk.labelled("llmos-models", tmp_path) == Path("/dev/vdb4")
-    # Not there: udev's link, which on_root_disk checks before anything is written to it.
+    # Not there: udev's link, which `elsewhere` checks before anything is written to it.
     assert rootdisk.labelled("llmos-root-c", tmp_path) == Path("/dev/disk/by-partlabel/llmos-root-c")
 
 
@@ -62,10 +62,12 @@ def node(path: Path, number: int) -> Path:
 
 
 def test_a_partition_of_another_disk_is_refused(tmp_path: Path, sysfs: Path) -> None:
-    assert rootdisk.on_root_disk(node(tmp_path / "vda3", os.makedev(FIRST, 3)), tmp_path) == (False, "vda")
-    assert rootdisk.on_root_disk(node(tmp_path / "vdb", OTHER_DISK), tmp_path) == (False, None)
-    assert rootdisk.on_root_disk(node(tmp_path / "vdb3", os.makedev(SECOND, 3)), tmp_path) == (True, "vdb")
+    assert rootdisk.elsewhere(node(tmp_path / "vda3", os.makedev(FIRST, 3)), tmp_path) == \
+        "is on vda, not on vdb, the disk LLM OS runs from"
+    assert rootdisk.elsewhere(node(tmp_path / "vdb", OTHER_DISK), tmp_path) == \
+        "is no partition of vdb, the disk LLM OS runs from"
+    assert rootdisk.elsewhere(node(tmp_path / "vdb3", os.makedev(SECOND, 3)), tmp_path) is None
     # What cannot be told: a file (tests, an image being prepared), nothing at all.
     (tmp_path / "slot.img").write_bytes(b"")
-    assert rootdisk.on_root_disk(tmp_path / "slot.img", tmp_path) == (True, None)
-    assert rootdisk.on_root_disk(tmp_path / "absent", tmp_path) == (True, None)
+    assert rootdisk.elsewhere(tmp_path / "slot.img", tmp_path) is None
+    assert rootdisk.elsewhere(tmp_path / "absent", tmp_path) is None
