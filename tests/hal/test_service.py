@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from llmos.hal.cli import format_net
+
 from .halnet import Pair, start_dnsmasq, start_hal, wait_for
 
 # Holds the first import of pyroute2 until the file named by argv[1] exists, then runs hal.
@@ -41,8 +43,10 @@ def test_hal_answers_before_its_network_code_loads_then_brings_the_links_up(pair
     wait_for((tmp_path / "gate.reached").exists, 20, "hal at its import of pyroute2")
     assert hal.call("status")["network"] is False
     assert hal.call("net") == {"managed": True, "starting": True, "links": [], "routes": []}
+    assert format_net(hal.call("net")) == "the network is starting: hal is up, and brings its links up next\n"
     assert isinstance(hal.call("input_devices"), list) and hal.call("keymap")
     gate.touch()
     wait_for(lambda: hal.dhcp_state() == "BOUND", 30, "a lease once the network code has loaded")
     assert hal.call("status")["network"] is True and "starting" not in hal.call("net")
+    assert "\neth0       UP" in format_net(hal.call("net"))
     assert "the network comes up next" in hal.log.read_text()
