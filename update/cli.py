@@ -95,6 +95,7 @@ def _bundle_version(root: Path, asked: str | None) -> str:
 
 
 def _layout(args: argparse.Namespace) -> Layout:
+    from llmos.init.esp import partitions
     from llmos.update import system
 
     words = system.cmdline()
@@ -113,8 +114,9 @@ def _layout(args: argparse.Namespace) -> Layout:
         esp = mount_esp(log, esp) or esp
     active = args.active or system.active_slot(words) or "a"
     devices = {"a": args.slot_a or system.slot_device("a"), "b": args.slot_b or system.slot_device("b")}
-    roots = {"a": args.root_a or system.root_argument("a", devices["a"]),
-             "b": args.root_b or system.root_argument("b", devices["b"])}
+    given = {"a": args.root_a, "b": args.root_b}
+    table = None if all(given.values()) else partitions()  # every disk's GPT, read once for both slots
+    roots = {slot: given[slot] or system.root_argument(slot, devices[slot], table) for slot in given}
     return system.Layout(
         esp=esp, slot_devices=tuple(devices.items()), slot_roots=tuple(roots.items()), active=active,
         state_path=args.state or system.state_path(), public_key=args.key or system.public_key(),
