@@ -10,7 +10,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,10 @@ class Service:
     # Started at once, beside these; PID 1 tells the service on $LLMOS_AWAIT_FD when they have settled
     # (init/awaited.py), so its slow start (imports) overlaps theirs and it waits only where it must.
     awaits: tuple[str, ...] = ()
+    # Started only once each of these has come up or failed (ordering alone: how it ends does not
+    # matter, and a failure does not hold this one back). Under TCG, Python services that start side by
+    # side each take longer than they do one after another (docs/PERFORMANCE.md).
+    after: tuple[str, ...] = ()
     ready: Ready = Ready()
     ready_timeout: float = 60.0  # Python services under TCG take seconds to import
     memory_max: str = "max"
@@ -68,8 +72,12 @@ class Service:
 
     @property
     def dependencies(self) -> tuple[str, ...]:
-        """What it must not outlive at shutdown, nor form a cycle with: required and awaited services."""
-        return self.requires + self.awaits
+        """What it must not outlive at shutdown, nor form a cycle with: the services it requires, awaits
+        or starts after."""
+        return self.requires + self.awaits + self.after
+
+
+DEPENDENCY_KEYS = ("requires", "awaits", "after")  # the Service fields that name other services
 
 
 def _python(module: str) -> tuple[str, ...]:
@@ -107,9 +115,14 @@ DEFAULT: tuple[Service, ...] = (
                               "udevadm trigger --type=subsystems --action=add && "
                               "udevadm trigger --type=devices --action=add && udevadm settle --timeout=60"),
             requires=("udev-display",), oneshot=True, ready_timeout=120.0),
+    # hal, growfs and the kernel start once the compositor has come up (or failed): under TCG the
+    # shell was on screen 0.5 s sooner, and hal and the kernel were ready sooner too, than with all
+    # of them starting beside it (docs/PERFORMANCE.md, 2026-12-05).
     # Nothing waits for growfs (first boot only): it yields the CPU to what puts the shell on screen.
-    Service("growfs", _python("llmos.init.growfs"), oneshot=True, ready_timeout=300.0, cpu_weight=25),
-    Service("hal", _python("llmos.hal"), ready=Ready("socket", "hal"), memory_max="256M"),
+    Service("growfs", _python("llmos.init.growfs"), after=("compositor",), oneshot=True,
+            ready_timeout=300.0, cpu_weight=25),
+    Service("hal", _python("llmos.hal"), after=("compositor",), ready=Ready("socket", "hal"),
+            memory_max="256M"),
     # The compositor opens its display once udev has loaded its drivers (i915, amdgpu...; otherwise it
     # takes simpledrm or headless), and it imports its code meanwhile: it awaits udev-display rather than
     # requiring it. It does not wait for hal: it follows hal's input events once hal is up.
@@ -117,12 +130,13 @@ DEFAULT: tuple[Service, ...] = (
     # later against the kernel and app hosts (whose llmos/apps cgroup weighs less still).
     Service("compositor", _python("llmos.compositor"), awaits=("udev-display",),
             ready=Ready("socket", "compositor"), memory_max="512M", cpu_weight=400),
-    # The kernel imports its code and starts its zygote beside the compositor (at a quarter of its CPU
-    # weight), so that apps open soon after the shell is on screen; it awaits the compositor only
-    # where it needs the display (a kiosk's app), and app windows go headless until its socket exists.
+    # The kernel starts once the compositor has come up or failed (`after`, above), at a quarter of
+    # its CPU weight. It also awaits the compositor, for where it needs the display (a kiosk's app):
+    # a compositor that failed once and is restarting has not settled yet. App windows go headless
+    # until the compositor's socket exists.
     # One BLAS thread: the sentence encoder's small products (kernel/applang/encoder.py) ran 6x slower
     # with OpenBLAS's threads spinning against llama.cpp's on shared cores.
-    Service("kernel", _python("llmos.kernel"), awaits=("compositor",),
+    Service("kernel", _python("llmos.kernel"), after=("compositor",), awaits=("compositor",),
             ready=Ready("socket", "kernel"), memory_max="2G", environment={"OPENBLAS_NUM_THREADS": "1"}),
     # The agent's virtio-serial port appears once coldplug has loaded virtio_console.
     Service("agent", _python("llmos.init.agent"), requires=("udev-coldplug",),
@@ -166,7 +180,7 @@ def parse_service(raw: Any, where: str) -> tuple[Service | None, list[ConfigProb
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
         return None, [*problems, ConfigProblem(f"{where}.argv", "expected a non-empty list of strings")]
     values["argv"] = tuple(argv)
-    for key in ("requires", "awaits"):
+    for key in DEPENDENCY_KEYS:
         names = values.get(key, [])
         names = [names] if isinstance(names, str) else names
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
@@ -278,19 +292,25 @@ def apply_config(services: Iterable[Service], config: Config) -> ServiceTable:
     return table
 
 
+def _keeping(service: Service, keep: Callable[[str], bool]) -> Service:
+    """The service with only the dependencies `keep` accepts, in every DEPENDENCY_KEYS field."""
+    changes: dict[str, Any] = {key: tuple(name for name in getattr(service, key) if keep(name))
+                               for key in DEPENDENCY_KEYS}
+    return replace(service, **changes)
+
+
 def check_requires(table: ServiceTable) -> None:
     """Unknown requirements and cycles are reported and dropped, so the rest of the table still runs.
-    An awaited service is a dependency too: a cycle through `awaits` would leave a service waiting on
-    its pipe for ever."""
+    An awaited service, and one to start after, are dependencies too: a cycle through `awaits` or
+    `after` would leave a service waiting for ever."""
     names = {service.name for service in table.services}
     fixed: list[Service] = []
     for service in table.services:
-        for key, listed in (("requires", service.requires), ("awaits", service.awaits)):
-            for name in listed:
+        for key in DEPENDENCY_KEYS:
+            for name in getattr(service, key):
                 if name not in names:
                     table.problems.append(ConfigProblem(f"{service.name}.{key}", f"no such service {name!r}"))
-        fixed.append(replace(service, requires=tuple(n for n in service.requires if n in names),
-                             awaits=tuple(n for n in service.awaits if n in names)))
+        fixed.append(_keeping(service, lambda name: name in names))
     by_name = {service.name: service for service in fixed}
 
     def leads_back(names: tuple[str, ...], target: str) -> bool:
@@ -306,10 +326,10 @@ def check_requires(table: ServiceTable) -> None:
         return False
 
     for service in fixed:
-        for key, listed in (("requires", service.requires), ("awaits", service.awaits)):
-            if leads_back(listed, service.name):  # reported under the key the cycle leaves by
+        for key in DEPENDENCY_KEYS:
+            if leads_back(getattr(service, key), service.name):  # reported under the key it leaves by
                 table.problems.append(ConfigProblem(f"{service.name}.{key}", "dependency cycle; ignored"))
-                by_name[service.name] = replace(service, requires=(), awaits=())
+                by_name[service.name] = _keeping(service, lambda name: False)
                 break
     table.services = [by_name[service.name] for service in fixed]
 

@@ -52,6 +52,8 @@ class State(StrEnum):
 
 SETTLED = {State.READY, State.FAILED, State.DONE, State.STOPPED, State.DISABLED}
 SATISFIES = {State.READY, State.DONE, State.DISABLED}
+# A service in one of these has come up or failed at least once: what `after` waits for.
+CAME_UP_OR_FAILED = SETTLED | {State.BACKOFF}
 
 
 @dataclass(eq=False)
@@ -77,6 +79,7 @@ class Runner:
     stopped_pid: int | None = None  # the process stop() is ending: its exit is not a failure
     fault: str = ""  # test hook: raise inside the supervising coroutine once
     ready_marked: bool = False
+    came_up_or_failed: bool = False  # since PID 1 started: a later restart does not hold `after` back
     telling: asyncio.Task[None] | None = None  # answers the await pipe of the current process
 
     @property
@@ -129,6 +132,7 @@ class Supervisor:
     def _set(self, runner: Runner, state: State, reason: str = "") -> None:
         runner.state = state
         runner.reason = reason
+        runner.came_up_or_failed |= state in CAME_UP_OR_FAILED
         runner.since = time.time()
         self._changed.set()
         self._changed = asyncio.Event()
@@ -378,8 +382,17 @@ class Supervisor:
         code = await self._wait_exit(runner)
         await self._after_exit(runner, code, pid)
 
+    def _came_up_or_failed(self, name: str) -> bool:
+        other = self.runners[name]
+        return other.came_up_or_failed or other.state in CAME_UP_OR_FAILED
+
     async def _requirements(self, runner: Runner) -> bool:
         service = runner.service
+        before = [name for name in service.after if not self._came_up_or_failed(name)]
+        if before:
+            self._set(runner, State.WAITING, f"starts after {', '.join(before)}")
+            await self.wait_for(lambda: all(self._came_up_or_failed(name) for name in service.after)
+                                or not runner.wanted)
         missing = [name for name in service.requires if self.runners[name].state not in SATISFIES]
         if not missing:
             return True
@@ -528,7 +541,8 @@ class Supervisor:
         self.start(runner)
 
     async def stop_all(self) -> None:
-        """Stop every service after everything that requires or awaits it (reverse dependency order)."""
+        """Stop every service after everything that requires, awaits or starts after it (reverse
+        dependency order)."""
         self.stopping = True
         done = {name: asyncio.Event() for name in self.runners}
 

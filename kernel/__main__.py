@@ -20,8 +20,8 @@ log = logging.getLogger("llmos.kernel")
 def start_zygote(cfg: config.Config) -> Prefork | None:
     """The app hosts' zygote, started before the kernel's own imports, so that it loads beside them
     (seconds each under emulation) and the first app after boot forks instead of waiting for it.
-    It preloads the window's modules whenever windows are asked for: the compositor starts beside
-    the kernel, so its socket may not be there yet."""
+    It preloads the window's modules whenever windows are asked for: the compositor's socket may not
+    be there yet (a compositor that failed and is restarting)."""
     sandbox = cfg.settings.sandbox
     if not sandbox.prefork:
         return None

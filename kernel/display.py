@@ -1,7 +1,8 @@
 """Where app windows go: the compositor's Wayland socket, or nowhere (headless hosts).
 
-Asked at every launch (kernel/service.py). The kernel starts beside the compositor, so its zygote is
-told where the socket will be (kernel/__main__.py) rather than where it is."""
+Asked at every launch (kernel/service.py). The kernel starts once the compositor has come up or
+failed, and a failed compositor may come back later, so its zygote is told where the socket will be
+(kernel/__main__.py) rather than where it is."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def find_wayland(cfg: config.Config) -> Path | None:
 
 def expect_wayland(cfg: config.Config) -> None:
     """Put the compositor's socket in this process's environment before it exists, unless a socket is
-    found or the environment names one already: the kernel starts its zygote beside the compositor,
-    and the app hosts forked from it inherit the zygote's environment."""
+    found or the environment names one already: the compositor may not be up when the kernel starts
+    its zygote, and the app hosts forked from it inherit the zygote's environment."""
     if find_wayland(cfg) is None and not os.environ.get("WAYLAND_DISPLAY"):
         own = cfg.settings.compositor
         os.environ["XDG_RUNTIME_DIR"], os.environ["WAYLAND_DISPLAY"] = own.runtime_dir, own.socket

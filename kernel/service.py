@@ -169,8 +169,9 @@ class KernelService:
         self._spawn(self._announce_apps_ready())
 
     async def _once_the_display_is_up(self) -> None:
-        """The kernel starts beside the compositor; a kiosk's app needs its window, so it waits for PID 1
-        to say the compositor is up (or is not: then it runs headless, as any app would)."""
+        """A kiosk's app needs its window, and the kernel may start while a compositor that failed is
+        restarting, so it waits for PID 1 to say the compositor is up (or is not: then it runs headless,
+        as any app would)."""
         try:
             await awaited(DISPLAY_WAIT_S, self.display_pipe)
         except AwaitError as error:

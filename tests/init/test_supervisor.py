@@ -312,3 +312,26 @@ def test_services_without_awaits_get_no_await_descriptor(start_init):
                                                  "exec sleep 1000"}])
     wait_until(lambda: any(line.startswith("fd=") for line in _log(init, "plain")), 10, "plain's output")
     assert _log(init, "plain") == ["fd=none 0 1 2 3"]  # ls's own directory descriptor is 3
+
+
+def test_a_service_after_another_starts_once_it_is_up(start_init, tmp_path):
+    gate = tmp_path / "gate"
+    init = start_init([{"name": "first", "argv": "exec sleep 1000", "ready": f"path:{gate}"},
+                       {"name": "second", "argv": "echo second; exec sleep 1000", "after": ["first"]}])
+    wait_until(lambda: init.service("first")["state"] == "starting", 10, "first to start")
+    second = init.service("second")
+    assert second["state"] == "waiting" and second["reason"] == "starts after first"
+    assert _log(init, "second") == []
+    gate.touch()
+    init.wait_state("second", "ready")
+    lines = init.lines()
+    assert _index(lines, "service first ready") < _index(lines, "second: started")
+
+
+def test_a_service_after_one_that_fails_still_starts(start_init, tmp_path):
+    """Ordering alone: a failure, even one that is retried, does not hold the later service back."""
+    init = start_init([{"name": "broken", "argv": "sleep 0.2; exit 3", "give_up_count": 100,
+                        "backoff_initial": 30.0, "backoff_max": 30.0, "ready": f"path:{tmp_path / 'never'}"},
+                       {"name": "later", "argv": "echo later; exec sleep 1000", "after": ["broken"]}])
+    init.wait_state("later", "ready")
+    assert init.service("broken")["state"] == "backoff"  # failed once, retried in 30 s: later ran anyway

@@ -24,6 +24,9 @@ def test_default_table_is_consistent():
     assert table.get("compositor").requires == () and table.get("compositor").awaits == ("udev-display",)
     # what the display waits for runs first under contention: the compositor, and udevd doing coldplug
     assert table.get("udevd").cpu_weight == table.get("compositor").cpu_weight > table.get("hal").cpu_weight
+    # what the shell does not need starts once the compositor is up, so they do not slow each other
+    for name in ("hal", "growfs", "kernel"):
+        assert table.get(name).after == ("compositor",), name
     agent = table.get("agent")
     assert agent is not None and agent.requires == ("udev-coldplug",)  # its port needs virtio_console
     config = parse("")
@@ -110,6 +113,15 @@ def test_a_cycle_through_awaits_is_broken_too():
     assert [str(p) for p in table.problems if "cycle" in str(p)] == ["a.awaits: dependency cycle; ignored"]
     assert table.get("a").awaits == () and table.get("c").awaits == ("b",)
     assert [s.name for s in services.order(table.services)] == ["a", "b", "c"]
+
+
+def test_a_cycle_through_after_is_broken_and_an_unknown_name_dropped():
+    table = services.ServiceTable([Service("a", ("x",), after=("b", "nowhere")),
+                                   Service("b", ("x",), requires=("a",))])
+    services.check_requires(table)
+    assert sorted(str(p) for p in table.problems) == ["a.after: dependency cycle; ignored",
+                                                      "a.after: no such service 'nowhere'"]
+    assert table.get("a").after == ()
 
 
 def test_config_condition():
