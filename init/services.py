@@ -115,11 +115,11 @@ DEFAULT: tuple[Service, ...] = (
                               "udevadm trigger --type=subsystems --action=add && "
                               "udevadm trigger --type=devices --action=add && udevadm settle --timeout=60"),
             requires=("udev-display",), oneshot=True, ready_timeout=120.0),
-    # hal, growfs and the kernel start once the compositor has come up (or failed): under TCG the
-    # shell was on screen 0.5 s sooner, and hal and the kernel were ready sooner too, than with all
-    # of them starting beside it (docs/PERFORMANCE.md, 2026-12-05).
-    # Nothing waits for growfs (first boot only): it yields the CPU to what puts the shell on screen.
-    Service("growfs", _python("llmos.init.growfs"), after=("compositor",), oneshot=True,
+    # hal and the kernel start once the compositor has come up (or failed), and growfs once the kernel
+    # has: under TCG the shell was on screen sooner, and hal and the kernel were ready sooner too,
+    # than with all of them starting side by side (docs/PERFORMANCE.md, 2026-12-05). Nothing waits
+    # for growfs (it grows the data partition on the first boot, and finds nothing to do after).
+    Service("growfs", _python("llmos.init.growfs"), after=("kernel",), oneshot=True,
             ready_timeout=300.0, cpu_weight=25),
     Service("hal", _python("llmos.hal"), after=("compositor",), ready=Ready("socket", "hal"),
             memory_max="256M"),

@@ -24,9 +24,11 @@ def test_default_table_is_consistent():
     assert table.get("compositor").requires == () and table.get("compositor").awaits == ("udev-display",)
     # what the display waits for runs first under contention: the compositor, and udevd doing coldplug
     assert table.get("udevd").cpu_weight == table.get("compositor").cpu_weight > table.get("hal").cpu_weight
-    # what the shell does not need starts once the compositor is up, so they do not slow each other
-    for name in ("hal", "growfs", "kernel"):
+    # what the shell does not need starts once the compositor is up, so they do not slow each other,
+    # and growfs, which nothing waits for, once the kernel is
+    for name in ("hal", "kernel"):
         assert table.get(name).after == ("compositor",), name
+    assert table.get("growfs").after == ("kernel",)
     agent = table.get("agent")
     assert agent is not None and agent.requires == ("udev-coldplug",)  # its port needs virtio_console
     config = parse("")
