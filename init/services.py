@@ -126,8 +126,8 @@ DEFAULT: tuple[Service, ...] = (
     # The compositor opens its display once udev has loaded its drivers (i915, amdgpu...; otherwise it
     # takes simpledrm or headless), and it imports its code meanwhile: it awaits udev-display rather than
     # requiring it. It does not wait for hal: it follows hal's input events once hal is up.
-    # It draws what the user sees, so under contention it runs first: at boot against hal and growfs,
-    # later against the kernel and app hosts (whose llmos/apps cgroup weighs less still).
+    # It draws what the user sees, so under contention it runs before hal, growfs, the kernel and the
+    # app hosts (whose llmos/apps cgroup weighs less still).
     Service("compositor", _python("llmos.compositor"), awaits=("udev-display",),
             ready=Ready("socket", "compositor"), memory_max="512M", cpu_weight=400),
     # The kernel starts once the compositor has come up or failed (`after`, above), at a quarter of

@@ -382,16 +382,12 @@ class Supervisor:
         code = await self._wait_exit(runner)
         await self._after_exit(runner, code, pid)
 
-    def _came_up_or_failed(self, name: str) -> bool:
-        other = self.runners[name]
-        return other.came_up_or_failed or other.state in CAME_UP_OR_FAILED
-
     async def _requirements(self, runner: Runner) -> bool:
         service = runner.service
-        before = [name for name in service.after if not self._came_up_or_failed(name)]
+        before = [name for name in service.after if not self.runners[name].came_up_or_failed]
         if before:
             self._set(runner, State.WAITING, f"starts after {', '.join(before)}")
-            await self.wait_for(lambda: all(self._came_up_or_failed(name) for name in service.after)
+            await self.wait_for(lambda: all(self.runners[name].came_up_or_failed for name in service.after)
                                 or not runner.wanted)
         missing = [name for name in service.requires if self.runners[name].state not in SATISFIES]
         if not missing:
