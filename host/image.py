@@ -6,6 +6,7 @@ this module prepares the extra trees that mkosi copies into the image:
 - LLM OS's own code, laid out as the `llmos` package the same way pyproject.toml maps it;
 - the QuickJS guest precompiled for a baseline x86-64 under /usr/lib/llmos/wasm (kernel/sandbox/wasmcache.py);
 - Cairo's and Pango's cffi bindings, parsed once, under /usr/lib/llmos/ffi (llmos/prebuilt_ffi.py);
+- the methods of every dataclass, compiled once, under /usr/lib/llmos/dataclasses (llmos/dataclass_code.py);
 - the embedded GGUF model under /usr/share/llmos/models (assembled once, checked by sha256);
 - the sentence encoder (all-MiniLM-L6-v2, int8 and float16, kernel/applang/encoder.py) beside it.
 Slow things are cached under /var/cache/llmos, keyed by version, and rebuilt whenever absent.
@@ -215,13 +216,8 @@ def wasm_tree(build_dir: Path, code: Path, dependencies: Path, progress: Progres
     so the guest loads it instead of compiling it at first boot (~36 s under TCG)."""
     tree = build_dir / "wasm"
     shutil.rmtree(tree, ignore_errors=True)
-    python = [str(root / "usr/lib/llmos/python") for root in (code, dependencies)]
-    compiled = subprocess.run([sys.executable, "-m", "llmos.kernel.sandbox.wasmcache", "--generic",
-                               str(tree / "usr/lib/llmos/wasm")], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": os.pathsep.join(python)})
-    if compiled.returncode != 0:
-        raise BuildError(f"precompiling the QuickJS guest failed:\n{compiled.stderr[-2000:]}")
-    progress(compiled.stdout.strip())
+    _run_image_python(["-m", "llmos.kernel.sandbox.wasmcache", "--generic", str(tree / "usr/lib/llmos/wasm")],
+                      code, dependencies, "precompiling the QuickJS guest", progress)
     return tree
 
 
@@ -230,16 +226,35 @@ def ffi_tree(build_dir: Path, code: Path, dependencies: Path, progress: Progress
     (llmos/prebuilt_ffi.py): each process that draws then skips pycparser at import."""
     tree = build_dir / "ffi"
     shutil.rmtree(tree, ignore_errors=True)
-    python = [str(root / "usr/lib/llmos/python") for root in (code, dependencies)]
     # -c, not -m: the llmos package imports prebuilt_ffi itself, and runpy warns about running it again
     generate = "import sys; from llmos.prebuilt_ffi import main; sys.exit(main(sys.argv[1:]))"
-    built = subprocess.run([sys.executable, "-c", generate, str(tree / "usr/lib/llmos/ffi")],
-                           capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": os.pathsep.join(python)})
-    if built.returncode != 0:
-        raise BuildError(f"prebuilding the cffi bindings failed:\n{built.stderr[-2000:]}")
-    progress(built.stdout.strip())
+    _run_image_python(["-c", generate, str(tree / "usr/lib/llmos/ffi")], code, dependencies,
+                      "prebuilding the cffi bindings", progress)
     return tree
+
+
+def dataclass_code_tree(build_dir: Path, code: Path, dependencies: Path, progress: Progress) -> Path:
+    """The methods the image's dataclasses generate, compiled now under /usr/lib/llmos/dataclasses
+    (llmos/dataclass_code.py): each process then skips compiling them at import."""
+    tree = build_dir / "dataclasses"
+    shutil.rmtree(tree, ignore_errors=True)
+    generate = "import sys; from llmos.dataclass_code import main; sys.exit(main(sys.argv[1:]))"
+    _run_image_python(["-c", generate, str(tree / "usr/lib/llmos/dataclasses/code.marshal")], code,
+                      dependencies, "compiling the dataclasses' methods", progress)
+    return tree
+
+
+def _run_image_python(args: list[str], code: Path, dependencies: Path, what: str, progress: Progress) -> None:
+    """Python with the image's own code and dependencies on its path and nothing else (this interpreter:
+    the image's Python has the same version, which each generated file records and checks)."""
+    python = [str(root / "usr/lib/llmos/python") for root in (code, dependencies)]
+    # -S: without site-packages, so neither this checkout's editable install nor packages only the
+    # host has (torch) are seen; in the code's folder, because `-c` puts it first on the path
+    done = subprocess.run([sys.executable, "-S", *args], capture_output=True, text=True, cwd=python[0],
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(python)})
+    if done.returncode != 0:
+        raise BuildError(f"{what} failed:\n{done.stderr[-2000:]}")
+    progress(done.stdout.strip())
 
 
 def model_tree(progress: Progress) -> Path:
@@ -429,6 +444,7 @@ def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str
     trees[2:] = [store_tree(output_root / "trees", trees[2:], progress)]
     trees.append(wasm_tree(output_root / "trees", trees[1], trees[0], progress))
     trees.append(ffi_tree(output_root / "trees", trees[1], trees[0], progress))
+    trees.append(dataclass_code_tree(output_root / "trees", trees[1], trees[0], progress))
     trees.append(update_key_tree(output_root / "trees", progress))
     trees.append(version_tree(output_root / "trees", image_version))
     extra = config_tree(output_root / "trees", variant, kiosk_app)

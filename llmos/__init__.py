@@ -8,8 +8,11 @@ flashing: tools that run on the developer's machine).
 
 __version__ = "0.1.0"
 
-# Cairo's and Pango's bindings come prebuilt in the image (/usr/lib/llmos/ffi): an import hook, set up
-# here so that it is in place before any of our modules imports them; elsewhere this is one stat.
+# Cairo's and Pango's bindings come prebuilt in the image (/usr/lib/llmos/ffi), and so do the methods
+# dataclasses generate (/usr/lib/llmos/dataclasses): import hooks, set up here so that they are in place
+# before any of our modules imports those packages or defines a class; elsewhere each is one stat.
+from llmos import dataclass_code as _dataclass_code
 from llmos import prebuilt_ffi as _prebuilt_ffi
 
 _prebuilt_ffi.install()
+_dataclass_code.install()

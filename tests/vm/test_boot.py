@@ -61,6 +61,17 @@ def test_python_in_the_image_gets_the_prebuilt_cairo_and_pango_bindings(machine:
         ["_cffi_backend", "_cffi_backend", "True", "False"]
 
 
+def test_the_services_dataclasses_come_compiled_from_the_image(machine: VirtualMachine) -> None:
+    """The image's /usr/lib/llmos/dataclasses (llmos/dataclass_code.py) holds the code of every class the
+    compositor, the kernel and hal define as they import: none compiles a dataclass method at start."""
+    code = ("import llmos, dataclasses; import llmos.compositor.server, llmos.compositor.shell.shell, "
+            "llmos.kernel.service, llmos.hal.service; hook = dataclasses.exec; "
+            "print(type(hook).__name__, sum(map(len, hook.compiled.values())), len(hook.code))")
+    kind, compiled, modules = machine.run(["python3", "-c", code], timeout=scaled(60)).stdout.split()
+    assert (kind, compiled) == ("CompiledExec", "0")
+    assert int(modules) > 50  # the modules whose classes came from the record
+
+
 def test_the_agent_returns_large_outputs_whole(machine: VirtualMachine) -> None:
     output = machine.run(["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a"]).stdout
     assert output == "a" * 300000
