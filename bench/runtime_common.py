@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from llmos.ipc import Handler, Server
+from llmos.kernel import busypoll
 from llmos.kernel.caps import Authority, open_authority
 from llmos.kernel.sandbox.broker import Broker
 from llmos.kernel.sandbox.storage import AppStorage
@@ -56,7 +57,8 @@ class KernelProcess:
     kernel are two processes: the benchmarked client shares no GIL with the kernel's loop.
     `extra(broker)` gives handlers served beside the broker's (a bench's own methods)."""
 
-    def __init__(self, extra: ExtraHandlers | None = None) -> None:
+    def __init__(self, extra: ExtraHandlers | None = None,
+                 loop_factory: Callable[[], asyncio.AbstractEventLoop] = busypoll.event_loop) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="llb"))
         self.socket = self.dir / "kernel.sock"
         ready_r, ready_w = os.pipe()
@@ -64,7 +66,8 @@ class KernelProcess:
         if self.pid == 0:  # the child: serve until SIGTERM, then close the audit log and leave
             os.close(ready_r)
             try:
-                asyncio.run(self._serve(extra, ready_w))
+                with asyncio.Runner(loop_factory=loop_factory) as runner:  # the kernel's own, by default
+                    runner.run(self._serve(extra, ready_w))
                 os._exit(0)
             except BaseException:
                 traceback.print_exc()

@@ -11,7 +11,7 @@ import sys
 
 from llmos import config, paths
 from llmos.init.awaited import await_pipe
-from llmos.kernel import display
+from llmos.kernel import busypoll, display
 from llmos.kernel.sandbox.prefork import Prefork, zygote_for
 
 log = logging.getLogger("llmos.kernel")
@@ -54,7 +54,8 @@ def run() -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format=f"kernel[{os.getpid()}] %(name)s: %(message)s")
     try:
-        return asyncio.run(main())
+        with asyncio.Runner(loop_factory=busypoll.event_loop) as runner:  # polls while apps call in runs
+            return runner.run(main())
     except Exception:
         log.exception("kernel failed")
         return 1

@@ -38,3 +38,15 @@ def test_the_factor_is_measured_here_or_taken_from_the_setting(monkeypatch: pyte
 def test_the_measurement_uses_process_cpu_and_is_short() -> None:
     seconds = speed.measure()
     assert 0 < seconds < 0.5
+
+
+@pytest.mark.parametrize(("runs", "taken", "best"), [
+    ([0.20, 0.070, 0.071, 0.5], 3, 0.070),  # TCG: the first run translates, the next two agree
+    ([0.005, 0.0051], 2, 0.005),  # a quiet machine: two runs
+    ([0.10, 0.30, 0.15, 0.12, 0.20, 0.13, 0.40, 0.01], 7, 0.10),  # never agreeing: at most 7, the best
+    ([0.09, 0.30, 0.093], 3, 0.09),  # a preempted run in between does not confirm, a later one does
+])
+def test_the_runs_stop_once_two_agree(runs: list[float], taken: int, best: float) -> None:
+    clock, done = iter(t for run in runs for t in (0.0, run)), []
+    assert speed.measure(clock=lambda: next(clock), work=lambda: done.append(1)) == best
+    assert len(done) == taken
