@@ -74,10 +74,19 @@ def years_between(born: dt.date, today: dt.date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
+# How rarely chance may repeat a cycle for the repetition to count against randomness: the examples
+# alone hold about thirty such checks, each run in every test run.
+CHANCE_OF_A_CYCLE = 1e-4
+
+
 def _periodic(series: list[Any]) -> bool:
-    """Repeats a cycle at least three times (heads, tails, heads, tails...). Two repetitions are not
-    enough: twelve fair coin flips repeat their first six by chance one time in 64."""
-    return any(all(v == series[i % period] for i, v in enumerate(series))
+    """Repeats a cycle at least three times (heads, tails, heads, tails...), where chance would do that
+    less than once in 10,000 runs: N samples of A different values repeat a given cycle of P by chance
+    with odds A**(P-N). Fifteen fair coin flips repeat some cycle of up to five by chance one time in
+    500, so a coin needs about twenty presses before a cycle tells it from chance."""
+    kinds = len(set(series))
+    return any(kinds ** (len(series) - period) * CHANCE_OF_A_CYCLE >= 1
+               and all(v == series[i % period] for i, v in enumerate(series))
                for period in range(1, len(series) // 3 + 1))
 
 

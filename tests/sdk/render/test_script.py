@@ -5,6 +5,7 @@ tests/sdk/render/test_driver.py and tests/bench."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 
 import pytest
@@ -52,12 +53,28 @@ def test_randomness_is_told_from_counting_and_cycles() -> None:
     assert "nothing varied" in looks_random([(str(i),) for i in range(10)])             # a counter
     assert "nothing varied" in looks_random([(str(i % 6 + 1),) for i in range(10)])     # a cycle
     assert "nothing varied" in looks_random([(("heads", "tails")[i % 2],) for i in range(20)])
-    assert "nothing varied" in looks_random([(("heads", "heads", "tails")[i % 3],) for i in range(16)])
+    assert "nothing varied" in looks_random([(("heads", "heads", "tails")[i % 3],) for i in range(20)])
     # A fair coin's 12 flips repeat their first 6 one time in 64: two repetitions are chance, not a cycle.
     six = ["heads", "tails", "tails", "heads", "tails", "heads"]
     assert looks_random([(side,) for side in six * 2]) is None
     assert "nothing varied" in looks_random([(f"asked {i} times",) for i in range(8)])
     assert "showed nothing" in looks_random([("4",), ()])
+
+
+@pytest.mark.parametrize(("sides", "presses"), [(("heads", "tails"), 16), (("rock", "paper", "scissors"), 10),
+                                                (("north", "east", "south", "west"), 8)])
+def test_chance_is_called_a_cycle_under_once_in_ten_thousand(sides: tuple[str, ...], presses: int) -> None:
+    """Every series a fair coin or die can show: chance must almost never fail the check (the examples
+    hold about thirty such checks, each run in every test run)."""
+    series = list(itertools.product(sides, repeat=presses))
+    failed = sum(1 for s in series if looks_random([(side,) for side in s]) is not None)
+    assert failed / len(series) <= 1e-4
+
+
+def test_a_coin_that_cycles_is_caught_with_enough_presses() -> None:
+    alternating = [(("heads", "tails")[i % 2],) for i in range(24)]
+    assert looks_random(alternating[:12]) is None  # chance alternates 12 flips one time in 2,048
+    assert "nothing varied" in looks_random(alternating)  # and 24 one time in 8 million
 
 
 @pytest.mark.parametrize(("raw", "message"), [
