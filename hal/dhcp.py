@@ -20,9 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import socket
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -36,6 +34,8 @@ from pyroute2.dhcp.enums import bootp, dhcp
 from pyroute2.dhcp.hooks import Hook, Trigger
 from pyroute2.dhcp.leases import JSONFileLease, Lease, MissingOptionError
 from pyroute2.dhcp.messages import ReceivedDHCPMessage
+
+from llmos import atomicfile
 
 LOG = logging.getLogger("llmos.hal.dhcp")
 
@@ -83,12 +83,7 @@ class StoredLease(JSONFileLease):  # type: ignore[misc]  # pyroute2 ships no typ
         return None if seconds_from_now is None else time.time() + seconds_from_now
 
     def dump(self) -> None:
-        path = self._get_path(self.interface)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".lease.", dir=path.parent)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(asdict(self), handle)
-        os.replace(temp, path)
+        atomicfile.write_text(self._get_path(self.interface), json.dumps(asdict(self)))
 
     @classmethod
     def forget(cls, interface: str) -> None:

@@ -6,9 +6,10 @@ symlink is followed and the *target* is replaced (temp file + rename in the targ
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from llmos import atomicfile
 
 
 def render(nameservers: Iterable[str], search: Iterable[str] = ()) -> str:
@@ -29,16 +30,5 @@ def write(path: Path, text: str) -> bool:
             return False
     except (FileNotFoundError, UnicodeDecodeError):
         pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=".resolv.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomicfile.write_text(target, text, mode=0o644)
     return True

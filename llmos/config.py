@@ -7,17 +7,14 @@ checked, plus a list of located problems that the caller prints on the console.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from llmos import paths
+from llmos import atomicfile, paths
 from llmos.settings import ConfigProblem, Settings, build, defaults, overlay
 
 __all__ = ["Config", "ConfigProblem", "load", "parse", "save_user_setting", "user_settings_file"]
@@ -118,15 +115,4 @@ def save_user_setting(section: str, key: str, value: Any) -> None:
     current.setdefault(section, {})[key] = value
     lines: list[str] = []
     _toml_tables(current, "", lines)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=".llmos.toml.", dir=target.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write("\n".join(lines).lstrip("\n") + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    atomicfile.write_text(target, "\n".join(lines).lstrip("\n") + "\n")

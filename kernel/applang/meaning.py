@@ -14,9 +14,8 @@ nowhere is encoded in memory (12 s for 250 examples here, far longer in a VM und
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from llmos import paths
+from llmos import atomicfile, paths
 from llmos.kernel.applang import encoder as enc
 from llmos.kernel.applang.examples import Example
 
@@ -72,16 +71,9 @@ def _read(path: Path, rows: int) -> Vectors | None:
 
 def save(vectors: Vectors, path: Path) -> None:
     """Write atomically (temp file, then rename), so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.save(out, vectors, allow_pickle=False)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    buffer = io.BytesIO()
+    np.save(buffer, vectors, allow_pickle=False)
+    atomicfile.write_bytes(path, buffer.getvalue(), mode=0o644)
 
 
 @dataclass(frozen=True)
