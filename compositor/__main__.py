@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
-import sys
-import time
+from llmos.compositor import startup
 
-from llmos.compositor import settings as compositor_settings
-from llmos.compositor.outputs import OutputError, open_output
-from llmos.init.awaited import AwaitError, awaited
+startup.skip_unused_imports()  # before anything imports asyncio or pywayland
+
+import asyncio  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from llmos.compositor import settings as compositor_settings  # noqa: E402
+from llmos.compositor.outputs import OutputError, open_output  # noqa: E402
+from llmos.init.awaited import AwaitError, awaited  # noqa: E402
 
 # How long the display may wait for its drivers (services.py: the compositor awaits udev-display).
 # PID 1 answers when that settles, within a minute per display controller; this only bounds a PID 1

@@ -11,7 +11,7 @@ out-of-line ABI mode does that parse once and writes a module that loads in mill
 
 `install()` adds an import hook, so the prebuilt bindings are used the moment those packages import
 their own `ffi` modules, and nothing is loaded by a process that never draws. The `llmos` package calls
-it in every process, so this module imports little at its top: hashing, bytecode and cffi are
+it in every process, so this module imports little at its top: checksums, bytecode and cffi are
 imported where they are used. The bindings are used
 only when the stamp beside them matches cffi's version and the digest of the packages' declarations;
 otherwise the packages parse them as before.
@@ -62,14 +62,18 @@ def directory() -> Path:
 
 
 def fingerprint() -> dict[str, str]:
-    """What the prebuilt modules depend on: cffi's backend version and the declarations' digest."""
-    import hashlib
+    """What the prebuilt modules depend on: cffi's backend version, and the size and CRC-32 of the
+    declarations. A checksum, not a cryptographic digest: it tells a changed package from the one the
+    bindings were built against (the root they sit on is verified as a whole), and hashlib would load
+    OpenSSL into every process that draws."""
+    import zlib
 
     backend = importlib.import_module("_cffi_backend")  # cffi's C part: its version is the format's
-    digest = hashlib.sha256()
+    size, checksum = 0, 0
     for package, filename in SOURCES:
-        digest.update((_package_dir(package) / filename).read_bytes())
-    return {"cffi": str(backend.__version__), "declarations": digest.hexdigest()}
+        declarations = (_package_dir(package) / filename).read_bytes()
+        size, checksum = size + len(declarations), zlib.crc32(declarations, checksum)
+    return {"cffi": str(backend.__version__), "declarations": f"{size}:{checksum:08x}"}
 
 
 def generate(target: Path) -> list[Path]:

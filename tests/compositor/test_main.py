@@ -67,3 +67,16 @@ def test_drivers_that_did_not_load_are_named_and_the_output_opens_anyway(tmp_pat
         assert "opening the display without waiting for its drivers" in (tmp_path / "stderr.log").read_text()
     finally:
         stop(proc)
+
+
+def test_the_compositor_runs_without_openssl(tmp_path: Path) -> None:
+    """It speaks no TLS, so asyncio's ssl import is skipped (compositor/__main__.py): no libssl or
+    libcrypto is mapped once it serves."""
+    proc = launch(tmp_path)
+    try:
+        assert first_line(proc, 30).startswith(OUTPUT_LINE), (tmp_path / "stderr.log").read_text()
+        maps = Path(f"/proc/{proc.pid}/maps").read_text()
+        assert "libwayland-server" in maps  # the maps of the compositor itself
+        assert not re.search(r"libssl|libcrypto|_ssl\.", maps)
+    finally:
+        stop(proc)
