@@ -83,37 +83,32 @@ def read(where: Path) -> dict[str, bytes]:
     except OSError:
         return {}
     magic = importlib.util.MAGIC_NUMBER
-    if not data.startswith(magic):
-        return {}
-    try:
-        loaded = marshal.loads(data[len(magic):])
-    except (EOFError, ValueError, TypeError):
-        return {}
-    if not isinstance(loaded, dict):
-        return {}
-    return {name: blob for name, blob in loaded.items() if isinstance(name, str) and isinstance(blob, bytes)}
+    return _loads(data[len(magic):], bytes) if data.startswith(magic) else {}
 
 
 def _unmarshal(blob: bytes) -> dict[str, types.CodeType]:
+    return _loads(blob, types.CodeType)
+
+
+def _loads(blob: bytes, kind: type[Any]) -> dict[str, Any]:
+    """A marshalled dict from str to `kind`: empty when damaged, other entries left out."""
     try:
         loaded = marshal.loads(blob) if blob else {}
     except (EOFError, ValueError, TypeError):
         return {}
     if not isinstance(loaded, dict):
         return {}
-    return {text: code for text, code in loaded.items()
-            if isinstance(text, str) and isinstance(code, types.CodeType)}
+    return {key: value for key, value in loaded.items() if isinstance(key, str) and isinstance(value, kind)}
 
 
 def write(code: Mapping[str, Mapping[str, types.CodeType]], where: Path) -> None:
     """The record, written atomically (temporary file, then rename)."""
     import importlib.util
 
+    from llmos import atomicfile
+
     blobs = {module: marshal.dumps(dict(sorted(texts.items()))) for module, texts in sorted(code.items())}
-    where.parent.mkdir(parents=True, exist_ok=True)
-    partial = where.with_suffix(".partial")
-    partial.write_bytes(importlib.util.MAGIC_NUMBER + marshal.dumps(blobs))
-    partial.replace(where)
+    atomicfile.write_bytes(where, importlib.util.MAGIC_NUMBER + marshal.dumps(blobs), mode=0o644)
 
 
 def _patch(module: types.ModuleType, where: Path) -> None:

@@ -13,7 +13,7 @@ out-of-line ABI mode does that parse once and writes a module that loads in mill
 their own `ffi` modules, and nothing is loaded by a process that never draws. The `llmos` package calls
 it in every process, so this module imports little at its top: checksums, bytecode and cffi are
 imported where they are used. The bindings are used
-only when the stamp beside them matches cffi's version and the digest of the packages' declarations;
+only when the stamp beside them matches cffi's version and the checksum of the packages' declarations;
 otherwise the packages parse them as before.
 """
 
