@@ -1,20 +1,21 @@
-"""`python3 -m llmos.compositor`: the Wayland compositor service."""
+"""`python3 -m llmos.compositor`: the Wayland compositor service.
+
+It opens the display and paints the shell's first screen before it loads the Wayland server's code
+(compositor/first_screen.py), then serves."""
 
 from __future__ import annotations
 
 from llmos.compositor import startup
 
-startup.skip_unused_imports()  # before anything imports asyncio or pywayland
+startup.skip_unused_imports()  # before anything imports asyncio or cairocffi
 
-import asyncio  # noqa: E402
-import logging  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
+from llmos.compositor import first_screen  # noqa: E402
 from llmos.compositor import settings as compositor_settings  # noqa: E402
 from llmos.compositor.outputs import OutputError, open_output  # noqa: E402
-from llmos.init.awaited import AwaitError, awaited  # noqa: E402
+from llmos.init.awaited import AwaitError, awaited_blocking  # noqa: E402
 
 # How long the display may wait for its drivers (services.py: the compositor awaits udev-display).
 # PID 1 answers when that settles, within a minute per display controller; this only bounds a PID 1
@@ -22,20 +23,17 @@ from llmos.init.awaited import AwaitError, awaited  # noqa: E402
 COLDPLUG_WAIT_S = 150.0
 
 
-async def serve() -> int:
+def main() -> int:
     settings, display, problems = compositor_settings.load()
     for problem in problems:
         print(f"compositor: config: {problem}", file=sys.stderr)
-    # Imported before the display is opened: under TCG this is seconds that udev loads drivers beside.
-    from llmos.compositor.server import Compositor
-
     loaded = time.clock_gettime(time.CLOCK_BOOTTIME)  # the clock of PID 1's markers
     try:
-        await awaited(COLDPLUG_WAIT_S)
+        awaited_blocking(COLDPLUG_WAIT_S)
     except AwaitError as error:
         print(f"compositor: opening the display without waiting for its drivers: {error}",
               file=sys.stderr)
-    # Which one the display waited for, at boot: its code, or its drivers.
+    # Which one the display waited for, at boot: the first screen's code, or its drivers.
     print(f"compositor: code loaded t={loaded:.3f}, display drivers "
           f"t={time.clock_gettime(time.CLOCK_BOOTTIME):.3f}", file=sys.stderr)
     try:
@@ -44,18 +42,20 @@ async def serve() -> int:
     except OutputError as error:
         print(f"compositor: no output: {error}", file=sys.stderr)
         return 1
-    compositor = Compositor(settings, output)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await compositor.run(stop)
-    return 0
+    try:
+        problem = first_screen.paint(settings, output)
+    except Exception as error:  # an early picture is not worth the display: serve anyway
+        problem = f"{type(error).__name__}: {error}"
+    if problem:
+        print(f"compositor: first screen: {problem}", file=sys.stderr)
+    # Only now: the point of the first screen.
+    import logging
 
+    startup.defer_scanner()
+    from llmos.compositor.server import serve
 
-def main() -> int:
     logging.basicConfig(level=logging.INFO, format="compositor: %(message)s", stream=sys.stderr)
-    return asyncio.run(serve())
+    return serve(settings, output)
 
 
 if __name__ == "__main__":

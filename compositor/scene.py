@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cairocffi as cairo
 
-from llmos.compositor.shm import Image
+if TYPE_CHECKING:  # the shell's first screen draws a scene before the Wayland server's code loads
+    from llmos.compositor.shm import Image
 
 
 @dataclass(frozen=True)

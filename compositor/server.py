@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,34 +31,14 @@ from llmos.compositor.protocol.output import OutputGlobal
 from llmos.compositor.protocol.seat import Keymap, Seat
 from llmos.compositor.protocol.xdg import WmBaseGlobal
 from llmos.compositor.scene import Rect, Scene, Surface, Window
+from llmos.compositor.settings import CompositorOptions
 from llmos.compositor.shell.toasts import Toasts
 from llmos.compositor.wm import WindowManager
-from llmos.settings import ShellSettings
 
 if TYPE_CHECKING:
     from llmos.compositor.shell.shell import Shell
 
 CURSOR_SIZE = 16
-
-
-@dataclass(frozen=True)
-class CompositorOptions:
-    """What the compositor runs with, gathered from several sections of llmos.toml (their defaults are
-    declared in llmos/settings/sections.py; compositor/settings.py builds this)."""
-
-    runtime_dir: Path
-    socket_name: str
-    control_socket: Path
-    hal_socket: Path | None
-    mode: str
-    tiling: bool
-    hide_cursor: bool
-    layout: str
-    variant: str
-    options: str
-    launcher_keys: tuple[str, ...]
-    background: tuple[float, float, float]
-    shell: ShellSettings | None  # draw the OS shell (None or enabled=False: no shell)
 
 
 class Compositor:
@@ -402,3 +382,18 @@ class Compositor:
         events = params.get("events") or ["*"]
         conn.subscriptions.update(str(e) for e in events)
         return sorted(conn.subscriptions)
+
+
+def serve(settings: CompositorOptions, output: Output) -> int:
+    """Run the compositor on an open output until SIGTERM or SIGINT."""
+
+    async def run() -> int:
+        compositor = Compositor(settings, output)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await compositor.run(stop)
+        return 0
+
+    return asyncio.run(run())

@@ -3,12 +3,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmos import config, paths
-from llmos.compositor.server import CompositorOptions
-from llmos.settings import CompositorSettings, default_of
+from llmos.settings import CompositorSettings, ShellSettings, default_of
+
+
+@dataclass(frozen=True)
+class CompositorOptions:
+    """What the compositor runs with, gathered from several sections of llmos.toml (their defaults are
+    declared in llmos/settings/sections.py; `load` builds this)."""
+
+    runtime_dir: Path
+    socket_name: str
+    control_socket: Path
+    hal_socket: Path | None
+    mode: str
+    tiling: bool
+    hide_cursor: bool
+    layout: str
+    variant: str
+    options: str
+    launcher_keys: tuple[str, ...]
+    background: tuple[float, float, float]
+    shell: ShellSettings | None  # draw the OS shell (None or enabled=False: no shell)
 
 
 def _colour(text: str) -> tuple[float, float, float]:

@@ -6,6 +6,7 @@ they are the compositor's (toasts.py)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from llmos.compositor.scene import Rect
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     import cairocffi as cairo
 
     from llmos.compositor.shell.shell import Shell
+    from llmos.compositor.shell.state import ShellState
 
 PANEL_THEME = dataclasses.replace(LIGHT, background=LIGHT.surface)
 DOCK_THEME = dataclasses.replace(DARK, background=(0.12, 0.13, 0.15, 0.96))
@@ -31,10 +33,7 @@ FIRST_FOCUS = {"launcher": "prompt", "settings": "local_model", "welcome": "star
 class Surfaces:
     def __init__(self, shell: Shell) -> None:
         self.shell = shell
-        damage = shell.server.scene.damage
-        self.panel = Layer("panel", PANEL_THEME, lambda n, a: self._on_widget_event("panel", n, a), damage)
-        self.dock = Layer("dock", DOCK_THEME, lambda n, a: self._on_widget_event("dock", n, a), damage,
-                          radius=12)
+        self.panel, self.dock = layers(self._on_widget_event, shell.server.scene.damage)
         self.handlers: dict[str, views.Handlers] = {"panel": views.Handlers(), "dock": views.Handlers()}
         self.backdrop = False
         self.has_keyboard = False
@@ -50,17 +49,10 @@ class Surfaces:
         self.refreshes += 1
         shell = self.shell
         state = shell.state
-        width, height = self.screen
         kind = state.current_panel()
-        handlers = views.Handlers()
-        tree = views.panel(state, shell.actions, handlers, self.screen)
-        self.handlers["panel"] = handlers
-        self.panel.show(tree, self._place_panel)
-        dock_handlers = views.Handlers()
         focused = shell.server.wm.focused
-        dock_tree = views.dock(state, shell.actions, dock_handlers, focused.title if focused else "")
-        self.handlers["dock"] = dock_handlers
-        self.dock.show(dock_tree, lambda size: ((width - size[0]) // 2, height - size[1] - 12))
+        self.handlers = show(self.panel, self.dock, state, shell.actions, self.screen,
+                             focused.title if focused else "")
         backdrop = kind is not None and kind.startswith(MODAL)
         if backdrop != self.backdrop:
             self.backdrop = backdrop
@@ -68,7 +60,7 @@ class Surfaces:
         self._grab_keyboard(kind is not None)
         if kind != self._shown_kind:
             self._shown_kind = kind
-            self._focus_first(kind)
+            focus_first(self.panel, kind)
             if kind in ("launcher", "welcome"):  # the first screen: the welcome panel on first boot
                 boot_marker("shell visible")
             if kind == "launcher":
@@ -80,12 +72,7 @@ class Surfaces:
 
     def paint(self, ctx: cairo.Context) -> Rect:
         """Scene overlay: the dock, the backdrop of a modal dialog, then the panel."""
-        self.dock.paint(ctx)
-        if self.backdrop:
-            ctx.set_source_rgba(*BACKDROP)
-            ctx.paint()
-        self.panel.paint(ctx)
-        return Rect(0, 0, 0, 0)
+        return paint(ctx, self.panel, self.dock, self.backdrop)
 
     def focused_key(self) -> str:
         """The `key` of the panel widget with the keyboard focus ("" when none)."""
@@ -111,22 +98,6 @@ class Surfaces:
         if self.handlers[layer].dispatch(handler, args):
             self.shell.invalidate()
 
-    def _place_panel(self, size: tuple[int, int]) -> tuple[int, int]:
-        width, height = self.screen
-        x = (width - size[0]) // 2
-        if size[1] >= height - 32:
-            return x, 0
-        launcher = self.shell.state.current_panel() == "launcher"
-        y = max(16, height // 8) if launcher else (height - size[1]) // 2
-        return x, max(16, min(y, height - size[1] - 16))
-
-    def _focus_first(self, kind: str | None) -> None:
-        wanted = FIRST_FOCUS.get(kind or "")
-        renderer = self.panel.renderer
-        node = renderer.find(lambda n: n.props.get("key") == wanted) if wanted else None
-        renderer.interaction.focus(node)
-        self.panel.refresh()
-
     def _grab_keyboard(self, wanted: bool) -> None:
         """While a panel is open the shell has the keyboard: the app gets a leave, then an enter back."""
         if wanted == self.has_keyboard:
@@ -139,6 +110,55 @@ class Surfaces:
             focused = server.wm.focused
             server.seat.set_keyboard_focus(focused.surface if focused is not None else None)
         server.flush()
+
+
+def layers(on_event: Callable[[str, int, list[Any]], None],
+           damage: Callable[[Rect], None]) -> tuple[Layer, Layer]:
+    """The shell's two layers, the panel and the dock; `on_event(layer, handler, args)`."""
+    panel = Layer("panel", PANEL_THEME, lambda n, a: on_event("panel", n, a), damage)
+    dock = Layer("dock", DOCK_THEME, lambda n, a: on_event("dock", n, a), damage, radius=12)
+    return panel, dock
+
+
+def show(panel: Layer, dock: Layer, state: ShellState, actions: views.Actions, screen: tuple[int, int],
+         focused_title: str) -> dict[str, views.Handlers]:
+    """Build both layers' trees from the state and place them; returns each layer's handlers."""
+    handlers = {"panel": views.Handlers(), "dock": views.Handlers()}
+    launcher = state.current_panel() == "launcher"
+    panel.show(views.panel(state, actions, handlers["panel"], screen),
+               lambda size: _panel_origin(size, screen, launcher))
+    width, height = screen
+    dock.show(views.dock(state, actions, handlers["dock"], focused_title),
+              lambda size: ((width - size[0]) // 2, height - size[1] - 12))
+    return handlers
+
+
+def _panel_origin(size: tuple[int, int], screen: tuple[int, int], launcher: bool) -> tuple[int, int]:
+    width, height = screen
+    x = (width - size[0]) // 2
+    if size[1] >= height - 32:
+        return x, 0
+    y = max(16, height // 8) if launcher else (height - size[1]) // 2
+    return x, max(16, min(y, height - size[1] - 16))
+
+
+def focus_first(panel: Layer, kind: str | None) -> None:
+    """The keyboard focus a newly shown panel starts with (its text field, its safe button)."""
+    wanted = FIRST_FOCUS.get(kind or "")
+    renderer = panel.renderer
+    node = renderer.find(lambda n: n.props.get("key") == wanted) if wanted else None
+    renderer.interaction.focus(node)
+    panel.refresh()
+
+
+def paint(ctx: cairo.Context, panel: Layer, dock: Layer, backdrop: bool) -> Rect:
+    """The dock, the backdrop of a modal dialog, then the panel."""
+    dock.paint(ctx)
+    if backdrop:
+        ctx.set_source_rgba(*BACKDROP)
+        ctx.paint()
+    panel.paint(ctx)
+    return Rect(0, 0, 0, 0)
 
 
 def _widgets(layer: Layer) -> dict[str, list[int]]:

@@ -1,13 +1,20 @@
-"""The service's side of `awaits`: the one line PID 1 writes on $LLMOS_AWAIT_FD, read on the loop."""
+"""The service's side of `awaits`: the one line PID 1 writes on $LLMOS_AWAIT_FD, read on the loop or,
+before a service has one, blocking."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
+from collections.abc import Callable
 
 import pytest
 
-from llmos.init.awaited import FD_ENV, AwaitError, await_pipe, awaited
+from llmos.init.awaited import FD_ENV, AwaitError, await_pipe, awaited, awaited_blocking
+
+# Both ways to wait, for the tests of what they answer.
+WAYS: dict[str, Callable[[float], None]] = {"on the loop": lambda timeout: asyncio.run(awaited(timeout)),
+                                            "blocking": awaited_blocking}
 
 
 def _pipe(monkeypatch: pytest.MonkeyPatch) -> int:
@@ -40,32 +47,36 @@ def test_ready_returns_and_closes_the_descriptor(monkeypatch):
     assert FD_ENV not in os.environ  # not passed on to what the service starts
 
 
-def test_not_ready_names_what_and_why(monkeypatch):
+@pytest.mark.parametrize("way", WAYS)
+def test_not_ready_names_what_and_why(monkeypatch, way):
     write = _pipe(monkeypatch)
     os.write(write, b"not ready: udev-coldplug failed: gave up after 5 failures\n")
     with pytest.raises(AwaitError, match="udev-coldplug failed: gave up after 5 failures"):
-        asyncio.run(awaited(5))
+        WAYS[way](5)
     os.close(write)
 
 
-def test_a_pipe_closed_unsaid_is_an_error(monkeypatch):
+@pytest.mark.parametrize("way", WAYS)
+def test_a_pipe_closed_unsaid_is_an_error(monkeypatch, way):
     os.close(_pipe(monkeypatch))
     with pytest.raises(AwaitError, match="closed the await pipe without an answer"):
-        asyncio.run(awaited(5))
+        WAYS[way](5)
 
 
-def test_silence_times_out(monkeypatch):
+@pytest.mark.parametrize("way", WAYS)
+def test_silence_times_out(monkeypatch, way):
     write = _pipe(monkeypatch)
     with pytest.raises(AwaitError, match=r"after 0\.05 s"):
-        asyncio.run(awaited(0.05))
+        WAYS[way](0.05)
     os.close(write)
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("value", ["seven", "9999"])
-def test_a_bad_descriptor_is_a_clear_error(monkeypatch, value):
+def test_a_bad_descriptor_is_a_clear_error(monkeypatch, value, way):
     monkeypatch.setenv(FD_ENV, value)
     with pytest.raises(AwaitError, match=f"{FD_ENV}='{value}' is not an open descriptor"):
-        asyncio.run(awaited(1))
+        WAYS[way](1)
 
 
 def test_the_pipe_taken_early_is_awaited_later(monkeypatch):
@@ -83,3 +94,22 @@ def test_the_pipe_taken_early_is_awaited_later(monkeypatch):
 
     asyncio.run(answer())
     os.close(write)
+
+
+def test_blocking_returns_once_the_line_is_whole(monkeypatch):
+    """The compositor waits so, before it has a loop: the line may come in pieces, while it waits."""
+    write = _pipe(monkeypatch)
+    read = int(os.environ[FD_ENV])
+    waiting = threading.Thread(target=awaited_blocking, args=(10,))
+    waiting.start()
+    os.write(write, b"rea")
+    waiting.join(0.2)
+    assert waiting.is_alive()  # half a line is no answer
+    os.write(write, b"dy\n")
+    waiting.join(10)
+    assert not waiting.is_alive()
+    os.close(write)
+    with pytest.raises(OSError):
+        os.fstat(read)
+    monkeypatch.delenv(FD_ENV, raising=False)
+    awaited_blocking(0.01)  # nothing to wait for outside PID 1

@@ -35,6 +35,17 @@ def test_boots_through_python_stages_to_ready(machine: VirtualMachine) -> None:
         assert any(line.split()[1] == path for line in mounts.splitlines()), path
 
 
+def test_the_shell_is_on_the_real_display_before_the_compositor_serves(machine: VirtualMachine) -> None:
+    """The first screen (compositor/first_screen.py) goes to the DRM output, its page flip completes,
+    and the server then serves on the same output."""
+    log = machine.run(["llmos", "logs", "compositor", "-n", "200"], timeout=scaled(30)).stdout
+    lines = log.splitlines()
+    visible = next(i for i, line in enumerate(lines) if "llmos: shell visible t=" in line)
+    serving = next(i for i, line in enumerate(lines) if "llmos: compositor output drm" in line)
+    assert visible < serving, log
+    assert "first screen:" not in log  # no failure, and no flip that did not complete
+
+
 def test_supervisor_lists_its_services(machine: VirtualMachine) -> None:
     services = status(machine)
     assert {"udevd", "hal", "compositor", "kernel", "agent"} <= set(services), services
