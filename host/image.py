@@ -7,6 +7,8 @@ this module prepares the extra trees that mkosi copies into the image:
 - the QuickJS guest precompiled for a baseline x86-64 under /usr/lib/llmos/wasm (kernel/sandbox/wasmcache.py);
 - Cairo's and Pango's cffi bindings, parsed once, under /usr/lib/llmos/ffi (llmos/prebuilt_ffi.py);
 - the methods of every dataclass, compiled once, under /usr/lib/llmos/dataclasses (llmos/dataclass_code.py);
+- the files the compositor reads until the shell is on screen, for stage 1 to read ahead
+  (/usr/lib/llmos/readahead.list, llmos/readahead.py);
 - the embedded GGUF model under /usr/share/llmos/models (assembled once, checked by sha256);
 - the sentence encoder (all-MiniLM-L6-v2, int8 and float16, kernel/applang/encoder.py) beside it.
 Slow things are cached under /var/cache/llmos, keyed by version, and rebuilt whenever absent.
@@ -244,14 +246,33 @@ def dataclass_code_tree(build_dir: Path, code: Path, dependencies: Path, progres
     return tree
 
 
-def _run_image_python(args: list[str], code: Path, dependencies: Path, what: str, progress: Progress) -> None:
+def readahead_tree(build_dir: Path, code: Path, dependencies: Path, built: list[Path],
+                   progress: Progress) -> Path:
+    """The files the compositor reads until the shell is on screen, as the image names them, in
+    /usr/lib/llmos/readahead.list (llmos/readahead.py): stage 1 reads them ahead at boot. `built`: the
+    trees of prebuilt bindings and compiled dataclass methods, which the compositor reads there too."""
+    tree = build_dir / "readahead"
+    shutil.rmtree(tree, ignore_errors=True)
+    ffi, dataclasses = (next(t for t in built if (t / path).exists()) / path
+                        for path in ("usr/lib/llmos/ffi", "usr/lib/llmos/dataclasses/code.marshal"))
+    generate = "import sys; from llmos.readahead import main; sys.exit(main(sys.argv[1:]))"
+    mounts = [f"{root}=" for root in (code, dependencies, *built)]  # each tree is mounted at the image's /
+    _run_image_python(["-c", generate, str(tree / "usr/lib/llmos/readahead.list"), *mounts], code,
+                      dependencies, "listing the files to read ahead", progress,
+                      {"LLMOS_FFI_DIR": str(ffi), "LLMOS_DATACLASS_CODE": str(dataclasses),
+                       "LLMOS_CONFIG": str(code / "nonexistent.toml")})
+    return tree
+
+
+def _run_image_python(args: list[str], code: Path, dependencies: Path, what: str, progress: Progress,
+                      env: dict[str, str] | None = None) -> None:
     """Python with the image's own code and dependencies on its path and nothing else (this interpreter:
     the image's Python has the same version, which each generated file records and checks)."""
     python = [str(root / "usr/lib/llmos/python") for root in (code, dependencies)]
     # -S: without site-packages, so neither this checkout's editable install nor packages only the
     # host has (torch) are seen; in the code's folder, because `-c` puts it first on the path
     done = subprocess.run([sys.executable, "-S", *args], capture_output=True, text=True, cwd=python[0],
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(python)})
+                          env={**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(python)})
     if done.returncode != 0:
         raise BuildError(f"{what} failed:\n{done.stderr[-2000:]}")
     progress(done.stdout.strip())
@@ -445,6 +466,7 @@ def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str
     trees.append(wasm_tree(output_root / "trees", trees[1], trees[0], progress))
     trees.append(ffi_tree(output_root / "trees", trees[1], trees[0], progress))
     trees.append(dataclass_code_tree(output_root / "trees", trees[1], trees[0], progress))
+    trees.append(readahead_tree(output_root / "trees", trees[1], trees[0], trees[-2:], progress))
     trees.append(update_key_tree(output_root / "trees", progress))
     trees.append(version_tree(output_root / "trees", image_version))
     extra = config_tree(output_root / "trees", variant, kiosk_app)

@@ -38,6 +38,8 @@ NEW_ROOT = "/sysroot"
 DATA_MOUNT = "/var/lib/llmos"
 STORE_MOUNT = "/usr/share/llmos/store"
 INIT = "/usr/sbin/init"
+READ_AHEAD = "/usr/lib/llmos/readahead.list"  # written by the image build (llmos/readahead.py)
+BARE = "llmos.bare=1"  # PID 1 with no services (init/services.py): nothing to read ahead for
 DISK_TIMEOUT = 30.0
 MAX_GPT_TABLE = 1 << 20  # a real GPT has 128 entries of 128 bytes; anything far bigger is garbage
 
@@ -253,6 +255,51 @@ def emergency(reason: str) -> None:
         time.sleep(10)  # nothing to run: wait, then retry (PID 1 must not exit)
 
 
+def read_ahead(new_root: str, cmdline: list[str]) -> int | None:
+    """Read the files the compositor needs for the shell's first screen into the page cache, in a child
+    that runs while this process mounts the rest and hands over, and PID 1 starts. Under TCG all that
+    keeps one CPU busy and the other idle, and the compositor, which PID 1 starts first, then imports
+    from memory instead of decompressing the root file by file on its own CPU. The child is SCHED_IDLE,
+    so it only ever takes a CPU nothing else wants, and it reads through a descriptor of the new root,
+    which stays valid when that root moves to /. PID 1 reaps it. Returns its pid (None: nothing to read)."""
+    if BARE in cmdline:
+        return None
+    try:
+        with open(new_root + READ_AHEAD, encoding="utf-8") as listing:
+            names = [line.strip().lstrip("/") for line in listing]
+        root = os.open(new_root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as error:
+        say(f"stage1 nothing read ahead: {error}")
+        return None
+    pid = os.fork()
+    if pid:
+        os.close(root)
+        return pid
+    try:  # the child: never returns
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        started, files, size = now(), 0, 0
+        buffer = bytearray(1 << 20)
+        for name in names:
+            if not name or ".." in name.split("/"):
+                continue  # only paths inside the root
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=root)
+            except OSError:
+                continue  # not in this image: the list is a hint
+            try:
+                while count := os.readv(fd, [buffer]):
+                    size += count
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+            files += 1
+        say(f"stage1 read ahead {files} files, {size / 2**20:.1f} MiB in {now() - started:.2f} s")
+    finally:
+        os._exit(0)
+
+
 def switch_root(new_root: str) -> None:
     """Move the API file systems into the new root, make it / and exec the supervisor."""
     for path in ("/dev", "/proc", "/sys"):
@@ -298,6 +345,7 @@ def mount_system() -> bool:
     fstype = filesystem_type(root.device)
     subprocess.run(["modprobe", "-q", fstype], check=False)  # no-op where built in
     mount(root.device, NEW_ROOT, fstype, MS_RDONLY | MS_NOATIME)
+    read_ahead(NEW_ROOT, kernel_cmdline())  # beside the rest of stage 1 and PID 1's start
     subprocess.run(["modprobe", "-q", "ext4"], check=False)
     mount_store(beside(root, seen, MODELS_TYPE), root)
     data = beside(root, seen, DATA_TYPE)

@@ -7,7 +7,6 @@ to it through its ipc socket and through real Wayland clients.
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from typing import Any
 
 import cairocffi as cairo
 import pytest
-from waiting import wait_for
+from waiting import next_line, wait_for
 
 from llmos import ipc
 from llmos.init.awaited import FD_ENV
@@ -52,8 +51,7 @@ def start(root: Path, extra_config: str = "", size: tuple[int, int] = (WIDTH, HE
     """A compositor whose output is up (its first stdout line said so)."""
     proc = launch(root, extra_config, size)
     assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 20)
-    line = proc.stdout.readline() if ready else ""
+    line = next_line(proc.stdout, 20)
     if not line.startswith("llmos: compositor output headless"):
         proc.kill()
         raise AssertionError(f"compositor did not start: {line!r} {(root / 'stderr.log').read_text()}")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import subprocess
 from pathlib import Path
 
-from waiting import wait_for
+from waiting import next_line, wait_for
 
 from .conftest import launch
 
@@ -18,8 +17,7 @@ OUTPUT_LINE = "llmos: compositor output headless"
 
 def first_line(proc: subprocess.Popen[str], timeout: float) -> str:
     assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout)
-    return proc.stdout.readline() if ready else ""
+    return next_line(proc.stdout, timeout)
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

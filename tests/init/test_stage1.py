@@ -1,7 +1,10 @@
-"""Stage 1 picks the root slot the boot entry names, so an A/B update boots what it wrote."""
+"""Stage 1 picks the root slot the boot entry names, so an A/B update boots what it wrote; it reads
+ahead what the compositor will need, from a root that moves while it reads."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -9,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from llmos.init.stage1 import MODELS_TYPE, ROOT_TYPE, Partition, beside, choose_root, filesystem_type
+from llmos.init.stage1 import (
+    MODELS_TYPE,
+    READ_AHEAD,
+    ROOT_TYPE,
+    Partition,
+    beside,
+    choose_root,
+    filesystem_type,
+    read_ahead,
+)
 from llmos.update import store
 
 A = Partition("vda", 2, ROOT_TYPE, uuid.uuid4(), "llmos-root-a")
@@ -55,3 +67,36 @@ def test_the_root_file_system_is_told_by_its_superblock(tmp_path: Path) -> None:
     assert filesystem_type(str(tmp_path / "root.ext4")) == "ext4"
     with pytest.raises(OSError, match="zeros holds neither squashfs nor ext4"):
         filesystem_type(str(tmp_path / "zeros"))
+
+
+def test_read_ahead_reads_the_list_through_the_root_even_after_the_root_has_moved(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """switch_root moves the new root to / while the child reads: it opens names relative to its
+    descriptor of the root. A fifo first in the list holds it until the root has moved (renamed here)."""
+    root = tmp_path / "sysroot"
+    (root / "usr/lib/llmos").mkdir(parents=True)
+    (root / "sub").mkdir()
+    (root / "a").write_bytes(b"abc")
+    (root / "sub/b").write_bytes(b"x" * (2 << 20))
+    (tmp_path / "outside").write_bytes(b"secret")
+    os.mkfifo(root / "gate")
+    (root / READ_AHEAD.lstrip("/")).write_text("/gate\n/a\nsub/b\n\nmissing\n../outside\n/sub/../a\n")
+    pid = read_ahead(str(root), ["console=ttyS0"])
+    assert pid is not None
+    moved = tmp_path / "moved"
+    root.rename(moved)
+    with open(moved / "gate", "wb"):
+        pass  # the child's open of the fifo returns, and it reads on from the moved root
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    found = re.search(r"stage1 read ahead (\d+) files, ([\d.]+) MiB", capfd.readouterr().out)
+    assert found and (found[1], found[2]) == ("3", "2.0")  # the fifo, a and sub/b; nothing outside it
+
+
+def test_nothing_is_read_ahead_for_the_bare_chain_or_without_a_list(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / READ_AHEAD.lstrip("/")).parent.mkdir(parents=True)
+    (tmp_path / READ_AHEAD.lstrip("/")).write_text("a\n")
+    assert read_ahead(str(tmp_path), ["llmos.bare=1"]) is None
+    assert read_ahead(str(tmp_path / "empty"), []) is None
+    assert "stage1 nothing read ahead" in capfd.readouterr().out

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from waiting import wait_for
+from waiting import next_line, wait_for
 
 from llmos import ipc
 
@@ -75,8 +74,7 @@ class System:
             [sys.executable, "-m", "llmos.compositor"], env=self.env, stdout=subprocess.PIPE,
             stderr=open(log, "w"), text=True)  # noqa: SIM115
         assert self.compositor.stdout is not None
-        ready, _, _ = select.select([self.compositor.stdout], [], [], timeout)
-        line = self.compositor.stdout.readline() if ready else ""
+        line = next_line(self.compositor.stdout, timeout)
         assert line.startswith("llmos: compositor output headless"), \
             f"compositor: {line!r}\n{self.log_tail()}"
 

@@ -21,6 +21,9 @@ def test_boots_through_python_stages_to_ready(machine: VirtualMachine) -> None:
     assert any(p.startswith("pid1 start") for p in phases), phases
     assert "ready" in phases
     assert "shell visible" in phases  # the boot marker `llmos bench boot` measures the full boot by
+    # stage 1 read ahead what the compositor needs: the build's list names files this image has
+    read = next((p for p in phases if p.startswith("stage1 read ahead")), "")
+    assert read and int(read.split()[3]) > 100, phases
     machine.wait_for(r"llmos: apps ready t=", scaled(120))  # the kernel's, once its zygote has loaded
     comm = machine.run(["cat", "/proc/1/comm"]).stdout.strip()
     cmdline = machine.run(["cat", "/proc/1/cmdline"]).stdout

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 
 import cairocffi as cairo
 import pytest
+from waiting import next_line
 
 from llmos import ipc
 from llmos.kernel.sandbox.headless import HeadlessApp, HeadlessKernel
@@ -118,8 +118,7 @@ enabled = false
         self.proc = subprocess.Popen([sys.executable, "-m", "llmos.compositor"], env=self.env,
                                      stdout=subprocess.PIPE, stderr=self.log.open("w"), text=True)
         assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
-        line = self.proc.stdout.readline() if ready else ""
+        line = next_line(self.proc.stdout, 30)
         if not line.startswith("llmos: compositor output headless"):
             self.stop()
             raise AssertionError(f"compositor did not start: {line!r}\n{self.log.read_text()[-2000:]}")
