@@ -271,7 +271,12 @@ def read_ahead(new_root: str, cmdline: list[str]) -> int | None:
     except OSError as error:
         say(f"stage1 nothing read ahead: {error}")
         return None
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as error:  # only a hint was lost: boot on
+        os.close(root)
+        say(f"stage1 nothing read ahead: {error}")
+        return None
     if pid:
         os.close(root)
         return pid

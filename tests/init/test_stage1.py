@@ -100,3 +100,17 @@ def test_nothing_is_read_ahead_for_the_bare_chain_or_without_a_list(
     assert read_ahead(str(tmp_path), ["llmos.bare=1"]) is None
     assert read_ahead(str(tmp_path / "empty"), []) is None
     assert "stage1 nothing read ahead" in capfd.readouterr().out
+
+
+def test_a_fork_that_fails_costs_only_the_read_ahead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    """Stage 1 is PID 1: a read-ahead it cannot start must not stop the boot."""
+    (tmp_path / READ_AHEAD.lstrip("/")).parent.mkdir(parents=True)
+    (tmp_path / READ_AHEAD.lstrip("/")).write_text("a\n")
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert read_ahead(str(tmp_path), []) is None
+    assert "stage1 nothing read ahead: [Errno 11]" in capfd.readouterr().out
