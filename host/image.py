@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmos import paths
+from llmos import dataclass_code, paths, prebuilt_ffi, readahead
 from llmos.host.diskimage import (
     FONTCONFIG_CACHE,
     DiskImageError,
@@ -230,7 +230,7 @@ def ffi_tree(build_dir: Path, code: Path, dependencies: Path, progress: Progress
     shutil.rmtree(tree, ignore_errors=True)
     # -c, not -m: the llmos package imports prebuilt_ffi itself, and runpy warns about running it again
     generate = "import sys; from llmos.prebuilt_ffi import main; sys.exit(main(sys.argv[1:]))"
-    _run_image_python(["-c", generate, str(tree / "usr/lib/llmos/ffi")], code, dependencies,
+    _run_image_python(["-c", generate, str(in_tree(tree, prebuilt_ffi.IMAGE_DIR))], code, dependencies,
                       "prebuilding the cffi bindings", progress)
     return tree
 
@@ -241,27 +241,31 @@ def dataclass_code_tree(build_dir: Path, code: Path, dependencies: Path, progres
     tree = build_dir / "dataclasses"
     shutil.rmtree(tree, ignore_errors=True)
     generate = "import sys; from llmos.dataclass_code import main; sys.exit(main(sys.argv[1:]))"
-    _run_image_python(["-c", generate, str(tree / "usr/lib/llmos/dataclasses/code.marshal")], code,
+    _run_image_python(["-c", generate, str(in_tree(tree, dataclass_code.IMAGE_FILE))], code,
                       dependencies, "compiling the dataclasses' methods", progress)
     return tree
 
 
-def readahead_tree(build_dir: Path, code: Path, dependencies: Path, built: list[Path],
+def readahead_tree(build_dir: Path, code: Path, dependencies: Path, ffi: Path, dataclasses: Path,
                    progress: Progress) -> Path:
     """The files the compositor reads until the shell is on screen, as the image names them, in
-    /usr/lib/llmos/readahead.list (llmos/readahead.py): stage 1 reads them ahead at boot. `built`: the
-    trees of prebuilt bindings and compiled dataclass methods, which the compositor reads there too."""
+    /usr/lib/llmos/readahead.list (llmos/readahead.py): stage 1 reads them ahead at boot. `ffi` and
+    `dataclasses`: the trees of prebuilt bindings and compiled dataclass methods, which it reads too."""
     tree = build_dir / "readahead"
     shutil.rmtree(tree, ignore_errors=True)
-    ffi, dataclasses = (next(t for t in built if (t / path).exists()) / path
-                        for path in ("usr/lib/llmos/ffi", "usr/lib/llmos/dataclasses/code.marshal"))
     generate = "import sys; from llmos.readahead import main; sys.exit(main(sys.argv[1:]))"
-    mounts = [f"{root}=" for root in (code, dependencies, *built)]  # each tree is mounted at the image's /
-    _run_image_python(["-c", generate, str(tree / "usr/lib/llmos/readahead.list"), *mounts], code,
+    mounts = [f"{root}=" for root in (code, dependencies, ffi, dataclasses)]  # each at the image's /
+    _run_image_python(["-c", generate, str(in_tree(tree, readahead.IMAGE_FILE)), *mounts], code,
                       dependencies, "listing the files to read ahead", progress,
-                      {"LLMOS_FFI_DIR": str(ffi), "LLMOS_DATACLASS_CODE": str(dataclasses),
+                      {"LLMOS_FFI_DIR": str(in_tree(ffi, prebuilt_ffi.IMAGE_DIR)),
+                       "LLMOS_DATACLASS_CODE": str(in_tree(dataclasses, dataclass_code.IMAGE_FILE)),
                        "LLMOS_CONFIG": str(code / "nonexistent.toml")})
     return tree
+
+
+def in_tree(tree: Path, image_path: Path) -> Path:
+    """Where a path of the image lies in one of the trees mkosi copies to its /."""
+    return tree / image_path.relative_to("/")
 
 
 def _run_image_python(args: list[str], code: Path, dependencies: Path, what: str, progress: Progress,
@@ -466,7 +470,7 @@ def build(variant: str = "qemu", output_root: Path | None = None, kiosk_app: str
     trees.append(wasm_tree(output_root / "trees", trees[1], trees[0], progress))
     trees.append(ffi_tree(output_root / "trees", trees[1], trees[0], progress))
     trees.append(dataclass_code_tree(output_root / "trees", trees[1], trees[0], progress))
-    trees.append(readahead_tree(output_root / "trees", trees[1], trees[0], trees[-2:], progress))
+    trees.append(readahead_tree(output_root / "trees", trees[1], trees[0], trees[-2], trees[-1], progress))
     trees.append(update_key_tree(output_root / "trees", progress))
     trees.append(version_tree(output_root / "trees", image_version))
     extra = config_tree(output_root / "trees", variant, kiosk_app)

@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+IMAGE_FILE = Path("/usr/lib/llmos/readahead.list")  # init/stage1.py has its own copy: it imports no llmos
 SYSTEM = ("/usr/", "/etc/", "/var/cache/")  # the same paths in the image as on the building host
 KINDS = (".pyc", ".so", ".ttf", ".otf", ".cache-8", ".json", ".marshal", ".toml")  # what is worth reading
 

@@ -43,9 +43,9 @@ def test_the_shell_is_on_the_real_display_before_the_compositor_serves(machine: 
     and the server then serves on the same output."""
     log = machine.run(["llmos", "logs", "compositor", "-n", "200"], timeout=scaled(30)).stdout
     lines = log.splitlines()
-    visible = next(i for i, line in enumerate(lines) if "llmos: shell visible t=" in line)
-    serving = next(i for i, line in enumerate(lines) if "llmos: compositor output drm" in line)
-    assert visible < serving, log
+    visible = next((i for i, line in enumerate(lines) if "llmos: shell visible t=" in line), None)
+    serving = next((i for i, line in enumerate(lines) if "llmos: compositor output drm" in line), None)
+    assert visible is not None and serving is not None and visible < serving, log
     assert "first screen:" not in log  # no failure, and no flip that did not complete
 
 
