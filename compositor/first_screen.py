@@ -54,12 +54,10 @@ def paint(options: CompositorOptions, output: Output) -> str:
 
 
 def initial_state(options: CompositorOptions) -> ShellState | None:
-    """The shell's state as it starts (compositor/shell/shell.py, launcher.open_if_idle): None when
-    there is no shell."""
+    """The shell's state as it starts, or None when there is no shell."""
     if options.shell is None or not options.shell.enabled:
         return None
-    kiosk = options.mode == "kiosk"
-    return ShellState(kiosk=kiosk, panel=None if kiosk else "launcher")
+    return ShellState.at_start(kiosk=options.mode == "kiosk")
 
 
 def inert_actions() -> views.Actions:

@@ -43,7 +43,7 @@ class Shell:
     def __init__(self, server: Compositor, config: ShellSettings, kernel_socket: Path) -> None:
         self.server = server
         self.config = config
-        self.state = ShellState(kiosk=server.wm.mode == "kiosk")
+        self.state = ShellState.at_start(kiosk=server.wm.mode == "kiosk")
         self.link = KernelLink(kernel_socket, self.on_kernel_event, self.on_kernel_connected,
                                config.reconnect_max_s)
         self.loop: asyncio.AbstractEventLoop | None = None  # set while the compositor runs

@@ -118,6 +118,13 @@ class ShellState:
     model_loaded: bool = False
     first_boot: bool = False
 
+    @classmethod
+    def at_start(cls, kiosk: bool) -> ShellState:
+        """What the shell shows as it opens, before the kernel answers: the launcher, as nothing runs
+        yet (LauncherPanel.open_if_idle), or nothing in a kiosk. compositor/first_screen.py paints it
+        before the Wayland server loads."""
+        return cls(kiosk=kiosk, panel=None if kiosk else "launcher")
+
     def current_panel(self) -> str | None:
         """What the central panel shows now: a flow dialog wins over launcher/settings/welcome."""
         if self.kiosk:
