@@ -41,6 +41,7 @@ from typing import Any, Protocol, TextIO, TypeVar
 
 HERE = Path(__file__).resolve().parent
 PROMPTS = HERE / "apps" / "prompts.toml"
+SECOND_SET = HERE / "apps" / "prompts_second.toml"  # shorter, plainer prompts (its header)
 EXAMPLES = HERE.parent / "kernel" / "applang" / "examples"
 FAMILIES = ("calculators", "trackers", "lists", "timers", "clocks", "randomness", "learning", "text",
             "drawing", "outside")
@@ -452,6 +453,8 @@ async def run(cases: list[Case], generator: Generator, progress: TextIO, **kw: A
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--prompts", type=Path, default=PROMPTS,
+                        help="the prompt set (default %(default)s; same format)")
     parser.add_argument("--limit", type=int, help="only the first N prompts (after --family/--ids)")
     parser.add_argument("--family", choices=FAMILIES)
     parser.add_argument("--ids", help="comma-separated prompt ids")
@@ -467,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="each prompt twice: few-shot alone, then with the adapter (--adapter, default "
                              "shipped)")
     args = parser.parse_args(argv)
-    cases = select(load_cases(), args.family, args.ids, args.limit, args.per_family)
+    cases = select(load_cases(args.prompts), args.family, args.ids, args.limit, args.per_family)
     if not cases:
         parser.error("no prompt matches")
 

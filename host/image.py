@@ -344,7 +344,7 @@ def vectors_tree(build_dir: Path, code: Path, encoder_dir: Path, progress: Progr
     from llmos.kernel.applang.examples import load_examples
 
     examples = load_examples(code / "usr/lib/llmos/python/llmos/kernel/applang/examples")
-    key = meaning.vectors_key([meaning.example_text(example) for example in examples])
+    key = meaning.vectors_key(meaning.library_texts(examples))
     tree = build_dir / "vectors"
     shutil.rmtree(tree, ignore_errors=True)
     target = tree / "usr/share/llmos/models" / encoder.MODEL_NAME / f"examples-{key}.npy"

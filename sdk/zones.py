@@ -46,6 +46,7 @@ ZONES: dict[str, tuple[str, int, str]] = {
     "vancouver": ("America/Vancouver", -480, "us"), "denver": ("America/Denver", -420, "us"),
     "phoenix": ("America/Phoenix", -420, ""), "chicago": ("America/Chicago", -360, "us"),
     "mexico city": ("America/Mexico_City", -360, ""), "new york": ("America/New_York", -300, "us"),
+    "nyc": ("America/New_York", -300, "us"),
     "toronto": ("America/Toronto", -300, "us"), "boston": ("America/New_York", -300, "us"),
     "miami": ("America/New_York", -300, "us"), "washington": ("America/New_York", -300, "us"),
     "bogota": ("America/Bogota", -300, ""), "lima": ("America/Lima", -300, ""),

@@ -20,6 +20,8 @@ example out for its own request (tests/kernel/applang/test_retrieval.py):
   wrong one for a request that plainly asks the other way ("celsius ... what is that in fahrenheit").
 - **Counting down.** A timer that only counts up (a stopwatch, a plank timer) never says the time is
   up, so it cannot serve a request to count down.
+- **A value the person types or sets.** "I type my birthday", "let me enter the minutes", "I set the
+  minutes" need a field (or, to set, a slider): preset buttons are another variant of the app.
 - **What the request asks to see.** A weekday, today's date or a colour's code must be in what the
   app shows (its texts and rows), not only somewhere in it (a painter's brush colour is hex() too).
 """
@@ -33,7 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmos.kernel.applang import expressions as ex
-from llmos.kernel.applang.adapt import ZONE_ARGS, Template
+from llmos.kernel.applang import places
+from llmos.kernel.applang.adapt import Template
 from llmos.kernel.applang.document import keyed_strings
 
 PREFIX = 4  # letters two words share to count as one ("kilo", "kilograms"; "meditate", "meditation")
@@ -122,21 +125,6 @@ def named_items(request: str) -> list[Item]:
     return out if len(out) >= 3 else []
 
 
-def _strings(node: ex.Expr) -> Iterator[str]:
-    if isinstance(node, ex.Str):
-        yield str(node.value)
-        return
-    for child in ex.children(node):
-        yield from _strings(child)
-
-
-def _zones(node: ex.Expr) -> Iterator[str]:
-    if isinstance(node, ex.Call) and node.name in ZONE_ARGS and ZONE_ARGS[node.name] < len(node.args):
-        yield from _strings(node.args[ZONE_ARGS[node.name]])
-    for child in ex.children(node):
-        yield from _zones(child)
-
-
 def _widgets(view: Sequence[Any]) -> Iterator[dict[str, Any]]:
     for widget in view:
         if isinstance(widget, dict):
@@ -161,13 +149,13 @@ def choices(document: dict[str, Any]) -> list[str]:
     for state in document.get("state", []):
         if isinstance(state, dict) and state.get("type") == "list":
             node = _parsed(state.get("init"))
-            texts += list(_strings(node)) if node is not None else []
+            texts += list(places.literals(node)) if node is not None else []
     for widget in _widgets(document.get("view", [])):
         if widget.get("kind") in CONTROLS and isinstance(widget.get("label"), str):
             texts.append(widget["label"])
         for key in ("value", "row", "fill"):
             node = _parsed(widget.get(key))
-            texts += list(_zones(node)) if node is not None else []
+            texts += list(places.zone_literals(node)) if node is not None else []
     return [w for text in texts for w in _WORD.findall(text.casefold().replace("'", ""))]
 
 
@@ -362,11 +350,37 @@ def _shows_hex(needed: frozenset[str], document: dict[str, Any]) -> bool:
     return bool(re.search(r"#[0-9a-f]{6}\b", text)) or any(w in ("hex", "code") for w in _inputs(document))
 
 
+# the person types a value in ("i type my birthday", "let me enter the minutes"), or sets one ("i set the
+# minutes"): after a word that makes the verb theirs, so "what type of" and "press enter" are not
+_TYPES_IN = re.compile(r"\b(?:i|me|we|you|can|to|then|and|i'll|i'd)\s+"
+                       r"(?:type|enter|input|put in|key in|fill in)\b")
+_SETS = re.compile(r"\b(?:i|me|we|you|can|to|then|and)\s+set\b")
+
+
+def lacks_field(request: str, document: dict[str, Any]) -> str | None:
+    """Why the app cannot take the value the request says the person types or sets, or None: typing
+    needs a field; setting a field or a slider (preset buttons set one of a few values, not the one
+    the person has in mind)."""
+    wanted = " ".join(request.casefold().replace("\u2019", "'").split())
+    kinds = {widget.get("kind") for widget in _widgets(document.get("view", []))}
+    if _TYPES_IN.search(wanted) and "input" not in kinds:
+        return "it has no field to type in"
+    if _SETS.search(wanted) and not kinds & {"input", "slider"}:
+        return "it has no field or slider to set a value with"
+    return None
+
+
 def misfit(request: str, example_request: str, document: dict[str, Any], shape: Template | None = None
            ) -> str | None:
     """Why the example cannot serve the request, in words, or None when nothing plainly says so."""
     if wrong_direction(request, example_request, document):
         return "it converts the other way"
+    field = lacks_field(request, document)
+    if field is not None:
+        return field
+    elsewhere = places.misfit(request, document)
+    if elsewhere is not None:
+        return elsewhere
     if counts_up_only(request, document):
         return "it counts up and never ends"
     asked = lacks_asked(request, document)

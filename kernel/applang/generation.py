@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from llmos.kernel.applang import places
 from llmos.kernel.applang.adapt import Slot, Template, template, template_schema, values_in
 from llmos.kernel.applang.compile import compile_app
 from llmos.kernel.applang.consistency import misfit, missing_items, named_rows
@@ -176,8 +177,9 @@ def choose(request: str, found: Sequence[Neighbour], index: Library, at: float) 
 def adapt(request: str, match: Neighbour, *, incremental: bool, shots: Sequence[Neighbour] = ()) -> Steps:
     """Fill the slots of `match`'s document for `request` (see adapt.py). An app that still lacks
     items the request names (consistency.missing_items: the model did not put them in its slots) is
-    not presented: the outcome is "no close example"."""
-    shape: Template = template(canonical(match.example.app))
+    not presented: the outcome is "no close example". A clock shows the places the request names
+    (places.with_places) before the model fills anything, so its texts are written around them."""
+    shape: Template = template(canonical(places.with_places(request, match.example.app) or match.example.app))
     pairs = [m.example.shot() for m in shots if m is not match] + [match.example.shot()]
     text = instructions(pairs)
     while len(pairs) > 1 and len(text) > MAX_INSTRUCTIONS:

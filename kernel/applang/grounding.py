@@ -3,7 +3,8 @@ one the request states, and a number the request plainly states goes where it ca
 
 Why: measured with the embedded model, it writes numbers of its own into starting values and bounds
 (a colour slider's 255 became 100, a random range 0 to 0), and it copies the example's number
-however plainly the request states another (an SMS counter's 160 for "280 characters max").
+however plainly the request states another (an SMS counter's 160 for "280 characters max"). The same
+holds for a day named instead of a date ("days until halloween"): holidays.py knows the date.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 
 from llmos.kernel.applang.adapt import Template
+from llmos.kernel.applang.holidays import named_dates
 
 _NUMBER_WORDS = {
     "zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -51,7 +53,7 @@ def grounded(shape: Template, values: list[str], request: str) -> list[str]:
             if number not in stated:
                 value = slot.original
         out.append(value)
-    return _one_number_left(shape, out, request)
+    return _named_day(shape, _one_number_left(shape, out, request), request)
 
 
 _DIGITS = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")
@@ -73,4 +75,16 @@ def _one_number_left(shape: Template, values: list[str], request: str) -> list[s
     (number,) = unheld
     out = list(values)
     out[kept[0]] = f"{number:g}" if number != int(number) else str(int(number))
+    return out
+
+
+def _named_day(shape: Template, values: list[str], request: str) -> list[str]:
+    """When the request names one holiday on a fixed date and the app starts one state at a month-day,
+    that state starts at the holiday's date, whatever the model wrote there."""
+    dates = named_dates(request)
+    days = [i for i, slot in enumerate(shape.slots) if slot.kind == "date" and len(slot.original) == 5]
+    if len(dates) != 1 or len(days) != 1:
+        return values
+    out = list(values)
+    out[days[0]] = dates[0]
     return out

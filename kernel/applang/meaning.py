@@ -26,8 +26,9 @@ import numpy.typing as npt
 from llmos import atomicfile, paths
 from llmos.kernel.applang import encoder as enc
 from llmos.kernel.applang.examples import Example
+from llmos.kernel.applang.neutral import neutral
 
-LAYOUT = "1"  # bump when example_text() changes: the vectors' key includes it
+LAYOUT = "2"  # bump when library_texts() changes: the vectors' key includes it
 log = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
@@ -38,6 +39,13 @@ def example_text(example: Example) -> str:
     bill"); the title names the app as a person would (a measured gain over the request alone)."""
     title = example.app.get("title")
     return f"{title}: {example.request}" if isinstance(title, str) and title else example.request
+
+
+def library_texts(examples: Sequence[Example]) -> list[str]:
+    """What the library's vectors are made of, one row each: every example's text, then each of
+    those read without its particulars (places, holidays: neutral.py), in the same order."""
+    texts = [example_text(example) for example in examples]
+    return texts + [neutral(text) for text in texts]
 
 
 def vectors_key(texts: Sequence[str]) -> str:
@@ -78,29 +86,39 @@ def save(vectors: Vectors, path: Path) -> None:
 
 @dataclass(frozen=True)
 class MeaningIndex:
-    """The library's vectors and the encoder for requests."""
+    """The library's vectors (`library_texts`: as written, then without particulars) and the encoder
+    for requests."""
 
     encoder: enc.SentenceEncoder
-    vectors: Vectors  # one unit row per example, in the library's order
+    vectors: Vectors  # one unit row per library text: the examples in order, then the same neutral
 
     def similarities(self, request: str) -> Vectors:
-        """The cosine of the request with every example, in the library's order."""
-        query = self.encoder.encode([request])[0]
-        similarities: Vectors = self.vectors @ query
+        """The cosine of the request with every example, in the library's order. A request that names
+        a place or a holiday is also compared without it (neutral.py), example for example, and the
+        higher cosine counts."""
+        rows = len(self.vectors) // 2
+        plain = neutral(request)
+        queries = self.encoder.encode([request] if plain == request else [request, plain])
+        similarities: Vectors = self.vectors[:rows] @ queries[0]
+        if len(queries) > 1:
+            similarities = np.maximum(similarities, self.vectors[rows:] @ queries[1])
         return similarities
 
 
 def vectors_for(encoder: enc.SentenceEncoder, examples: Sequence[Example]) -> Vectors:
-    """The examples' vectors: baked, cached or encoded now (and cached when the cache is writable)."""
-    texts = [example_text(example) for example in examples]
+    """The library's vectors: baked, cached or encoded now (and cached when the cache is writable)."""
+    texts = library_texts(examples)
     key = vectors_key(texts)
     for path in (baked_path(key), cached_path(key)):
         found = _read(path, len(texts))
         if found is not None:
             return found
-    log.warning("example vectors: none baked or cached for this library (key %s); encoding %d examples",
-                key, len(texts))
-    vectors: Vectors = encoder.encode(texts)
+    unique = list(dict.fromkeys(texts))  # most examples name no place or holiday: their two rows are one text
+    log.warning("example vectors: none baked or cached for this library (key %s); encoding %d texts",
+                key, len(unique))
+    encoded = encoder.encode(unique)
+    row = {text: number for number, text in enumerate(unique)}
+    vectors: Vectors = encoded[[row[text] for text in texts]]
     try:
         save(vectors, cached_path(key))
     except OSError as error:

@@ -177,13 +177,17 @@ EXPECTS: dict[str, Check] = {
 }
 
 
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
+
+
 def _parse(raw: object, where: str, table: Mapping[str, Check],
            what: str, optional_ok: bool) -> ScriptEntry:
     if not isinstance(raw, dict):
-        raise ScriptError(f"{where}: a {what} is a table like {{{next(iter(table))} = ...}}")
+        raise ScriptError(f"{where}: {_article(what)} {what} is a table like {{{next(iter(table))} = ...}}")
     kinds = [k for k in raw if k in table]
     if len(kinds) != 1:
-        raise ScriptError(f"{where}: a {what} needs one (and only one) of {', '.join(table)}; "
+        raise ScriptError(f"{where}: {_article(what)} {what} needs one (and only one) of {', '.join(table)}; "
                           f"got {sorted(raw)}")
     kind = kinds[0]
     check, allowed = table[kind]

@@ -1,5 +1,6 @@
-"""The benchmark's prompt set (bench/apps/prompts.toml): well formed, spread over every family of
-issue 11, disjoint from the example library, and impossible to satisfy with an app that does nothing."""
+"""The benchmark's prompt sets (bench/apps/prompts.toml, and prompts_second.toml): well formed, the first
+spread over every family of issue 11, both disjoint from the example library and from each other, and
+impossible to satisfy with an app that does nothing."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import gateway_apps
 
 CASES = gateway_apps.load_cases()
+ALL_CASES = CASES + gateway_apps.load_cases(gateway_apps.SECOND_SET)
 
 
 def test_enough_prompts_in_every_family() -> None:
@@ -30,8 +32,9 @@ def test_enough_prompts_in_every_family() -> None:
 
 
 def test_prompts_are_distinct_from_each_other() -> None:
-    assert len({c.prompt.casefold() for c in CASES}) == len(CASES)
-    close = [(a.id, b.id, round(score, 2)) for a, b in itertools.combinations(CASES, 2)
+    assert len({c.prompt.casefold() for c in ALL_CASES}) == len(ALL_CASES)
+    assert len({c.id for c in ALL_CASES}) == len(ALL_CASES)
+    close = [(a.id, b.id, round(score, 2)) for a, b in itertools.combinations(ALL_CASES, 2)
              if (score := gateway_apps.overlap(a.prompt, b.prompt)) > gateway_apps.NEAR_COPY]
     assert not close
 
@@ -49,7 +52,7 @@ def test_no_prompt_is_a_near_copy_of_an_example_request() -> None:
     files = [p for p in library.rglob("*") if p.is_file() and not p.name.startswith((".", "__"))
              and p.suffix != ".py"]
     assert requests or not files, f"no request could be read from the {len(files)} files in {library}"
-    copies = gateway_apps.near_copies(CASES, requests)
+    copies = gateway_apps.near_copies(ALL_CASES, requests)
     assert not copies, copies
 
 
@@ -77,7 +80,7 @@ def test_an_app_that_does_nothing_fails_every_script(tmp_path_factory: pytest.Te
 
             async def relaunch():  # type: ignore[no-untyped-def]
                 return app.driver
-            for case in CASES:
+            for case in ALL_CASES:
                 if case.outside:
                     continue
                 verdict = await run_script(app.driver, case.steps, case.expect, relaunch=relaunch)

@@ -10,6 +10,7 @@ from llmos.kernel.applang.consistency import (
     choices,
     counts_up_only,
     lacks_asked,
+    lacks_field,
     misfit,
     missing_items,
     named_items,
@@ -161,3 +162,21 @@ def test_what_the_request_asks_to_see_must_be_in_what_the_app_shows() -> None:
                       {"kind": "button", "label": "Save", "do": save},
                       {"kind": "list", "var": "entries", "row": "day + ': ' + text"}]}
     assert lacks_asked("a diary that puts today's date on each entry", diary) is None  # stamped, then shown
+
+
+def test_a_value_the_person_types_or_sets_needs_a_field() -> None:
+    presets = {"title": "Timer", "state": [{"name": "t", "type": "number"}],
+               "view": [{"kind": "text", "value": "t"},
+                        {"kind": "button", "label": "5 min", "do": [{"set": "t", "to": "300"}]}]}
+    field = {"title": "Timer", "state": [{"name": "t", "type": "number"}],
+             "view": [{"kind": "input", "label": "Minutes", "var": "t"}, {"kind": "text", "value": "t"}]}
+    slider = {"title": "Timer", "state": [{"name": "t", "type": "number"}],
+              "view": [{"kind": "slider", "label": "Minutes", "var": "t", "min": "1", "max": "60"}]}
+    assert misfit("countdown timer, i set the minutes", "timer with presets", presets) == (
+        "it has no field or slider to set a value with")
+    assert lacks_field("countdown timer, i set the minutes", slider) is None
+    assert lacks_field("cooking timer where I type in the minutes", slider) == "it has no field to type in"
+    assert lacks_field("let me enter the minutes and count down", field) is None
+    assert lacks_field("let me enter the minutes and count down", presets) == "it has no field to type in"
+    for plain in ("what type of tea timer", "press enter to start", "a timer with a set of presets"):
+        assert lacks_field(plain, presets) is None  # no one types or sets a value here

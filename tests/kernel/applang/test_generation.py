@@ -197,3 +197,20 @@ def test_an_adapted_app_that_still_lacks_the_named_items_is_not_presented() -> N
     outcome = asyncio.run(run(request, renamed, examples=library, adapt_at=0.0, write=False))
     assert outcome.kind == "app" and outcome.source is not None
     assert outcome.source["state"][0]["init"] == "[['Happy', 0], ['Okay', 0], ['Sad', 0]]"
+
+
+def test_an_adapted_clock_shows_the_place_the_request_names() -> None:
+    tokyo = {"title": "Tokyo Time", "state": [], "view": [
+        {"kind": "text", "value": "time(now(), 'Tokyo')", "size": "xl"},
+        {"kind": "text", "value": "weekday(now(), 'Tokyo') + ' ' + date(now(), 'Tokyo')"}]}
+    clocks = Library([Example("clocks", "what time is it in Tokyo right now", tokyo)])
+    model = Model('World Clock"')
+    outcome = asyncio.run(run("what's the time in madrid", model, examples=clocks, adapt_at=0.0, write=False))
+    assert outcome.how == "adapted" and outcome.source is not None, outcome
+    assert outcome.source["title"] == "World Clock"  # the model's title; the zones are put in by name
+    assert outcome.source["view"][0]["value"] == "time(now(), 'Madrid')"
+    assert "'Tokyo'" not in json.dumps(outcome.source)
+    three = asyncio.run(run("times for dubai, seoul and toronto", Model("unused"), examples=clocks,
+                            adapt_at=0.0, write=False))
+    assert three.how == NO_CLOSE_EXAMPLE
+    assert three.why == "it shows the time of 1 place, and the request names 3"

@@ -35,3 +35,13 @@ def test_the_one_number_a_request_states_goes_to_the_one_number_slot_the_model_l
     assert grounded(shape, ["Tweet", "160"], "280 or 300 characters") == ["Tweet", "160"]  # which one?
     two = template(canonical(TIP))  # title and one number slot, and the number 100 in a formula
     assert grounded(two, ["Tip", "15"], "tip on a bill of 100") == ["Tip", "15"]  # the app holds 100
+
+
+def test_a_named_holiday_is_the_date_a_countdown_starts_at() -> None:
+    countdown = {"title": "Christmas", "state": [{"name": "day", "type": "text", "init": "'12-25'"}],
+                 "view": [{"kind": "text", "value": "text(days_until(next_date(day))) + ' days'"}]}
+    shape = template(canonical(countdown))  # slots: title, the date
+    assert [slot.kind for slot in shape.slots] == ["text", "date"]
+    assert grounded(shape, ["Halloween", "12-25"], "days until halloween") == ["Halloween", "10-31"]
+    assert grounded(shape, ["Trip", "06-01"], "days until my trip") == ["Trip", "06-01"]  # no holiday named
+    assert grounded(shape, ["Both", "12-25"], "days until halloween or christmas") == ["Both", "12-25"]
