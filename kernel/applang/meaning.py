@@ -112,6 +112,7 @@ def vectors_for(encoder: enc.SentenceEncoder, examples: Sequence[Example]) -> Ve
     for path in (baked_path(key), cached_path(key)):
         found = _read(path, len(texts))
         if found is not None:
+            log.info("example vectors: %s", path)
             return found
     unique = list(dict.fromkeys(texts))  # most examples name no place or holiday: their two rows are one text
     log.warning("example vectors: none baked or cached for this library (key %s); encoding %d texts",

@@ -5,7 +5,8 @@ Why: measured on 2026-12-06, "what's the time in madrid" adapted the Tokyo clock
 example's city is written in several expressions (`time(now(), 'Tokyo')`, `weekday(now(), 'Tokyo')`),
 so it is no slot the model fills (adapt.py leaves a literal written twice alone), and the model would
 not reliably change it anyway. Instead the cities are put in by name (`with_places`), and an example
-that shows another number of cities than the request names is another variant (`misfit`).
+that shows another number of cities than the request names, or only the time here, is another
+variant (`misfit`).
 
 The places are the cities the app language knows (llmos.sdk.zones), the same names a clock app resolves.
 """
@@ -22,6 +23,7 @@ from llmos.kernel.applang.adapt import ZONE_ARGS
 from llmos.sdk import zones
 
 _NOT_PLACES = frozenset({"utc", "gmt"})  # zones that name a clock standard, not a place
+CLOCK_FACES = frozenset({"time", "hhmm"})  # functions that show a time of day
 
 
 @cache
@@ -69,16 +71,31 @@ def literals(node: ex.Expr) -> Iterator[str]:
 def shown_places(document: dict[str, Any]) -> list[str]:
     """The places an app shows the time of, in document order, lower case, each once (not UTC)."""
     found: list[str] = []
-    for text in _texts(document):
-        try:
-            node = ex.parse_expression(text)
-        except ex.ExprSyntaxError:
-            continue
+    for node in _expressions(document):
         for name in zone_literals(node):
             key = _key(name)
             if key in zones.ZONES and key not in _NOT_PLACES and key not in found:
                 found.append(key)
     return found
+
+
+def _shows_a_clock(document: dict[str, Any]) -> bool:
+    """Whether an app shows a time of day (`time(…)`, `hhmm(…)`), here or somewhere."""
+    def calls(node: ex.Expr) -> bool:
+        if isinstance(node, ex.Call) and node.name in CLOCK_FACES:
+            return True
+        return any(calls(child) for child in ex.children(node))
+
+    return any(calls(node) for node in _expressions(document))
+
+
+def _expressions(document: dict[str, Any]) -> Iterator[ex.Expr]:
+    """Every string of a document that reads as an expression, parsed (labels read as names)."""
+    for text in _texts(document):
+        try:
+            yield ex.parse_expression(text)
+        except ex.ExprSyntaxError:
+            continue
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -98,10 +115,15 @@ def _same_places(asked: list[str], shown: list[str]) -> bool:
 
 
 def misfit(request: str, document: dict[str, Any]) -> str | None:
-    """Why an app that shows the time of other places cannot serve a request that names places, or
-    None: it shows another number of them, and not all of those asked."""
+    """Why an app cannot show the time of the places a request names, or None: it shows another
+    number of places, not all of those asked, or it is a clock for here only. (An app that shows no
+    time of day is not judged: "a packing list for paris" names a place too.)"""
     asked, shown = named_places(request), shown_places(document)
-    if not asked or not shown or len(asked) == len(shown) or _same_places(asked, shown):
+    if not asked:
+        return None
+    if not shown:
+        return "it shows the time here only" if _shows_a_clock(document) else None
+    if len(asked) == len(shown) or _same_places(asked, shown):
         return None
     return (f"it shows the time of {len(shown)} place{'s' * (len(shown) > 1)}, "
             f"and the request names {len(asked)}")

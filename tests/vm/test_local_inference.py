@@ -22,6 +22,12 @@ def test_a_new_app_is_written_by_the_embedded_model_in_the_guest(machine: Virtua
     assert local["detail"].startswith("loaded in"), local
     assert ("SSE4.2 kernels" if machine.accel == "tcg" else "kernels") in local["detail"], local
 
+    # The image's baked library vectors are the ones the guest looks for: otherwise the kernel encodes
+    # the whole library under TCG (minutes) and says so (kernel/applang/meaning.py).
+    kernel_log = machine.run(["llmos", "logs", "kernel", "-n", "5000"], timeout=scaled(30)).stdout
+    assert "example vectors: /usr/share/llmos/models/" in kernel_log, kernel_log[-3000:]
+    assert "none baked or cached" not in kernel_log, kernel_log[-3000:]
+
     launched = result["detail"]
     launched_window(machine, launched, scaled(60))
     ipc(machine, "kernel", "apps.stop", app_id=launched["app_id"])

@@ -66,3 +66,9 @@ def test_another_number_of_places_is_another_variant() -> None:
     assert misfit("what's the time in rome", TOKYO) is None
     assert misfit("my local time next to sydney", PAIR) is None  # fewer, but all of them shown
     assert misfit("a packing list for paris", {"title": "List", "state": [], "view": []}) is None
+    here = {"title": "Clock", "state": [], "view": [{"kind": "text", "value": "hhmm(now())"}]}
+    assert misfit("clock for rome", here) == "it shows the time here only"
+    assert misfit("a big clock", here) is None
+    trip = {"title": "Trip", "state": [{"name": "d", "type": "text"}],
+            "view": [{"kind": "text", "value": "text(days_until(d)) + ' days, from ' + date(today())"}]}
+    assert misfit("days until my trip to paris", trip) is None  # a date, not a time of day
