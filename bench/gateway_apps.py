@@ -41,7 +41,7 @@ from typing import Any, Protocol, TextIO, TypeVar
 
 HERE = Path(__file__).resolve().parent
 PROMPTS = HERE / "apps" / "prompts.toml"
-SECOND_SET = HERE / "apps" / "prompts_second.toml"  # shorter, plainer prompts (its header)
+MORE_SETS = sorted((HERE / "apps").glob("prompts_*.toml"))  # later sets, each with its story in its header
 EXAMPLES = HERE.parent / "kernel" / "applang" / "examples"
 FAMILIES = ("calculators", "trackers", "lists", "timers", "clocks", "randomness", "learning", "text",
             "drawing", "outside")

@@ -38,7 +38,7 @@ from llmos.kernel.applang.compile import compile_app
 from llmos.kernel.applang.consistency import misfit, missing_items, named_rows
 from llmos.kernel.applang.document import read_document
 from llmos.kernel.applang.errors import DocumentError, LocatedError
-from llmos.kernel.applang.grounding import grounded, stated_numbers
+from llmos.kernel.applang.grounding import grounded, plain_numbers, stated_numbers
 from llmos.kernel.applang.repair import (
     DEFAULT_TRIES,
     HEADER,
@@ -159,9 +159,10 @@ def _finish(document: dict[str, Any], how: str, tries: int, nearest: Neighbour |
 def choose(request: str, found: Sequence[Neighbour], index: Library, at: float) -> Neighbour | None:
     """The example to adapt among `found` (nearest first): the nearest with a score of at least `at` that
     the request does not plainly rule out (consistency.misfit: another direction, other named items).
-    When another that fits is within the library's margin by meaning, the nearer by words (by
-    `WORD_GAP`) is taken, and if neither is, none: two siblings equally near is a guess, and an
-    honest "cannot" is better than the wrong sibling."""
+    When another that fits is within the library's margin by meaning, the one whose request states a
+    number the request states is taken when only one does ("a pair of dice": two dice, not one; a
+    d20, not a d6), else the nearer by words (by `WORD_GAP`), and if neither is, none: two siblings
+    equally near is a guess, and an honest "cannot" is better than the wrong sibling."""
     fitting = [m for m in found if m.score >= at and misfit(
         request, m.example.request, m.example.app, template(canonical(m.example.app))) is None]
     if not fitting:
@@ -170,6 +171,10 @@ def choose(request: str, found: Sequence[Neighbour], index: Library, at: float) 
     tied = [m for m in fitting if m.score > fitting[0].score - margin - 1e-9] if margin > 0 else fitting[:1]
     if len(tied) == 1:
         return tied[0]
+    asked = plain_numbers(request)
+    numbered = [m for m in tied if asked & plain_numbers(m.example.request)]
+    if len(numbered) == 1:
+        return numbered[0]
     by_words = sorted(((index.word_score(request, m.example), m) for m in tied), key=lambda pair: -pair[0])
     return by_words[0][1] if by_words[0][0] - by_words[1][0] >= WORD_GAP else None
 

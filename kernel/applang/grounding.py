@@ -19,11 +19,21 @@ _NUMBER_WORDS = {
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
     "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
-    "thousand": 1000, "dozen": 12, "half": 0.5, "quarter": 0.25,
+    "thousand": 1000, "dozen": 12, "half": 0.5, "quarter": 0.25, "pair": 2, "couple": 2,
 }  # not "one": "throw one for me" asks for a die, not a one-sided one
 _STATED = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+")
 # the unit changes an example's starting value may need: seconds <-> minutes <-> hours, milliseconds
 _UNITS = (1, 60, 1 / 60, 3600, 1 / 3600, 1000, 1 / 1000, 60_000, 100, 1 / 100)
+
+
+def plain_numbers(text: str) -> set[float]:
+    """The numbers a text states in digits or words, as written ("a pair of dice": 2; "d20": 20)."""
+    found: set[float] = set()
+    for token in re.findall(r"\d+(?:[.,]\d+)?|[a-z]+", text.lower().replace(",000", "000")):
+        value = float(token.replace(",", ".")) if token[0].isdigit() else _NUMBER_WORDS.get(token)
+        if value is not None:
+            found.add(value)
+    return found
 
 
 def stated_numbers(request: str) -> set[float]:

@@ -1,6 +1,6 @@
-"""The benchmark's prompt sets (bench/apps/prompts.toml, and prompts_second.toml): well formed, the first
-spread over every family of issue 11, both disjoint from the example library and from each other, and
-impossible to satisfy with an app that does nothing."""
+"""The benchmark's prompt sets (bench/apps/prompts.toml, and the later prompts_*.toml): well formed, the
+first spread over every family of issue 11, all disjoint from the example library and from each other,
+and impossible to satisfy with an app that does nothing."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import gateway_apps
 
 CASES = gateway_apps.load_cases()
-ALL_CASES = CASES + gateway_apps.load_cases(gateway_apps.SECOND_SET)
+ALL_CASES = CASES + [case for path in gateway_apps.MORE_SETS for case in gateway_apps.load_cases(path)]
 
 
 def test_enough_prompts_in_every_family() -> None:
@@ -29,6 +29,10 @@ def test_enough_prompts_in_every_family() -> None:
     assert set(counts) == set(gateway_apps.FAMILIES) - {"outside"}, counts
     assert min(counts.values()) >= 4, counts
     assert sum(c.outside for c in CASES) >= 5
+
+
+def test_every_later_set_is_read() -> None:
+    assert len(gateway_apps.MORE_SETS) >= 2 and len(ALL_CASES) >= len(CASES) + 50
 
 
 def test_prompts_are_distinct_from_each_other() -> None:

@@ -181,6 +181,20 @@ def test_two_fitting_examples_equally_near_by_meaning_are_told_apart_by_words_or
     assert choose("temperature converter", apart, index, 0.5) is apart[0]
 
 
+def test_of_two_tied_siblings_the_one_stating_the_requests_number_is_taken() -> None:
+    dice = [Example("random", request, COUNTER)
+            for request in ("roll a dice", "roll two dice and add them up", "roll a d20 for role playing")]
+    index = Library(dice)
+    index.meaning = cast(Any, object())  # thresholds by meaning, with their margin
+    tied = [Neighbour(dice[0], 0.73, 0.0), Neighbour(dice[1], 0.72, 0.0), Neighbour(dice[2], 0.72, 0.0)]
+    chosen = choose("throw a pair of dice and give me the total", tied, index, 0.5)
+    assert chosen is not None and chosen.example is dice[1]  # a pair is two
+    chosen = choose("a 20 sided die", tied, index, 0.5)
+    assert chosen is not None and chosen.example is dice[2]
+    chosen = choose("dice for our game", tied, index, 0.5)  # no number stated: words decide, as before
+    assert chosen is not None and chosen.example is dice[0]
+
+
 def test_an_adapted_app_that_still_lacks_the_named_items_is_not_presented() -> None:
     tally = {"title": "Tally", "state": [{"name": "options", "type": "list", "fields": [
         {"name": "name", "type": "text"}, {"name": "votes", "type": "number"}],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from llmos.kernel.applang.adapt import template
-from llmos.kernel.applang.grounding import grounded, stated_numbers
+from llmos.kernel.applang.grounding import grounded, plain_numbers, stated_numbers
 from llmos.kernel.applang.schema import canonical
 
 TIP = {"title": "Tip", "state": [{"name": "bill", "type": "number"},
@@ -45,3 +45,10 @@ def test_a_named_holiday_is_the_date_a_countdown_starts_at() -> None:
     assert grounded(shape, ["Halloween", "12-25"], "days until halloween") == ["Halloween", "10-31"]
     assert grounded(shape, ["Trip", "06-01"], "days until my trip") == ["Trip", "06-01"]  # no holiday named
     assert grounded(shape, ["Both", "12-25"], "days until halloween or christmas") == ["Both", "12-25"]
+
+
+def test_plain_numbers_are_the_numbers_as_written() -> None:
+    assert plain_numbers("throw a pair of dice") == {2}
+    assert plain_numbers("roll a d20, or 3 of them") == {20, 3}
+    assert plain_numbers("half a minute") == {0.5}  # no units: 30 seconds is stated_numbers' reading
+    assert plain_numbers("roll one die") == set()  # "one" is not read as a number (see _NUMBER_WORDS)
