@@ -14,7 +14,7 @@ The places are the cities the app language knows (llmos.sdk.zones), the same nam
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
 
@@ -29,9 +29,13 @@ CLOCK_FACES = frozenset({"time", "hhmm"})  # functions that show a time of day
 @cache
 def pattern() -> re.Pattern[str]:
     """A known place as a whole word, any case, any spacing ("New  York")."""
-    names = sorted((name for name in zones.ZONES if name not in _NOT_PLACES), key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(re.escape(name).replace(r"\ ", r"\s+") for name in names) + r")\b",
-                      re.IGNORECASE)
+    return _any_of(name for name in zones.ZONES if name not in _NOT_PLACES)
+
+
+def _any_of(names: Iterable[str]) -> re.Pattern[str]:
+    """Any of `names` as whole words, any case, any spacing; the longest first."""
+    spelled = (re.escape(name).replace(r"\ ", r"\s+") for name in sorted(names, key=len, reverse=True))
+    return re.compile(r"\b(?:" + "|".join(spelled) + r")\b", re.IGNORECASE)
 
 
 def _key(name: str) -> str:
@@ -148,8 +152,7 @@ def with_places(request: str, document: dict[str, Any]) -> dict[str, Any] | None
     if len(free) != len(new):  # the app shows one zone under two names ("New York", "Boston")
         return None
     renames = {old: display(name) for old, name in zip(free, new, strict=True)}
-    names = re.compile(r"\b(?:" + "|".join(re.escape(old).replace(r"\ ", r"\s+") for old in renames) + r")\b",
-                       re.IGNORECASE)
+    names = _any_of(renames)
 
     def rename(value: Any) -> Any:
         if isinstance(value, dict):
