@@ -29,7 +29,7 @@ _UNITS = (1, 60, 1 / 60, 3600, 1 / 3600, 1000, 1 / 1000, 60_000, 100, 1 / 100)
 def plain_numbers(text: str) -> set[float]:
     """The numbers a text states in digits or words, as written ("a pair of dice": 2; "d20": 20)."""
     found: set[float] = set()
-    for token in re.findall(r"\d+(?:[.,]\d+)?|[a-z]+", text.lower().replace(",000", "000")):
+    for token in _STATED.findall(text.lower().replace(",000", "000")):
         value = float(token.replace(",", ".")) if token[0].isdigit() else _NUMBER_WORDS.get(token)
         if value is not None:
             found.add(value)
@@ -39,12 +39,7 @@ def plain_numbers(text: str) -> set[float]:
 def stated_numbers(request: str) -> set[float]:
     """The numbers a request states, in digits or words ("3 rounds", "half a minute", "a dozen"), each
     also in the units an app may keep it in (a minute as 60 seconds, 1000 ms, 100 percent)."""
-    found: set[float] = set()
-    for token in _STATED.findall(request.lower().replace(",000", "000")):
-        value = float(token.replace(",", ".")) if token[0].isdigit() else _NUMBER_WORDS.get(token)
-        if value is not None:
-            found.update(round(value * unit, 6) for unit in _UNITS)
-    return found
+    return {round(value * unit, 6) for value in plain_numbers(request) for unit in _UNITS}
 
 
 def grounded(shape: Template, values: list[str], request: str) -> list[str]:

@@ -42,16 +42,17 @@ def _regex(name: str) -> str:
     return name.replace("'", "['\u2019]").replace(" ", r"\s+")
 
 
-PATTERN = re.compile(r"\b(?:" + "|".join(f"(?:{_regex(name)})" for name, _ in FIXED) + r")(?![\w'\u2019])",
+# one group per row of FIXED, so a match says which row it is
+PATTERN = re.compile(r"\b(?:" + "|".join(f"({_regex(name)})" for name, _ in FIXED) + r")(?![\w'\u2019])",
                      re.IGNORECASE)
-_DATES = [(re.compile(rf"(?:{_regex(name)})", re.IGNORECASE), date) for name, date in FIXED]
 
 
 def named_dates(text: str) -> list[str]:
     """The month-days ("10-31") of the holidays `text` names, in order, each once."""
     found: list[str] = []
     for match in PATTERN.finditer(text):
-        date = next(date for pattern, date in _DATES if pattern.fullmatch(match.group()))
+        assert match.lastindex is not None  # every alternative is a group
+        date = FIXED[match.lastindex - 1][1]
         if date not in found:
             found.append(date)
     return found

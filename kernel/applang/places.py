@@ -20,6 +20,7 @@ from typing import Any
 
 from llmos.kernel.applang import expressions as ex
 from llmos.kernel.applang.adapt import ZONE_ARGS
+from llmos.kernel.applang.document import keyed_strings
 from llmos.sdk import zones
 
 _NOT_PLACES = frozenset({"utc", "gmt"})  # zones that name a clock standard, not a place
@@ -95,22 +96,11 @@ def _shows_a_clock(document: dict[str, Any]) -> bool:
 
 def _expressions(document: dict[str, Any]) -> Iterator[ex.Expr]:
     """Every string of a document that reads as an expression, parsed (labels read as names)."""
-    for text in _texts(document):
+    for _, text in keyed_strings(document):
         try:
             yield ex.parse_expression(text)
         except ex.ExprSyntaxError:
             continue
-
-
-def _texts(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _texts(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
-    elif isinstance(value, str):
-        yield value
 
 
 def _same_places(asked: list[str], shown: list[str]) -> bool:
