@@ -44,5 +44,6 @@ def test_a_request_without_particulars_scores_as_before() -> None:
         scores = meaning.similarities(request)
         if neutral(request) == request:
             assert (scores == plain).all()
-        else:  # the better of the two readings, never less than the request as written
-            assert (scores >= plain).all() and (scores > plain).any()
+        else:  # the better of the two readings, never less than the request as written (encoded in a
+            #    batch of two, a reading differs from its encoding alone in the 8th decimal)
+            assert (scores >= plain - 1e-6).all() and (scores > plain + 1e-3).any()
