@@ -4,6 +4,8 @@ kernel.caps's: tests/kernel/caps.)"""
 
 from __future__ import annotations
 
+import pytest
+
 from llmos.kernel.analysis import analyse
 
 SDK = "import { ui, net, storage } from '@llm-os/sdk';\n"
@@ -58,3 +60,29 @@ def test_scopes_follow_the_table() -> None:
 def test_binary_and_empty_input_do_not_crash() -> None:
     assert analyse("").ok
     assert not analyse("\x00\x01\x02 garbage ))").ok
+
+
+# Routes to a string-to-code constructor that the corpus files do not spell out; the realm refuses
+# each at run time as well (tests/kernel/sandbox/test_realm.py), so the gate is one of two walls.
+CTOR, GLOBAL, TAMPER = "no-function-constructor", "no-global-object", "no-prototype-tampering"
+ESCAPES: dict[str, tuple[str, str]] = {
+    "species": ("class E extends Array { static get [Symbol.species]() { return Function; } }\n"
+                "new E().map(() => 'return this');\n", CTOR),
+    "tagged_template": ("const F = (() => 0).constructor;\nF`return this```;\n", CTOR),
+    "json_reviver": ("JSON.parse('{}', function () { return (this as any).constructor; });\n", CTOR),
+    "bound_call": ("const c = Function.prototype.call.bind(Function.prototype.constructor);\n"
+                   "c(null, 'return this')();\n", CTOR),
+    "optional_chain": ("const F = (() => 0)?.['constructor'];\nF?.('return this')();\n", CTOR),
+    "joined_key": ("const k = ['con', 'structor'].join('');\n({} as any)[k][k]('x')();\n", CTOR),
+    "class_heritage": ("class X extends (class {}).constructor {}\n", CTOR),
+    "proxy_to_global": ("const p = new Proxy({}, { get: (t, k) => (globalThis as any)[k] });\n"
+                        "(p as any).eval('1');\n", GLOBAL),
+    "stack_hook": ("(Error as any).prepareStackTrace = (e: any, s: any) => s[0].getThis();\n", TAMPER),
+}
+
+
+@pytest.mark.parametrize(("code", "rule"), ESCAPES.values(), ids=ESCAPES.keys())
+def test_other_routes_to_code_from_strings_are_found(code: str, rule: str) -> None:
+    report = analyse(SDK + code)
+    assert not report.ok
+    assert rule in report.rules(), report.rules()

@@ -65,6 +65,16 @@ ATTACKS: dict[str, str] = {
     "getter": "const o = { get f() { return (() => 0).constructor; } }; o.f(CODE)();",
     "iterator_ctor": "Iterator.constructor(CODE)();",
     "typed_array_ctor": "Object.getPrototypeOf(Uint8Array).constructor(CODE)();",
+    "global_descriptors": ("Object.values(Object.getOwnPropertyDescriptors(globalThis)).forEach((d) => {"
+                           " if (d.value && d.value.name === 'eval') d.value(CODE); });"),
+    "bound_call": "Function.prototype.call.bind(Function.prototype.constructor)(null, CODE)();",
+    "tagged_template": "(() => 0).constructor`${CODE}```;",
+    "species": ("class E extends Array { static get [Symbol.species]() { return Function; } }"
+                " new E(1).map(() => CODE);"),
+    "regexp_symbol": "const r = /x/; r[Symbol.replace] = (() => 0).constructor; 'x'.replace(r, CODE)();",
+    "array_from_mapper": "Array.from([CODE], (() => 0).constructor)[0]();",
+    "date_ctor_ctor": "new Date().constructor.constructor(CODE)();",
+    "symbol_ctor": "Symbol.constructor(CODE)();",
 }
 
 CODE = "globalThis.__pwned = 'ran'"
@@ -114,6 +124,16 @@ def test_no_string_becomes_code(body: str) -> None:
     marker, said = outcome(body)
     assert marker == "undefined", f"the string ran as code: {said}"
     assert REASON in said, said
+
+
+@pytest.mark.parametrize("body", ["(function () { return this; })().eval(CODE);",
+                                  "(function () { return this; })().Function(CODE)();"])
+def test_a_function_called_bare_gets_no_global_object(body: str) -> None:
+    """App code is strict: `this` in a plain call is undefined, not a way around the names the static
+    gate watches ("globalThis", "eval")."""
+    marker, said = outcome(body)
+    assert marker == "undefined"
+    assert "of undefined" in said, said
 
 
 def test_the_realm_keeps_its_ordinary_function_behaviour() -> None:
