@@ -24,6 +24,7 @@ example out for its own request (tests/kernel/applang/test_retrieval.py):
   minutes" need a field (or, to set, a slider): preset buttons are another variant of the app.
 - **What the request asks to see.** A weekday, today's date or a colour's code must be in what the
   app shows (its texts and rows), not only somewhere in it (a painter's brush colour is hex() too).
+  So must a random number asked for: a guessing game draws one and keeps it hidden (`hides_draw`).
 """
 from __future__ import annotations
 
@@ -174,16 +175,17 @@ def _free_slots(shape: Template | None, items: Sequence[Item]) -> int:
     return free
 
 
-def _resizable(document: dict[str, Any]) -> list[tuple[int, list[str]]]:
+def _resizable(document: dict[str, Any], empty: bool = False) -> list[tuple[int, list[str]]]:
     """(index in state, rows) of each list whose starting rows are plain texts and that no expression or
-    action reaches by a fixed position: its rows can be others, and more or fewer."""
+    action reaches by a fixed position: its rows can be others, and more or fewer. With `empty`, also
+    each list that starts empty and gets its rows from what the person types (`_typed_into`)."""
     text = json.dumps(document)
     out = []
     for index, state in enumerate(document.get("state", [])):
         if not isinstance(state, dict) or state.get("type") != "list":
             continue
-        node = _parsed(state.get("init"))
-        if not isinstance(node, ex.ListLit) or not node.items:
+        node = _parsed(state.get("init", "[]" if empty else None))
+        if not isinstance(node, ex.ListLit) or not (node.items or _typed_into(document, state.get("name"))):
             continue
         if any(not isinstance(item, ex.Str) for item in node.items):
             continue
@@ -195,24 +197,67 @@ def _resizable(document: dict[str, Any]) -> list[tuple[int, list[str]]]:
     return out
 
 
-def named_rows(request: str, document: dict[str, Any]) -> dict[str, Any] | None:
+def _typed_into(document: dict[str, Any], name: Any) -> bool:
+    """Whether an action adds to list `name` a row that starts with what the person typed in a field
+    (a names list, a list of places): its rows are things named, not records the app stamps (a mood
+    log's buttons add today's date and a fixed mood)."""
+    typed = {w.get("var") for w in _widgets(document.get("view", [])) if w.get("kind") == "input"}
+
+    def adds(value: Any) -> bool:
+        if isinstance(value, dict):
+            item = value.get("item")
+            if value.get("add") == name and isinstance(item, list) and item and item[0] in typed:
+                return True
+            return any(adds(child) for child in value.values())
+        return isinstance(value, list) and any(adds(child) for child in value)
+
+    return adds(document.get("view", []))
+
+
+def holds_items(request: str, document: dict[str, Any]) -> bool:
+    """Whether one of the app's lists starts with every thing the request names."""
+    items = named_items(request)
+    for _, rows in _resizable(document, empty=True):
+        held = [w for row in rows for w in _WORD.findall(row.casefold().replace("'", ""))]
+        if items and all(any(_same(w, h) for w in item.words for h in held) for item in items):
+            return True
+    return False
+
+
+def named_rows(request: str, document: dict[str, Any], *, empty: bool = False) -> dict[str, Any] | None:
     """The document with a list's starting rows replaced by the items the request names ("habits:
     meditate, read and walk" for a habit list that starts with Exercise and Read), when the list can
-    take any rows (`_resizable`) and shares an item with them; None when there is nothing to change.
+    take any rows (`_resizable`) and shares an item with them, or, with `empty`, starts with none;
+    None when there is nothing to change.
     Why: the model fills a starting list slot by slot, so it can rename rows but never add one."""
     items = named_items(request)
     if not items or any(item.number for item in items):
         return None
-    for index, rows in _resizable(document):
+    for index, rows in _resizable(document, empty):
         held = [w for row in rows for w in _WORD.findall(row.casefold().replace("'", ""))]
         shared = [item for item in items if any(_same(w, h) for w in item.words for h in held)]
-        if not shared or len(shared) == len(items) == len(rows):
+        if (rows and not shared) or len(shared) == len(items) == len(rows):
             continue
         out = copy.deepcopy(document)
         out["state"][index]["init"] = "[" + ", ".join(
             "'" + item.text[:1].upper() + item.text[1:] + "'" for item in items) + "]"
         return out
     return None
+
+
+def items_read_away(request: str) -> str | None:
+    """The request with its enumeration of named things read as "a few options" ("pick one of alice,
+    ben or carla" -> "pick one of a few options"), or None when it names none, or numbers: how near
+    an example is that takes whatever items are named into a list (generation._for_items)."""
+    items = named_items(request)
+    if not items or any(item.number for item in items):
+        return None
+    text = " ".join(request.casefold().replace("\u2019", "'").split())
+    first = re.search(rf"\b{re.escape(items[0].words[0])}\b", text)
+    last = [m.end() for m in re.finditer(rf"\b{re.escape(items[-1].words[-1])}\b", text)]
+    if first is None or not last or last[-1] <= first.start():
+        return None
+    return text[:first.start()] + "a few options" + text[last[-1]:]
 
 
 def missing_items(request: str, document: dict[str, Any], shape: Template | None = None) -> list[str]:
@@ -350,6 +395,50 @@ def _shows_hex(needed: frozenset[str], document: dict[str, Any]) -> bool:
     return bool(re.search(r"#[0-9a-f]{6}\b", text)) or any(w in ("hex", "code") for w in _inputs(document))
 
 
+# a request to be given a random number ("a random number from 1 to 100", "random whole number")
+_DRAW_ASKED = re.compile(r"\brandom (?:whole |lucky )?(?:number|integer)\b")
+_RANDOM_CALLS = frozenset({"randint", "random", "pick", "shuffle"})
+
+
+def hides_draw(request: str, document: dict[str, Any]) -> str | None:
+    """Why the app does not show the random number the request asks for, or None: what it shows (its
+    texts and rows) neither calls a random function nor reads a value that an action sets from one. A
+    guessing game draws its number and shows only hints about it."""
+    if not _DRAW_ASKED.search(" ".join(request.casefold().split())):
+        return None
+    drawn: set[str] = set()
+    shown: set[str] = set()
+
+    def visit(node: ex.Expr, into: set[str]) -> None:
+        if isinstance(node, ex.Call) and node.name in _RANDOM_CALLS:
+            into.add("")  # a draw in the expression itself
+        if isinstance(node, ex.Name):
+            into.add(node.name)
+        for child in ex.children(node):
+            visit(child, into)
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            target, expression = value.get("set"), _parsed(value.get("to"))
+            if isinstance(target, str) and expression is not None:
+                found: set[str] = set()
+                visit(expression, found)
+                if "" in found:
+                    drawn.add(target)
+            for key in _SHOWN:
+                if (parsed := _parsed(value.get(key))) is not None:
+                    visit(parsed, shown)
+            for child in value.values():
+                walk(child)
+        elif isinstance(value, list):
+            for child in value:
+                walk(child)
+
+    walk(document.get("view", []))
+    walk(document.get("timers", []))
+    return None if shown & (drawn | {""}) else "it never shows the number it draws"
+
+
 # the person types a value in ("i type my birthday", "let me enter the minutes"), or sets one ("i set the
 # minutes"): after a word that makes the verb theirs, so "what type of" and "press enter" are not
 _TYPES_IN = re.compile(r"\b(?:i|me|we|you|can|to|then|and|i'll|i'd)\s+"
@@ -383,7 +472,7 @@ def misfit(request: str, example_request: str, document: dict[str, Any], shape: 
         return elsewhere
     if counts_up_only(request, document):
         return "it counts up and never ends"
-    asked = lacks_asked(request, document)
+    asked = lacks_asked(request, document) or hides_draw(request, document)
     if asked is not None:
         return asked
     lacking = missing_items(request, document, shape)

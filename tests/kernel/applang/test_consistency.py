@@ -9,6 +9,9 @@ from llmos.kernel.applang.adapt import template
 from llmos.kernel.applang.consistency import (
     choices,
     counts_up_only,
+    hides_draw,
+    holds_items,
+    items_read_away,
     lacks_asked,
     lacks_field,
     misfit,
@@ -164,6 +167,26 @@ def test_what_the_request_asks_to_see_must_be_in_what_the_app_shows() -> None:
     assert lacks_asked("a diary that puts today's date on each entry", diary) is None  # stamped, then shown
 
 
+def test_a_random_number_asked_for_must_be_shown() -> None:
+    def game(hint: str, shown: str = "hint") -> dict[str, Any]:
+        draw = [{"set": "secret", "to": "randint(1, 100)"}, {"set": "hint", "to": hint}]
+        state = [{"name": "secret", "type": "number"}, {"name": "hint", "type": "text"}]
+        return {"title": "G", "state": state,
+                "view": [{"kind": "button", "label": "Go", "do": draw}, {"kind": "text", "value": shown}]}
+
+    guessing = game("if 50 < secret then 'Higher' else 'Lower'")
+    hidden = "it never shows the number it draws"
+    assert hides_draw("give me a random number from 1 to 100", guessing) == hidden
+    assert misfit("a random whole number please", "guess the number", guessing) == hidden
+    assert hides_draw("give me a random number from 1 to 100", game("'x'", shown="secret")) is None
+    assert hides_draw("random number", game("'x'", shown="text(randint(1, 6))")) is None  # drawn where shown
+    assert hides_draw("guess my number between 1 and 100", guessing) is None  # no random number asked for
+    timer = {"title": "T", "state": [{"name": "n", "type": "number"}],
+             "view": [{"kind": "text", "value": "n"}],
+             "timers": [{"every": "1000", "do": [{"set": "n", "to": "randint(1, 9)"}]}]}
+    assert hides_draw("a random number every second", timer) is None  # drawn by a timer, then shown
+
+
 def test_a_value_the_person_types_or_sets_needs_a_field() -> None:
     presets = {"title": "Timer", "state": [{"name": "t", "type": "number"}],
                "view": [{"kind": "text", "value": "t"},
@@ -180,3 +203,22 @@ def test_a_value_the_person_types_or_sets_needs_a_field() -> None:
     assert lacks_field("let me enter the minutes and count down", presets) == "it has no field to type in"
     for plain in ("what type of tea timer", "press enter to start", "a timer with a set of presets"):
         assert lacks_field(plain, presets) is None  # no one types or sets a value here
+
+
+def test_an_enumeration_is_read_away_and_a_typed_list_can_start_with_it() -> None:
+    assert items_read_away("pick one of alice, ben or carla for me") == "pick one of a few options for me"
+    assert items_read_away("tip with 10, 15 or 20 percent") is None  # numbers are not things to list
+    assert items_read_away("a plain counter") is None
+    names = {"title": "Names", "state": [{"name": "name", "type": "text"}, {"name": "names", "type": "list"}],
+             "view": [{"kind": "input", "label": "Name", "var": "name",
+                       "do": [{"add": "names", "item": ["name"]}]}, {"kind": "list", "var": "names"}]}
+    request = "pick one of alice, ben or carla"
+    assert named_rows(request, names) is None  # an empty list only when asked for
+    filled = named_rows(request, names, empty=True)
+    assert filled is not None and filled["state"][1]["init"] == "['Alice', 'Ben', 'Carla']"
+    assert holds_items(request, filled) and not holds_items(request, names)
+    moods = {"title": "Mood", "state": [{"name": "log", "type": "list", "fields": [
+        {"name": "day", "type": "text"}, {"name": "mood", "type": "text"}]}],
+        "view": [{"kind": "button", "label": "Great", "do": [{"add": "log", "item": ["today()", "'Great'"]}]},
+                 {"kind": "list", "var": "log", "row": "day + ': ' + mood"}]}
+    assert named_rows("my mood: happy, okay and sad", moods, empty=True) is None  # rows the app stamps

@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any, cast
 
+from llmos.kernel.applang.consistency import items_read_away
 from llmos.kernel.applang.examples import Example
 from llmos.kernel.applang.generation import NO_CLOSE_EXAMPLE, Completion, choose, run
 from llmos.kernel.applang.retrieval import Library, Neighbour
@@ -228,3 +229,30 @@ def test_an_adapted_clock_shows_the_place_the_request_names() -> None:
                             adapt_at=0.0, write=False))
     assert three.how == NO_CLOSE_EXAMPLE
     assert three.why == "it shows the time of 1 place, and the request names 3"
+
+
+def test_a_request_naming_its_things_gets_the_list_that_starts_with_them() -> None:
+    state = [{"name": "player", "type": "text"}, {"name": "players", "type": "list"},
+             {"name": "first", "type": "text"}]
+    picker = {"title": "Who Starts", "state": state,
+              "view": [{"kind": "input", "label": "Player", "var": "player",
+                        "do": [{"add": "players", "item": ["player"]}]},
+                       {"kind": "list", "var": "players", "delete": True},
+                       {"kind": "button", "label": "Who goes first?",
+                        "do": [{"set": "first", "to": "pick(players.text)"}]},
+                       {"kind": "text", "value": "first"}]}
+    library = Library([Example("random", "who goes first? pick a random player", picker),
+                       Example("trackers", "a counter with a plus button", COUNTER)])
+    request = "who goes first? pick one of alice, ben or carla"
+    plain = items_read_away(request)
+    assert plain == "who goes first? pick one of a few options"
+    named, read_away = (library.nearest(text, 1)[0].score for text in (request, plain))
+    assert named < read_away  # the names the index does not know pull the request away
+    at = (named + read_away) / 2
+    outcome = asyncio.run(run(request, Model('Who Starts"'), examples=library, adapt_at=at, write=False))
+    assert outcome.kind == "app" and outcome.source is not None, outcome
+    assert outcome.source["state"][1]["init"] == "['Alice', 'Ben', 'Carla']"
+    stamped = json.loads(json.dumps(picker).replace('"item": ["player"]', '"item": ["\'Guest\'"]'))
+    library = Library([Example("random", "who goes first? pick a random player", stamped)])
+    outcome = asyncio.run(run(request, Model("unused"), examples=library, adapt_at=at, write=False))
+    assert outcome.how == NO_CLOSE_EXAMPLE  # its rows are not names the person gives: not given these
