@@ -178,26 +178,32 @@ def _free_slots(shape: Template | None, items: Sequence[Item]) -> int:
 def _resizable(document: dict[str, Any], empty: bool = False) -> list[tuple[int, list[str]]]:
     """(index in state, rows) of each list whose starting rows are plain texts and that no expression or
     action reaches by a fixed position: its rows can be others, and more or fewer. With `empty`, also
-    each list that starts empty and gets its rows from what the person types (`_typed_into`)."""
+    each list that starts empty and gets its rows from what the person types (`typed_into`)."""
     text = json.dumps(document)
     out = []
     for index, state in enumerate(document.get("state", [])):
         if not isinstance(state, dict) or state.get("type") != "list":
             continue
         node = _parsed(state.get("init", "[]" if empty else None))
-        if not isinstance(node, ex.ListLit) or not (node.items or _typed_into(document, state.get("name"))):
+        if not isinstance(node, ex.ListLit) or not (node.items or typed_into(document, state.get("name"))):
             continue
         if any(not isinstance(item, ex.Str) for item in node.items):
             continue
-        name = re.escape(str(state.get("name")))
-        by_position = (rf"\b{name}\s*\[\s*\d", rf'"(?:edit|remove)": "{name}", "at": "\d')
-        if any(re.search(pattern, text) for pattern in by_position):
+        if by_position(text, state.get("name")):
             continue
         out.append((index, [str(i.value) for i in node.items if isinstance(i, ex.Str)]))
     return out
 
 
-def _typed_into(document: dict[str, Any], name: Any) -> bool:
+def by_position(text: str, name: Any) -> bool:
+    """Whether a document (its JSON `text`) reaches a row of list `name` by a fixed position
+    (`name[0]`, an edit or a removal at "1"): then its rows cannot be others."""
+    escaped = re.escape(str(name))
+    return any(re.search(pattern, text) for pattern in (
+        rf"\b{escaped}\s*\[\s*\d", rf'"(?:edit|remove)": "{escaped}", "at": "\d'))
+
+
+def typed_into(document: dict[str, Any], name: Any) -> bool:
     """Whether an action adds to list `name` a row that starts with what the person typed in a field
     (a names list, a list of places): its rows are things named, not records the app stamps (a mood
     log's buttons add today's date and a fixed mood)."""
@@ -248,7 +254,7 @@ def named_rows(request: str, document: dict[str, Any], *, empty: bool = False) -
 def items_read_away(request: str) -> str | None:
     """The request with its enumeration of named things read as "a few options" ("pick one of alice,
     ben or carla" -> "pick one of a few options"), or None when it names none, or numbers: how near
-    an example is that takes whatever items are named into a list (generation._for_items)."""
+    an example is that takes whatever items are named into a list (things.py)."""
     items = named_items(request)
     if not items or any(item.number for item in items):
         return None

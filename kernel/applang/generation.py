@@ -32,10 +32,10 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from llmos.kernel.applang import places
+from llmos.kernel.applang import places, things
 from llmos.kernel.applang.adapt import Slot, Template, template, template_schema, values_in
 from llmos.kernel.applang.compile import compile_app
-from llmos.kernel.applang.consistency import holds_items, items_read_away, misfit, missing_items, named_rows
+from llmos.kernel.applang.consistency import misfit, missing_items, named_rows
 from llmos.kernel.applang.document import read_document
 from llmos.kernel.applang.errors import DocumentError, LocatedError
 from llmos.kernel.applang.grounding import grounded, plain_numbers, stated_numbers
@@ -179,20 +179,17 @@ def choose(request: str, found: Sequence[Neighbour], index: Library, at: float) 
     return by_words[0][1] if by_words[0][0] - by_words[1][0] >= WORD_GAP else None
 
 
-def _for_items(request: str, index: Library, at: float) -> Neighbour | None:
-    """The example for a request that names its things ("pick one of alice, ben or carla") when it is
-    near only once they are read away ("pick one of a few options": consistency.items_read_away),
-    and it has a list that can start with them (`named_rows`, an empty list the person adds to
-    included). Why: the encoder scores names and foreign words it does not know as noise, so such a
-    request falls under the threshold of the very example that would hold its items."""
-    plain = items_read_away(request)
+def _for_things(request: str, index: Library, at: float) -> Neighbour | None:
+    """The example for a request that names its things ("pick one of alice, ben or carla", "hund is
+    dog, katze is cat") when it is near only once they are read away (things.read_away), and one of
+    its lists can start with them (things.with_things). Why: things.py."""
+    plain = things.read_away(request)
     if plain is None:
         return None
     match = choose(plain, index.nearest(plain, CHECKED, apps_only=True), index, at)
-    if match is None:
+    if match is None or things.with_things(request, match.example.app) is None:
         return None
-    app = match.example.app
-    return match if holds_items(request, app) or named_rows(request, app, empty=True) is not None else None
+    return match
 
 
 def adapt(request: str, match: Neighbour, *, incremental: bool, shots: Sequence[Neighbour] = (),
@@ -201,7 +198,7 @@ def adapt(request: str, match: Neighbour, *, incremental: bool, shots: Sequence[
     items the request names (consistency.missing_items: the model did not put them in its slots) is
     not presented: the outcome is "no close example". A clock shows the places the request names
     (places.with_places) before the model fills anything, so its texts are written around them.
-    With `items` (the match came from `_for_items`), the app must start with the named things."""
+    With `items` (the match came from `_for_things`), the app must start with the named things."""
     shape: Template = template(canonical(places.with_places(request, match.example.app) or match.example.app))
     pairs = [m.example.shot() for m in shots if m is not match] + [match.example.shot()]
     text = instructions(pairs)
@@ -228,10 +225,10 @@ def adapt(request: str, match: Neighbour, *, incremental: bool, shots: Sequence[
             found = values_in(shape, compact(canonical(json.loads(answer))))
         values = found if found is not None else [slot.original for slot in shape.slots]
     document, _ = shape.settle(grounded(shape, values, request), _check)
-    renamed = named_rows(request, document, empty=items)
+    renamed = things.with_things(request, document) if items else named_rows(request, document)
     if renamed is not None and not _check(renamed):
         document = renamed
-    if items and not holds_items(request, document):
+    elif items:
         return Outcome(how=NO_CLOSE_EXAMPLE, tries=1, example=match.example.request,
                        why="its list could not start with the things named")
     lacking = missing_items(request, document)
@@ -364,7 +361,7 @@ def steps(request: str, *, examples: Library | None = None, incremental: bool = 
     chosen = choose(request, found, index, adapt_at)
     if chosen is not None:
         return (yield from adapt(request, chosen, incremental=incremental, shots=_shots(found, chosen)))
-    listing = _for_items(request, index, adapt_at)
+    listing = _for_things(request, index, adapt_at)
     if listing is not None:
         return (yield from adapt(request, listing, incremental=incremental, shots=[listing], items=True))
     if not write:

@@ -6,10 +6,10 @@ import asyncio
 import json
 from typing import Any, cast
 
-from llmos.kernel.applang.consistency import items_read_away
 from llmos.kernel.applang.examples import Example
 from llmos.kernel.applang.generation import NO_CLOSE_EXAMPLE, Completion, choose, run
 from llmos.kernel.applang.retrieval import Library, Neighbour
+from llmos.kernel.applang.things import read_away
 
 COUNTER = {"title": "Counter", "state": [{"name": "count", "type": "number", "init": "10"}],
            "view": [{"kind": "text", "value": "count", "size": "xl"},
@@ -244,11 +244,11 @@ def test_a_request_naming_its_things_gets_the_list_that_starts_with_them() -> No
     library = Library([Example("random", "who goes first? pick a random player", picker),
                        Example("trackers", "a counter with a plus button", COUNTER)])
     request = "who goes first? pick one of alice, ben or carla"
-    plain = items_read_away(request)
+    plain = read_away(request)
     assert plain == "who goes first? pick one of a few options"
-    named, read_away = (library.nearest(text, 1)[0].score for text in (request, plain))
-    assert named < read_away  # the names the index does not know pull the request away
-    at = (named + read_away) / 2
+    named, read = (library.nearest(text, 1)[0].score for text in (request, plain))
+    assert named < read  # the names the index does not know pull the request away
+    at = (named + read) / 2
     outcome = asyncio.run(run(request, Model('Who Starts"'), examples=library, adapt_at=at, write=False))
     assert outcome.kind == "app" and outcome.source is not None, outcome
     assert outcome.source["state"][1]["init"] == "['Alice', 'Ben', 'Carla']"
@@ -256,3 +256,22 @@ def test_a_request_naming_its_things_gets_the_list_that_starts_with_them() -> No
     library = Library([Example("random", "who goes first? pick a random player", stamped)])
     outcome = asyncio.run(run(request, Model("unused"), examples=library, adapt_at=at, write=False))
     assert outcome.how == NO_CLOSE_EXAMPLE  # its rows are not names the person gives: not given these
+
+
+def test_word_pairs_become_the_cards_of_a_vocabulary_example() -> None:
+    fields = [{"name": "front", "type": "text"}, {"name": "back", "type": "text"}]
+    words = {"title": "French Words", "state": [
+        {"name": "cards", "type": "list", "fields": fields,
+         "init": "[['le chien', 'the dog'], ['le pain', 'the bread']]"},
+        {"name": "at", "type": "number"}], "view": [
+        {"kind": "text", "value": "cards[at].front", "size": "xl"},
+        {"kind": "button", "label": "Next", "do": [{"set": "at", "to": "(at + 1) % len(cards)"}]}]}
+    library = Library([Example("learning", "vocabulary flashcards with words and their translations", words),
+                       Example("trackers", "a counter with a plus button", COUNTER)])
+    request = "vocabulary flashcards: hund is dog, katze is cat, haus is house"
+    named, read = (library.nearest(text, 1)[0].score for text in (request, read_away(request) or ""))
+    assert named < read
+    outcome = asyncio.run(run(request, Model('German Words"'), examples=library, adapt_at=(named + read) / 2,
+                              write=False))
+    assert outcome.kind == "app" and outcome.source is not None, outcome
+    assert outcome.source["state"][0]["init"] == "[['hund', 'dog'], ['katze', 'cat'], ['haus', 'house']]"
