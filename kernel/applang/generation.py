@@ -193,12 +193,12 @@ def _for_things(request: str, index: Library, at: float) -> Neighbour | None:
 
 
 def adapt(request: str, match: Neighbour, *, incremental: bool, shots: Sequence[Neighbour] = (),
-          items: bool = False) -> Steps:
+          named: bool = False) -> Steps:
     """Fill the slots of `match`'s document for `request` (see adapt.py). An app that still lacks
     items the request names (consistency.missing_items: the model did not put them in its slots) is
     not presented: the outcome is "no close example". A clock shows the places the request names
     (places.with_places) before the model fills anything, so its texts are written around them.
-    With `items` (the match came from `_for_things`), the app must start with the named things."""
+    With `named` (the match came from `_for_things`), the app must start with the things named."""
     shape: Template = template(canonical(places.with_places(request, match.example.app) or match.example.app))
     pairs = [m.example.shot() for m in shots if m is not match] + [match.example.shot()]
     text = instructions(pairs)
@@ -225,10 +225,10 @@ def adapt(request: str, match: Neighbour, *, incremental: bool, shots: Sequence[
             found = values_in(shape, compact(canonical(json.loads(answer))))
         values = found if found is not None else [slot.original for slot in shape.slots]
     document, _ = shape.settle(grounded(shape, values, request), _check)
-    renamed = things.with_things(request, document) if items else named_rows(request, document)
+    renamed = things.with_things(request, document) if named else named_rows(request, document)
     if renamed is not None and not _check(renamed):
         document = renamed
-    elif items:
+    elif named:
         return Outcome(how=NO_CLOSE_EXAMPLE, tries=1, example=match.example.request,
                        why="its list could not start with the things named")
     lacking = missing_items(request, document)
@@ -363,7 +363,7 @@ def steps(request: str, *, examples: Library | None = None, incremental: bool = 
         return (yield from adapt(request, chosen, incremental=incremental, shots=_shots(found, chosen)))
     listing = _for_things(request, index, adapt_at)
     if listing is not None:
-        return (yield from adapt(request, listing, incremental=incremental, shots=[listing], items=True))
+        return (yield from adapt(request, listing, incremental=incremental, shots=[listing], named=True))
     if not write:
         return Outcome(how=NO_CLOSE_EXAMPLE, example=nearest.example.request if nearest else "",
                        why=_why_not(request, nearest, adapt_at))

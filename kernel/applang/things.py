@@ -92,8 +92,9 @@ def _card_lists(document: dict[str, Any]) -> list[int]:
 def _rows(state: dict[str, Any]) -> list[Pair]:
     node = ex.parse_expression(str(state.get("init", "[]")))
     assert isinstance(node, ex.ListLit)
-    return [(first.value, second.value) for row in node.items if isinstance(row, ex.ListLit)
-            for first, second in [row.items[:2]] if isinstance(first, ex.Str) and isinstance(second, ex.Str)]
+    cells = [row.items[:2] for row in node.items if isinstance(row, ex.ListLit) and len(row.items) > 1]
+    return [(first.value, second.value) for first, second in cells
+            if isinstance(first, ex.Str) and isinstance(second, ex.Str)]
 
 
 def _folded(pairs: list[Pair]) -> set[Pair]:
