@@ -404,13 +404,15 @@ def _shows_hex(needed: frozenset[str], document: dict[str, Any]) -> bool:
 # a request to be given a random number ("a random number from 1 to 100", "random whole number")
 _DRAW_ASKED = re.compile(r"\brandom (?:whole |lucky )?(?:number|integer)\b")
 _RANDOM_CALLS = frozenset({"randint", "random", "pick", "shuffle"})
+_GUESSING = re.compile(r"\bguess")  # "a game where i guess a random number": hidden on purpose
 
 
 def hides_draw(request: str, document: dict[str, Any]) -> str | None:
     """Why the app does not show the random number the request asks for, or None: what it shows (its
     texts and rows) neither calls a random function nor reads a value that an action sets from one. A
-    guessing game draws its number and shows only hints about it."""
-    if not _DRAW_ASKED.search(" ".join(request.casefold().split())):
+    guessing game draws its number and shows only hints about it (right for a request to guess)."""
+    wanted = " ".join(request.casefold().split())
+    if not _DRAW_ASKED.search(wanted) or _GUESSING.search(wanted):
         return None
     drawn: set[str] = set()
     shown: set[str] = set()

@@ -181,6 +181,7 @@ def test_a_random_number_asked_for_must_be_shown() -> None:
     assert hides_draw("give me a random number from 1 to 100", game("'x'", shown="secret")) is None
     assert hides_draw("random number", game("'x'", shown="text(randint(1, 6))")) is None  # drawn where shown
     assert hides_draw("guess my number between 1 and 100", guessing) is None  # no random number asked for
+    assert hides_draw("a game where i guess a random number", guessing) is None  # hidden on purpose
     timer = {"title": "T", "state": [{"name": "n", "type": "number"}],
              "view": [{"kind": "text", "value": "n"}],
              "timers": [{"every": "1000", "do": [{"set": "n", "to": "randint(1, 9)"}]}]}
