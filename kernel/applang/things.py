@@ -63,10 +63,11 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _card_lists(document: dict[str, Any]) -> list[int]:
-    """The state indexes of the lists that hold cards: a first and a second text field, starting rows
-    that are pairs of texts (or none, when the person types the cards in), and no expression or
-    action that reaches a row by a fixed position."""
+def _card_lists(document: dict[str, Any]) -> list[tuple[int, list[Pair]]]:
+    """(state index, starting pairs) of each list that holds cards: a first and a second text field,
+    starting rows that are pairs of texts (or none, when the person types the cards in), and no
+    expression or action that reaches a row by a fixed position."""
+    text = json.dumps(document)
     found = []
     for index, state in enumerate(document.get("state", [])):
         if not isinstance(state, dict) or state.get("type") != "list":
@@ -80,21 +81,13 @@ def _card_lists(document: dict[str, Any]) -> list[int]:
             continue
         if not isinstance(node, ex.ListLit) or not (node.items or typed_into(document, state.get("name"))):
             continue
-        if any(not isinstance(row, ex.ListLit) or len(row.items) < 2
-               or not all(isinstance(cell, ex.Str) for cell in row.items[:2]) for row in node.items):
+        cells = [row.items[:2] for row in node.items if isinstance(row, ex.ListLit) and len(row.items) > 1]
+        rows = [(first.value, second.value) for first, second in cells
+                if isinstance(first, ex.Str) and isinstance(second, ex.Str)]
+        if len(rows) < len(node.items) or by_position(text, state.get("name")):
             continue
-        if by_position(json.dumps(document), state.get("name")):
-            continue
-        found.append(index)
+        found.append((index, rows))
     return found
-
-
-def _rows(state: dict[str, Any]) -> list[Pair]:
-    node = ex.parse_expression(str(state.get("init", "[]")))
-    assert isinstance(node, ex.ListLit)
-    cells = [row.items[:2] for row in node.items if isinstance(row, ex.ListLit) and len(row.items) > 1]
-    return [(first.value, second.value) for first, second in cells
-            if isinstance(first, ex.Str) and isinstance(second, ex.Str)]
 
 
 def _folded(pairs: list[Pair]) -> set[Pair]:
@@ -108,11 +101,11 @@ def with_pairs(request: str, document: dict[str, Any]) -> dict[str, Any] | None:
     lists = _card_lists(document)
     if not pairs or not lists:
         return None
-    state = document["state"][lists[0]]
-    if _folded(pairs) <= _folded(_rows(state)):
+    index, rows = lists[0]
+    if _folded(pairs) <= _folded(rows):
         return document
     out = copy.deepcopy(document)
-    out["state"][lists[0]]["init"] = "[" + ", ".join(f"[{_quoted(a)}, {_quoted(b)}]" for a, b in pairs) + "]"
+    out["state"][index]["init"] = "[" + ", ".join(f"[{_quoted(a)}, {_quoted(b)}]" for a, b in pairs) + "]"
     return out
 
 
